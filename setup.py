@@ -1,0 +1,23 @@
+"""pip install for the Python side of the embodied_memory ROS 2 package.
+
+colcon builds the package through CMakeLists.txt; pip (scripts/setup.sh, or a user's own
+virtualenv) installs the same Python packages and executables from here. tests/test_packaging.py
+keeps the two lists equal.
+"""
+from setuptools import find_packages, setup
+
+PYTHON_PACKAGES = ["scene_graph", "planners", "sim", "memory_nodes", "benchmarks"]
+EXECUTABLES = [
+    "embodied-memory=memory_nodes.cli:main",
+]
+
+setup(
+    # Not "embodied_memory": that is the distribution rosidl generates for the interfaces.
+    name="embodied-memory-stack",
+    version="0.1.0",
+    description="Embodied long- and short-term memory for household robots as ROS 2 nodes",
+    license="Apache-2.0",
+    python_requires=">=3.10,<3.13",
+    packages=find_packages(include=[p for name in PYTHON_PACKAGES for p in (name, f"{name}.*")]),
+    entry_points={"console_scripts": EXECUTABLES},
+)

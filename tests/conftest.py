@@ -1,0 +1,44 @@
+"""Test harness: every test process talks DDS only on this machine, on its own domain.
+
+The environment is set at import, before any test imports rclpy, and is inherited by every
+subprocess a test starts.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _own_domain_id() -> str:
+    # 1..100 from the process id: concurrent pytest runs on one machine do not see each other.
+    # pytest-xdist workers (gw0, gw1, ...) are separate processes and get separate ids too.
+    return str(1 + os.getpid() % 100)
+
+
+os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+os.environ.setdefault("ROS_DOMAIN_ID", _own_domain_id())
+os.environ.setdefault("ROS_LOG_DIR", str(REPO / "build" / "log" / "ros"))
+os.environ.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+Path(os.environ["ROS_LOG_DIR"]).mkdir(parents=True, exist_ok=True)
+
+
+@pytest.fixture
+def child_env() -> dict[str, str]:
+    """Environment for a subprocess: the test's own, with the repository importable."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH", "")]))
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+@pytest.fixture
+def python() -> str:
+    return sys.executable

@@ -1,0 +1,120 @@
+"""Reproducible homes from a seed, and AI2-THOR-numbered FloorPlans.
+
+A FloorPlan number picks the main room kind the way AI2-THOR numbers its scenes (1-30 kitchens,
+201-230 living rooms, 301-330 bedrooms, 401-430 bathrooms) and seeds everything else, so
+"FloorPlan 1" is always the same home. Tasks can require object types; those are then added.
+"""
+from __future__ import annotations
+
+import logging
+import random
+from typing import Iterable, Optional
+
+import numpy as np
+
+from scene_graph.ontology import OBJECT_TYPES, ROOM_KINDS
+from sim.home.entities import Entity
+from sim.home.furnish import ROOM_FURNITURE, Furnisher
+from sim.home.home import REACH, Home, IdMaker
+from sim.home.layout import Layout, generate_layout
+from sim.home.navigation import NavGrid
+from sim.home.stock import stock_room
+
+log = logging.getLogger(__name__)
+
+_FLOOR_PLAN_KINDS = {0: "Kitchen", 2: "LivingRoom", 3: "Bedroom", 4: "Bathroom"}
+_ATTEMPTS = 40
+
+
+def floor_plan_kind(number: int) -> str:
+    kind = _FLOOR_PLAN_KINDS.get(number // 100)
+    if kind is None or not 1 <= number % 100 <= 99:
+        raise ValueError(f"FloorPlan{number} is not in AI2-THOR's numbering (1-30, 201-230, 301-330, 401-430)")
+    return kind
+
+
+def floor_plan_home(number: int, required_types: Iterable[str] = ()) -> Home:
+    """The home of FloorPlan ``number``: its main room kind per AI2-THOR, 1-4 rooms in all."""
+    home = generate_home(seed=10_000 + number, n_rooms=1 + number % 4, main_kind=floor_plan_kind(number),
+                         required_types=required_types)
+    home.floor_plan = number
+    return home
+
+
+def generate_home(seed: int, n_rooms: Optional[int] = None, main_kind: Optional[str] = None,
+                  required_types: Iterable[str] = ()) -> Home:
+    """A home with 1-6 rooms, identical for identical arguments, every room and piece reachable."""
+    pick = random.Random(seed)
+    n_rooms = n_rooms or pick.randint(1, 6)
+    main_kind = main_kind or pick.choice(ROOM_KINDS)
+    required = tuple(dict.fromkeys(required_types))
+    unknown = [t for t in required if t not in OBJECT_TYPES]
+    if unknown:
+        raise ValueError(f"unknown object types required: {unknown}")
+    for attempt in range(_ATTEMPTS):
+        rng = random.Random(f"{seed}:{attempt}")
+        layout = generate_layout(rng, n_rooms, main_kind)
+        entities = _populate(rng, layout, required)
+        home = Home(seed, layout, entities, _navigation(layout, entities))
+        problem = _problem(home, required)
+        if problem is None:
+            return home
+        log.debug("home seed %s attempt %s rejected: %s", seed, attempt, problem)
+    raise RuntimeError(f"no valid home for seed {seed} with {n_rooms} rooms and {required} after {_ATTEMPTS} attempts")
+
+
+def _populate(rng: random.Random, layout: Layout, required: tuple[str, ...]) -> dict[str, Entity]:
+    entities: dict[str, Entity] = {}
+    make_id = IdMaker(entities)
+    main = layout.rooms[0]
+    furniture_parts = {"SinkBasin": "Sink", "Faucet": "Sink", "StoveBurner": "CounterTop", "Microwave": "CounterTop",
+                       "Drawer": "Cabinet", "Television": "TVStand"}
+    standard = {p.object_type for p in ROOM_FURNITURE[main.kind]}
+    extra = tuple(dict.fromkeys(furniture_parts.get(t, t) for t in required
+                                if OBJECT_TYPES[t].layer == "furniture" and furniture_parts.get(t, t) not in standard))
+    furnisher = Furnisher(rng, make_id, entities)
+    for room in layout.rooms:
+        doors = [d for d in layout.doors if room.room_id in d.rooms]
+        furnisher.furnish(room, doors, extra if room is main else ())
+    for room in layout.rooms:
+        mine = tuple(t for t in required if OBJECT_TYPES[t].pickupable and _home_room(t, layout) is room)
+        stock_room(rng, room, entities, make_id, mine)
+    return entities
+
+
+def _home_room(object_type: str, layout: Layout):
+    rooms = OBJECT_TYPES[object_type].rooms
+    return next((r for r in layout.rooms if r.kind in rooms), layout.rooms[0])
+
+
+def _navigation(layout: Layout, entities: dict[str, Entity]) -> NavGrid:
+    obstacles = [(s.lo[0], s.lo[1], s.hi[0], s.hi[1]) for s in layout.slabs if s.part == "wall"]
+    obstacles += [(e.lo[0], e.lo[1], e.hi[0], e.hi[1]) for e in entities.values()
+                  if e.kind.layer == "furniture" and e.parent is None]
+    return NavGrid.build(((r.x0, r.y0, r.x1, r.y1) for r in layout.rooms), obstacles)
+
+
+def _problem(home: Home, required: tuple[str, ...]) -> Optional[str]:
+    """Why a home is unusable, or None. Pockets cut off by furniture are removed from the grid."""
+    labels = home.nav.components()
+    if labels.max() == 0:
+        return "no free space"
+    main = int(np.argmax(np.bincount(labels.ravel())[1:])) + 1
+    home.nav.free = labels == main
+    for room in home.rooms:
+        i0, j0 = home.nav.cell(room.x0, room.y0)
+        i1, j1 = home.nav.cell(room.x1, room.y1)
+        if not home.nav.free[i0:i1, j0:j1].any():
+            return f"{room.room_id} unreachable"
+    centers = np.array([home.nav.center(c) for c in home.nav.free_cells()])
+    for e in home:
+        if e.kind.layer != "furniture":
+            continue
+        lo, hi = e.lo, e.hi
+        dx = np.maximum(np.maximum(lo[0] - centers[:, 0], centers[:, 0] - hi[0]), 0.0)
+        dy = np.maximum(np.maximum(lo[1] - centers[:, 1], centers[:, 1] - hi[1]), 0.0)
+        if np.hypot(dx, dy).min() > REACH * 0.8:
+            return f"{e.object_id} out of reach"
+    present = {e.object_type for e in home}
+    missing = [t for t in required if t not in present]
+    return f"missing {missing}" if missing else None

@@ -1,0 +1,115 @@
+"""GoToObject and Explore: drive along shortest grid paths and account for every metre."""
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Optional
+
+import numpy as np
+
+from scene_graph.ontology import canonical_type
+from sim.camera import AgentPose
+from sim.home.entities import Entity
+from sim.home.home import REACH
+from sim.home.navigation import Cell
+from sim.home.skills import SkillError, aim
+from sim.records import Action
+
+if TYPE_CHECKING:
+    from sim.home.world import HomeWorld
+
+_CANDIDATES = 12  # stand points tried for a clear view, nearest first
+_EXPLORED_RADIUS = 1.5  # metres around a visited point that count as explored
+
+
+def _resolve(world: "HomeWorld", ref: str, dist: np.ndarray) -> Entity:
+    """An objectId, or a type name meaning the nearest reachable object of that type."""
+    home = world.home
+    if ref in home.entities:
+        return home.entities[ref]
+    name = canonical_type(ref)
+    same = [e for e in home if name and e.object_type == name and e.object_id != world.agent.held]
+    if not same:
+        raise SkillError(f"Object ID appears to be invalid: no object {ref!r}")
+    return min(same, key=lambda e: _best_distance(world, e, dist))
+
+
+def _stand_cells(world: "HomeWorld", e: Entity, dist: np.ndarray) -> list[Cell]:
+    nav = world.home.nav
+    cells = [c for c in nav.free_cells() if np.isfinite(dist[c])
+             and world.home.horizontal_distance(*nav.center(c), e.object_id) <= REACH * 0.9]
+    return sorted(cells, key=lambda c: dist[c])
+
+
+def _best_distance(world: "HomeWorld", e: Entity, dist: np.ndarray) -> float:
+    cells = _stand_cells(world, e, dist)
+    return float(dist[cells[0]]) if cells else math.inf
+
+
+def _visible_owner(world: "HomeWorld", e: Entity) -> Entity:
+    """What a camera can see of ``e``: itself, or the closed container it is in."""
+    for pid in [e.object_id] + world.home.ancestors(e.object_id):
+        if not world.home.is_hidden(pid):
+            return world.home[pid]
+    return e
+
+
+def go_to_object(world: "HomeWorld", action: Action) -> None:
+    if not action.object_id:
+        raise SkillError("GoToObject needs an objectId or object type")
+    nav, agent = world.home.nav, world.agent
+    start = nav.nearest_free(agent.pose.x, agent.pose.y)
+    dist, prev = nav.dijkstra(start)
+    e = _resolve(world, action.object_id, dist)
+    if e.object_id == agent.held:
+        raise SkillError(f"{e.object_id} is already in hand")
+    cells = _stand_cells(world, e, dist)
+    if not cells:
+        raise SkillError(f"No reachable position near {e.object_id}")
+    seen = _visible_owner(world, e)
+    chosen = cells[0]
+    for cell in cells[:_CANDIDATES]:
+        x, y = nav.center(cell)
+        yaw, pitch = aim(x, y, agent.pose.camera_height, seen.center)
+        if world.renderer.line_of_sight(world.home, (x, y, agent.pose.camera_height), seen.object_id):
+            chosen = cell
+            break
+    x, y = nav.center(chosen)
+    yaw, pitch = aim(x, y, agent.pose.camera_height, seen.center)
+    world.drive(nav.path(start, chosen, prev), yaw, pitch)
+
+
+def explore(world: "HomeWorld", action: Action) -> None:
+    """Go to the nearest room not yet visited (or the named room/kind); once every room has
+    been visited, to the nearest place farther than 1.5 m from anywhere visited."""
+    nav, agent, home = world.home.nav, world.agent, world.home
+    start = nav.nearest_free(agent.pose.x, agent.pose.y)
+    dist, prev = nav.dijkstra(start)
+    rooms = [r for r in home.rooms if action.object_id in (None, "", r.room_id, r.kind)]
+    if not rooms:
+        raise SkillError(f"No room called {action.object_id!r}")
+    fresh = [r for r in rooms if r.room_id not in agent.visited_rooms] or (rooms if action.object_id else [])
+    goal: Optional[Cell] = None
+    if fresh:
+        best = math.inf
+        for room in fresh:
+            cells = [c for c in nav.free_cells() if room.contains(*nav.center(c)) and np.isfinite(dist[c])]
+            if not cells:
+                continue
+            cx, cy = room.center
+            cell = min(cells, key=lambda c: math.dist(nav.center(c), (cx, cy)))
+            if dist[cell] < best:
+                best, goal = float(dist[cell]), cell
+    else:
+        visited = np.array(agent.trail) if agent.trail else np.zeros((0, 2))
+        unexplored = [c for c in nav.free_cells() if np.isfinite(dist[c]) and (
+            len(visited) == 0 or np.min(np.hypot(*(visited - nav.center(c)).T)) > _EXPLORED_RADIUS)]
+        if unexplored:
+            goal = min(unexplored, key=lambda c: dist[c])
+    if goal is None:
+        raise SkillError("Nothing left to explore")
+    path = nav.path(start, goal, prev)
+    yaw = agent.pose.yaw
+    if len(path) >= 2:
+        (ax, ay), (bx, by) = nav.center(path[-2]), nav.center(path[-1])
+        yaw = math.atan2(by - ay, bx - ax)
+    world.drive(path, yaw, AgentPose(0, 0).pitch)

@@ -1,0 +1,82 @@
+"""Pickupable objects: which ones a room kind holds and where people usually keep them."""
+from __future__ import annotations
+
+import random
+from typing import Callable, Optional
+
+from scene_graph.ontology import OBJECT_TYPES
+from sim.home.entities import Entity, Vec3, default_states
+from sim.home.layout import Room
+from sim.home.placement import find_spot
+
+_FOOD = ("Fridge", "CounterTop", "DiningTable", "Bowl", "Plate")
+_DISH = ("Cabinet", "CounterTop", "DiningTable", "Shelf", "SinkBasin")
+_UTENSIL = ("Drawer", "CounterTop", "DiningTable")
+_SMALL = ("SideTable", "Desk", "CoffeeTable", "Dresser", "Drawer", "Sofa", "Bed", "Shelf", "TVStand", "DiningTable")
+_DECOR = ("Shelf", "CoffeeTable", "SideTable", "TVStand", "DiningTable", "Dresser")
+_BATH = ("CounterTopBathroom", "Toilet", "Bathtub", "Cabinet", "Shelf")
+
+# Where each type usually lives, most usual first; the usual receptacles of "put away".
+HOME_OF: dict[str, tuple[str, ...]] = {
+    **{t: _FOOD for t in ("Apple", "Tomato", "Lettuce", "Potato", "Egg", "Bread")},
+    **{t: _DISH for t in ("Mug", "Cup", "Bowl", "Plate")},
+    **{t: _UTENSIL for t in ("Knife", "ButterKnife", "Fork", "Spoon", "Spatula", "Ladle")},
+    "Pan": ("StoveBurner", "Cabinet", "CounterTop"), "Pot": ("StoveBurner", "Cabinet", "CounterTop"),
+    "Kettle": ("StoveBurner", "CounterTop"), "SaltShaker": ("CounterTop", "Cabinet", "DiningTable", "Shelf"),
+    "PepperShaker": ("CounterTop", "Cabinet", "DiningTable", "Shelf"), "DishSponge": ("SinkBasin", "CounterTop"),
+    "SoapBottle": ("CounterTop", "CounterTopBathroom", "Bathtub"), "Bottle": ("Fridge", "CounterTop", "Shelf"),
+    "WineBottle": ("Fridge", "CounterTop", "DiningTable", "Shelf"),
+    "Book": ("Shelf", "Desk", "SideTable", "CoffeeTable", "Bed", "Sofa", "Dresser"),
+    "Newspaper": ("CoffeeTable", "Sofa", "DiningTable", "SideTable"),
+    **{t: _SMALL for t in ("CellPhone", "KeyChain", "CreditCard", "Watch", "RemoteControl", "CD", "Pen", "Pencil")},
+    "Laptop": ("Desk", "Bed", "Sofa", "CoffeeTable", "DiningTable"),
+    "AlarmClock": ("SideTable", "Desk", "Dresser", "Shelf"), "Pillow": ("Sofa", "Bed", "ArmChair"),
+    "Vase": _DECOR, "Statue": _DECOR, "Box": ("Shelf", "CoffeeTable", "Desk", "Dresser", "SideTable"),
+    "TissueBox": ("SideTable", "CoffeeTable", "Desk", "Dresser", "CounterTopBathroom", "Toilet"),
+    "Candle": ("Shelf", "CoffeeTable", "CounterTopBathroom", "Bathtub", "SideTable"),
+    "Towel": ("Bathtub", "CounterTopBathroom", "Shelf"), "HandTowel": ("CounterTopBathroom", "Bathtub", "Shelf"),
+    "SoapBar": ("CounterTopBathroom", "Bathtub", "SinkBasin", "Toilet"), "ToiletPaper": _BATH,
+    "SprayBottle": _BATH, "Plunger": ("Bathtub", "CounterTopBathroom", "Toilet"),
+    "ScrubBrush": _BATH, "Cloth": ("CounterTopBathroom", "Bathtub", "Cabinet", "Drawer", "Bed"),
+}
+
+_COUNTS = {"Kitchen": (14, 22), "LivingRoom": (6, 11), "Bedroom": (6, 10), "Bathroom": (5, 8)}
+# Containers first, so food can land in a bowl and a spoon in a mug.
+_ORDER = ("Bowl", "Plate", "Pot", "Pan", "Mug", "Cup", "Box")
+
+
+def pickupables_for(kind: str) -> list[str]:
+    return [t.name for t in OBJECT_TYPES.values() if t.pickupable and kind in t.rooms]
+
+
+def place_object(rng: random.Random, object_type: str, room: Room, entities: dict[str, Entity],
+                 make_id: Callable[[str, Vec3], str], hosts: Optional[list[Entity]] = None) -> Optional[Entity]:
+    """Put a new object of ``object_type`` on a fitting receptacle of ``room`` (usual ones first)."""
+    kind = OBJECT_TYPES[object_type]
+    candidates = hosts if hosts is not None else [e for e in entities.values() if e.room == room.room_id]
+    usual = HOME_OF.get(object_type, ())
+    ranked = sorted((e for e in candidates if e.receptacle is not None and e.object_id in entities),
+                    key=lambda e: (usual.index(e.object_type) if e.object_type in usual else len(usual), rng.random()))
+    for host in ranked:
+        if host.object_type not in usual and rng.random() < 0.7:
+            continue  # unusual places only now and then
+        spot = find_spot(host, kind.size, entities.values(), rng=rng)
+        if spot is None:
+            continue
+        center, size, level = spot
+        entity = Entity(make_id(object_type, center), object_type, center, size, room.room_id, host.facing,
+                        host.object_id, default_states(kind), level=level)
+        entities[entity.object_id] = entity
+        return entity
+    return None
+
+
+def stock_room(rng: random.Random, room: Room, entities: dict[str, Entity],
+               make_id: Callable[[str, Vec3], str], required: tuple[str, ...] = ()) -> None:
+    pool = pickupables_for(room.kind)
+    chosen = list(required) + [rng.choice(pool) for _ in range(rng.randint(*_COUNTS[room.kind]))]
+    chosen.sort(key=lambda t: _ORDER.index(t) if t in _ORDER else len(_ORDER))
+    for object_type in chosen:
+        entity = place_object(rng, object_type, room, entities, make_id)
+        if entity is not None and entity.kind.dirtyable and rng.random() < 0.25:
+            entity.states["dirty"] = True

@@ -1,0 +1,155 @@
+"""The embedded simulator: a home, a robot with a camera, its skills, and the people living there.
+
+``HomeWorld`` implements ``sim.interface.Simulator``. Simulated time advances with each skill
+(driving at ``SPEED`` m/s, ``MANIPULATION_SECONDS`` per manipulation) and with ``advance``;
+household members act on that clock, so what memory saw can go stale.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Iterable, Optional
+
+from scene_graph.frames import CameraIntrinsics, RGBDFrame
+from sim.camera import AgentPose
+from sim.home.effects import Effects
+from sim.home.generate import floor_plan_home, generate_home
+from sim.home.home import Home
+from sim.home.household import Household
+from sim.home.moves import explore, go_to_object
+from sim.home.navigation import Cell
+from sim.home.render import Renderer
+from sim.home.skills import MANIPULATION, MANIPULATION_SECONDS, SkillError
+from sim.metadata import home_metadata, objects_from_metadata
+from sim.records import Action, ActionResult, ObjectState, StateChange
+
+log = logging.getLogger(__name__)
+
+SPEED = 0.5  # metres per second while driving
+_FAILED_SECONDS = 0.5
+
+
+@dataclass
+class AgentState:
+    """The robot's mutable state, with the odometry a benchmark needs."""
+
+    pose: AgentPose
+    held: Optional[str] = None
+    distance: float = 0.0
+    steps: int = 0
+    trail: list[tuple[float, float]] = field(default_factory=list)
+    visited_rooms: set[str] = field(default_factory=set)
+
+
+class HomeWorld:
+    def __init__(self, home: Optional[Home] = None, *, seed: int = 0, intrinsics: Optional[CameraIntrinsics] = None,
+                 household: Optional[Household] = None, reuse_scene: bool = True):
+        self.renderer = Renderer(intrinsics, reuse_scene=reuse_scene)
+        self.household = household
+        self._events: list[StateChange] = []
+        self._start(home if home is not None else generate_home(seed))
+
+    def _start(self, home: Home) -> None:
+        self.home = home
+        self.clock = 0.0
+        self.last_action: Optional[ActionResult] = None
+        self._events.clear()
+        self.effects = Effects(home, lambda: self.clock, self._events.append)
+        nav = home.nav
+        first = home.rooms[0]
+        cells = [c for c in nav.free_cells() if first.contains(*nav.center(c))]
+        x, y = nav.center(min(cells, key=lambda c: math.dist(nav.center(c), first.center)))
+        self.agent = AgentState(AgentPose(x, y, 0.0))
+        self._visit([(x, y)])
+        self._frame: Optional[tuple[tuple, RGBDFrame]] = None
+        if self.household is not None:
+            self.household.reset(home)
+
+    def reset(self, floor_plan: Optional[int] = None, seed: Optional[int] = None,
+              required_types: Iterable[str] = ()) -> None:
+        """A fresh episode: FloorPlan ``floor_plan`` if given, else the home of ``seed``, else
+        the current home as it was generated."""
+        if floor_plan is not None:
+            home = floor_plan_home(floor_plan, required_types)
+        elif seed is not None:
+            home = generate_home(seed, required_types=required_types)
+        else:
+            home = generate_home(self.home.seed, len(self.home.rooms), self.home.rooms[0].kind, required_types)
+            home.floor_plan = self.home.floor_plan
+        self._start(home)
+
+    def cause(self, action: Action) -> str:
+        return f"agent:{action.name}"
+
+    def step(self, action: Action) -> ActionResult:
+        before_distance, before_steps, before_events = self.agent.distance, self.agent.steps, len(self._events)
+        try:
+            if action.name == "GoToObject":
+                go_to_object(self, action)
+            elif action.name == "Explore":
+                explore(self, action)
+            elif action.name in MANIPULATION:
+                MANIPULATION[action.name](self, action)
+            else:
+                raise SkillError(f"Unknown action {action.name!r}")
+            success, error = True, ""
+        except SkillError as exc:
+            success, error = False, str(exc)
+        distance = self.agent.distance - before_distance
+        duration = (distance / SPEED + 1.0 if action.name in ("GoToObject", "Explore") else MANIPULATION_SECONDS) \
+            if success else _FAILED_SECONDS
+        changes = tuple(self._events[before_events:])
+        result = ActionResult(action, success, error, distance, self.agent.steps - before_steps, duration, changes)
+        self.last_action = result
+        log.debug("%s -> %s %s", action, success, error)
+        self.advance(duration)
+        return result
+
+    def advance(self, seconds: float) -> list[StateChange]:
+        """Let ``seconds`` of simulated time pass; household members act on their schedule."""
+        start = len(self._events)
+        end = self.clock + seconds
+        if self.household is not None:
+            for when, act in self.household.due(end):
+                self.clock = max(self.clock, when)
+                act(self)
+        self.clock = end
+        return self._events[start:]
+
+    def drive(self, path: list[Cell], yaw: float, pitch: float) -> None:
+        points = [self.home.nav.center(c) for c in path]
+        if points:
+            self.agent.distance += sum(math.dist(a, b) for a, b in zip(points, points[1:]))
+            self.agent.steps += len(points) - 1
+            self._visit(points)
+            x, y = points[-1]
+        else:
+            x, y = self.agent.pose.x, self.agent.pose.y
+        self.agent.pose = AgentPose(x, y, yaw, pitch, self.agent.pose.camera_height)
+
+    def _visit(self, points: list[tuple[float, float]]) -> None:
+        self.agent.trail += points
+        for x, y in points:
+            room = self.home.room_at(x, y)
+            if room is not None:
+                self.agent.visited_rooms.add(room.room_id)
+
+    def render(self) -> RGBDFrame:
+        key = (self.home.version, self.agent.pose, self.clock)
+        if self._frame is None or self._frame[0] != key:
+            self._frame = (key, self.renderer.render(self.home, self.agent.pose, self.clock))
+        return self._frame[1]
+
+    def metadata(self) -> dict:
+        """The current state in AI2-THOR's ``event.metadata`` shape (y-up, Unity axes)."""
+        return home_metadata(self, set(self.render().external_ids.values()))
+
+    def object_states(self) -> list[ObjectState]:
+        return objects_from_metadata(self.metadata())
+
+    def drain_events(self) -> list[StateChange]:
+        """State changes since the last call, oldest first."""
+        out = list(self._events)
+        self._events.clear()
+        return out

@@ -1,0 +1,170 @@
+"""Skills on a hand-built kitchen: preconditions fail in AI2-THOR's words, effects happen."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim.home.world import HomeWorld
+from sim.records import Action
+from tests.sim.scenes import kitchen
+
+
+@pytest.fixture
+def scene():
+    home, things = kitchen()
+    return HomeWorld(home), things
+
+
+def do(world, name, target=None):
+    return world.step(Action(name, target.object_id if hasattr(target, "object_id") else target))
+
+
+def test_go_to_object_moves_along_a_counted_path(scene):
+    world, t = scene
+    start = (world.agent.pose.x, world.agent.pose.y)
+    result = do(world, "GoToObject", t["fridge"])
+    assert result.success and result.steps > 0
+    assert result.distance >= np.hypot(world.agent.pose.x - start[0], world.agent.pose.y - start[1]) - 1e-9
+    assert world.agent.distance == pytest.approx(result.distance)
+    assert world.home.horizontal_distance(world.agent.pose.x, world.agent.pose.y, t["fridge"].object_id) <= 1.0
+    assert t["fridge"].object_id in world.render().external_ids.values()
+
+
+def test_go_to_object_by_type_and_unknown_id(scene):
+    world, t = scene
+    assert do(world, "GoToObject", "apple").success
+    assert not do(world, "GoToObject", "Apple|+09.99|+00.00|+00.00").success
+    assert "invalid" in do(world, "GoToObject", "Unicorn").error
+
+
+def test_pickup_needs_reach_and_a_free_hand(scene):
+    world, t = scene
+    do(world, "GoToObject", t["cabinet"])
+    far = do(world, "PickupObject", t["apple"])
+    assert not far.success and "too far" in far.error
+    do(world, "GoToObject", t["apple"])
+    assert do(world, "PickupObject", t["apple"]).success
+    assert world.agent.held == t["apple"].object_id and t["apple"].picked_up and t["apple"].parent is None
+    full = do(world, "PickupObject", t["knife"])
+    assert not full.success and "hand is full" in full.error
+    assert not do(world, "PickupObject", t["counter"]).success  # furniture: not pickupable
+
+
+def test_put_into_closed_fridge_fails_then_succeeds_when_open(scene):
+    world, t = scene
+    do(world, "GoToObject", t["apple"])
+    do(world, "PickupObject", t["apple"])
+    do(world, "GoToObject", t["fridge"])
+    closed = do(world, "PutObject", t["fridge"])
+    assert not closed.success and "closed" in closed.error
+    assert do(world, "OpenObject", t["fridge"]).success
+    assert not do(world, "OpenObject", t["fridge"]).success  # already open
+    put = do(world, "PutObject", t["fridge"])
+    assert put.success and world.agent.held is None
+    assert t["apple"].parent == t["fridge"].object_id
+    assert {"parent", "position", "picked_up"} <= {c.state for c in put.changes}
+    assert do(world, "CloseObject", t["fridge"]).success
+    assert t["apple"].states["temperature"] == "cold"  # a closed fridge chills
+    frame = world.render()
+    assert world.home.instance_id(t["apple"].object_id) not in np.unique(frame.instance_ids)
+    hidden = do(world, "PickupObject", t["apple"])
+    assert not hidden.success and "not visible" in hidden.error
+
+
+def test_put_needs_something_in_hand_and_a_receptacle(scene):
+    world, t = scene
+    do(world, "GoToObject", t["apple"])
+    assert "not holding" in do(world, "PutObject", t["counter"]).error
+    do(world, "PickupObject", t["knife"])
+    assert "not a receptacle" in do(world, "PutObject", t["apple"]).error
+
+
+def test_slice_needs_a_knife_in_hand(scene):
+    world, t = scene
+    do(world, "GoToObject", t["apple"])
+    no_knife = do(world, "SliceObject", t["apple"])
+    assert not no_knife.success and "Knife" in no_knife.error
+    assert do(world, "PickupObject", t["knife"]).success
+    sliced = do(world, "SliceObject", t["apple"])
+    assert sliced.success and t["apple"].states["sliced"]
+    assert [(c.state, c.old, c.new, c.cause) for c in sliced.changes] == [("sliced", False, True, "agent:SliceObject")]
+    assert "already sliced" in do(world, "SliceObject", t["apple"]).error
+    assert "not sliceable" in do(world, "SliceObject", t["mug"]).error
+
+
+def test_microwave_heats_and_cooks_what_is_inside_when_on(scene):
+    world, t = scene
+    do(world, "GoToObject", t["egg"])
+    do(world, "OpenObject", t["fridge"])
+    assert do(world, "PickupObject", t["egg"]).success
+    do(world, "GoToObject", t["microwave"])
+    assert "closed" in do(world, "PutObject", t["microwave"]).error
+    do(world, "OpenObject", t["microwave"])
+    assert do(world, "PutObject", t["microwave"]).success
+    do(world, "CloseObject", t["microwave"])
+    assert t["egg"].states["cooked"] is False
+    assert do(world, "ToggleObjectOn", t["microwave"]).success
+    assert t["egg"].states["cooked"] and t["egg"].states["temperature"] == "hot"
+    assert "already on" in do(world, "ToggleObjectOn", t["microwave"]).error
+    assert "not toggleable" in do(world, "ToggleObjectOn", t["counter"]).error
+
+
+def test_faucet_washes_what_lies_in_the_basin(scene):
+    world, t = scene
+    do(world, "GoToObject", t["mug"])
+    do(world, "PickupObject", t["mug"])
+    do(world, "GoToObject", t["basin"])
+    assert do(world, "PutObject", t["basin"]).success
+    assert t["mug"].states["dirty"]
+    do(world, "GoToObject", t["faucet"])
+    assert do(world, "ToggleObjectOn", t["faucet"]).success
+    assert not t["mug"].states["dirty"] and t["mug"].states["cleaned"] and t["mug"].states["filled"]
+
+
+def test_macro_skills_need_their_appliance(scene):
+    world, t = scene
+    do(world, "GoToObject", t["apple"])
+    do(world, "PickupObject", t["apple"])
+    assert "Sink" in do(world, "CleanObject", t["apple"]).error
+    assert "Fridge" in do(world, "CoolObject", t["apple"]).error
+    do(world, "GoToObject", t["sink"])
+    assert do(world, "CleanObject", t["apple"]).success and t["apple"].states["cleaned"]
+    do(world, "GoToObject", t["burner"])
+    assert do(world, "HeatObject", t["apple"]).success
+    assert t["apple"].states["temperature"] == "hot" and t["apple"].states["cooked"]
+    do(world, "GoToObject", t["fridge"])
+    assert do(world, "CoolObject", t["apple"]).success and t["apple"].states["temperature"] == "cold"
+    assert "not fillable" in do(world, "FillObject", t["apple"]).error
+
+
+def test_explore_visits_new_places_until_none_are_left():
+    from tests.sim.scenes import room_home
+    world = HomeWorld(room_home(6.0, 4.0))
+    seen = 0
+    for _ in range(20):
+        result = world.step(Action("Explore"))
+        if not result.success:
+            assert "Nothing left" in result.error
+            break
+        assert result.distance > 0
+        seen += 1
+    else:
+        pytest.fail("exploration never ended")
+    assert seen >= 2
+
+
+def test_explore_goes_to_an_unvisited_room_first():
+    from sim.home.generate import generate_home
+    world = HomeWorld(generate_home(5, n_rooms=4))
+    before = set(world.agent.visited_rooms)
+    assert world.step(Action("Explore")).success
+    room = world.home.room_at(world.agent.pose.x, world.agent.pose.y)
+    assert room.room_id not in before
+    assert world.step(Action("Explore", "Bathroom")).success
+    assert world.home.room_at(world.agent.pose.x, world.agent.pose.y).kind == "Bathroom"
+
+
+def test_unknown_action_fails_cleanly(scene):
+    world, _ = scene
+    result = world.step(Action("Teleport", None))
+    assert not result.success and "Unknown action" in result.error

@@ -9,6 +9,7 @@ from setuptools import find_packages, setup
 PYTHON_PACKAGES = ["scene_graph", "planners", "sim", "memory_nodes", "benchmarks"]
 EXECUTABLES = [
     "embodied-memory=memory_nodes.cli:main",
+    "sim_bridge_node=memory_nodes.sim_bridge_node:main",
 ]
 
 setup(

@@ -10,6 +10,7 @@ import importlib
 import json
 import logging
 import sys
+from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 EXIT_OK = 0
@@ -57,6 +58,65 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_demo(args: argparse.Namespace) -> int:
+    import os
+
+    # The demo talks to nobody: keep any DDS traffic it may start on this machine.
+    os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    from memory_nodes.demo import format_report, run_demo
+
+    out = Path(args.out).resolve()
+    report = run_demo(args.seed, args.rooms, out)
+    print(format_report(report))
+    print(f"\nquery the saved memory:  embodied-memory query --memory {out / 'memory'} --name demo \"something cold\"")
+    print(f"draw the home again:     embodied-memory sim map --seed {args.seed} --rooms {args.rooms} --out map.png")
+    return EXIT_OK
+
+
+def _cmd_query(args: argparse.Namespace) -> int:
+    from scene_graph.retrieval import MemoryRetriever
+    from scene_graph.store import InvalidName, MemoryStore, NoSnapshot
+    from scene_graph.vector_index import NumpyVectorIndex
+
+    try:
+        loaded = MemoryStore(args.memory).load(args.name)
+    except (InvalidName, NoSnapshot) as exc:
+        print(f"embodied-memory: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    retriever = MemoryRetriever(loaded.graph, NumpyVectorIndex() if args.text else None)
+    if args.text and loaded.embeddings is not None:
+        retriever.restore(*loaded.embeddings)
+    near = tuple(args.near) if args.near else None
+    hits = retriever.query(text=args.text, label=args.label, room=args.room, near=near,
+                           radius=args.radius, since=args.since, k=args.k)
+    for hit in hits:
+        node = hit.node
+        x, y, z = node.centroid
+        states = ", ".join(f"{k}={v}" for k, v in node.states)
+        print(f"{hit.score:5.2f}  {node.id}  {node.label:16s} {node.room_id:14s} ({x:.2f}, {y:.2f}, {z:.2f})"
+              f"  {node.status}{'  ' + states if states else ''}")
+    if not hits:
+        print("no object matches")
+    return EXIT_OK
+
+
+def _cmd_sim_map(args: argparse.Namespace) -> int:
+    from sim.home.generate import floor_plan_home, generate_home
+    from sim.topdown import save_map
+
+    if args.floor_plan is not None:
+        home = floor_plan_home(args.floor_plan)
+    else:
+        home = generate_home(args.seed, n_rooms=args.rooms)
+    try:
+        out = save_map(home, args.out)
+    except OSError as exc:
+        print(f"embodied-memory: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"wrote {out} ({len(home.rooms)} rooms)")
+    return EXIT_OK
+
+
 def _cmd_check(args: argparse.Namespace) -> int:
     """Report which parts of the stack import; exit 3 when a required one does not."""
     required = ["rclpy", "embodied_memory.msg", "embodied_memory.srv", "embodied_memory.action",
@@ -96,6 +156,37 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--quick", action="store_true", help="smaller sizes, for a fast look")
     bench.set_defaults(func=_cmd_bench)
 
+    demo = sub.add_parser("demo", help="tour a simulated home, build and save memory, and report",
+                          description="A robot tours a generated home on the embedded simulator, builds "
+                          "long-term memory from its camera, lives through household changes, updates memory, "
+                          "answers questions from it and saves it with a map.")
+    demo.add_argument("--seed", type=int, default=3, help="home generator seed (default 3)")
+    demo.add_argument("--rooms", type=int, default=4, choices=range(1, 7), metavar="1-6", help="rooms (default 4)")
+    demo.add_argument("--out", default="demo_output", help="folder for the saved memory and pictures")
+    demo.set_defaults(func=_cmd_demo)
+
+    query = sub.add_parser("query", help="query a saved memory (no ROS needed)")
+    query.add_argument("text", nargs="?", default="", help="free text, ranked by embedding similarity")
+    query.add_argument("--memory", default="demo_output/memory", help="the memory folder (default demo_output/memory)")
+    query.add_argument("--name", default="demo", help="the memory's name in that folder (default demo)")
+    query.add_argument("--label", default="", help="exact object type, e.g. Apple")
+    query.add_argument("--room", default="", help="room id or kind, e.g. Kitchen")
+    query.add_argument("--near", type=float, nargs=3, metavar=("X", "Y", "Z"), help="centre of a search sphere (m)")
+    query.add_argument("--radius", type=float, default=1.0, help="radius with --near (m, default 1)")
+    query.add_argument("--since", type=float, help="only objects changed at or after this time (s)")
+    query.add_argument("-k", type=int, default=10, help="maximum results (default 10)")
+    query.set_defaults(func=_cmd_query)
+
+    sim = sub.add_parser("sim", help="tools for the embedded household simulator")
+    sim_sub = sim.add_subparsers(dest="sim_command", metavar="SIM_COMMAND", required=True)
+    sim_map = sim_sub.add_parser("map", help="draw a top-down map of a generated home as PNG")
+    which = sim_map.add_mutually_exclusive_group()
+    which.add_argument("--seed", type=int, default=0, help="home generator seed (default 0)")
+    which.add_argument("--floor-plan", type=int, help="an AI2-THOR-style FloorPlan number instead of a seed")
+    sim_map.add_argument("--rooms", type=int, choices=range(1, 7), metavar="1-6", help="number of rooms (with --seed)")
+    sim_map.add_argument("--out", default="map.png", help="PNG file to write (default map.png)")
+    sim_map.set_defaults(func=_cmd_sim_map)
+
     check = sub.add_parser("check", help="report which parts of the stack are installed")
     check.set_defaults(func=_cmd_check)
     return parser
@@ -104,8 +195,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+    # Libraries (sentence-transformers, chromadb) are chatty at INFO: only ours speaks by default.
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    if not args.verbose:
+        logging.getLogger("memory_nodes").setLevel(logging.INFO)
     func: Optional[Callable[[argparse.Namespace], int]] = getattr(args, "func", None)
     if func is None:
         parser.print_help()

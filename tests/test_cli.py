@@ -17,7 +17,7 @@ def test_help_lists_every_subcommand_and_the_exit_codes(capsys):
         cli.main(["--help"])
     assert exited.value.code == 0
     out = capsys.readouterr().out
-    for command in ("bench", "check"):
+    for command in ("bench", "check", "demo", "query", "sim"):
         assert command in out
     assert "exit codes" in out
 

@@ -1,0 +1,337 @@
+"""The one place where ROS messages meet the core's records.
+
+Every function here is pure (message in, record out or the reverse) so that it can be round-trip
+tested without spinning a node. Bad messages raise :class:`ConversionError` with a reason a node
+can log and count; nothing here guesses silently.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence
+
+import numpy as np
+from builtin_interfaces.msg import Time
+from geometry_msgs.msg import Pose
+from sensor_msgs.msg import CameraInfo, Image
+
+from embodied_memory.msg import GraphUpdate as GraphUpdateMsg
+from embodied_memory.msg import InstanceSegmentation as InstanceSegmentationMsg
+from embodied_memory.msg import ObjectNode as ObjectNodeMsg
+from embodied_memory.msg import Relation as RelationMsg
+from embodied_memory.msg import StateChange as StateChangeMsg
+from embodied_memory.action import Skill
+from scene_graph.frames import CameraIntrinsics, RGBDFrame
+from scene_graph.records import MISSING, MOVED, VISIBLE, GraphDelta, ObjectNode, OrientedBox, Relation
+from sim.records import ACTION_NAMES, Action, ActionResult, StateChange, StateValue
+
+_STATUS_TO_MSG = {VISIBLE: ObjectNodeMsg.STATUS_VISIBLE, MISSING: ObjectNodeMsg.STATUS_MISSING,
+                  MOVED: ObjectNodeMsg.STATUS_MOVED}
+_STATUS_FROM_MSG = {v: k for k, v in _STATUS_TO_MSG.items()}
+
+# numpy dtype and channel count per sensor_msgs/Image encoding that memory accepts.
+_ENCODINGS: dict[str, tuple[np.dtype, int]] = {
+    "rgb8": (np.dtype(np.uint8), 3),
+    "bgr8": (np.dtype(np.uint8), 3),
+    "32FC1": (np.dtype(np.float32), 1),
+    "16UC1": (np.dtype(np.uint16), 1),  # depth in millimetres (OpenNI/RealSense convention)
+    "mono16": (np.dtype(np.uint16), 1),
+    "32SC1": (np.dtype(np.int32), 1),
+}
+
+
+class ConversionError(ValueError):
+    """A message that cannot become a core record; the text says why."""
+
+
+# ----------------------------------------------------------------------------- time
+def to_time(seconds: float) -> Time:
+    sec = math.floor(seconds)
+    return Time(sec=int(sec), nanosec=min(int(round((seconds - sec) * 1e9)), 999_999_999))
+
+
+def from_time(stamp: Time) -> float:
+    return stamp.sec + stamp.nanosec * 1e-9
+
+
+# ----------------------------------------------------------------------------- geometry
+def yaw_to_quaternion(yaw: float) -> tuple[float, float, float, float]:
+    """(x, y, z, w) of a rotation about z."""
+    return (0.0, 0.0, math.sin(yaw / 2.0), math.cos(yaw / 2.0))
+
+
+def quaternion_to_matrix(x: float, y: float, z: float, w: float) -> np.ndarray:
+    n = math.sqrt(x * x + y * y + z * z + w * w)
+    if not math.isfinite(n) or n < 1e-9:
+        raise ConversionError("orientation quaternion is zero or not finite")
+    x, y, z, w = x / n, y / n, z / n, w / n
+    return np.array([
+        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+    ])
+
+
+def pose_to_matrix(pose: Pose) -> np.ndarray:
+    """4x4 homogeneous transform of a geometry_msgs/Pose (rejects non-finite values)."""
+    p, q = pose.position, pose.orientation
+    if not all(math.isfinite(v) for v in (p.x, p.y, p.z)):
+        raise ConversionError("pose position is not finite")
+    T = np.eye(4)
+    T[:3, :3] = quaternion_to_matrix(q.x, q.y, q.z, q.w)
+    T[:3, 3] = (p.x, p.y, p.z)
+    return T
+
+
+def box_to_pose(box: OrientedBox) -> Pose:
+    pose = Pose()
+    pose.position.x, pose.position.y, pose.position.z = box.center
+    (pose.orientation.x, pose.orientation.y, pose.orientation.z, pose.orientation.w) = yaw_to_quaternion(box.yaw)
+    return pose
+
+
+def pose_to_box(pose: Pose, size: Sequence[float]) -> OrientedBox:
+    q = pose.orientation
+    yaw = math.atan2(2.0 * (q.w * q.z + q.x * q.y), 1.0 - 2.0 * (q.y * q.y + q.z * q.z))
+    c = pose.position
+    return OrientedBox((c.x, c.y, c.z), (float(size[0]), float(size[1]), float(size[2])), yaw)
+
+
+# ----------------------------------------------------------------------------- graph records
+def _state_to_text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _state_from_text(text: str) -> object:
+    return {"true": True, "false": False}.get(text, text)
+
+
+def object_to_msg(node: ObjectNode) -> ObjectNodeMsg:
+    msg = ObjectNodeMsg(id=node.id, label=node.label, layer=node.layer, room_id=node.room_id,
+                        area_id=node.area_id, observation_count=node.observation_count,
+                        confidence=float(node.confidence), status=_STATUS_TO_MSG[node.status],
+                        external_id=node.external_id)
+    msg.centroid.x, msg.centroid.y, msg.centroid.z = node.centroid
+    msg.box_pose = box_to_pose(node.box)
+    msg.box_size.x, msg.box_size.y, msg.box_size.z = node.box.extent
+    msg.state_names = [name for name, _ in node.states]
+    msg.state_values = [_state_to_text(value) for _, value in node.states]
+    msg.first_seen = to_time(node.first_seen)
+    msg.last_seen = to_time(node.last_seen)
+    msg.last_changed = to_time(node.last_changed)
+    return msg
+
+
+def object_from_msg(msg: ObjectNodeMsg) -> ObjectNode:
+    if len(msg.state_names) != len(msg.state_values):
+        raise ConversionError(f"object {msg.id!r}: {len(msg.state_names)} state names but "
+                              f"{len(msg.state_values)} values")
+    if msg.status not in _STATUS_FROM_MSG:
+        raise ConversionError(f"object {msg.id!r}: unknown status {msg.status}")
+    size = (msg.box_size.x, msg.box_size.y, msg.box_size.z)
+    states = tuple(sorted((n, _state_from_text(v)) for n, v in zip(msg.state_names, msg.state_values)))
+    return ObjectNode(
+        id=msg.id, label=msg.label, layer=msg.layer,
+        centroid=(msg.centroid.x, msg.centroid.y, msg.centroid.z), box=pose_to_box(msg.box_pose, size),
+        room_id=msg.room_id, area_id=msg.area_id, states=states,
+        first_seen=from_time(msg.first_seen), last_seen=from_time(msg.last_seen),
+        last_changed=from_time(msg.last_changed), observation_count=msg.observation_count, confidence=msg.confidence,
+        status=_STATUS_FROM_MSG[msg.status], external_id=msg.external_id,
+    )
+
+
+def relation_to_msg(relation: Relation) -> RelationMsg:
+    return RelationMsg(subject_id=relation.subject, predicate=relation.predicate.upper(),
+                       object_id=relation.object)
+
+
+def relation_from_msg(msg: RelationMsg) -> Relation:
+    return Relation(msg.subject_id, msg.predicate.lower(), msg.object_id)
+
+
+def delta_to_msg(delta: GraphDelta, frame_id: str) -> GraphUpdateMsg:
+    msg = GraphUpdateMsg(sequence=delta.sequence)
+    msg.header.frame_id = frame_id
+    msg.header.stamp = to_time(delta.stamp)
+    msg.upserted_objects = [object_to_msg(o) for o in delta.upserted_objects]
+    msg.removed_object_ids = list(delta.removed_objects)
+    msg.added_relations = [relation_to_msg(r) for r in delta.added_relations]
+    msg.removed_relations = [relation_to_msg(r) for r in delta.removed_relations]
+    return msg
+
+
+# ----------------------------------------------------------------------------- images
+def image_to_array(msg: Image) -> np.ndarray:
+    """A sensor_msgs/Image as a numpy view (H, W) or (H, W, C); bgr8 comes back as RGB."""
+    if msg.encoding not in _ENCODINGS:
+        raise ConversionError(f"unsupported image encoding {msg.encoding!r} "
+                              f"(accepted: {', '.join(_ENCODINGS)})")
+    dtype, channels = _ENCODINGS[msg.encoding]
+    dtype = dtype.newbyteorder(">" if msg.is_bigendian else "<")
+    row = msg.width * channels * dtype.itemsize
+    if msg.height == 0 or msg.width == 0:
+        raise ConversionError("image has zero size")
+    if msg.step < row or len(msg.data) < msg.step * msg.height:
+        raise ConversionError(f"image data is {len(msg.data)} bytes, expected {msg.step * msg.height} "
+                              f"for {msg.width}x{msg.height} {msg.encoding} with step {msg.step}")
+    buffer = np.frombuffer(bytes(msg.data), dtype=np.uint8)[: msg.step * msg.height].reshape(msg.height, msg.step)
+    array = buffer[:, :row].copy().view(dtype).reshape(msg.height, msg.width, channels)
+    if msg.encoding == "bgr8":
+        array = array[:, :, ::-1]
+    return array[:, :, 0] if channels == 1 else array
+
+
+def array_to_image(array: np.ndarray, encoding: str, frame_id: str = "", stamp: float = 0.0) -> Image:
+    """The inverse of :func:`image_to_array` (fills data with bytes: fast, see the ROS notes)."""
+    dtype, channels = _ENCODINGS[encoding]
+    if encoding == "bgr8":
+        array = array[:, :, ::-1]
+    array = np.ascontiguousarray(array, dtype=dtype.newbyteorder("<"))
+    height, width = array.shape[:2]
+    msg = Image(height=height, width=width, encoding=encoding, is_bigendian=0,
+                step=width * channels * dtype.itemsize)
+    msg.header.frame_id = frame_id
+    msg.header.stamp = to_time(stamp)
+    msg.data = array.tobytes()
+    return msg
+
+
+def depth_to_metres(msg: Image) -> np.ndarray:
+    depth = image_to_array(msg)
+    if msg.encoding in ("16UC1", "mono16"):
+        return depth.astype(np.float32) / 1000.0
+    if msg.encoding != "32FC1":
+        raise ConversionError(f"depth must be 32FC1 (m) or 16UC1 (mm), got {msg.encoding!r}")
+    return depth.astype(np.float32, copy=False)
+
+
+def intrinsics_from_camera_info(msg: CameraInfo) -> CameraIntrinsics:
+    fx, fy, cx, cy = msg.k[0], msg.k[4], msg.k[2], msg.k[5]
+    if not (fx > 0 and fy > 0 and math.isfinite(cx) and math.isfinite(cy)):
+        raise ConversionError("camera info has no valid K matrix (fx, fy must be positive)")
+    return CameraIntrinsics(msg.width, msg.height, fx, fy, cx, cy)
+
+
+def camera_info_from_intrinsics(intrinsics: CameraIntrinsics, frame_id: str, stamp: float) -> CameraInfo:
+    msg = CameraInfo(width=intrinsics.width, height=intrinsics.height, distortion_model="plumb_bob")
+    msg.header.frame_id = frame_id
+    msg.header.stamp = to_time(stamp)
+    msg.k = [intrinsics.fx, 0.0, intrinsics.cx, 0.0, intrinsics.fy, intrinsics.cy, 0.0, 0.0, 1.0]
+    msg.p = [intrinsics.fx, 0.0, intrinsics.cx, 0.0, 0.0, intrinsics.fy, intrinsics.cy, 0.0, 0.0, 0.0, 1.0, 0.0]
+    msg.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+    msg.d = [0.0] * 5
+    return msg
+
+
+def instances_to_msg(frame: RGBDFrame) -> InstanceSegmentationMsg:
+    ids = sorted(frame.labels)
+    msg = InstanceSegmentationMsg()
+    msg.header.frame_id = frame.frame_id
+    msg.header.stamp = to_time(frame.stamp)
+    msg.ids = array_to_image(frame.instance_ids.astype(np.int32), "32SC1", frame.frame_id, frame.stamp)
+    msg.instance_ids = ids
+    msg.labels = [frame.labels[i] for i in ids]
+    msg.scores = [float(frame.scores.get(i, 1.0)) for i in ids] if frame.scores else []
+    msg.external_ids = [frame.external_ids.get(i, "") for i in ids] if frame.external_ids else []
+    return msg
+
+
+def frame_from_msgs(color: Image, depth: Image, info: CameraInfo, instances: InstanceSegmentationMsg,
+                    T_world_camera: np.ndarray) -> RGBDFrame:
+    """Assemble one RGBDFrame from synchronized messages; sizes must agree."""
+    rgb = image_to_array(color)
+    if rgb.ndim != 3:
+        raise ConversionError(f"colour image must be rgb8 or bgr8, got {color.encoding!r}")
+    depth_m = depth_to_metres(depth)
+    ids = image_to_array(instances.ids).astype(np.int32)
+    shapes = {"colour": rgb.shape[:2], "depth": depth_m.shape, "instances": ids.shape,
+              "camera info": (info.height, info.width)}
+    if len(set(shapes.values())) != 1:
+        raise ConversionError("image sizes differ: " + ", ".join(f"{k} {v[1]}x{v[0]}" for k, v in shapes.items()))
+    n = len(instances.instance_ids)
+    if len(instances.labels) != n or len(instances.scores) not in (0, n) or len(instances.external_ids) not in (0, n):
+        raise ConversionError(f"instance message has {n} ids but {len(instances.labels)} labels, "
+                              f"{len(instances.scores)} scores, {len(instances.external_ids)} external ids")
+    ids_list = [int(i) for i in instances.instance_ids]
+    return RGBDFrame(
+        stamp=from_time(depth.header.stamp), color=rgb, depth=depth_m, instance_ids=ids,
+        labels=dict(zip(ids_list, instances.labels)), intrinsics=intrinsics_from_camera_info(info),
+        T_world_camera=T_world_camera, scores=dict(zip(ids_list, map(float, instances.scores))),
+        external_ids=dict(zip(ids_list, instances.external_ids)), frame_id=depth.header.frame_id,
+    )
+
+
+# ----------------------------------------------------------------------------- poses
+def matrix_to_pose(T: np.ndarray) -> Pose:
+    """The inverse of :func:`pose_to_matrix` (Shepperd's method: stable for every rotation)."""
+    R = np.asarray(T, dtype=float)[:3, :3]
+    trace = R[0, 0] + R[1, 1] + R[2, 2]
+    if trace > 0.0:
+        s = 2.0 * math.sqrt(trace + 1.0)
+        q = (R[2, 1] - R[1, 2]) / s, (R[0, 2] - R[2, 0]) / s, (R[1, 0] - R[0, 1]) / s, 0.25 * s
+    elif R[0, 0] > R[1, 1] and R[0, 0] > R[2, 2]:
+        s = 2.0 * math.sqrt(1.0 + R[0, 0] - R[1, 1] - R[2, 2])
+        q = 0.25 * s, (R[0, 1] + R[1, 0]) / s, (R[0, 2] + R[2, 0]) / s, (R[2, 1] - R[1, 2]) / s
+    elif R[1, 1] > R[2, 2]:
+        s = 2.0 * math.sqrt(1.0 + R[1, 1] - R[0, 0] - R[2, 2])
+        q = (R[0, 1] + R[1, 0]) / s, 0.25 * s, (R[1, 2] + R[2, 1]) / s, (R[0, 2] - R[2, 0]) / s
+    else:
+        s = 2.0 * math.sqrt(1.0 + R[2, 2] - R[0, 0] - R[1, 1])
+        q = (R[0, 2] + R[2, 0]) / s, (R[1, 2] + R[2, 1]) / s, 0.25 * s, (R[1, 0] - R[0, 1]) / s
+    pose = Pose()
+    pose.position.x, pose.position.y, pose.position.z = (float(v) for v in np.asarray(T)[:3, 3])
+    pose.orientation.x, pose.orientation.y, pose.orientation.z, pose.orientation.w = (float(v) for v in q)
+    return pose
+
+
+# ----------------------------------------------------------------------------- simulator records
+# AI2-THOR's wording for a missing object, which every simulator in ``sim`` reuses.
+_INVALID_OBJECT_ERROR = "Object ID appears to be invalid"
+
+
+def _value_to_text(value: StateValue) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, tuple):
+        return ",".join(_state_to_text(v) for v in value)
+    return _state_to_text(value)
+
+
+def state_change_to_msg(change: StateChange, frame_id: str,
+                        position: Optional[Sequence[float]] = None) -> StateChangeMsg:
+    """A simulator's change as the message; ``object_id`` is the simulator's own (``external``).
+
+    ``position`` is where the object is now, when the caller knows; a "position" change carries
+    its own. Cause "agent:<Skill>" becomes the skill name, as the message defines; household
+    causes keep the member ("household:<name>").
+    """
+    msg = StateChangeMsg(object_id=change.object_id, external=True, object_type=change.object_type,
+                         state=change.state, previous_value=_value_to_text(change.old),
+                         new_value=_value_to_text(change.new), cause=change.cause.removeprefix("agent:"))
+    msg.header.frame_id = frame_id
+    msg.header.stamp = to_time(change.stamp)
+    if change.state == "position" and isinstance(change.new, tuple) and len(change.new) == 3:
+        position = change.new
+    if position is not None:
+        msg.position.x, msg.position.y, msg.position.z = (float(v) for v in position)
+    return msg
+
+
+def skill_goal_to_action(goal: Skill.Goal) -> Action:
+    """A Skill goal as a simulator action; unknown skill names raise :class:`ConversionError`."""
+    if goal.skill not in ACTION_NAMES:
+        raise ConversionError(f"unknown skill {goal.skill!r} (known: {', '.join(ACTION_NAMES)})")
+    return Action(goal.skill, goal.object_id or None)
+
+
+def skill_result_to_msg(result: ActionResult) -> Skill.Result:
+    """An ActionResult as the Skill result, with an error code read from the simulator's error."""
+    if result.success:
+        code = Skill.Result.NONE
+    elif result.error.startswith(_INVALID_OBJECT_ERROR):
+        code = Skill.Result.UNKNOWN_OBJECT
+    else:
+        code = Skill.Result.SKILL_FAILED
+    return Skill.Result(success=result.success, error_code=code, error_message=result.error,
+                        distance=float(result.distance), steps=int(result.steps))

@@ -1,0 +1,187 @@
+"""ROS 2 bridge to the embedded household simulator: it speaks the topic contract of a robot.
+
+The node owns a ``sim.home.world.HomeWorld`` and publishes what a robot's drivers would: colour,
+depth, camera info, ground-truth instance segmentation, the camera pose (``odom`` and
+``camera/pose``; TF too where ``tf2_msgs`` is installed, which PyPI does not carry) and the
+world's state changes. Skills run through the ``execute_skill`` action. All stamps are simulated
+seconds, so frames and state changes share one timeline; ``/clock`` carries that time when
+``rosgraph_msgs`` is installed, for nodes started with ``use_sim_time``. Logic lives in ``sim``
+and ``memory_nodes.conversions``; this file is wiring.
+"""
+from __future__ import annotations
+
+import dataclasses
+import threading
+from typing import Any, Optional
+
+import rclpy
+from geometry_msgs.msg import PoseStamped
+from nav_msgs.msg import Odometry
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rclpy.action import ActionServer, CancelResponse
+from rclpy.action.server import ServerGoalHandle
+from rclpy.exceptions import ParameterException
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from sensor_msgs.msg import CameraInfo, Image
+
+from embodied_memory.action import Skill
+from embodied_memory.msg import InstanceSegmentation, StateChange
+from memory_nodes.conversions import (ConversionError, array_to_image, camera_info_from_intrinsics,
+                                      instances_to_msg, matrix_to_pose, skill_goal_to_action,
+                                      skill_result_to_msg, state_change_to_msg, to_time)
+from sim.home.generate import floor_plan_home
+from sim.home.household import Household
+from sim.home.world import HomeWorld
+
+try:  # Not on PyPI: robots with a full ROS install get TF, wheel installs get odom/camera/pose only.
+    from geometry_msgs.msg import TransformStamped
+    from tf2_msgs.msg import TFMessage
+except ImportError:
+    TFMessage = None
+try:  # Likewise optional: without it, subscribers read the stamps as they come.
+    from rosgraph_msgs.msg import Clock
+except ImportError:
+    Clock = None
+
+_EVENT_QUEUE = 100  # state changes are rare but must not be dropped behind a slow subscriber
+
+
+class SimBridge(Node):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__("sim_bridge", **kwargs)
+        seed = self._declare("seed", 0, "Seed of the generated home (used when floor_plan is 0)",
+                             integer_range=(0, 2**31 - 1))
+        floor_plan = self._declare("floor_plan", 0, "AI2-THOR-style FloorPlan number; 0 = the home of seed",
+                                   integer_range=(0, 430))
+        rate_hz = self._declare("rate_hz", 10.0, "Render and publish rate (Hz); with household, simulated "
+                                "time also advances in real time at this rate", float_range=(0.1, 60.0))
+        household = self._declare("household", False, "Let household members act on the simulated clock")
+        self._map_frame = self._declare("map_frame", "map", "Fixed world frame of poses and state changes")
+        self._camera_frame = self._declare("camera_frame", "camera_color_optical_frame",
+                                           "Optical frame (x right, y down, z forward) of the images")
+        self._period = 1.0 / rate_hz
+        self._household = household
+
+        home = floor_plan_home(floor_plan) if floor_plan else None
+        self._world = HomeWorld(home, seed=seed, household=Household(seed=seed) if household else None)
+        # The timer and skill execution both touch the world; a skill may run in an executor thread.
+        self._lock = threading.Lock()
+
+        self._color_pub = self.create_publisher(Image, "camera/color/image_raw", 5)
+        self._depth_pub = self.create_publisher(Image, "camera/depth/image_raw", 5)
+        self._info_pub = self.create_publisher(CameraInfo, "camera/color/camera_info", 5)
+        self._instances_pub = self.create_publisher(InstanceSegmentation, "camera/instances", 5)
+        self._odom_pub = self.create_publisher(Odometry, "odom", 10)
+        self._pose_pub = self.create_publisher(PoseStamped, "camera/pose", 10)
+        self._events_pub = self.create_publisher(StateChange, "state_changes", _EVENT_QUEUE)
+        self._tf_pub = self.create_publisher(TFMessage, "/tf", 10) if TFMessage is not None else None
+        self._clock_pub = self.create_publisher(Clock, "/clock", 10) if Clock is not None else None
+        if self._tf_pub is None:
+            self.get_logger().info("tf2_msgs is not installed: camera pose on odom and camera/pose only")
+
+        self._action_server = ActionServer(self, Skill, "execute_skill", self._execute,
+                                           cancel_callback=lambda _: CancelResponse.ACCEPT)
+        self._timer = self.create_timer(self._period, self._tick)
+        self.get_logger().info(f"home {'FloorPlan%d' % floor_plan if floor_plan else 'seed %d' % seed}: "
+                               f"{len(self._world.home.rooms)} rooms, publishing at {rate_hz:g} Hz")
+
+    def _declare(self, name: str, default: Any, description: str,
+                 integer_range: Optional[tuple[int, int]] = None,
+                 float_range: Optional[tuple[float, float]] = None) -> Any:
+        descriptor = ParameterDescriptor(description=description, read_only=True)
+        if integer_range is not None:
+            descriptor.integer_range = [IntegerRange(from_value=integer_range[0], to_value=integer_range[1], step=1)]
+        if float_range is not None:
+            descriptor.floating_point_range = [FloatingPointRange(from_value=float_range[0],
+                                                                  to_value=float_range[1], step=0.0)]
+        return self.declare_parameter(name, default, descriptor).value
+
+    def _tick(self) -> None:
+        with self._lock:
+            if self._household:
+                self._world.advance(self._period)
+                self._publish_changes()
+            self._publish_frame()
+
+    def _publish_changes(self) -> None:
+        changes = self._world.drain_events()
+        if not changes:
+            return
+        positions = {o.object_id: o.position for o in self._world.object_states()}
+        for change in changes:
+            self._events_pub.publish(state_change_to_msg(change, self._map_frame, positions.get(change.object_id)))
+        self.get_logger().debug(f"published {len(changes)} state changes")
+
+    def _publish_frame(self) -> None:
+        frame = dataclasses.replace(self._world.render(), frame_id=self._camera_frame)
+        stamp = to_time(frame.stamp)
+        if self._clock_pub is not None:
+            self._clock_pub.publish(Clock(clock=stamp))
+        self._color_pub.publish(array_to_image(frame.color, "rgb8", frame.frame_id, frame.stamp))
+        self._depth_pub.publish(array_to_image(frame.depth, "32FC1", frame.frame_id, frame.stamp))
+        self._info_pub.publish(camera_info_from_intrinsics(frame.intrinsics, frame.frame_id, frame.stamp))
+        self._instances_pub.publish(instances_to_msg(frame))
+
+        pose = PoseStamped(pose=matrix_to_pose(frame.T_world_camera))
+        pose.header.frame_id, pose.header.stamp = self._map_frame, stamp
+        self._pose_pub.publish(pose)
+        odom = Odometry(header=pose.header, child_frame_id=frame.frame_id)
+        odom.pose.pose = pose.pose
+        self._odom_pub.publish(odom)
+        if self._tf_pub is not None:
+            transform = TransformStamped(header=pose.header, child_frame_id=frame.frame_id)
+            transform.transform.translation.x = pose.pose.position.x
+            transform.transform.translation.y = pose.pose.position.y
+            transform.transform.translation.z = pose.pose.position.z
+            transform.transform.rotation = pose.pose.orientation
+            self._tf_pub.publish(TFMessage(transforms=[transform]))
+
+    def _feedback(self, goal_handle: ServerGoalHandle, status: str) -> None:
+        goal_handle.publish_feedback(Skill.Feedback(status=status))
+
+    def _execute(self, goal_handle: ServerGoalHandle) -> Skill.Result:
+        """Run one skill; bad goals and failed skills end aborted with an error code, never raise."""
+        goal: Skill.Goal = goal_handle.request
+        self._feedback(goal_handle, "accepted")
+        try:
+            action = skill_goal_to_action(goal)
+        except ConversionError as exc:
+            self.get_logger().warning(str(exc))
+            goal_handle.abort()
+            return Skill.Result(error_code=Skill.Result.UNKNOWN_SKILL, error_message=str(exc))
+        if goal_handle.is_cancel_requested:
+            goal_handle.canceled()
+            return Skill.Result(error_code=Skill.Result.CANCELED, error_message="canceled before it started")
+        self._feedback(goal_handle, "executing")
+        with self._lock:
+            outcome = self._world.step(action)
+            self._publish_changes()
+            self._publish_frame()
+        result = skill_result_to_msg(outcome)
+        if outcome.success:
+            self._feedback(goal_handle, "succeeded")
+            goal_handle.succeed()
+        else:
+            self.get_logger().info(f"{action.name}({action.object_id}) failed: {outcome.error}")
+            self._feedback(goal_handle, "failed")
+            goal_handle.abort()
+        return result
+
+
+def main(args: Optional[list[str]] = None) -> int:
+    rclpy.init(args=args)
+    node: Optional[SimBridge] = None
+    try:
+        node = SimBridge()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except ParameterException as exc:  # a rejected parameter: say which, without a traceback
+        rclpy.logging.get_logger("sim_bridge").fatal(str(exc))
+        return 1
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0

@@ -1,0 +1,528 @@
+"""The long-term memory: a layered 3D scene graph with sequence-numbered deltas.
+
+Layers follow KARMA / Hydra: floor -> room -> area -> furniture -> object. Areas are patches of
+reachable floor joined by "adjacent" edges where the robot can drive between them; every object
+hangs under its container or support (IN beats ON) and otherwise under its nearest area. The
+structure lives in a networkx MultiDiGraph (edge keys: "parent", "adjacent" and the relation
+predicates); the records themselves are frozen dataclasses, and object geometry (downsampled
+points) sits beside the graph so that copying a record never copies a point cloud.
+
+Every mutation runs inside a transaction. When the outermost transaction ends with any change,
+the sequence number goes up by one and one :class:`GraphDelta` is recorded (bounded history) and
+handed to subscribers, so a frame of fusion becomes one delta, not fifty.
+"""
+from __future__ import annotations
+
+import logging
+from collections import deque
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequence
+
+import networkx as nx
+import numpy as np
+
+from scene_graph.records import (
+    IN, MISSING, ON, PREDICATES, AreaNode, GraphDelta, ObjectNode, OrientedBox, Relation,
+    RoomNode, StateValue,
+)
+from scene_graph.relations import BoxIndex, RelationConfig, relations_of
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+FLOOR = "floor"
+PARENT, ADJACENT = "parent", "adjacent"
+
+
+@dataclass
+class _Pending:
+    """Changes of the open transaction; opposite changes of one item cancel out."""
+
+    stamp: float
+    objects: dict[str, ObjectNode] = field(default_factory=dict)
+    removed: set[str] = field(default_factory=set)
+    added: set[Relation] = field(default_factory=set)
+    dropped: set[Relation] = field(default_factory=set)
+    layout: bool = False
+    old_rooms: tuple[str, ...] = ()
+    old_areas: tuple[str, ...] = ()
+
+    def upsert(self, node: ObjectNode) -> None:
+        self.removed.discard(node.id)
+        self.objects[node.id] = node
+
+    def remove(self, object_id: str) -> None:
+        self.objects.pop(object_id, None)
+        self.removed.add(object_id)
+
+    def relate(self, relation: Relation, present: bool) -> None:
+        gained, lost = (self.added, self.dropped) if present else (self.dropped, self.added)
+        if relation in lost:
+            lost.remove(relation)
+        else:
+            gained.add(relation)
+
+
+def point_in_polygon(xy: Sequence[float], polygon: np.ndarray) -> bool:
+    """Even-odd rule; points on an edge may fall either way."""
+    x, y = float(xy[0]), float(xy[1])
+    x1, y1 = polygon[:, 0], polygon[:, 1]
+    x2, y2 = np.roll(x1, -1), np.roll(y1, -1)
+    crosses = (y1 > y) != (y2 > y)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x_at = x1 + (y - y1) * (x2 - x1) / (y2 - y1)
+    return bool(np.count_nonzero(crosses & (x < x_at)) % 2)
+
+
+def grid_areas(
+    rooms: Sequence[RoomNode],
+    spacing: float = 1.0,
+    is_free: Optional[Callable[[float, float], bool]] = None,
+) -> list[AreaNode]:
+    """Spread area nodes over each room's floor on a grid and join mutually reachable neighbours.
+
+    ``is_free(x, y)`` says whether the robot can stand at a point (an occupancy map or the
+    simulator's navmesh); it is also sampled along each candidate edge, which is how walls and
+    doors enter: without it, rooms are only joined where their polygons touch.
+    """
+    free = is_free or (lambda x, y: True)
+    polygons = [np.asarray(r.polygon, dtype=float) for r in rooms]
+
+    def reachable(x: float, y: float) -> bool:
+        return free(x, y) and any(point_in_polygon((x, y), p) for p in polygons)
+
+    placed: list[tuple[str, float, float]] = []
+    for room, polygon in zip(rooms, polygons):
+        lo, hi = polygon.min(axis=0), polygon.max(axis=0)
+        xs = np.arange(lo[0] + spacing / 2, hi[0], spacing)
+        ys = np.arange(lo[1] + spacing / 2, hi[1], spacing)
+        cells = [(x, y) for x in xs for y in ys if point_in_polygon((x, y), polygon) and free(x, y)]
+        if not cells:  # a room smaller than the grid still gets one area at its centre
+            cx, cy = polygon.mean(axis=0)
+            cells = [(cx, cy)] if free(cx, cy) else []
+        placed += [(room.id, float(x), float(y)) for x, y in cells]
+    ids = [f"area_{i:03d}" for i in range(len(placed))]
+    neighbours: dict[str, list[str]] = {i: [] for i in ids}
+    xy = np.array([(x, y) for _, x, y in placed]).reshape(-1, 2)
+    for i in range(len(placed)):
+        close = np.nonzero(np.linalg.norm(xy - xy[i], axis=1) <= spacing * 1.01)[0]
+        for j in close[close > i]:
+            steps = np.linspace(0.0, 1.0, 7)[1:-1, None]
+            along = xy[i] + steps * (xy[j] - xy[i])
+            if all(reachable(float(x), float(y)) for x, y in along):
+                neighbours[ids[i]].append(ids[j])
+                neighbours[ids[j]].append(ids[i])
+    return [
+        AreaNode(area_id, room_id, (x, y, 0.0), tuple(sorted(neighbours[area_id])))
+        for area_id, (room_id, x, y) in zip(ids, placed)
+    ]
+
+
+class SceneGraph:
+    """Rooms, areas, objects and their relations, with deltas and JSON snapshots.
+
+    ``move_threshold`` (m) is how far a box must drift from where its relations were last
+    computed before they are recomputed: boxes grow by millimetres as views accumulate, and
+    re-deriving relations for each of those would churn deltas for nothing.
+    """
+
+    def __init__(
+        self,
+        relation_config: RelationConfig = RelationConfig(),
+        history: int = 1000,
+        move_threshold: float = 0.02,
+    ) -> None:
+        self.relation_config = relation_config
+        self.move_threshold = move_threshold
+        self._g = nx.MultiDiGraph()
+        self._g.add_node(FLOOR, layer="floor")
+        self._objects: dict[str, ObjectNode] = {}
+        self._points: dict[str, np.ndarray] = {}
+        self._related_box: dict[str, OrientedBox] = {}
+        self._index = BoxIndex()
+        self._rooms: dict[str, RoomNode] = {}
+        self._room_polygons: dict[str, np.ndarray] = {}
+        self._areas: dict[str, AreaNode] = {}
+        self._area_ids: list[str] = []
+        self._area_xy = np.zeros((0, 2))
+        self._sequence = 0
+        self._next_index = 0
+        self._history: deque[GraphDelta] = deque(maxlen=history)
+        self._pending: Optional[_Pending] = None
+        self._listeners: list[Callable[[GraphDelta], None]] = []
+
+    # ------------------------------------------------------------------ reading
+    @property
+    def sequence(self) -> int:
+        return self._sequence
+
+    @property
+    def nx_graph(self) -> nx.MultiDiGraph:
+        """The structure itself, for analysis; mutate only through this class."""
+        return self._g
+
+    def get_object(self, object_id: str) -> Optional[ObjectNode]:
+        return self._objects.get(object_id)
+
+    def objects(self, layer: Optional[str] = None, include_missing: bool = True) -> list[ObjectNode]:
+        return [
+            o for o in self._objects.values()
+            if (layer is None or o.layer == layer) and (include_missing or o.status != MISSING)
+        ]
+
+    def __len__(self) -> int:
+        return len(self._objects)
+
+    def __contains__(self, object_id: object) -> bool:
+        return object_id in self._objects
+
+    def points(self, object_id: str) -> np.ndarray:
+        """The object's downsampled surface points (n, 3), float32; empty if none were given."""
+        return self._points.get(object_id, np.zeros((0, 3), dtype=np.float32))
+
+    def geometry(self) -> dict[str, np.ndarray]:
+        return dict(self._points)
+
+    def rooms(self) -> list[RoomNode]:
+        return list(self._rooms.values())
+
+    def get_room(self, room_id: str) -> Optional[RoomNode]:
+        return self._rooms.get(room_id)
+
+    def areas(self) -> list[AreaNode]:
+        return list(self._areas.values())
+
+    def get_area(self, area_id: str) -> Optional[AreaNode]:
+        return self._areas.get(area_id)
+
+    def relations(
+        self, subject: Optional[str] = None, predicate: Optional[str] = None, object: Optional[str] = None
+    ) -> list[Relation]:
+        """Relations matching every given field, sorted."""
+        if subject is not None:
+            edges: Iterable = self._g.out_edges(subject, keys=True) if subject in self._g else ()
+        elif object is not None:
+            edges = self._g.in_edges(object, keys=True) if object in self._g else ()
+        else:
+            edges = self._g.edges(keys=True)
+        return sorted(
+            Relation(s, k, o) for s, o, k in edges
+            if k in PREDICATES and (predicate is None or k == predicate) and (object is None or o == object)
+        )
+
+    def parent(self, node_id: str) -> Optional[str]:
+        """The node one layer up (container, support, area, room or floor)."""
+        for p, _, k in self._g.in_edges(node_id, keys=True) if node_id in self._g else ():
+            if k == PARENT:
+                return p
+        return None
+
+    def children(self, node_id: str) -> list[str]:
+        return sorted(c for _, c, k in self._g.out_edges(node_id, keys=True) if k == PARENT) \
+            if node_id in self._g else []
+
+    def objects_near_box(self, box: OrientedBox, distance: float) -> list[ObjectNode]:
+        """Objects whose bounds come within ``distance`` of the box's bounds (vectorised)."""
+        return [self._objects[i] for i in self._index.within(box, distance)]
+
+    def room_at(self, point: Sequence[float]) -> str:
+        """Id of the room whose polygon holds the point's x/y, "" when none does."""
+        for room_id, polygon in self._room_polygons.items():
+            if point_in_polygon(point, polygon):
+                return room_id
+        return ""
+
+    def nearest_area(self, point: Sequence[float], room_id: str = "") -> str:
+        """Nearest area in ``room_id`` if it has any, else nearest overall; "" without areas."""
+        if not self._area_ids:
+            return ""
+        distances = np.linalg.norm(self._area_xy - np.asarray(point[:2], dtype=float), axis=1)
+        if room_id:
+            in_room = np.array([self._areas[a].room_id == room_id for a in self._area_ids])
+            if in_room.any():
+                distances = np.where(in_room, distances, np.inf)
+        return self._area_ids[int(np.argmin(distances))]
+
+    # ------------------------------------------------------------------ deltas
+    def subscribe(self, listener: Callable[[GraphDelta], None]) -> None:
+        """Call ``listener`` with every committed delta (after the graph is consistent)."""
+        self._listeners.append(listener)
+
+    def deltas_since(self, sequence: int) -> Optional[list[GraphDelta]]:
+        """Deltas after ``sequence``, or None when the history cannot bring that subscriber up to date
+        (it is older than the bounded history, or ahead of this graph after a restart): take a snapshot."""
+        if sequence == self._sequence:
+            return []
+        if sequence > self._sequence:
+            return None
+        if not self._history or self._history[0].sequence > sequence + 1:
+            return None
+        return [d for d in self._history if d.sequence > sequence]
+
+    @contextmanager
+    def transaction(self, stamp: float) -> Iterator["SceneGraph"]:
+        """Group mutations into one delta; nested transactions join the outermost one."""
+        if self._pending is not None:
+            yield self
+            return
+        self._pending = _Pending(stamp)
+        try:
+            yield self
+        finally:
+            pending, self._pending = self._pending, None
+            self._commit(pending)
+
+    def _commit(self, p: _Pending) -> None:
+        delta = GraphDelta(
+            sequence=self._sequence + 1,
+            stamp=p.stamp,
+            upserted_objects=tuple(p.objects[i] for i in sorted(p.objects)),
+            removed_objects=tuple(sorted(p.removed)),
+            added_relations=tuple(sorted(p.added)),
+            removed_relations=tuple(sorted(p.dropped)),
+            upserted_rooms=tuple(self._rooms.values()) if p.layout else (),
+            removed_rooms=tuple(sorted(set(p.old_rooms) - set(self._rooms))),
+            upserted_areas=tuple(self._areas.values()) if p.layout else (),
+            removed_areas=tuple(sorted(set(p.old_areas) - set(self._areas))),
+        )
+        if delta.is_empty():
+            return
+        self._sequence = delta.sequence
+        self._history.append(delta)
+        for listener in self._listeners:
+            try:
+                listener(delta)
+            except Exception:  # one broken subscriber must not stop memory from updating
+                log.exception("graph delta listener failed")
+
+    # ------------------------------------------------------------------ layout
+    def set_layout(self, rooms: Sequence[RoomNode], areas: Sequence[AreaNode], stamp: float = 0.0) -> None:
+        """Replace rooms and areas (from a simulator, a map or :func:`grid_areas`); objects re-attach."""
+        with self.transaction(stamp):
+            p = self._pending
+            assert p is not None
+            p.layout, p.old_rooms, p.old_areas = True, tuple(self._rooms), tuple(self._areas)
+            self._g.remove_nodes_from(list(self._rooms) + list(self._areas))
+            self._rooms = {r.id: r for r in rooms}
+            self._room_polygons = {r.id: np.asarray(r.polygon, dtype=float) for r in rooms}
+            self._areas = {a.id: a for a in areas}
+            self._area_ids = list(self._areas)
+            self._area_xy = np.array([a.position[:2] for a in areas], dtype=float).reshape(-1, 2)
+            for room in rooms:
+                self._g.add_node(room.id, layer="room")
+                self._g.add_edge(FLOOR, room.id, key=PARENT)
+            for area in areas:
+                self._g.add_node(area.id, layer="area")
+                self._g.add_edge(area.room_id if area.room_id in self._rooms else FLOOR, area.id, key=PARENT)
+                for other in area.neighbors:
+                    if other in self._areas:
+                        self._g.add_edge(area.id, other, key=ADJACENT)
+            for node in list(self._objects.values()):
+                self._store(self._placed(node, node.last_changed), self._points.get(node.id))
+                self._refresh_parent(node.id)
+
+    # ------------------------------------------------------------------ objects
+    def new_object_id(self) -> str:
+        object_id = f"obj_{self._next_index:04d}"
+        self._next_index += 1
+        return object_id
+
+    def _placed(self, node: ObjectNode, last_changed: float) -> ObjectNode:
+        room_id = self.room_at(node.centroid)
+        return replace(node, room_id=room_id, area_id=self.nearest_area(node.centroid, room_id),
+                       last_changed=last_changed)
+
+    def _store(self, node: ObjectNode, points: Optional[np.ndarray]) -> None:
+        if node.id not in self._g:
+            self._g.add_node(node.id)
+        self._g.nodes[node.id]["layer"] = node.layer
+        self._objects[node.id] = node
+        if points is not None:
+            self._points[node.id] = np.ascontiguousarray(points, dtype=np.float32)
+        self._index.set(node.id, node.box)
+        assert self._pending is not None
+        self._pending.upsert(node)
+
+    def _drifted(self, object_id: str, box: OrientedBox) -> bool:
+        old = self._related_box.get(object_id)
+        if old is None:
+            return True
+        shift = max(
+            float(np.max(np.abs(np.subtract(old.center, box.center)))),
+            float(np.max(np.abs(np.subtract(old.extent, box.extent)))),
+        )
+        return shift > self.move_threshold or abs(old.yaw - box.yaw) > 0.1
+
+    def upsert_object(self, node: ObjectNode, points: Optional[np.ndarray] = None) -> ObjectNode:
+        """Insert or replace an object; room, area and ``last_changed`` are the graph's to set.
+
+        ``points`` replaces the stored geometry when given. Relations are recomputed only when the
+        box drifted past ``move_threshold`` or the object went missing / came back.
+        """
+        with self.transaction(node.last_seen):
+            old = self._objects.get(node.id)
+            changed = (
+                old is None or old.states != node.states or old.status != node.status
+                or self._drifted(node.id, node.box)
+            )
+            stored = self._placed(node, node.last_seen if changed or old is None else old.last_changed)
+            self._store(stored, points)
+            went_missing = old is not None and (old.status == MISSING) != (stored.status == MISSING)
+            if old is None or went_missing or self._drifted(node.id, node.box):
+                self._refresh_relations(node.id)
+            elif (old.room_id, old.area_id) != (stored.room_id, stored.area_id):
+                self._refresh_parent(node.id)
+            return stored
+
+    def set_object_state(self, object_id: str, state: str, value: StateValue, stamp: float) -> bool:
+        """Set one state (e.g. "open" True); False for an unknown id. A no-op change makes no delta."""
+        node = self._objects.get(object_id)
+        if node is None:
+            return False
+        if state in dict(node.states) and node.state(state) == value:
+            return True
+        with self.transaction(stamp):
+            self._store(replace(node.with_state(state, value), last_changed=stamp), None)
+        return True
+
+    def mark_missing(self, object_id: str, stamp: float) -> bool:
+        """Expected but not seen: keep the node (it may come back) and drop its relations."""
+        node = self._objects.get(object_id)
+        if node is None:
+            return False
+        if node.status != MISSING:
+            with self.transaction(stamp):
+                self._store(replace(node, status=MISSING, last_changed=stamp), None)
+                self._refresh_relations(object_id)
+        return True
+
+    def remove_object(self, object_id: str, stamp: float = 0.0) -> bool:
+        if object_id not in self._objects:
+            return False
+        with self.transaction(stamp):
+            for relation in self._touching(object_id):
+                self._unrelate(relation)
+            children = [c for c in self.children(object_id) if c in self._objects]
+            self._g.remove_node(object_id)
+            del self._objects[object_id]
+            self._points.pop(object_id, None)
+            self._related_box.pop(object_id, None)
+            self._index.discard(object_id)
+            assert self._pending is not None
+            self._pending.remove(object_id)
+            for child in children:
+                self._refresh_parent(child)
+        return True
+
+    def clear_objects(self, stamp: float = 0.0) -> None:
+        """Forget every object but keep rooms and areas."""
+        with self.transaction(stamp):
+            for object_id in list(self._objects):
+                self.remove_object(object_id, stamp)
+
+    # ------------------------------------------------------------------ relations and hierarchy
+    def _touching(self, object_id: str) -> set[Relation]:
+        out = {Relation(s, k, o) for s, o, k in self._g.out_edges(object_id, keys=True) if k in PREDICATES}
+        into = {Relation(s, k, o) for s, o, k in self._g.in_edges(object_id, keys=True) if k in PREDICATES}
+        return out | into
+
+    def _relate(self, relation: Relation) -> None:
+        self._g.add_edge(relation.subject, relation.object, key=relation.predicate)
+        assert self._pending is not None
+        self._pending.relate(relation, True)
+
+    def _unrelate(self, relation: Relation) -> None:
+        self._g.remove_edge(relation.subject, relation.object, key=relation.predicate)
+        assert self._pending is not None
+        self._pending.relate(relation, False)
+
+    def _refresh_relations(self, object_id: str) -> None:
+        node = self._objects[object_id]
+        new: set[Relation] = set()
+        if node.status != MISSING:
+            neighbours = (
+                self._objects[i] for i in self._index.within(node.box, self.relation_config.reach)
+                if i != object_id and self._objects[i].status != MISSING
+            )
+            new = relations_of(node, neighbours, self.relation_config)
+        old = self._touching(object_id)
+        for relation in old - new:
+            self._unrelate(relation)
+        for relation in new - old:
+            self._relate(relation)
+        self._related_box[object_id] = node.box
+        touched = {object_id} | {i for r in old ^ new for i in (r.subject, r.object)}
+        for i in sorted(touched):
+            self._refresh_parent(i)
+
+    def _holder(self, object_id: str) -> Optional[str]:
+        """The container (smallest) or else the support (highest top) this object rests in/on."""
+        out = [(o, k) for _, o, k in self._g.out_edges(object_id, keys=True) if k in (IN, ON)]
+        containers = sorted((self._objects[o].box.volume, o) for o, k in out if k == IN)
+        if containers:
+            return containers[0][1]
+        supports = sorted((-self._objects[o].box.z_max, o) for o, k in out if k == ON)
+        return supports[0][1] if supports else None
+
+    def _refresh_parent(self, object_id: str) -> None:
+        node = self._objects.get(object_id)
+        if node is None:
+            return
+        parent = self._holder(object_id)
+        seen, up = {object_id}, parent
+        while up is not None and up in self._objects:  # a cycle of holders would orphan a branch
+            if up in seen:
+                parent = None
+                break
+            seen.add(up)
+            up = self._holder(up)
+        parent = parent or node.area_id or node.room_id or FLOOR
+        current = self.parent(object_id)
+        if current == parent:
+            return
+        if current is not None:
+            self._g.remove_edge(current, object_id, key=PARENT)
+        self._g.add_edge(parent, object_id, key=PARENT)
+
+    # ------------------------------------------------------------------ snapshots
+    def snapshot(self) -> dict[str, Any]:
+        """The whole graph as JSON-able data (geometry separately: :meth:`geometry`)."""
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "sequence": self._sequence,
+            "next_object_index": self._next_index,
+            "rooms": [r.to_dict() for r in self._rooms.values()],
+            "areas": [a.to_dict() for a in self._areas.values()],
+            "objects": [self._objects[i].to_dict() for i in sorted(self._objects)],
+            "relations": [[r.subject, r.predicate, r.object] for r in self.relations()],
+        }
+
+    @classmethod
+    def from_snapshot(
+        cls, data: Mapping[str, Any], geometry: Optional[Mapping[str, np.ndarray]] = None, **options: Any
+    ) -> "SceneGraph":
+        """Rebuild a graph exactly as snapshotted (relations are restored, not recomputed)."""
+        version = data.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise ValueError(f"snapshot schema version {version!r}, this code reads {SCHEMA_VERSION}")
+        graph = cls(**options)
+        geometry = geometry or {}
+        with graph.transaction(0.0):
+            graph.set_layout([RoomNode.from_dict(r) for r in data["rooms"]],
+                             [AreaNode.from_dict(a) for a in data["areas"]])
+            for item in data["objects"]:
+                node = ObjectNode.from_dict(item)
+                graph._store(node, geometry.get(node.id))
+                graph._related_box[node.id] = node.box
+            for s, p, o in data["relations"]:
+                if p not in PREDICATES or s not in graph._objects or o not in graph._objects:
+                    raise ValueError(f"snapshot relation ({s}, {p}, {o}) names an unknown predicate or object")
+                graph._relate(Relation(s, p, o))
+            for object_id in sorted(graph._objects):
+                graph._refresh_parent(object_id)
+        graph._history.clear()
+        graph._sequence = int(data["sequence"])
+        graph._next_index = int(data["next_object_index"])
+        return graph
+

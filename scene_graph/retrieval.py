@@ -1,0 +1,198 @@
+"""Queries over long-term memory: by label, room, place, recency and free text.
+
+Structured filters run on the graph directly. Free text goes through a vector index (Chroma or
+the numpy baseline from :mod:`scene_graph.vector_index`, used only through its duck-typed
+``upsert/delete/query/count`` calls) holding one short document per object, e.g.
+``"Apple; sliced; in Fridge; Kitchen"``: short, because the embedding of a long description is
+dominated by words that do not tell objects apart. The index follows the graph through its
+deltas and re-embeds an object only when its document actually changed, so the many small
+merges of fusion cost nothing here.
+"""
+from __future__ import annotations
+
+from typing import Mapping, Optional, Protocol, Sequence, Union
+
+import numpy as np
+
+from scene_graph.graph import SceneGraph
+from scene_graph.ontology import canonical_type
+from scene_graph.records import IN, ON, ObjectNode, ScoredObject
+
+Metadata = Mapping[str, Union[str, int, float, bool]]
+
+
+class ObjectIndex(Protocol):
+    def upsert(self, ids: Sequence[str], texts: Sequence[str], metadatas: Optional[Sequence[Optional[Metadata]]] = None,
+               embeddings: Optional[np.ndarray] = None) -> None: ...
+
+    def delete(self, ids: Sequence[str]) -> None: ...
+
+    def query(self, text: str, k: int, where: Optional[Metadata] = None) -> list[tuple[str, float]]: ...
+
+    def count(self) -> int: ...
+
+
+class NoTextIndex(RuntimeError):
+    """A free-text query was asked of a retriever built without a vector index."""
+
+
+def object_document(graph: SceneGraph, node: ObjectNode) -> str:
+    """The short text indexed for an object: label, true/valued states, holder label, room kind."""
+    parts = [node.label]
+    states = [k if v is True else f"{k} {v}" for k, v in node.states if v is not False]
+    if states:
+        parts.append(", ".join(states))
+    for predicate in (IN, ON):
+        for relation in graph.relations(subject=node.id, predicate=predicate):
+            holder = graph.get_object(relation.object)
+            if holder is not None:
+                parts.append(f"{predicate} {holder.label}")
+    room = graph.get_room(node.room_id)
+    if room is not None:
+        parts.append(room.kind)
+    return "; ".join(parts)
+
+
+def _metadata(node: ObjectNode) -> dict[str, str]:
+    return {"label": node.label, "room_id": node.room_id, "status": node.status}
+
+
+class MemoryRetriever:
+    """Answers object queries over ``graph``; keeps ``index`` (optional) in step via :meth:`sync`."""
+
+    def __init__(self, graph: SceneGraph, index: Optional[ObjectIndex] = None) -> None:
+        self.index = index
+        self._graph = graph
+        self._synced: Optional[int] = None  # graph sequence the index reflects; None = rebuild
+        self._documents: dict[str, tuple[str, dict[str, str]]] = {}
+
+    @property
+    def graph(self) -> SceneGraph:
+        return self._graph
+
+    @graph.setter
+    def graph(self, graph: SceneGraph) -> None:
+        """Swap in another memory (after a load); the next sync rebuilds the index."""
+        self._graph, self._synced = graph, None
+
+    # ------------------------------------------------------------------ index upkeep
+    def sync(self) -> int:
+        """Bring the index up to the graph's sequence; returns how many documents were (re)indexed."""
+        if self.index is None or self._synced == self._graph.sequence:
+            return 0
+        deltas = self._graph.deltas_since(self._synced) if self._synced is not None else None
+        if deltas is None:
+            candidates = set(self._documents) | {o.id for o in self._graph.objects()}
+        else:
+            candidates = set()
+            for delta in deltas:
+                candidates.update(o.id for o in delta.upserted_objects)
+                candidates.update(delta.removed_objects)
+                candidates.update(r.subject for r in delta.added_relations + delta.removed_relations)
+        count = self._reindex(sorted(candidates))
+        self._synced = self._graph.sequence
+        return count
+
+    def _reindex(self, object_ids: Sequence[str]) -> int:
+        assert self.index is not None
+        gone = [i for i in object_ids if self._graph.get_object(i) is None and i in self._documents]
+        if gone:
+            self.index.delete(gone)
+            for object_id in gone:
+                del self._documents[object_id]
+        ids, texts, metas = [], [], []
+        for object_id in object_ids:
+            node = self._graph.get_object(object_id)
+            if node is None:
+                continue
+            document = (object_document(self._graph, node), _metadata(node))
+            if self._documents.get(object_id) != document:
+                ids.append(object_id)
+                texts.append(document[0])
+                metas.append(document[1])
+                self._documents[object_id] = document
+        if ids:
+            self.index.upsert(ids, texts, metas)
+        return len(ids)
+
+    def embeddings(self) -> Optional[tuple[list[str], np.ndarray]]:
+        """(ids, vectors) of every indexed object, for a snapshot; None without a readable index."""
+        if self.index is None or not hasattr(self.index, "get_embeddings"):
+            return None
+        self.sync()
+        ids = sorted(self._documents)
+        return (ids, self.index.get_embeddings(ids)) if ids else None
+
+    def restore(self, ids: Sequence[str], vectors: np.ndarray) -> None:
+        """Refill the index from saved embeddings (a loaded snapshot) without re-running the model."""
+        if self.index is None:
+            return
+        keep = [n for n, i in enumerate(ids) if self._graph.get_object(i) is not None]
+        nodes = [self._graph.get_object(ids[n]) for n in keep]
+        documents = [(object_document(self._graph, node), _metadata(node)) for node in nodes]
+        if keep:
+            self.index.upsert([ids[n] for n in keep], [d[0] for d in documents], [d[1] for d in documents],
+                              embeddings=np.asarray(vectors)[keep])
+        self._documents.update({node.id: d for node, d in zip(nodes, documents)})
+        self._synced = None if len(keep) < len(self._graph) else self._graph.sequence
+
+    # ------------------------------------------------------------------ queries
+    def by_label(self, label: str) -> list[ObjectNode]:
+        wanted = canonical_type(label) or label
+        return sorted((o for o in self._graph.objects() if o.label == wanted), key=lambda o: o.id)
+
+    def in_room(self, room: str) -> list[ObjectNode]:
+        """Objects in a room given by id ("room_0") or kind ("kitchen")."""
+        rooms = {r.id for r in self._graph.rooms() if r.id == room or r.kind.lower() == room.lower()}
+        return sorted((o for o in self._graph.objects() if o.room_id in rooms), key=lambda o: o.id)
+
+    def near(self, point: Sequence[float], radius: float) -> list[ScoredObject]:
+        """Objects whose centroid is within ``radius`` of ``point``, nearest first (score 1 at 0 m)."""
+        here = np.asarray(point, dtype=float)
+        found = []
+        for node in self._graph.objects():
+            distance = float(np.linalg.norm(np.asarray(node.centroid) - here))
+            if distance <= radius:
+                found.append(ScoredObject(node, 1.0 - distance / radius if radius > 0 else 1.0))
+        return sorted(found, key=lambda s: (-s.score, s.node.id))
+
+    def changed_since(self, stamp: float) -> list[ObjectNode]:
+        """Objects whose position, states or status changed at or after ``stamp``, newest first."""
+        return sorted((o for o in self._graph.objects() if o.last_changed >= stamp),
+                      key=lambda o: (-o.last_changed, o.id))
+
+    def text(self, query: str, k: int = 10, where: Optional[Metadata] = None) -> list[ScoredObject]:
+        if self.index is None:
+            raise NoTextIndex("free-text queries need a vector index; none is configured")
+        self.sync()
+        hits = self.index.query(query, k, where=where)
+        return [ScoredObject(node, score) for node, score in
+                ((self._graph.get_object(i), s) for i, s in hits) if node is not None]
+
+    def query(
+        self,
+        text: str = "",
+        label: str = "",
+        room: str = "",
+        near: Optional[Sequence[float]] = None,
+        radius: float = 0.0,
+        since: Optional[float] = None,
+        k: int = 10,
+    ) -> list[ScoredObject]:
+        """All given filters at once (AND), as the query service asks; ranked by text score, then
+        distance, then recency; at most ``k``."""
+        pool: dict[str, ScoredObject] = {o.id: ScoredObject(o) for o in self._graph.objects()}
+        if label:
+            pool = {i: s for i, s in pool.items() if i in {o.id for o in self.by_label(label)}}
+        if room:
+            pool = {i: s for i, s in pool.items() if i in {o.id for o in self.in_room(room)}}
+        if since is not None:
+            pool = {i: s for i, s in pool.items() if s.node.last_changed >= since}
+        if near is not None:
+            close = {s.node.id: s for s in self.near(near, radius)}
+            pool = {i: close[i] for i in pool if i in close}
+        if text:
+            scored = self.text(text, k=max(k, min(len(self._graph), 10 * k)))
+            pool = {s.node.id: s for s in scored if s.node.id in pool}
+        ranked = sorted(pool.values(), key=lambda s: (-s.score, -s.node.last_changed, s.node.id))
+        return ranked[: max(k, 0)]

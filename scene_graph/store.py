@@ -1,0 +1,239 @@
+"""Crash-safe persistence of memory: atomic snapshots, keep the last N, load the newest good one.
+
+A snapshot is two files in ``<root>/<name>/``: ``snap-<n>.npz`` (geometry and optional
+embeddings) and ``snap-<n>.json`` (graph, metadata and the npz's SHA-256). Each is written to a
+temporary file in the same folder, fsynced and renamed over its final name, npz first; the JSON
+is the commit record, so a kill -9 at any moment leaves either a complete snapshot or none, and
+at most the changes since the previous snapshot are lost. Loading walks snapshots newest first
+and skips, with a logged reason, any that is truncated, corrupt or of another schema.
+
+Names come from users (services, CLI), so they are confined to the memory folder: one path
+component of letters, digits, ``_``, ``-`` and ``.``; no separators, no ``..``, no absolute paths.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import os
+import re
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping, Optional, Sequence
+
+import numpy as np
+
+from scene_graph.graph import SceneGraph
+
+log = logging.getLogger(__name__)
+
+FORMAT = "embodied-memory-snapshot"
+STORE_VERSION = 1
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_SNAPSHOT = re.compile(r"^snap-(\d{8})\.json$")
+
+Embeddings = tuple[Sequence[str], np.ndarray]
+
+
+class InvalidName(ValueError):
+    """A memory name that would leave the memory folder or is not a single plain component."""
+
+
+class NoSnapshot(LookupError):
+    """No loadable snapshot exists under a name."""
+
+
+@dataclass(frozen=True)
+class LoadedMemory:
+    graph: SceneGraph
+    path: Path
+    meta: Mapping[str, Any]
+    embeddings: Optional[tuple[tuple[str, ...], np.ndarray]]
+
+
+def validate_name(name: str) -> str:
+    """Return ``name`` if it is a safe single folder name, else raise :class:`InvalidName`."""
+    if not isinstance(name, str) or not _NAME.match(name) or ".." in name:
+        raise InvalidName(
+            f"invalid memory name {name!r}: use 1-64 letters, digits, '_', '-' or '.', "
+            "starting with a letter or digit, without '..' or path separators"
+        )
+    return name
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _pack(graph: SceneGraph, embeddings: Optional[Embeddings]) -> bytes:
+    geometry = graph.geometry()
+    ids = sorted(geometry)
+    arrays: dict[str, np.ndarray] = {
+        "ids": np.array(ids, dtype=str),
+        "offsets": np.cumsum([0] + [len(geometry[i]) for i in ids]).astype(np.int64),
+        "points": np.concatenate([geometry[i] for i in ids]).astype(np.float32) if ids
+        else np.zeros((0, 3), dtype=np.float32),
+    }
+    if embeddings is not None:
+        emb_ids, vectors = embeddings
+        arrays["embedding_ids"] = np.array(list(emb_ids), dtype=str)
+        arrays["embeddings"] = np.asarray(vectors, dtype=np.float32)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def _unpack(data: bytes) -> tuple[dict[str, np.ndarray], Optional[tuple[tuple[str, ...], np.ndarray]]]:
+    with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+        ids, offsets, points = npz["ids"], npz["offsets"], npz["points"]
+        geometry = {str(i): points[offsets[n]: offsets[n + 1]] for n, i in enumerate(ids)}
+        embeddings = None
+        if "embeddings" in npz.files:
+            embeddings = (tuple(str(i) for i in npz["embedding_ids"]), npz["embeddings"])
+    return geometry, embeddings
+
+
+class MemoryStore:
+    """Named memories under one root folder, each a rolling set of the last ``keep`` snapshots.
+
+    One writer per name at a time (the scene graph node); readers may load concurrently.
+    """
+
+    def __init__(self, root: Path | str, keep: int = 5) -> None:
+        if keep < 1:
+            raise ValueError("keep must be at least 1")
+        self.root = Path(root).resolve()
+        self.keep = keep
+
+    def folder(self, name: str) -> Path:
+        path = (self.root / validate_name(name)).resolve()
+        if path.parent != self.root:  # belt and braces: the regex already forbids escaping
+            raise InvalidName(f"memory name {name!r} resolves outside {self.root}")
+        return path
+
+    def names(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and _NAME.match(p.name))
+
+    def snapshots(self, name: str) -> list[Path]:
+        """Snapshot JSON files under ``name``, newest first."""
+        folder = self.folder(name)
+        if not folder.is_dir():
+            return []
+        found = [p for p in folder.iterdir() if _SNAPSHOT.match(p.name)]
+        return sorted(found, key=lambda p: p.name, reverse=True)
+
+    def save(
+        self,
+        graph: SceneGraph,
+        name: str = "default",
+        embeddings: Optional[Embeddings] = None,
+        meta: Optional[Mapping[str, Any]] = None,
+    ) -> Path:
+        """Write a new snapshot atomically, then prune to the newest ``keep``; returns the JSON path."""
+        folder = self.folder(name)
+        folder.mkdir(parents=True, exist_ok=True)
+        existing = self.snapshots(name)
+        number = int(_SNAPSHOT.match(existing[0].name).group(1)) + 1 if existing else 1
+        stem = f"snap-{number:08d}"
+        blob = _pack(graph, embeddings)
+        _atomic_write(folder / f"{stem}.npz", blob)
+        document = {
+            "format": FORMAT,
+            "store_version": STORE_VERSION,
+            "saved_at": time.time(),
+            "meta": dict(meta or {}),
+            "geometry": {"file": f"{stem}.npz", "sha256": hashlib.sha256(blob).hexdigest()},
+            "graph": graph.snapshot(),
+        }
+        path = folder / f"{stem}.json"
+        _atomic_write(path, json.dumps(document, separators=(",", ":")).encode())
+        self._prune(folder)
+        log.debug("saved memory %r sequence %d to %s", name, graph.sequence, path)
+        return path
+
+    def _prune(self, folder: Path) -> None:
+        keep = sorted((p for p in folder.iterdir() if _SNAPSHOT.match(p.name)), reverse=True)[: self.keep]
+        wanted = {p.name for p in keep} | {p.with_suffix(".npz").name for p in keep}
+        for path in folder.iterdir():
+            # Old snapshots, npz files whose JSON never landed, and temp files of killed writers.
+            if path.is_file() and path.name not in wanted and (
+                path.name.startswith("snap-") or path.name.endswith(".tmp")
+            ):
+                path.unlink(missing_ok=True)
+
+    def load(self, name: str = "default", **graph_options: Any) -> LoadedMemory:
+        """The newest snapshot that reads back completely; broken ones are logged and skipped."""
+        for path in self.snapshots(name):
+            try:
+                return self._read(path, graph_options)
+            except Exception as exc:  # JSON, zip, schema and checksum errors alike mean "try older"
+                log.warning("skipping unusable memory snapshot %s: %s", path, exc)
+        raise NoSnapshot(f"no usable snapshot of memory {name!r} in {self.folder(name)}")
+
+    @staticmethod
+    def _read(path: Path, graph_options: Mapping[str, Any]) -> LoadedMemory:
+        document = json.loads(path.read_bytes())
+        if document.get("format") != FORMAT or document.get("store_version") != STORE_VERSION:
+            raise ValueError(f"not a version {STORE_VERSION} {FORMAT} file")
+        blob = (path.parent / document["geometry"]["file"]).read_bytes()
+        if hashlib.sha256(blob).hexdigest() != document["geometry"]["sha256"]:
+            raise ValueError("geometry file checksum mismatch")
+        geometry, embeddings = _unpack(blob)
+        graph = SceneGraph.from_snapshot(document["graph"], geometry, **graph_options)
+        return LoadedMemory(graph, path, document["meta"], embeddings)
+
+
+class PeriodicSnapshot:
+    """Save every ``interval`` seconds when memory changed; call :meth:`tick` from the owner's loop.
+
+    ``embeddings`` optionally returns (ids, vectors) of the vector index to save alongside.
+    """
+
+    def __init__(
+        self,
+        store: MemoryStore,
+        graph: Callable[[], SceneGraph],
+        interval: float,
+        name: str = "default",
+        embeddings: Optional[Callable[[], Optional[Embeddings]]] = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store, self._graph, self.interval, self.name = store, graph, interval, validate_name(name)
+        self._embeddings, self._clock = embeddings, clock
+        self._last_time: Optional[float] = None
+        self._last_sequence: Optional[int] = None
+
+    def tick(self) -> Optional[Path]:
+        """Save if the interval has passed and the sequence moved; returns the snapshot path if saved."""
+        now = self._clock()
+        graph = self._graph()
+        if self._last_time is not None and now - self._last_time < self.interval:
+            return None
+        if graph.sequence == self._last_sequence:
+            return None
+        path = self.store.save(graph, self.name, self._embeddings() if self._embeddings else None)
+        self._last_time, self._last_sequence = now, graph.sequence
+        return path

@@ -1,0 +1,211 @@
+"""Fusion of rendered RGB-D instance frames into memory (scenes from benchmarks/synthetic.py)."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from benchmarks.synthetic import CAMERA, make_frame, orbit, shell, solid
+from scene_graph import fusion as F
+from scene_graph.frames import CameraIntrinsics
+from scene_graph.fusion import Fusion, fit_box, voxel_downsample
+from scene_graph.graph import SceneGraph
+from scene_graph.records import CONTAINS, IN, MISSING, ON, Relation
+
+TABLE = solid("DiningTable", 1, (0.0, 0.0), (1.4, 0.9, 0.75))
+FRIDGE = shell("Fridge", 2, (2.2, 0.3), (0.8, 0.7, 1.8), shelf_heights=(0.45,))  # open side faces -y
+APPLE_ON_TABLE = solid("Apple", 3, (0.25, 0.1), (0.08, 0.08, 0.09), base_z=0.75)
+APPLE_IN_FRIDGE = solid("Apple", 3, (2.2, 0.3), (0.08, 0.08, 0.09), base_z=0.45 * 1.8 + 0.015)
+MUG = solid("Mug", 4, (-0.3, -0.1), (0.09, 0.09, 0.1), base_z=0.75)
+BOTH_VIEWS = orbit((1.1, 0.1, 0.7), radius=2.8, height=1.6, count=5, start_deg=-130, span_deg=80)
+TABLE_VIEWS = orbit((0.0, 0.0, 0.75), radius=1.8, height=1.5, count=3, start_deg=-130, span_deg=60)
+FRIDGE_VIEWS = orbit((2.2, 0.3, 0.9), radius=1.8, height=1.4, count=3, start_deg=-110, span_deg=40)
+
+
+_FRAMES: dict = {}
+
+
+def frame_of(objects, pose, stamp: float):
+    """Rendered frames are cached per scene and pose: several tests replay the same views."""
+    key = (tuple(objects), pose.tobytes())
+    if key not in _FRAMES:
+        _FRAMES[key] = make_frame(objects, CAMERA, pose, 0.0)
+    return replace(_FRAMES[key], stamp=stamp)
+
+
+def fuse(fusion: Fusion, objects, poses, t0: float) -> list[F.FrameReport]:
+    return [fusion.integrate(frame_of(objects, pose, t0 + i)) for i, pose in enumerate(poses)]
+
+
+def test_three_objects_from_ten_poses_fuse_into_three():
+    objects = [solid("GarbageCan", 1, (0.5, 0.3), (0.35, 0.35, 0.5)),
+               solid("Box", 2, (-0.4, 0.4), (0.3, 0.25, 0.2), yaw=0.4),
+               solid("Vase", 3, (0.0, -0.5), (0.12, 0.12, 0.25))]
+    graph = SceneGraph()
+    fusion = Fusion(graph)
+    deltas = []
+    graph.subscribe(deltas.append)
+    fuse(fusion, objects, orbit((0.0, 0.0, 0.2), 2.0, 1.4, 10), 0.0)
+    assert [d.sequence for d in deltas] == list(range(1, 11))  # one delta per frame
+    assert len(deltas[0].upserted_objects) == 3
+    remembered = graph.objects()
+    assert sorted(o.label for o in remembered) == ["Box", "GarbageCan", "Vase"]
+    for truth in objects:
+        (node,) = [o for o in remembered if o.label == truth.label]
+        assert np.linalg.norm(np.subtract(node.centroid, truth.truth_center)) < 0.03
+        assert np.allclose(sorted(node.box.extent), sorted(truth.parts[0].extent), atol=0.03)
+        assert node.observation_count == 10 and node.status == "visible"
+        assert node.external_id == truth.external_id
+    assert fusion.stats.created == 3 and fusion.stats.merged == 27 and fusion.stats.accepted == 10
+
+
+def test_mug_on_table_gets_on_relation():
+    graph = SceneGraph()
+    fuse(Fusion(graph), [TABLE, MUG], TABLE_VIEWS, 0.0)
+    (mug,) = [o for o in graph.objects() if o.label == "Mug"]
+    (table,) = [o for o in graph.objects() if o.label == "DiningTable"]
+    assert graph.relations(subject=mug.id) == [Relation(mug.id, ON, table.id)]
+
+
+def _apple(graph: SceneGraph):
+    apples = [o for o in graph.objects() if o.label == "Apple"]
+    assert len(apples) == 1, apples  # never remembered in two places
+    return apples[0]
+
+
+@pytest.mark.parametrize("order", ["same_frames", "fridge_first"])
+def test_apple_moved_into_fridge_is_in_fridge_once(order: str):
+    graph = SceneGraph()
+    fusion = Fusion(graph)
+    fuse(fusion, [TABLE, FRIDGE, APPLE_ON_TABLE, MUG], BOTH_VIEWS, 0.0)
+    before = _apple(graph)
+    (table,) = [o for o in graph.objects() if o.label == "DiningTable"]
+    (fridge,) = [o for o in graph.objects() if o.label == "Fridge"]
+    assert Relation(before.id, ON, table.id) in graph.relations()
+
+    moved_scene = [TABLE, FRIDGE, APPLE_IN_FRIDGE, MUG]
+    if order == "same_frames":
+        reports = fuse(fusion, moved_scene, BOTH_VIEWS, 10.0)
+    else:  # the apple is found in the fridge before the table is seen empty
+        reports = fuse(fusion, moved_scene, FRIDGE_VIEWS, 10.0)
+        assert any(r.created for r in reports)  # a new apple for now ...
+        reports += fuse(fusion, moved_scene, TABLE_VIEWS, 20.0)
+    assert any(before.id in r.missing for r in reports)
+    after = _apple(graph)
+    assert after.id == before.id  # the same apple, relocated
+    assert after.status in ("moved", "visible")
+    assert np.linalg.norm(np.subtract(after.centroid, APPLE_IN_FRIDGE.truth_center)) < 0.05
+    relations = graph.relations()
+    assert Relation(after.id, IN, fridge.id) in relations
+    assert Relation(fridge.id, CONTAINS, after.id) in relations
+    assert Relation(after.id, ON, table.id) not in relations
+    assert graph.parent(after.id) == fridge.id
+    assert fusion.stats.relocated >= 1
+
+
+def test_unobserved_object_outside_view_is_not_marked_missing():
+    graph = SceneGraph()
+    fusion = Fusion(graph)
+    fuse(fusion, [TABLE, FRIDGE, APPLE_ON_TABLE, MUG], BOTH_VIEWS, 0.0)
+    fuse(fusion, [TABLE, FRIDGE, MUG], FRIDGE_VIEWS, 10.0)  # apple gone, but the table is not in view
+    assert _apple(graph).status != MISSING
+
+
+def test_occluded_object_is_not_marked_missing():
+    graph = SceneGraph()
+    fusion = Fusion(graph)
+    views = orbit((0.0, 0.0, 0.75), radius=1.8, height=1.0, count=3, start_deg=-100, span_deg=20)
+    fuse(fusion, [TABLE, APPLE_ON_TABLE], views, 0.0)
+    seen = _apple(graph)
+    screen = solid("Box", 9, (0.25, -0.45), (0.4, 0.05, 0.6), base_z=0.75)  # between camera and apple
+    reports = fuse(fusion, [TABLE, APPLE_ON_TABLE, screen], views, 10.0)
+    assert all(seen.id not in r.merged for r in reports)  # really hidden
+    assert _apple(graph).status != MISSING
+    assert _apple(graph).confidence == seen.confidence
+
+
+# ------------------------------------------------------------------ bad input
+def _good_frame():
+    return frame_of([TABLE, MUG], TABLE_VIEWS[0], 50.0)
+
+
+def _bad_pose(scale: float = 1.0, value: float = 0.0):
+    pose = TABLE_VIEWS[0].copy()
+    pose[:3, :3] *= scale
+    pose[0, 3] += value
+    return pose
+
+
+BAD_FRAMES = {
+    F.SIZE_MISMATCH: lambda f: replace(f, depth=f.depth[:-1]),
+    F.BAD_INTRINSICS: lambda f: replace(f, intrinsics=CameraIntrinsics(320, 240, 0.0, 1.0, 160, 120)),
+    F.NON_FINITE_POSE: lambda f: replace(f, T_world_camera=_bad_pose(value=np.nan)),
+    F.NON_RIGID_POSE: lambda f: replace(f, T_world_camera=_bad_pose(scale=1.5)),
+    F.NON_FINITE_STAMP: lambda f: replace(f, stamp=float("inf")),
+    F.BAD_INSTANCE_IMAGE: lambda f: replace(f, instance_ids=f.instance_ids.astype(np.float32)),
+    F.NO_VALID_DEPTH: lambda f: replace(f, depth=np.full_like(f.depth, np.nan)),
+}
+
+
+@pytest.mark.parametrize("reason", sorted(BAD_FRAMES))
+def test_bad_frames_are_rejected_with_reason_and_memory_unchanged(reason: str):
+    graph = SceneGraph()
+    fusion = Fusion(graph)
+    fuse(fusion, [TABLE, MUG], TABLE_VIEWS, 0.0)
+    before, seq = graph.snapshot(), graph.sequence
+    report = fusion.integrate(BAD_FRAMES[reason](_good_frame()))
+    assert (report.accepted, report.reason) == (False, reason)
+    assert dict(fusion.stats.rejected) == {reason: 1}
+    assert graph.snapshot() == before and graph.sequence == seq
+
+
+@pytest.mark.parametrize("depth_value", [0.0, np.inf, -1.0])
+def test_frames_without_any_usable_depth_are_rejected(depth_value: float):
+    fusion = Fusion(SceneGraph())
+    frame = _good_frame()
+    report = fusion.integrate(replace(frame, depth=np.full_like(frame.depth, depth_value)))
+    assert report.reason == F.NO_VALID_DEPTH and len(fusion.graph) == 0
+
+
+def test_bad_instances_are_skipped_with_reason_and_memory_unchanged():
+    graph = SceneGraph()
+    fusion = Fusion(graph)
+    fuse(fusion, [TABLE, MUG], TABLE_VIEWS, 0.0)
+    before, seq = graph.snapshot(), graph.sequence
+    frame = _good_frame()
+    cases = {
+        F.UNLABELLED: replace(frame, labels={}),
+        F.EMPTY_MASK: replace(frame, labels={77: "Apple"}, instance_ids=np.zeros_like(frame.instance_ids)),
+        F.LOW_SCORE: replace(frame, scores={1: 0.05, 4: 0.05}),
+    }
+    for reason, bad in cases.items():
+        report = fusion.integrate(bad)
+        assert report.accepted and report.skipped and {why for _, why in report.skipped} == {reason}
+        assert not report.created and not report.merged and not report.missing
+    tiny = np.zeros_like(frame.instance_ids)
+    tiny[100, 100] = 5
+    report = fusion.integrate(replace(frame, labels={5: "Apple"}, instance_ids=tiny))
+    assert report.skipped == ((5, F.TOO_FEW_POINTS),)
+    assert graph.snapshot() == before and graph.sequence == seq
+    assert dict(fusion.stats.skipped_instances) == {
+        F.UNLABELLED: 2, F.EMPTY_MASK: 1, F.LOW_SCORE: 2, F.TOO_FEW_POINTS: 1}
+
+
+# ------------------------------------------------------------------ helpers
+def test_fit_box_recovers_rotated_box():
+    rng = np.random.default_rng(0)
+    local = rng.uniform(-0.5, 0.5, size=(2000, 3)) * [1.0, 0.4, 0.2]
+    yaw = np.radians(30.0)
+    c, s = np.cos(yaw), np.sin(yaw)
+    world = local @ np.array([[c, s, 0], [-s, c, 0], [0, 0, 1]]) + [1.0, 2.0, 0.5]
+    box = fit_box(world)
+    assert abs(box.yaw - yaw) < np.radians(1.5)
+    assert np.allclose(box.extent, [1.0, 0.4, 0.2], atol=0.02)
+    assert np.allclose(box.center, [1.0, 2.0, 0.5], atol=0.02)
+
+
+def test_voxel_downsample_keeps_one_point_per_voxel_first_wins():
+    points = np.array([[0.001, 0.001, 0.001], [0.002, 0.002, 0.002], [0.5, 0.5, 0.5]], dtype=np.float32)
+    out = voxel_downsample(points, 0.01)
+    np.testing.assert_array_equal(out, points[[0, 2]])

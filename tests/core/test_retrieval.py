@@ -1,0 +1,112 @@
+"""Queries by label, room, place, recency and free text; the text index follows the graph."""
+from __future__ import annotations
+
+import zlib
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from scene_graph.graph import SceneGraph, grid_areas
+from scene_graph.records import ObjectNode, OrientedBox, RoomNode
+from scene_graph.retrieval import MemoryRetriever, NoTextIndex, object_document
+from scene_graph.store import MemoryStore
+from scene_graph.vector_index import NumpyVectorIndex
+
+ROOMS = [RoomNode("room_0", "Kitchen", ((0, 0), (4, 0), (4, 4), (0, 4))),
+         RoomNode("room_1", "Bedroom", ((4, 0), (8, 0), (8, 4), (4, 4)))]
+
+
+class WordHashEmbedder:
+    """Bag of lower-cased words hashed into 64 buckets: deterministic and model-free for tests."""
+
+    dim = 64
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def embed(self, texts):
+        self.calls += len(texts)
+        rows = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for n, text in enumerate(texts):
+            for word in text.lower().replace(";", " ").replace(",", " ").split():
+                rows[n, zlib.crc32(word.encode()) % self.dim] += 1.0
+        norms = np.linalg.norm(rows, axis=1, keepdims=True)
+        return rows / np.where(norms > 0, norms, 1.0)
+
+
+def add(graph: SceneGraph, label: str, center, extent, layer: str = "object", stamp: float = 1.0) -> str:
+    box = OrientedBox(tuple(center), tuple(extent))
+    node = ObjectNode(graph.new_object_id(), label, layer, box.center, box, first_seen=stamp, last_seen=stamp)
+    return graph.upsert_object(node).id
+
+
+@pytest.fixture
+def memory():
+    graph = SceneGraph()
+    graph.set_layout(ROOMS, grid_areas(ROOMS, spacing=2.0))
+    ids = {
+        "fridge": add(graph, "Fridge", (3, 3, 0.9), (0.8, 0.7, 1.8), "furniture"),
+        "apple": add(graph, "Apple", (3, 3, 0.9), (0.08, 0.08, 0.09)),
+        "table": add(graph, "DiningTable", (1, 1, 0.375), (1.4, 0.9, 0.75), "furniture"),
+        "mug": add(graph, "Mug", (1.2, 1.0, 0.80), (0.09, 0.09, 0.1)),
+        "book": add(graph, "Book", (6, 2, 0.02), (0.2, 0.15, 0.04), stamp=5.0),
+    }
+    graph.set_object_state(ids["apple"], "sliced", True, 3.0)
+    embedder = WordHashEmbedder()
+    return MemoryRetriever(graph, NumpyVectorIndex(embedder=embedder)), ids, embedder
+
+
+def test_documents_are_short_and_say_where(memory):
+    retriever, ids, _ = memory
+    document = lambda key: object_document(retriever.graph, retriever.graph.get_object(ids[key]))  # noqa: E731
+    assert document("apple") == "Apple; sliced; in Fridge; Kitchen"
+    assert document("mug") == "Mug; on DiningTable; Kitchen"
+
+
+def test_structured_queries(memory):
+    retriever, ids, _ = memory
+    assert [o.id for o in retriever.by_label("apples")] == [ids["apple"]]
+    assert [o.id for o in retriever.in_room("bedroom")] == [ids["book"]]
+    assert [o.id for o in retriever.in_room("room_1")] == [ids["book"]]
+    near = retriever.near((1.0, 1.0, 0.5), radius=0.5)
+    assert [s.node.id for s in near] == [ids["table"], ids["mug"]]
+    assert near[0].score > near[1].score
+    assert {o.id for o in retriever.changed_since(3.0)} == {ids["apple"], ids["book"]}
+
+
+def test_free_text_and_combined_filters(memory):
+    retriever, ids, _ = memory
+    hits = retriever.text("sliced apple in the fridge", k=2)
+    assert hits[0].node.id == ids["apple"]
+    combined = retriever.query(text="something in the kitchen", room="kitchen", label="mug", k=5)
+    assert [s.node.id for s in combined] == [ids["mug"]]
+    assert retriever.query(label="mug", near=(6, 2, 0), radius=1.0) == []
+    with pytest.raises(NoTextIndex):
+        MemoryRetriever(retriever.graph).text("apple")
+
+
+def test_index_follows_graph_and_skips_unchanged_documents(memory):
+    retriever, ids, embedder = memory
+    assert retriever.sync() == 5
+    graph = retriever.graph
+    node = graph.get_object(ids["mug"])
+    graph.upsert_object(replace(node, last_seen=9.0, observation_count=4))
+    calls = embedder.calls
+    assert retriever.sync() == 0 and embedder.calls == calls  # same document: nothing re-embedded
+    graph.set_object_state(ids["mug"], "dirty", True, 10.0)
+    graph.remove_object(ids["book"])
+    assert retriever.sync() == 1
+    assert retriever.index.count() == 4
+    assert retriever.text("dirty mug", k=1)[0].node.id == ids["mug"]
+
+
+def test_embeddings_survive_a_snapshot(memory, tmp_path):
+    retriever, ids, embedder = memory
+    MemoryStore(tmp_path).save(retriever.graph, "home", embeddings=retriever.embeddings())
+    loaded = MemoryStore(tmp_path).load("home")
+    fresh_embedder = WordHashEmbedder()
+    restored = MemoryRetriever(loaded.graph, NumpyVectorIndex(embedder=fresh_embedder))
+    restored.restore(*loaded.embeddings)
+    assert restored.sync() == 0 and fresh_embedder.calls == 0
+    assert restored.text("sliced apple fridge", k=1)[0].node.id == ids["apple"]

@@ -1,0 +1,167 @@
+"""Crash-safe snapshots: atomic saves, kill -9 survival, fallback past broken files, safe names."""
+from __future__ import annotations
+
+import json
+import os
+import logging
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from memory_fixtures import grow, grown
+from scene_graph.graph import SceneGraph
+from scene_graph.store import InvalidName, MemoryStore, NoSnapshot, PeriodicSnapshot
+
+HERE = Path(__file__).resolve().parent
+
+CHILD = """
+import sys
+sys.path.insert(0, sys.argv[2])
+from memory_fixtures import grow
+from scene_graph.graph import SceneGraph
+from scene_graph.store import MemoryStore
+store = MemoryStore(sys.argv[1], keep=3)
+graph = SceneGraph()
+step = 0
+while True:
+    step += 1
+    grow(graph, step)
+    store.save(graph, "home", meta={"step": step})
+    print(step, flush=True)
+"""
+
+
+def assert_same(a: SceneGraph, b: SceneGraph) -> None:
+    assert a.snapshot() == b.snapshot()
+    assert a.geometry().keys() == b.geometry().keys()
+    for object_id, points in a.geometry().items():
+        np.testing.assert_array_equal(points, b.geometry()[object_id])
+
+
+def test_save_and_load_round_trip_with_embeddings(tmp_path: Path):
+    store = MemoryStore(tmp_path)
+    graph = grown(4)
+    vectors = np.eye(4, 8, dtype=np.float32)
+    store.save(graph, "home", embeddings=(["obj_0000", "obj_0001", "obj_0002", "obj_0003"], vectors),
+               meta={"note": "x"})
+    loaded = store.load("home")
+    assert_same(loaded.graph, graph)
+    assert loaded.meta == {"note": "x"}
+    assert loaded.embeddings[0] == ("obj_0000", "obj_0001", "obj_0002", "obj_0003")
+    np.testing.assert_array_equal(loaded.embeddings[1], vectors)
+    assert store.names() == ["home"]
+
+
+def test_keeps_only_the_last_n(tmp_path: Path):
+    store = MemoryStore(tmp_path, keep=2)
+    graph = SceneGraph()
+    for step in range(1, 5):
+        grow(graph, step, points_per_object=10)
+        store.save(graph, "home")
+    assert [p.name for p in store.snapshots("home")] == ["snap-00000004.json", "snap-00000003.json"]
+    assert sorted(p.name for p in (tmp_path / "home").iterdir()) == [
+        "snap-00000003.json", "snap-00000003.npz", "snap-00000004.json", "snap-00000004.npz"]
+
+
+@pytest.mark.parametrize("victim", ["json", "npz"])
+def test_truncated_snapshot_falls_back_to_previous(tmp_path: Path, victim: str, caplog):
+    store = MemoryStore(tmp_path)
+    graph = SceneGraph()
+    grow(graph, 1)
+    store.save(graph, "home")
+    good = graph.snapshot()
+    grow(graph, 2)
+    newest = store.save(graph, "home")
+    target = newest.with_suffix(f".{victim}")
+    target.write_bytes(target.read_bytes()[: target.stat().st_size // 2])
+    with caplog.at_level(logging.WARNING, logger="scene_graph.store"):
+        loaded = store.load("home")
+    assert loaded.graph.snapshot() == good
+    assert any(newest.name in r.getMessage() for r in caplog.records)
+
+
+def test_no_usable_snapshot_raises(tmp_path: Path):
+    store = MemoryStore(tmp_path)
+    with pytest.raises(NoSnapshot):
+        store.load("home")
+    path = store.save(grown(1), "home")
+    doc = json.loads(path.read_text())
+    doc["graph"]["schema_version"] = 999
+    path.write_text(json.dumps(doc))
+    with pytest.raises(NoSnapshot):
+        store.load("home")
+
+
+@pytest.mark.parametrize("name", ["../x", "/abs", "a/b", "a\\b", "", ".", "..", ".hidden", "x" * 65, "a..b"])
+def test_names_are_confined_to_the_memory_folder(tmp_path: Path, name: str):
+    store = MemoryStore(tmp_path / "mem")
+    with pytest.raises(InvalidName, match="invalid memory name"):
+        store.save(SceneGraph(), name)
+    with pytest.raises(InvalidName):
+        store.load(name)
+    assert not (tmp_path / "x").exists() and not (tmp_path / "mem").exists()
+
+
+def test_periodic_snapshot_saves_on_interval_when_changed(tmp_path: Path):
+    now = [0.0]
+    graph = SceneGraph()
+    periodic = PeriodicSnapshot(MemoryStore(tmp_path), lambda: graph, interval=10.0, name="home",
+                                clock=lambda: now[0])
+    grow(graph, 1, points_per_object=5)
+    assert periodic.tick() is not None
+    grow(graph, 2, points_per_object=5)
+    now[0] = 5.0
+    assert periodic.tick() is None  # too soon
+    now[0] = 11.0
+    assert periodic.tick() is not None
+    now[0] = 30.0
+    assert periodic.tick() is None  # nothing changed
+    assert MemoryStore(tmp_path).load("home").graph.sequence == graph.sequence
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.013, 0.029])
+def test_memory_survives_kill_9_mid_run(tmp_path: Path, python: str, child_env: dict, delay: float):
+    child = subprocess.Popen([python, "-c", CHILD, str(tmp_path), str(HERE)], env=child_env,
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        for line in child.stdout:
+            if int(line) >= 4:
+                break
+        time.sleep(delay)  # land the kill at different points of a save
+        child.send_signal(signal.SIGKILL)
+    finally:
+        child.kill()
+        child.wait()
+    loaded = MemoryStore(tmp_path, keep=3).load("home")
+    step = loaded.meta["step"]
+    assert step >= 4
+    assert_same(loaded.graph, grown(step))
+
+
+def test_crash_between_geometry_and_commit_keeps_previous(tmp_path: Path, monkeypatch):
+    store = MemoryStore(tmp_path)
+    graph = grown(1)
+    store.save(graph, "home")
+    good = graph.snapshot()
+    grow(graph, 2)
+    real_replace = os.replace
+
+    def dies_on_json(src, dst):
+        if str(dst).endswith(".json"):
+            raise OSError("simulated power loss")
+        real_replace(src, dst)
+
+    monkeypatch.setattr("scene_graph.store.os.replace", dies_on_json)
+    with pytest.raises(OSError):
+        store.save(graph, "home")
+    monkeypatch.undo()
+    assert store.load("home").graph.snapshot() == good
+    assert not [p for p in (tmp_path / "home").iterdir() if p.name.endswith(".tmp")]
+    store.save(graph, "home")  # the next save commits and prunes the orphaned geometry file
+    assert store.load("home").graph.snapshot() == graph.snapshot()
+    names = sorted(p.name for p in (tmp_path / "home").iterdir())
+    assert all(n.replace(".npz", ".json") in names for n in names if n.endswith(".npz"))

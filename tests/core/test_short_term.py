@@ -212,3 +212,22 @@ def test_confirmed_change_survives_eviction_unconfirmed_does_not() -> None:
     stm.add(_unit("Bread|1"))  # evicts Egg with its unconfirmed change
     assert stm.consolidate(graph) == 1
     assert graph.calls == [("Apple|1", "sliced", True, 0.0)]
+
+
+def test_confirmed_changes_consolidate_into_the_real_scene_graph() -> None:
+    from scene_graph.graph import SceneGraph
+    from scene_graph.records import ObjectNode, OrientedBox
+
+    graph = SceneGraph()
+    graph.upsert_object(ObjectNode("obj_1", "Apple", "object", (1.0, 0.0, 0.9), OrientedBox((1.0, 0.0, 0.9), (0.1, 0.1, 0.1))))
+    stm = ShortTermMemory(capacity=5, policy="fifo_merge", embedder=None)
+    change = MemoryUnit("obj_1", "Apple", (1.0, 0.0, 0.9), stamp=5.0, kind="state_change", state=(("sliced", True),))
+    stm.add(change)
+    assert stm.consolidate(graph) == 0  # one report is not yet a confirmed change
+    assert graph.get_object("obj_1").state("sliced") is None
+    stm.add(change)
+    assert stm.consolidate(graph) == 1
+    assert graph.get_object("obj_1").state("sliced") is True
+    stm.add(MemoryUnit("obj_9", "Mug", (0.0, 0.0, 0.0), stamp=6.0, kind="state_change",
+                       state=(("dirty", True),), confirmed=True))
+    assert stm.consolidate(graph) == 0  # unknown to long-term memory: dropped, not applied

@@ -7,21 +7,27 @@ can log and count; nothing here guesses silently.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import numpy as np
 from builtin_interfaces.msg import Time
-from geometry_msgs.msg import Pose
+from geometry_msgs.msg import Point32, Pose, PoseStamped
 from sensor_msgs.msg import CameraInfo, Image
 
 from embodied_memory.msg import GraphUpdate as GraphUpdateMsg
 from embodied_memory.msg import InstanceSegmentation as InstanceSegmentationMsg
+from embodied_memory.msg import Layout as LayoutMsg
+from embodied_memory.msg import MemoryUnit as MemoryUnitMsg
 from embodied_memory.msg import ObjectNode as ObjectNodeMsg
+from embodied_memory.msg import Place as PlaceMsg
 from embodied_memory.msg import Relation as RelationMsg
 from embodied_memory.msg import StateChange as StateChangeMsg
 from embodied_memory.action import Skill
 from scene_graph.frames import CameraIntrinsics, RGBDFrame
-from scene_graph.records import MISSING, MOVED, VISIBLE, GraphDelta, ObjectNode, OrientedBox, Relation
+from scene_graph.records import (MISSING, MOVED, VISIBLE, AreaNode, GraphDelta, ObjectNode, OrientedBox, Relation,
+                                  RoomNode)
+from scene_graph.short_term import MemoryUnit
 from sim.records import ACTION_NAMES, Action, ActionResult, StateChange, StateValue
 
 _STATUS_TO_MSG = {VISIBLE: ObjectNodeMsg.STATUS_VISIBLE, MISSING: ObjectNodeMsg.STATUS_MISSING,
@@ -82,6 +88,21 @@ def pose_to_matrix(pose: Pose) -> np.ndarray:
     return T
 
 
+def offset_to_matrix(values: Sequence[float]) -> np.ndarray:
+    """4x4 transform of [x, y, z, roll, pitch, yaw] (metres, radians; rotation applied as Rz Ry Rx)."""
+    if len(values) != 6 or not all(math.isfinite(v) for v in values):
+        raise ConversionError(f"an offset is 6 finite numbers [x, y, z, roll, pitch, yaw], got {list(values)}")
+    x, y, z, roll, pitch, yaw = values
+    cr, sr, cp, sp, cy, sy = (math.cos(roll), math.sin(roll), math.cos(pitch), math.sin(pitch),
+                              math.cos(yaw), math.sin(yaw))
+    T = np.eye(4)
+    T[:3, :3] = [[cy * cp, cy * sp * sr - sy * cr, cy * sp * cr + sy * sr],
+                 [sy * cp, sy * sp * sr + cy * cr, sy * sp * cr - cy * sr],
+                 [-sp, cp * sr, cp * cr]]
+    T[:3, 3] = (x, y, z)
+    return T
+
+
 def box_to_pose(box: OrientedBox) -> Pose:
     pose = Pose()
     pose.position.x, pose.position.y, pose.position.z = box.center
@@ -97,13 +118,13 @@ def pose_to_box(pose: Pose, size: Sequence[float]) -> OrientedBox:
 
 
 # ----------------------------------------------------------------------------- graph records
-def _state_to_text(value: object) -> str:
+def state_to_text(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
 
 
-def _state_from_text(text: str) -> object:
+def state_from_text(text: str) -> object:
     return {"true": True, "false": False}.get(text, text)
 
 
@@ -116,7 +137,7 @@ def object_to_msg(node: ObjectNode) -> ObjectNodeMsg:
     msg.box_pose = box_to_pose(node.box)
     msg.box_size.x, msg.box_size.y, msg.box_size.z = node.box.extent
     msg.state_names = [name for name, _ in node.states]
-    msg.state_values = [_state_to_text(value) for _, value in node.states]
+    msg.state_values = [state_to_text(value) for _, value in node.states]
     msg.first_seen = to_time(node.first_seen)
     msg.last_seen = to_time(node.last_seen)
     msg.last_changed = to_time(node.last_changed)
@@ -130,7 +151,7 @@ def object_from_msg(msg: ObjectNodeMsg) -> ObjectNode:
     if msg.status not in _STATUS_FROM_MSG:
         raise ConversionError(f"object {msg.id!r}: unknown status {msg.status}")
     size = (msg.box_size.x, msg.box_size.y, msg.box_size.z)
-    states = tuple(sorted((n, _state_from_text(v)) for n, v in zip(msg.state_names, msg.state_values)))
+    states = tuple(sorted((n, state_from_text(v)) for n, v in zip(msg.state_names, msg.state_values)))
     return ObjectNode(
         id=msg.id, label=msg.label, layer=msg.layer,
         centroid=(msg.centroid.x, msg.centroid.y, msg.centroid.z), box=pose_to_box(msg.box_pose, size),
@@ -159,6 +180,83 @@ def delta_to_msg(delta: GraphDelta, frame_id: str) -> GraphUpdateMsg:
     msg.added_relations = [relation_to_msg(r) for r in delta.added_relations]
     msg.removed_relations = [relation_to_msg(r) for r in delta.removed_relations]
     return msg
+
+
+def snapshot_to_msg(objects: Sequence[ObjectNode], relations: Sequence[Relation], sequence: int,
+                    frame_id: str, stamp: float) -> GraphUpdateMsg:
+    """The whole memory as one GraphUpdate (everything upserted), for late joiners."""
+    return delta_to_msg(GraphDelta(sequence, stamp, tuple(objects), (), tuple(relations)), frame_id)
+
+
+# ----------------------------------------------------------------------------- layout
+def layout_to_msg(rooms: Sequence[RoomNode], areas: Sequence[AreaNode], frame_id: str, stamp: float) -> LayoutMsg:
+    msg = LayoutMsg()
+    msg.header.frame_id, msg.header.stamp = frame_id, to_time(stamp)
+    for room in rooms:
+        place = PlaceMsg(id=room.id, kind=room.kind)
+        place.polygon.points = [Point32(x=float(x), y=float(y), z=0.0) for x, y in room.polygon]
+        if room.polygon:
+            place.position.x, place.position.y = (float(v) for v in np.mean(np.asarray(room.polygon), axis=0))
+        msg.rooms.append(place)
+    for area in areas:
+        place = PlaceMsg(id=area.id, kind="area", room_id=area.room_id, neighbors=list(area.neighbors))
+        place.position.x, place.position.y, place.position.z = (float(v) for v in area.position)
+        msg.areas.append(place)
+    return msg
+
+
+def layout_from_msg(msg: LayoutMsg) -> tuple[list[RoomNode], list[AreaNode]]:
+    """Rooms need an outline of three or more finite points; ids must be unique across both layers."""
+    ids = [p.id for p in list(msg.rooms) + list(msg.areas)]
+    if any(not i for i in ids) or len(set(ids)) != len(ids):
+        raise ConversionError("layout ids must be non-empty and unique across rooms and areas")
+    rooms = []
+    for place in msg.rooms:
+        polygon = tuple((float(p.x), float(p.y)) for p in place.polygon.points)
+        if len(polygon) < 3 or not np.all(np.isfinite(polygon)):
+            raise ConversionError(f"room {place.id!r} needs an outline of at least 3 finite points")
+        rooms.append(RoomNode(place.id, place.kind, polygon))
+    areas = []
+    for place in msg.areas:
+        position = (place.position.x, place.position.y, place.position.z)
+        if not np.all(np.isfinite(position)):
+            raise ConversionError(f"area {place.id!r} has a non-finite position")
+        areas.append(AreaNode(place.id, place.room_id, position, tuple(place.neighbors)))
+    return rooms, areas
+
+
+# ----------------------------------------------------------------------------- short-term memory
+def unit_to_msg(unit: MemoryUnit) -> MemoryUnitMsg:
+    msg = MemoryUnitMsg(object_id=unit.object_id, object_type=unit.object_type, kind=unit.kind,
+                        receptacle=unit.receptacle or "", text=unit.text or "", image_ref=unit.image_ref or "",
+                        confirmed=unit.confirmed, stamp=to_time(unit.stamp))
+    msg.position.x, msg.position.y, msg.position.z = (float(v) for v in unit.position)
+    msg.state_names = [name for name, _ in unit.state]
+    msg.state_values = [state_to_text(value) for _, value in unit.state]
+    return msg
+
+
+def unit_from_state_change(msg: StateChangeMsg, confirmed_causes: Sequence[str] = ()) -> MemoryUnit:
+    """A StateChange as a short-term unit; a change whose cause is in ``confirmed_causes`` (a skill
+    that reported success) is vouched for. Position and parent changes carry no state."""
+    if not msg.object_id or not msg.state:
+        raise ConversionError("state change without object_id or state")
+    position = (msg.position.x, msg.position.y, msg.position.z)
+    if not np.all(np.isfinite(position)):
+        raise ConversionError(f"state change of {msg.object_id!r} has a non-finite position")
+    state = () if msg.state in ("position", "parent") else ((msg.state, state_from_text(msg.new_value)),)
+    receptacle = msg.new_value if msg.state == "parent" else None
+    return MemoryUnit(object_id=msg.object_id, object_type=msg.object_type, position=position,
+                      stamp=from_time(msg.header.stamp), kind="state_change", state=state,
+                      image_ref=msg.image_ref or None, receptacle=receptacle or None,
+                      confirmed=msg.cause in confirmed_causes)
+
+
+def unit_from_object(node: ObjectNode, stamp: float) -> MemoryUnit:
+    """An observation unit for an object memory just saw (keyed by its external id when it has one,
+    so that it meets the state changes the source reports under that id)."""
+    return MemoryUnit(object_id=node.external_id or node.id, object_type=node.label, position=node.centroid,
+                      stamp=stamp, kind="observation", state=node.states)
 
 
 # ----------------------------------------------------------------------------- images
@@ -237,6 +335,28 @@ def instances_to_msg(frame: RGBDFrame) -> InstanceSegmentationMsg:
     return msg
 
 
+@dataclass(frozen=True)
+class FrameMessages:
+    """One RGB-D frame as the messages a camera driver, a segmenter and odometry publish."""
+
+    color: Image
+    depth: Image
+    info: CameraInfo
+    instances: InstanceSegmentationMsg
+    pose: PoseStamped  # the camera optical frame in the world frame
+
+
+def frame_to_msgs(frame: RGBDFrame, world_frame: str) -> FrameMessages:
+    """The inverse of :func:`frame_from_msgs`, for simulators, benchmarks and tests."""
+    pose = PoseStamped(pose=matrix_to_pose(frame.T_world_camera))
+    pose.header.frame_id, pose.header.stamp = world_frame, to_time(frame.stamp)
+    return FrameMessages(
+        color=array_to_image(frame.color, "rgb8", frame.frame_id, frame.stamp),
+        depth=array_to_image(frame.depth, "32FC1", frame.frame_id, frame.stamp),
+        info=camera_info_from_intrinsics(frame.intrinsics, frame.frame_id, frame.stamp),
+        instances=instances_to_msg(frame), pose=pose)
+
+
 def frame_from_msgs(color: Image, depth: Image, info: CameraInfo, instances: InstanceSegmentationMsg,
                     T_world_camera: np.ndarray) -> RGBDFrame:
     """Assemble one RGBDFrame from synchronized messages; sizes must agree."""
@@ -294,8 +414,8 @@ def _value_to_text(value: StateValue) -> str:
     if value is None:
         return ""
     if isinstance(value, tuple):
-        return ",".join(_state_to_text(v) for v in value)
-    return _state_to_text(value)
+        return ",".join(state_to_text(v) for v in value)
+    return state_to_text(value)
 
 
 def state_change_to_msg(change: StateChange, frame_id: str,

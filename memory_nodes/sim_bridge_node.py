@@ -14,22 +14,21 @@ import dataclasses
 import threading
 from typing import Any, Optional
 
-import rclpy
 from geometry_msgs.msg import PoseStamped
 from nav_msgs.msg import Odometry
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.action import ActionServer, CancelResponse
 from rclpy.action.server import ServerGoalHandle
-from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile
 from sensor_msgs.msg import CameraInfo, Image
 
 from embodied_memory.action import Skill
-from embodied_memory.msg import InstanceSegmentation, StateChange
-from memory_nodes.conversions import (ConversionError, array_to_image, camera_info_from_intrinsics,
-                                      instances_to_msg, matrix_to_pose, skill_goal_to_action,
-                                      skill_result_to_msg, state_change_to_msg, to_time)
+from embodied_memory.msg import InstanceSegmentation, Layout, StateChange
+from memory_nodes.conversions import (ConversionError, frame_to_msgs, layout_to_msg, skill_goal_to_action,
+                                      skill_result_to_msg, state_change_to_msg)
+from memory_nodes.demo import layout_from_world
+from memory_nodes.node_support import declare, spin_nodes
+from scene_graph.graph import grid_areas
 from sim.home.generate import floor_plan_home
 from sim.home.household import Household
 from sim.home.world import HomeWorld
@@ -50,18 +49,19 @@ _EVENT_QUEUE = 100  # state changes are rare but must not be dropped behind a sl
 class SimBridge(Node):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("sim_bridge", **kwargs)
-        seed = self._declare("seed", 0, "Seed of the generated home (used when floor_plan is 0)",
+        seed = self._param("seed", 0, "Seed of the generated home (used when floor_plan is 0)",
                              integer_range=(0, 2**31 - 1))
-        floor_plan = self._declare("floor_plan", 0, "AI2-THOR-style FloorPlan number; 0 = the home of seed",
+        floor_plan = self._param("floor_plan", 0, "AI2-THOR-style FloorPlan number; 0 = the home of seed",
                                    integer_range=(0, 430))
-        rate_hz = self._declare("rate_hz", 10.0, "Render and publish rate (Hz); with household, simulated "
+        rate_hz = self._param("rate_hz", 10.0, "Render and publish rate (Hz); with household, simulated "
                                 "time also advances in real time at this rate", float_range=(0.1, 60.0))
-        household = self._declare("household", False, "Let household members act on the simulated clock")
-        self._map_frame = self._declare("map_frame", "map", "Fixed world frame of poses and state changes")
-        self._camera_frame = self._declare("camera_frame", "camera_color_optical_frame",
+        household = self._param("household", False, "Let household members act on the simulated clock")
+        self._map_frame = self._param("map_frame", "map", "Fixed world frame of poses and state changes")
+        self._camera_frame = self._param("camera_frame", "camera_color_optical_frame",
                                            "Optical frame (x right, y down, z forward) of the images")
+        area_size = self._param("area_size", 1.0, "Side of the square floor areas of the published layout (m)",
+                                float_range=(0.25, 5.0))
         self._period = 1.0 / rate_hz
-        self._household = household
 
         home = floor_plan_home(floor_plan) if floor_plan else None
         self._world = HomeWorld(home, seed=seed, household=Household(seed=seed) if household else None)
@@ -80,28 +80,25 @@ class SimBridge(Node):
         if self._tf_pub is None:
             self.get_logger().info("tf2_msgs is not installed: camera pose on odom and camera/pose only")
 
+        # Transient local: a memory node started later still receives the layout.
+        self._layout_pub = self.create_publisher(
+            Layout, "layout", QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL))
+        rooms, is_free = layout_from_world(self._world)
+        self._layout_pub.publish(layout_to_msg(rooms, grid_areas(rooms, area_size, is_free), self._map_frame, 0.0))
+
         self._action_server = ActionServer(self, Skill, "execute_skill", self._execute,
                                            cancel_callback=lambda _: CancelResponse.ACCEPT)
         self._timer = self.create_timer(self._period, self._tick)
         self.get_logger().info(f"home {'FloorPlan%d' % floor_plan if floor_plan else 'seed %d' % seed}: "
                                f"{len(self._world.home.rooms)} rooms, publishing at {rate_hz:g} Hz")
 
-    def _declare(self, name: str, default: Any, description: str,
-                 integer_range: Optional[tuple[int, int]] = None,
-                 float_range: Optional[tuple[float, float]] = None) -> Any:
-        descriptor = ParameterDescriptor(description=description, read_only=True)
-        if integer_range is not None:
-            descriptor.integer_range = [IntegerRange(from_value=integer_range[0], to_value=integer_range[1], step=1)]
-        if float_range is not None:
-            descriptor.floating_point_range = [FloatingPointRange(from_value=float_range[0],
-                                                                  to_value=float_range[1], step=0.0)]
-        return self.declare_parameter(name, default, descriptor).value
+    def _param(self, name: str, default: Any, description: str, **ranges: Any) -> Any:
+        return declare(self, name, default, description, **ranges)
 
     def _tick(self) -> None:
         with self._lock:
-            if self._household:
-                self._world.advance(self._period)
-                self._publish_changes()
+            self._world.advance(self._period)  # simulated time runs at the publishing rate
+            self._publish_changes()
             self._publish_frame()
 
     def _publish_changes(self) -> None:
@@ -115,27 +112,25 @@ class SimBridge(Node):
 
     def _publish_frame(self) -> None:
         frame = dataclasses.replace(self._world.render(), frame_id=self._camera_frame)
-        stamp = to_time(frame.stamp)
+        msgs = frame_to_msgs(frame, self._map_frame)
         if self._clock_pub is not None:
-            self._clock_pub.publish(Clock(clock=stamp))
-        self._color_pub.publish(array_to_image(frame.color, "rgb8", frame.frame_id, frame.stamp))
-        self._depth_pub.publish(array_to_image(frame.depth, "32FC1", frame.frame_id, frame.stamp))
-        self._info_pub.publish(camera_info_from_intrinsics(frame.intrinsics, frame.frame_id, frame.stamp))
-        self._instances_pub.publish(instances_to_msg(frame))
-
-        pose = PoseStamped(pose=matrix_to_pose(frame.T_world_camera))
-        pose.header.frame_id, pose.header.stamp = self._map_frame, stamp
-        self._pose_pub.publish(pose)
-        odom = Odometry(header=pose.header, child_frame_id=frame.frame_id)
-        odom.pose.pose = pose.pose
+            self._clock_pub.publish(Clock(clock=msgs.pose.header.stamp))
+        # The pose first: a memory node matches it to the images that follow.
+        self._pose_pub.publish(msgs.pose)
+        odom = Odometry(header=msgs.pose.header, child_frame_id=frame.frame_id)
+        odom.pose.pose = msgs.pose.pose
         self._odom_pub.publish(odom)
         if self._tf_pub is not None:
-            transform = TransformStamped(header=pose.header, child_frame_id=frame.frame_id)
-            transform.transform.translation.x = pose.pose.position.x
-            transform.transform.translation.y = pose.pose.position.y
-            transform.transform.translation.z = pose.pose.position.z
-            transform.transform.rotation = pose.pose.orientation
+            transform = TransformStamped(header=msgs.pose.header, child_frame_id=frame.frame_id)
+            position = msgs.pose.pose.position
+            transform.transform.translation.x, transform.transform.translation.y = position.x, position.y
+            transform.transform.translation.z = position.z
+            transform.transform.rotation = msgs.pose.pose.orientation
             self._tf_pub.publish(TFMessage(transforms=[transform]))
+        self._color_pub.publish(msgs.color)
+        self._depth_pub.publish(msgs.depth)
+        self._info_pub.publish(msgs.info)
+        self._instances_pub.publish(msgs.instances)
 
     def _feedback(self, goal_handle: ServerGoalHandle, status: str) -> None:
         goal_handle.publish_feedback(Skill.Feedback(status=status))
@@ -170,18 +165,4 @@ class SimBridge(Node):
 
 
 def main(args: Optional[list[str]] = None) -> int:
-    rclpy.init(args=args)
-    node: Optional[SimBridge] = None
-    try:
-        node = SimBridge()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except ParameterException as exc:  # a rejected parameter: say which, without a traceback
-        rclpy.logging.get_logger("sim_bridge").fatal(str(exc))
-        return 1
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return spin_nodes([SimBridge], args, "sim_bridge")

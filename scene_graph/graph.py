@@ -503,26 +503,42 @@ class SceneGraph:
         cls, data: Mapping[str, Any], geometry: Optional[Mapping[str, np.ndarray]] = None, **options: Any
     ) -> "SceneGraph":
         """Rebuild a graph exactly as snapshotted (relations are restored, not recomputed)."""
+        graph = cls(**options)
+        graph.replace_with_snapshot(data, geometry)
+        graph._history.clear()
+        graph._sequence = int(data["sequence"])
+        return graph
+
+    def replace_with_snapshot(
+        self, data: Mapping[str, Any], geometry: Optional[Mapping[str, np.ndarray]] = None, stamp: float = 0.0
+    ) -> None:
+        """Swap this graph's contents for a snapshot's, as one delta under the next sequence number.
+
+        Used to load a saved memory into a running graph: subscribers, fusion and retrieval stay
+        attached, and a delta subscriber sees one complete update instead of a sequence reset.
+        """
         version = data.get("schema_version")
         if version != SCHEMA_VERSION:
             raise ValueError(f"snapshot schema version {version!r}, this code reads {SCHEMA_VERSION}")
-        graph = cls(**options)
         geometry = geometry or {}
-        with graph.transaction(0.0):
-            graph.set_layout([RoomNode.from_dict(r) for r in data["rooms"]],
-                             [AreaNode.from_dict(a) for a in data["areas"]])
-            for item in data["objects"]:
-                node = ObjectNode.from_dict(item)
-                graph._store(node, geometry.get(node.id))
-                graph._related_box[node.id] = node.box
-            for s, p, o in data["relations"]:
-                if p not in PREDICATES or s not in graph._objects or o not in graph._objects:
-                    raise ValueError(f"snapshot relation ({s}, {p}, {o}) names an unknown predicate or object")
-                graph._relate(Relation(s, p, o))
-            for object_id in sorted(graph._objects):
-                graph._refresh_parent(object_id)
-        graph._history.clear()
-        graph._sequence = int(data["sequence"])
-        graph._next_index = int(data["next_object_index"])
-        return graph
+        objects = [ObjectNode.from_dict(item) for item in data["objects"]]
+        known = {node.id for node in objects}
+        relations = [Relation(s, p, o) for s, p, o in data["relations"]]
+        for r in relations:  # check everything before touching the graph: a bad snapshot changes nothing
+            if r.predicate not in PREDICATES or r.subject not in known or r.object not in known:
+                raise ValueError(f"snapshot relation ({r.subject}, {r.predicate}, {r.object}) names an "
+                                 "unknown predicate or object")
+        rooms = [RoomNode.from_dict(r) for r in data["rooms"]]
+        areas = [AreaNode.from_dict(a) for a in data["areas"]]
+        with self.transaction(stamp):
+            self.clear_objects(stamp)
+            self.set_layout(rooms, areas, stamp)
+            for node in objects:
+                self._store(node, geometry.get(node.id))
+                self._related_box[node.id] = node.box
+            for relation in relations:
+                self._relate(relation)
+            for object_id in sorted(self._objects):
+                self._refresh_parent(object_id)
+        self._next_index = max(self._next_index, int(data["next_object_index"]))
 

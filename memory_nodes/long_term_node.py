@@ -1,0 +1,408 @@
+"""The long-term memory node: camera streams in; graph deltas, markers, diagnostics and services out.
+
+Wiring only: matching streams is ``frame_sync``, messages are ``conversions``, the memory is
+``scene_graph.long_term.LongTermMemory``. Sensor callbacks, services and timers run in separate
+callback groups on a multi-threaded executor; one lock serialises access to the memory, so a
+query waits at most one frame's fusion.
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from geometry_msgs.msg import Pose, PoseStamped
+from nav_msgs.msg import Odometry
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, qos_profile_sensor_data
+from rclpy.time import Time
+from sensor_msgs.msg import CameraInfo, Image
+from visualization_msgs.msg import MarkerArray
+
+from embodied_memory.msg import GraphUpdate, InstanceSegmentation, Layout, StateChange
+from embodied_memory.srv import GetSnapshot, GetTaskSubgraph, ManageMemory, QueryObjects
+from memory_nodes.conversions import (ConversionError, delta_to_msg, frame_from_msgs, from_time, layout_from_msg,
+                                      layout_to_msg, object_to_msg, offset_to_matrix, pose_to_matrix,
+                                      snapshot_to_msg, state_from_text)
+from memory_nodes.frame_sync import ApproximateSync, PoseBuffer
+from memory_nodes.markers import build_markers
+from memory_nodes.node_support import BadInput, ConfigurationError, declare, diagnostics, spin_nodes
+from scene_graph.embeddings import EmbedderUnavailable
+from scene_graph.fusion import FusionConfig
+from scene_graph.long_term import LongTermConfig, LongTermMemory
+from scene_graph.records import GraphDelta
+from scene_graph.retrieval import NoTextIndex
+from scene_graph.store import InvalidName, NoSnapshot
+from scene_graph.vector_index import make_vector_index
+
+POSE_SOURCES = ("odometry", "pose", "tf")
+TEXT_INDEXES = ("numpy", "chroma", "none")
+_STREAMS = ("color", "depth", "info", "instances")
+_LATENCY_WINDOW = 300
+_MAX_WAITING = 5  # matched frames held for their pose
+
+
+def default_memory_dir() -> Path:
+    """$ROS_HOME/embodied_memory (ROS_HOME defaults to ~/.ros), where ROS keeps per-user state."""
+    return Path(os.environ.get("ROS_HOME", Path.home() / ".ros")) / "embodied_memory"
+
+
+class LongTermMemoryNode(Node):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__("long_term_memory", **kwargs)
+        p = self._param
+        memory_dir = p("memory_dir", "", "Folder of saved memories; empty: $ROS_HOME/embodied_memory")
+        config = LongTermConfig(
+            memory_dir=Path(memory_dir).expanduser() if memory_dir else default_memory_dir(),
+            name=p("memory_name", "default", "Memory loaded on start and saved to periodically"),
+            load_on_start=p("load_on_start", True, "Load the newest good snapshot of memory_name on start"),
+            snapshot_interval=p("snapshot_interval_s", 30.0, "Seconds between periodic saves (0: never); a "
+                                "kill loses at most this much", float_range=(0.0, 3600.0)),
+            keep_snapshots=p("keep_snapshots", 5, "Snapshots kept per memory name", integer_range=(1, 100)),
+            budget_tokens=p("budget_tokens", 1500, "Default token budget of the task subgraph",
+                            integer_range=(50, 100000)),
+            fusion=FusionConfig(
+                stride=p("fusion_stride", 2, "Back-project every n-th pixel", integer_range=(1, 8)),
+                max_depth=p("max_depth_m", 8.0, "Depth beyond this is ignored (m)", float_range=(0.5, 50.0)),
+                min_score=p("min_score", 0.3, "Instances scored below this are ignored", float_range=(0.0, 1.0)),
+            ),
+        )
+        self._world_frame = p("world_frame", "map", "Fixed frame of memory (REP-105 map)")
+        self._pose_source = p("pose_source", "odometry", "Camera pose from: odometry (nav_msgs/Odometry on "
+                              "'odom'), pose (PoseStamped on 'camera/pose') or tf (needs tf2_ros)")
+        self._pose_tolerance = p("pose_tolerance_s", 0.05, "Largest stamp gap between a frame and its pose (s)",
+                                 float_range=(0.0, 1.0))
+        offset = p("camera_offset", [0.0] * 6, "Camera optical frame in the odometry/pose child frame: "
+                   "[x, y, z, roll, pitch, yaw] (m, rad); zeros when the pose is the camera's own")
+        slop = p("sync_slop_s", 0.02, "Largest stamp spread of one matched colour/depth/info/instances set (s)",
+                 float_range=(0.0, 0.5))
+        queue = p("sync_queue_size", 10, "Messages kept per stream while matching", integer_range=(1, 100))
+        index_kind = p("text_index", "numpy", "Vector index for free-text queries: numpy (in memory), chroma "
+                       "(persistent, in memory_dir, or a server with chroma_host) or none")
+        chroma_host = p("chroma_host", "", "Chroma server host (empty: a local persistent store)")
+        chroma_port = p("chroma_port", 8000, "Chroma server port", integer_range=(1, 65535))
+        marker_rate = p("marker_rate_hz", 2.0, "Marker publishing rate when memory changed (0: off)",
+                        float_range=(0.0, 30.0))
+        if self._pose_source not in POSE_SOURCES:
+            raise ConfigurationError(f"pose_source must be one of {', '.join(POSE_SOURCES)}, "
+                                     f"not {self._pose_source!r}")
+        if index_kind not in TEXT_INDEXES:
+            raise ConfigurationError(f"text_index must be one of {', '.join(TEXT_INDEXES)}, not {index_kind!r}")
+        try:
+            self._camera_offset = offset_to_matrix(offset)
+        except ConversionError as exc:
+            raise ConfigurationError(f"camera_offset: {exc}") from exc
+
+        index = None
+        if index_kind == "numpy":
+            index = make_vector_index("numpy")
+        elif index_kind == "chroma":
+            options = {"host": chroma_host, "port": chroma_port} if chroma_host else {
+                "path": config.memory_dir / "chroma"}
+            index = make_vector_index("chroma", **options)
+        if index is not None:
+            index = self._warm_up(index)
+        self._lock = threading.Lock()
+        self.memory = LongTermMemory(config, index)
+
+        self._sensor_group = MutuallyExclusiveCallbackGroup()
+        self._service_group = MutuallyExclusiveCallbackGroup()
+        self._timer_group = MutuallyExclusiveCallbackGroup()
+        self._bad = BadInput(self)
+        self._sync = ApproximateSync(_STREAMS, slop, queue)
+        self._poses = PoseBuffer()
+        self._tf_buffer = self._tf_listener = None
+        self._last_stamp = -1.0
+        self._waiting: deque[tuple[float, dict[str, Any]]] = deque()
+        self._integrated = 0
+        self._latency_ms: deque[float] = deque(maxlen=_LATENCY_WINDOW)
+        self._marker_ids: frozenset = frozenset()
+        self._marker_sequence = -1
+
+        self._updates_pub = self.create_publisher(GraphUpdate, "memory/graph_updates", 100)
+        self._markers_pub = self.create_publisher(MarkerArray, "memory/markers", 2)
+        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.memory.subscribe(self._publish_delta)
+
+        def sensor(msg_type: type, topic: str, handler: Callable[[Any], None]) -> None:
+            self.create_subscription(msg_type, topic, handler, qos_profile_sensor_data,
+                                     callback_group=self._sensor_group)
+
+        for stream, msg_type, topic in (("color", Image, "camera/color/image_raw"),
+                                        ("depth", Image, "camera/depth/image_raw"),
+                                        ("info", CameraInfo, "camera/color/camera_info"),
+                                        ("instances", InstanceSegmentation, "camera/instances")):
+            sensor(msg_type, topic, lambda msg, s=stream, t=topic: self._on_stream(s, t, msg))
+        if self._pose_source == "odometry":
+            sensor(Odometry, "odom", lambda msg: self._on_pose("odom", msg.header, msg.pose.pose))
+        elif self._pose_source == "pose":
+            sensor(PoseStamped, "camera/pose", lambda msg: self._on_pose("camera/pose", msg.header, msg.pose))
+        else:
+            self._start_tf()
+        self.create_subscription(Layout, "layout", self._on_layout,
+                                 QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL),
+                                 callback_group=self._sensor_group)
+        self.create_subscription(StateChange, "memory/confirmed_changes", self._on_confirmed_change, 100,
+                                 callback_group=self._sensor_group)
+
+        for srv_type, name, handler in ((QueryObjects, "memory/query_objects", self._query),
+                                        (GetTaskSubgraph, "memory/task_subgraph", self._task_subgraph),
+                                        (GetSnapshot, "memory/get_snapshot", self._snapshot),
+                                        (ManageMemory, "memory/manage", self._manage)):
+            self.create_service(srv_type, name, handler, callback_group=self._service_group)
+
+        self.create_timer(1.0, self._housekeeping, callback_group=self._timer_group)
+        if marker_rate > 0:
+            self.create_timer(1.0 / marker_rate, self._publish_markers, callback_group=self._timer_group)
+        source = f"loaded {self.memory.loaded_from}" if self.memory.loaded_from else "empty"
+        self.get_logger().info(f"memory {config.name!r} in {config.memory_dir} ({source}, "
+                               f"{len(self.memory.graph)} objects); pose from {self._pose_source}")
+
+    def _param(self, name: str, default: Any, description: str, **ranges: Any) -> Any:
+        return declare(self, name, default, description, **ranges)
+
+    def _warm_up(self, index: Any) -> Any:
+        """Load the embedding model now: loading it later stalls every callback for seconds. Without
+        the model, memory still serves everything but free text (queries say why)."""
+        try:
+            index.embedder.embed(["warm-up"])
+            return index
+        except EmbedderUnavailable as exc:
+            self.get_logger().error(f"free-text queries are off: {exc}")
+            return None
+
+    def _start_tf(self) -> None:
+        try:
+            from tf2_ros import Buffer, TransformListener
+        except ImportError as exc:
+            raise ConfigurationError("pose_source 'tf' needs tf2_ros, which a full ROS 2 install has and PyPI "
+                                     "does not; use pose_source 'odometry' or 'pose'") from exc
+        self._tf_buffer = Buffer()
+        self._tf_listener = TransformListener(self._tf_buffer, self)
+
+    # ------------------------------------------------------------------ input
+    def _on_pose(self, topic: str, header: Any, pose: Any) -> None:
+        if header.frame_id and header.frame_id != self._world_frame:
+            self._bad.reject(topic, f"pose in frame {header.frame_id!r}, memory is in {self._world_frame!r}")
+            return
+        try:
+            self._poses.add(from_time(header.stamp), pose_to_matrix(pose) @ self._camera_offset)
+        except ConversionError as exc:
+            self._bad.reject(topic, str(exc))
+            return
+        self._drain_waiting()
+
+    def _camera_pose(self, stamp: float, camera_frame: str, msg_stamp: Any) -> np.ndarray:
+        if self._tf_buffer is None:
+            pose = self._poses.lookup(stamp, self._pose_tolerance)
+            if pose is None:
+                raise ConversionError(f"no camera pose within {self._pose_tolerance} s of the frame")
+            return pose
+        try:
+            t = self._tf_buffer.lookup_transform(self._world_frame, camera_frame, Time.from_msg(msg_stamp))
+        except Exception as exc:  # tf2 raises several lookup/extrapolation exception types
+            raise ConversionError(f"no transform {self._world_frame} -> {camera_frame!r}: {exc}") from exc
+        tr = t.transform
+        pose = Pose()
+        pose.position.x, pose.position.y, pose.position.z = tr.translation.x, tr.translation.y, tr.translation.z
+        pose.orientation = tr.rotation
+        return pose_to_matrix(pose)
+
+    def _on_stream(self, stream: str, topic: str, msg: Any) -> None:
+        matched = self._sync.add(stream, from_time(msg.header.stamp), msg)
+        if matched is not None:
+            self._waiting.append((time.perf_counter(), matched))
+            self._drain_waiting()
+
+    def _drain_waiting(self) -> None:
+        """Integrate matched frames whose pose has arrived; a pose may trail its images by a little."""
+        while self._waiting:
+            received, matched = self._waiting[0]
+            depth = matched["depth"]
+            stamp = from_time(depth.header.stamp)
+            try:
+                pose = self._camera_pose(stamp, depth.header.frame_id, depth.header.stamp)
+            except ConversionError as exc:
+                newest = self._poses.newest
+                gave_up = newest is not None and newest > stamp + self._pose_tolerance
+                if not (gave_up or len(self._waiting) > _MAX_WAITING or self._tf_buffer is not None):
+                    return  # wait for the pose
+                self._waiting.popleft()
+                self._bad.reject("camera", str(exc))
+                continue
+            self._waiting.popleft()
+            self._integrate(stamp, matched, pose, received)
+
+    def _integrate(self, stamp: float, matched: dict[str, Any], pose: np.ndarray, received: float) -> None:
+        try:
+            if stamp <= 0.0:
+                raise ConversionError("zero stamp")
+            if stamp <= self._last_stamp:
+                raise ConversionError(f"stale: stamp {stamp:.3f} is not after the last frame's")
+            frame = frame_from_msgs(matched["color"], matched["depth"], matched["info"], matched["instances"], pose)
+        except ConversionError as exc:
+            self._bad.reject("camera", str(exc))
+            return
+        with self._lock:
+            report = self.memory.integrate(frame)
+        if not report.accepted:
+            self._bad.reject("camera", report.reason)
+            return
+        self._last_stamp = stamp
+        self._integrated += 1
+        self._latency_ms.append((time.perf_counter() - received) * 1000.0)
+
+    def _on_layout(self, msg: Layout) -> None:
+        try:
+            rooms, areas = layout_from_msg(msg)
+        except ConversionError as exc:
+            self._bad.reject("layout", str(exc))
+            return
+        with self._lock:
+            self.memory.set_layout(rooms, areas, from_time(msg.header.stamp))
+        self.get_logger().info(f"layout: {len(rooms)} rooms, {len(areas)} areas")
+
+    def _on_confirmed_change(self, msg: StateChange) -> None:
+        """Confirmed changes from short-term memory or a planner's correction ("status" = "missing")."""
+        stamp = from_time(msg.header.stamp)
+        with self._lock:
+            if msg.state == "status" and msg.new_value == "missing":
+                known = self.memory.mark_missing(msg.object_id, stamp)
+            elif msg.state in ("position", "parent", "status"):
+                return  # perception owns where things are
+            else:
+                known = self.memory.set_state(msg.object_id, msg.state, state_from_text(msg.new_value), stamp)
+        if not known:
+            self._bad.reject("memory/confirmed_changes", f"unknown object: {msg.object_id!r}")
+
+    # ------------------------------------------------------------------ output
+    def _publish_delta(self, delta: GraphDelta) -> None:
+        self._updates_pub.publish(delta_to_msg(delta, self._world_frame))
+
+    def _publish_markers(self) -> None:
+        with self._lock:
+            if self.memory.graph.sequence == self._marker_sequence:
+                return
+            self._marker_sequence = self.memory.graph.sequence
+            markers, self._marker_ids = build_markers(self.memory.graph, self._world_frame,
+                                                      self.get_clock().now().to_msg(), self._marker_ids)
+        self._markers_pub.publish(markers)
+
+    def _housekeeping(self) -> None:
+        """Once a second: keep the text index in step, save when due, publish diagnostics."""
+        with self._lock:
+            try:
+                self.memory.retriever.sync()
+                self.memory.tick()
+            except Exception as exc:  # a full disk or a dead Chroma server must not stop memory
+                self.get_logger().error(f"index sync or snapshot failed: {exc}", throttle_duration_sec=30.0)
+            values = self.diagnostic_values()
+        level = DiagnosticStatus.WARN if values["rejected"] else DiagnosticStatus.OK
+        self._diag_pub.publish(diagnostics(self, level, f"{values['objects']} objects", values))
+
+    def diagnostic_values(self) -> dict[str, Any]:
+        latency = sorted(self._latency_ms)
+        values: dict[str, Any] = {
+            "frames_matched": self._sync.counters.matched,
+            "frames_integrated": self._integrated,
+            "dropped": self._sync.counters.dropped,
+            "rejected": self._bad.total,
+            "objects": len(self.memory.graph),
+            "sequence": self.memory.graph.sequence,
+            "latency_median_ms": round(statistics.median(latency), 2) if latency else 0.0,
+            "latency_p95_ms": round(latency[int(0.95 * (len(latency) - 1))], 2) if latency else 0.0,
+        }
+        values.update({f"rejected[{k}]": v for k, v in sorted(self._bad.counts.items())})
+        return values
+
+    # ------------------------------------------------------------------ services
+    def _query(self, request: QueryObjects.Request, response: QueryObjects.Response) -> QueryObjects.Response:
+        R = QueryObjects.Response
+        near = (request.near.x, request.near.y, request.near.z) if request.use_near else None
+        if near is not None and not (np.all(np.isfinite(near)) and np.isfinite(request.radius) and request.radius > 0):
+            response.error_code, response.error_message = R.INVALID_REQUEST, "near needs a finite point and radius > 0"
+            return response
+        since = from_time(request.changed_since)
+        try:
+            with self._lock:
+                found = self.memory.query(text=request.text, label=request.label, room=request.room_id, near=near,
+                                          radius=request.radius, since=since if since > 0 else None,
+                                          k=request.k or 10)
+                response.sequence = self.memory.graph.sequence
+        except NoTextIndex as exc:
+            response.error_code, response.error_message = R.NOT_READY, str(exc)
+            return response
+        except Exception as exc:
+            return self._internal_error(response, "query", exc)
+        response.objects = [object_to_msg(s.node) for s in found]
+        response.scores = [float(s.score) for s in found]
+        return response
+
+    def _task_subgraph(self, request: GetTaskSubgraph.Request,
+                       response: GetTaskSubgraph.Response) -> GetTaskSubgraph.Response:
+        if not request.whole_graph and not request.instruction.strip() and not request.relevant_ids:
+            response.error_code = GetTaskSubgraph.Response.INVALID_REQUEST
+            response.error_message = "give an instruction, relevant_ids, or whole_graph"
+            return response
+        try:
+            with self._lock:
+                prompt = (self.memory.whole_graph() if request.whole_graph else
+                          self.memory.task_subgraph(request.instruction, request.budget_tokens,
+                                                    list(request.relevant_ids)))
+                response.sequence = self.memory.graph.sequence
+        except Exception as exc:
+            return self._internal_error(response, "task subgraph", exc)
+        response.text, response.tokens = prompt.text, prompt.tokens
+        response.object_ids, response.truncated = list(prompt.object_ids), prompt.truncated
+        return response
+
+    def _snapshot(self, request: GetSnapshot.Request, response: GetSnapshot.Response) -> GetSnapshot.Response:
+        del request
+        now = self.get_clock().now().nanoseconds * 1e-9
+        with self._lock:
+            graph = self.memory.graph
+            response.snapshot = snapshot_to_msg(graph.objects(), graph.relations(), graph.sequence,
+                                                self._world_frame, now)
+            response.layout = layout_to_msg(graph.rooms(), graph.areas(), self._world_frame, now)
+        return response
+
+    def _manage(self, request: ManageMemory.Request, response: ManageMemory.Response) -> ManageMemory.Response:
+        R = ManageMemory.Response
+        try:
+            with self._lock:
+                if request.operation == ManageMemory.Request.SAVE:
+                    response.path = str(self.memory.save(request.name))
+                elif request.operation == ManageMemory.Request.LOAD:
+                    response.path = str(self.memory.load(request.name).path)
+                elif request.operation == ManageMemory.Request.CLEAR:
+                    self.memory.clear(self.get_clock().now().nanoseconds * 1e-9)
+                elif request.operation == ManageMemory.Request.LIST:
+                    response.names = self.memory.names()
+                else:
+                    response.error_code = R.INVALID_REQUEST
+                    response.error_message = f"unknown operation {request.operation}"
+                response.object_count = len(self.memory.graph)
+                response.sequence = self.memory.graph.sequence
+        except InvalidName as exc:
+            response.error_code, response.error_message = R.INVALID_REQUEST, str(exc)
+        except NoSnapshot as exc:
+            response.error_code, response.error_message = R.NOT_FOUND, str(exc)
+        except Exception as exc:
+            return self._internal_error(response, "memory operation", exc)
+        return response
+
+    def _internal_error(self, response: Any, what: str, exc: Exception) -> Any:
+        self.get_logger().error(f"{what} failed: {exc!r}")
+        response.error_code, response.error_message = response.INTERNAL_ERROR, f"{what} failed: {exc}"
+        return response
+
+
+def main(args: Optional[list[str]] = None) -> int:
+    return spin_nodes([LongTermMemoryNode], args, "long_term_memory")

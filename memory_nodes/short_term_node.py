@@ -1,0 +1,148 @@
+"""The short-term memory node: recent observations and state changes, served by recency or relevance.
+
+State changes (``state_changes``) and what long-term memory just saw (``memory/graph_updates``)
+fill a bounded ``scene_graph.short_term.ShortTermMemory``; confirmed changes are consolidated by
+publishing them on ``memory/confirmed_changes``, which the long-term node applies. The hit rate
+(KARMA's MHR: queried objects found in short-term memory / queried objects) is published.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Any, Optional
+
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.node import Node
+from std_msgs.msg import Float32
+
+from embodied_memory.msg import GraphUpdate, StateChange
+from embodied_memory.srv import QueryShortTerm
+from memory_nodes.conversions import (ConversionError, from_time, object_from_msg, state_to_text, to_time,
+                                      unit_from_object, unit_from_state_change, unit_to_msg)
+from memory_nodes.node_support import BadInput, ConfigurationError, declare, diagnostics, spin_nodes
+from scene_graph.embeddings import EmbedderUnavailable
+from scene_graph.records import VISIBLE, StateValue
+from scene_graph.serialize import instruction_types
+from scene_graph.short_term import POLICIES, ShortTermMemory
+from sim.records import ACTION_NAMES
+
+_DEFAULT_K = 5
+
+
+class _ConfirmedChangePublisher:
+    """The long-term memory as ``ShortTermMemory.consolidate`` sees it: a sink for confirmed states."""
+
+    def __init__(self, node: Node, frame_id: str) -> None:
+        self._pub = node.create_publisher(StateChange, "memory/confirmed_changes", 100)
+        self._frame_id = frame_id
+
+    def set_object_state(self, object_id: str, state: str, value: StateValue, stamp: float) -> bool:
+        msg = StateChange(object_id=object_id, state=state, new_value=state_to_text(value), cause="short_term")
+        msg.header.frame_id, msg.header.stamp = self._frame_id, to_time(stamp)
+        self._pub.publish(msg)
+        return True
+
+
+class ShortTermMemoryNode(Node):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__("short_term_memory", **kwargs)
+        p = self._param
+        capacity = p("capacity", 10, "Units held (KARMA sweeps 5 to 25)", integer_range=(1, 100000))
+        policy = p("policy", "fifo_merge", f"Replacement policy: {', '.join(POLICIES)}")
+        confirm_after = p("confirm_after", 2, "Agreeing reports that confirm a state change",
+                          integer_range=(1, 100))
+        self._vouching = tuple(p("vouching_causes", list(ACTION_NAMES), "Causes whose changes are confirmed "
+                                 "at once (the robot's own successful skills)"))
+        consolidate_s = p("consolidate_interval_s", 1.0, "Seconds between consolidations into long-term memory",
+                          float_range=(0.05, 3600.0))
+        frame_id = p("world_frame", "map", "Frame of positions")
+        if policy not in POLICIES:
+            raise ConfigurationError(f"policy must be one of {', '.join(POLICIES)}, not {policy!r}")
+        self.memory = ShortTermMemory(capacity=capacity, policy=policy, confirm_after=confirm_after)
+        try:  # load the embedding model now rather than stall a query later
+            self.memory.embedder.embed(["warm-up"])
+        except EmbedderUnavailable as exc:
+            self.get_logger().error(f"retrieval by instruction is off: {exc}")
+        self._lock = threading.Lock()
+        self._bad = BadInput(self)
+        self._sink = _ConfirmedChangePublisher(self, frame_id)
+        self._consolidated = 0
+
+        inputs = MutuallyExclusiveCallbackGroup()
+        self.create_subscription(StateChange, "state_changes", self._on_change, 100, callback_group=inputs)
+        self.create_subscription(GraphUpdate, "memory/graph_updates", self._on_update, 100, callback_group=inputs)
+        self.create_service(QueryShortTerm, "memory/short_term/query", self._query,
+                            callback_group=MutuallyExclusiveCallbackGroup())
+        self._hit_rate_pub = self.create_publisher(Float32, "memory/short_term/hit_rate", 10)
+        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        timers = MutuallyExclusiveCallbackGroup()
+        self.create_timer(consolidate_s, self._consolidate, callback_group=timers)
+        self.create_timer(1.0, self._report, callback_group=timers)
+        self.get_logger().info(f"short-term memory: {policy}, capacity {capacity}")
+
+    def _param(self, name: str, default: Any, description: str, **ranges: Any) -> Any:
+        return declare(self, name, default, description, **ranges)
+
+    def _on_change(self, msg: StateChange) -> None:
+        try:
+            unit = unit_from_state_change(msg, self._vouching)
+        except (ConversionError, ValueError) as exc:
+            self._bad.reject("state_changes", str(exc))
+            return
+        with self._lock:
+            self.memory.add(unit)
+
+    def _on_update(self, msg: GraphUpdate) -> None:
+        stamp = from_time(msg.header.stamp)
+        units = []
+        for obj in msg.upserted_objects:
+            try:
+                node = object_from_msg(obj)
+            except (ConversionError, ValueError) as exc:
+                self._bad.reject("memory/graph_updates", str(exc))
+                continue
+            if node.status == VISIBLE and node.last_seen >= stamp:  # seen in this frame, not a re-derived upsert
+                units.append(unit_from_object(node, stamp))
+        with self._lock:
+            for unit in units:
+                self.memory.add(unit)
+
+    def _consolidate(self) -> None:
+        with self._lock:
+            self._consolidated += self.memory.consolidate(self._sink)
+
+    def _report(self) -> None:
+        with self._lock:
+            rate = self.memory.hit_rate
+            values = {"units": len(self.memory), "capacity": self.memory.capacity, "hits": self.memory.hits,
+                      "misses": self.memory.misses, "hit_rate": round(rate, 3), "consolidated": self._consolidated,
+                      "rejected": self._bad.total}
+        self._hit_rate_pub.publish(Float32(data=float(rate)))
+        level = DiagnosticStatus.WARN if values["rejected"] else DiagnosticStatus.OK
+        self._diag_pub.publish(diagnostics(self, level, f"{values['units']} units", values))
+
+    def _query(self, request: QueryShortTerm.Request, response: QueryShortTerm.Response) -> QueryShortTerm.Response:
+        """Empty instruction: newest first. Otherwise each object type the instruction names is looked
+        up (counting a hit or a miss), then the top-k units by similarity are returned."""
+        k = request.k or _DEFAULT_K
+        try:
+            with self._lock:
+                if not request.instruction.strip():
+                    scored = [(u, 1.0) for u in sorted(self.memory.units(), key=lambda u: -u.stamp)[:k]]
+                else:
+                    for object_type in instruction_types(request.instruction):
+                        self.memory.lookup(object_type)
+                    scored = self.memory.retrieve(request.instruction, k)
+                response.hit_rate = float(self.memory.hit_rate)
+        except Exception as exc:  # the embedding model failing to load, for one
+            self.get_logger().error(f"short-term query failed: {exc!r}")
+            response.error_code = QueryShortTerm.Response.INTERNAL_ERROR
+            response.error_message = f"short-term query failed: {exc}"
+            return response
+        response.units = [unit_to_msg(u) for u, _ in scored]
+        response.scores = [float(s) for _, s in scored]
+        return response
+
+
+def main(args: Optional[list[str]] = None) -> int:
+    return spin_nodes([ShortTermMemoryNode], args, "short_term_memory")

@@ -1,0 +1,145 @@
+"""Bring up the package's nodes in one process from the launch files' parameter YAML.
+
+``ros2 launch`` is not installable from PyPI; this composes the same nodes with the same
+``config/memory.yaml`` on one multi-threaded executor, for the demo, the tests and users without a
+ROS install. Parameters given here override the file's, as launch arguments would.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Optional, Sequence
+
+import rclpy
+import yaml
+from rclpy.context import Context
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+
+DEFAULT_PARAMS = Path(__file__).resolve().parent.parent / "config" / "memory.yaml"
+
+
+def _node_classes() -> dict[str, Callable[..., Node]]:
+    """Node name -> class; imported lazily so that the stack's own import stays light."""
+    from memory_nodes.long_term_node import LongTermMemoryNode
+    from memory_nodes.short_term_node import ShortTermMemoryNode
+    from memory_nodes.sim_bridge_node import SimBridge
+
+    return {"sim_bridge": SimBridge, "long_term_memory": LongTermMemoryNode, "short_term_memory": ShortTermMemoryNode}
+
+
+class ParamsFileError(ValueError):
+    """The parameter YAML is missing or not in ROS 2's ``node: ros__parameters: {...}`` shape."""
+
+
+def read_params(path: Path) -> dict[str, dict[str, Any]]:
+    """Node name -> parameters; a ``/**`` section applies to every node, as in ROS 2 YAML."""
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ParamsFileError(f"cannot read parameter file {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ParamsFileError(f"{path}: expected a mapping of node names")
+    out: dict[str, dict[str, Any]] = {}
+    for name, section in data.items():
+        params = section.get("ros__parameters") if isinstance(section, dict) else None
+        if not isinstance(params, dict):
+            raise ParamsFileError(f"{path}: section {name!r} has no ros__parameters mapping")
+        out[str(name).lstrip("/")] = params
+    return out
+
+
+def parameters_for(node_name: str, file_params: Mapping[str, Mapping[str, Any]],
+                   overrides: Mapping[str, Any] = {}) -> list[Parameter]:
+    merged = {**file_params.get("**", {}), **file_params.get(node_name, {}), **overrides}
+    return [Parameter(k, value=v) for k, v in merged.items()]
+
+
+@dataclass
+class Stack:
+    """Nodes spinning on a background executor; use as a context manager, or :func:`run` to block."""
+
+    nodes: dict[str, Node] = field(default_factory=dict)
+    context: Optional[Context] = None
+    executor: Optional[MultiThreadedExecutor] = None
+    thread: Optional[threading.Thread] = None
+
+    def __enter__(self) -> "Stack":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+    def shutdown(self) -> None:
+        """Stop the executor and join its thread before tearing rclpy down (else the process aborts)."""
+        if self.executor is not None:
+            for node in self.nodes.values():
+                self.executor.remove_node(node)
+            self.executor.shutdown()
+        if self.thread is not None:
+            self.thread.join(timeout=10)
+        for node in self.nodes.values():
+            node.destroy_node()
+        self.nodes.clear()
+        if self.context is not None:
+            rclpy.try_shutdown(context=self.context)
+
+
+def start(names: Sequence[str], params_file: Path = DEFAULT_PARAMS,
+          overrides: Mapping[str, Mapping[str, Any]] = {}, args: Optional[list[str]] = None,
+          spin_in_thread: bool = True) -> Stack:
+    """Create ``names`` (node names of ``config/memory.yaml``) in a fresh context and spin them.
+
+    ``overrides`` maps node name -> {parameter: value}. Node construction errors propagate after
+    the nodes made so far are destroyed.
+    """
+    classes = _node_classes()
+    unknown = [n for n in names if n not in classes]
+    if unknown:
+        raise ValueError(f"unknown node(s) {', '.join(unknown)}; known: {', '.join(classes)}")
+    file_params = read_params(params_file)
+    stack = Stack(context=Context())
+    rclpy.init(args=args, context=stack.context)
+    stack.executor = MultiThreadedExecutor(context=stack.context)
+    try:
+        for name in names:
+            node = classes[name](context=stack.context,
+                                 parameter_overrides=parameters_for(name, file_params, overrides.get(name, {})))
+            stack.nodes[name] = node
+            stack.executor.add_node(node)
+    except BaseException:
+        stack.shutdown()
+        raise
+    if spin_in_thread:
+        stack.thread = threading.Thread(target=_spin, args=(stack.executor,), name="stack-executor", daemon=True)
+        stack.thread.start()
+    return stack
+
+
+def _spin(executor: MultiThreadedExecutor) -> None:
+    try:
+        executor.spin()
+    except ExternalShutdownException:
+        pass
+
+
+def run(names: Sequence[str], params_file: Path = DEFAULT_PARAMS,
+        overrides: Mapping[str, Mapping[str, Any]] = {}, duration: Optional[float] = None) -> int:
+    """Start the nodes and spin in this thread until Ctrl-C (or ``duration`` seconds)."""
+    stack = start(names, params_file, overrides, spin_in_thread=False)
+    assert stack.executor is not None
+    try:
+        if duration is None:
+            stack.executor.spin()
+        else:
+            deadline = time.monotonic() + duration
+            while stack.context is not None and stack.context.ok() and time.monotonic() < deadline:
+                stack.executor.spin_once(timeout_sec=0.1)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        stack.shutdown()
+    return 0

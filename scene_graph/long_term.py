@@ -1,0 +1,127 @@
+"""Long-term memory as one object: graph, fusion, retrieval, prompts and named snapshots together.
+
+The ROS node, the demo and the benchmarks all need the same assembly and the same rules for
+loading (into the running graph, so deltas stay continuous), clearing and periodic saving; keeping
+it here keeps the node a file of wiring. Not thread-safe: the owner serialises calls.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+from scene_graph.fusion import FrameReport, Fusion, FusionConfig
+from scene_graph.frames import RGBDFrame
+from scene_graph.graph import SceneGraph
+from scene_graph.records import AreaNode, GraphDelta, RoomNode, ScoredObject, StateValue
+from scene_graph.retrieval import MemoryRetriever, NoTextIndex, ObjectIndex
+from scene_graph.serialize import SubgraphPrompt, count_tokens, task_subgraph, whole_graph_text
+from scene_graph.store import LoadedMemory, MemoryStore, NoSnapshot, PeriodicSnapshot
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LongTermConfig:
+    memory_dir: Path
+    name: str = "default"  # the memory saved to periodically and loaded on start
+    load_on_start: bool = True
+    snapshot_interval: float = 30.0  # seconds between periodic saves; 0 disables them
+    keep_snapshots: int = 5
+    budget_tokens: int = 1500  # default task-subgraph budget
+    fusion: FusionConfig = FusionConfig()
+
+
+class LongTermMemory:
+    """Everything the long-term memory node serves, without ROS."""
+
+    def __init__(self, config: LongTermConfig, index: Optional[ObjectIndex] = None) -> None:
+        self.config = config
+        self.store = MemoryStore(config.memory_dir, keep=config.keep_snapshots)
+        self.graph = SceneGraph()
+        self.fusion = Fusion(self.graph, config.fusion)
+        self.retriever = MemoryRetriever(self.graph, index)
+        self._periodic = PeriodicSnapshot(self.store, lambda: self.graph, config.snapshot_interval, config.name,
+                                          embeddings=self.retriever.embeddings) if config.snapshot_interval > 0 else None
+        self.loaded_from: Optional[Path] = None
+        if config.load_on_start:
+            try:
+                self.loaded_from = self.load(config.name).path
+            except NoSnapshot:
+                log.info("no saved memory %r yet in %s: starting empty", config.name, self.store.root)
+
+    # ------------------------------------------------------------------ updates
+    def subscribe(self, listener: Callable[[GraphDelta], None]) -> None:
+        self.graph.subscribe(listener)
+
+    def integrate(self, frame: RGBDFrame) -> FrameReport:
+        return self.fusion.integrate(frame)
+
+    def set_layout(self, rooms: Sequence[RoomNode], areas: Sequence[AreaNode], stamp: float = 0.0) -> None:
+        self.graph.set_layout(rooms, areas, stamp)
+
+    def set_state(self, object_id: str, state: str, value: StateValue, stamp: float) -> bool:
+        """Apply a confirmed state change; ``object_id`` may be a memory id or a source's external id."""
+        if self.graph.get_object(object_id) is None:
+            matches = [o.id for o in self.graph.objects() if o.external_id == object_id]
+            if len(matches) != 1:
+                return False
+            object_id = matches[0]
+        return self.graph.set_object_state(object_id, state, value, stamp)
+
+    def mark_missing(self, object_id: str, stamp: float) -> bool:
+        return self.graph.mark_missing(object_id, stamp)
+
+    def tick(self) -> Optional[Path]:
+        """Periodic save when due and memory changed; call from the owner's timer."""
+        return self._periodic.tick() if self._periodic is not None else None
+
+    # ------------------------------------------------------------------ queries
+    def query(self, text: str = "", label: str = "", room: str = "", near: Optional[Sequence[float]] = None,
+              radius: float = 0.0, since: Optional[float] = None, k: int = 10) -> list[ScoredObject]:
+        """As :meth:`MemoryRetriever.query`; raises NoTextIndex for text without an index."""
+        return self.retriever.query(text=text, label=label, room=room, near=near, radius=radius, since=since, k=k)
+
+    def task_subgraph(self, instruction: str, budget_tokens: int = 0,
+                      relevant_ids: Sequence[str] = ()) -> SubgraphPrompt:
+        """The task's part of memory as prompt text; free text is matched through the index if any."""
+        def related(text: str) -> list[str]:
+            hits = [s.node.id for s in self.retriever.text(text, k=5)] if self.retriever.index is not None else []
+            return list(relevant_ids) + hits
+
+        return task_subgraph(self.graph, instruction, budget_tokens=budget_tokens or self.config.budget_tokens,
+                             relevant_ids=related)
+
+    def whole_graph(self) -> SubgraphPrompt:
+        """KARMA-style: the whole memory as text, for comparison with the task subgraph."""
+        text = whole_graph_text(self.graph)
+        return SubgraphPrompt(text, count_tokens(text), tuple(o.id for o in self.graph.objects()), (), False)
+
+    # ------------------------------------------------------------------ persistence
+    def names(self) -> list[str]:
+        return self.store.names()
+
+    def save(self, name: str = "") -> Path:
+        return self.store.save(self.graph, name or self.config.name, self.retriever.embeddings())
+
+    def load(self, name: str = "") -> LoadedMemory:
+        """Load the newest good snapshot of ``name`` into the running graph (one delta).
+
+        Raises NoSnapshot when there is none and InvalidName for a name with a path in it; on any
+        error the running memory is unchanged.
+        """
+        loaded = self.store.load(name or self.config.name)
+        self.graph.replace_with_snapshot(loaded.graph.snapshot(), loaded.graph.geometry())
+        self.retriever.graph = self.graph  # rebuild the index from the new contents on next use
+        if loaded.embeddings is not None:
+            self.retriever.restore(*loaded.embeddings)
+        log.info("loaded memory %r (%d objects) from %s", name or self.config.name, len(self.graph), loaded.path)
+        return loaded
+
+    def clear(self, stamp: float = 0.0) -> None:
+        """Forget every object; rooms and areas stay, saved memories stay on disk."""
+        self.graph.clear_objects(stamp)
+
+
+__all__ = ["LongTermConfig", "LongTermMemory", "NoTextIndex"]

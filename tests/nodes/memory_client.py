@@ -1,0 +1,90 @@
+"""A test node in its own rclpy context that plays a robot's camera and a memory user."""
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any, Callable
+
+import rclpy
+from nav_msgs.msg import Odometry
+from rclpy.context import Context
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from sensor_msgs.msg import CameraInfo, Image
+from visualization_msgs.msg import MarkerArray
+
+from embodied_memory.msg import GraphUpdate, InstanceSegmentation, StateChange
+from memory_nodes.conversions import frame_to_msgs
+from scene_stream import SceneStream
+
+TIMEOUT = 20.0
+
+
+class Client:
+    """A test node in its own context: publishes the camera stream, calls services, records outputs."""
+
+    def __init__(self) -> None:
+        self.context = Context()
+        rclpy.init(context=self.context)
+        self.node = Node("memory_test_client", context=self.context)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        pub = self.node.create_publisher
+        self.pubs = {"color": pub(Image, "camera/color/image_raw", 10), "depth": pub(Image, "camera/depth/image_raw", 10),
+                     "info": pub(CameraInfo, "camera/color/camera_info", 10),
+                     "instances": pub(InstanceSegmentation, "camera/instances", 10), "odom": pub(Odometry, "odom", 10),
+                     "changes": pub(StateChange, "state_changes", 10)}
+        self.updates: list[GraphUpdate] = []
+        self.markers: list[MarkerArray] = []
+        self.node.create_subscription(GraphUpdate, "memory/graph_updates", self.updates.append, 1000)
+        self.node.create_subscription(MarkerArray, "memory/markers", self.markers.append, 10)
+        self.stamp = 0.0
+
+    def spin_until(self, done: Callable[[], bool], timeout: float = TIMEOUT) -> bool:
+        deadline = time.monotonic() + timeout
+        while not done() and time.monotonic() < deadline:
+            self.executor.spin_once(timeout_sec=0.05)
+        return done()
+
+    def call(self, srv_type: Any, service: str, timeout: float = TIMEOUT, **fields: Any) -> Any:
+        """Call a service; a request lost to a server that is still being discovered (or that
+        just died, before discovery notices) is sent again, within ``timeout`` overall."""
+        deadline = time.monotonic() + timeout
+        while True:
+            client = self.node.create_client(srv_type, service)
+            try:
+                assert client.wait_for_service(timeout_sec=max(deadline - time.monotonic(), 0.1)), \
+                    f"{service} never appeared"
+                future = client.call_async(srv_type.Request(**fields))
+                if self.spin_until(future.done, timeout=min(5.0, max(deadline - time.monotonic(), 0.1))):
+                    return future.result()
+                assert time.monotonic() < deadline, f"{service} never answered"
+            finally:
+                self.node.destroy_client(client)
+
+    def publish_frame(self, frame: Any, stamp: float, **broken: Any) -> None:
+        """Pose first, then the images, as a robot's drivers usually deliver them; ``broken`` replaces
+        any of the messages by a bad one."""
+        msgs = frame_to_msgs(dataclasses.replace(frame, stamp=stamp), "map")
+        odom = Odometry(header=msgs.pose.header, child_frame_id=frame.frame_id)
+        odom.pose.pose = msgs.pose.pose
+        parts = {"odom": odom, "color": msgs.color, "depth": msgs.depth, "info": msgs.info,
+                 "instances": msgs.instances, **broken}
+        for key, msg in parts.items():
+            self.pubs[key].publish(msg)
+        self.executor.spin_once(timeout_sec=0.0)
+
+    def stream(self, scene: SceneStream, seconds: float, rate_hz: float = 10.0) -> int:
+        """Publish the scene's frames in a loop for ``seconds``; stamps keep increasing."""
+        count, end = 0, time.monotonic() + seconds
+        while time.monotonic() < end:
+            self.stamp += 1.0 / rate_hz
+            self.publish_frame(scene.frames[count % len(scene.frames)], self.stamp)
+            count += 1
+            self.spin_until(lambda: False, timeout=1.0 / rate_hz)
+        return count
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        self.node.destroy_node()
+        rclpy.try_shutdown(context=self.context)

@@ -1,0 +1,59 @@
+"""The long-term memory node as its own process: fed and queried from this one, killed with -9,
+restarted, and its memory is back from disk."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("rclpy")
+from embodied_memory.srv import QueryObjects  # noqa: E402
+from memory_client import Client  # noqa: E402
+from scene_stream import known_scene  # noqa: E402
+
+pytestmark = pytest.mark.ros
+
+
+def _start_node(memory_dir: Path, env: dict[str, str]) -> subprocess.Popen:
+    command = [sys.executable, "-c", "import sys; from memory_nodes.long_term_node import main; sys.exit(main())",
+               "--ros-args", "-p", f"memory_dir:={memory_dir}", "-p", "snapshot_interval_s:=0.5"]
+    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.kill()
+    process.wait(timeout=10)
+
+
+def test_memory_survives_kill_9_and_comes_back_from_disk(tmp_path, child_env):
+    scene = known_scene()
+    client = Client()
+    first = _start_node(tmp_path, child_env)
+    try:
+        assert client.spin_until(lambda: client.node.count_subscribers("camera/instances") > 0), \
+            f"node did not start: {first.stderr.read() if first.poll() is not None else ''}"
+        client.stream(scene, seconds=2.0)
+        before = client.call(QueryObjects, "memory/query_objects", k=100)
+        assert before.objects
+        snapshots = tmp_path / "default"
+        assert client.spin_until(lambda: any(snapshots.glob("snap-*.json")))
+        client.spin_until(lambda: False, timeout=1.5)  # past the interval: the last frames are saved too
+        os.kill(first.pid, signal.SIGKILL)
+        assert first.wait(timeout=10) == -signal.SIGKILL
+
+        second = _start_node(tmp_path, child_env)
+        try:
+            after = client.call(QueryObjects, "memory/query_objects", k=100)
+            assert {o.id for o in after.objects} == {o.id for o in before.objects}
+            text = client.call(QueryObjects, "memory/query_objects", text=before.objects[0].label.lower(), k=100)
+            assert text.error_code == QueryObjects.Response.NONE and text.objects
+        finally:
+            _stop(second)
+    finally:
+        _stop(first)
+        client.close()

@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
+from memory_nodes.bag_cli import register as register_bag
+
 EXIT_OK = 0
 EXIT_FAILED = 1  # the job ran and failed
 EXIT_USAGE = 2  # bad arguments (argparse also exits with 2)
@@ -134,6 +136,37 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return EXIT_ENVIRONMENT if missing_required else EXIT_OK
 
 
+def _parse_overrides(items: Sequence[str]) -> dict[str, dict[str, object]]:
+    """NODE.PARAM=VALUE items as {node: {param: value}}; values are read as YAML (1, 0.5, true, [1, 2])."""
+    import yaml
+
+    overrides: dict[str, dict[str, object]] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        node, dot, param = key.partition(".")
+        if not sep or not dot or not node or not param:
+            raise ValueError(f"--set takes NODE.PARAM=VALUE, got {item!r}")
+        overrides.setdefault(node, {})[param] = yaml.safe_load(value)
+    return overrides
+
+
+def _cmd_up(args: argparse.Namespace) -> int:
+    try:
+        from memory_nodes import stack
+    except ImportError as exc:
+        raise EnvironmentProblem(f"the nodes need rclpy and the package's interfaces: {exc}") from exc
+    names = args.nodes or (["sim_bridge"] if args.sim else []) + ["long_term_memory", "short_term_memory"]
+    from rclpy.exceptions import ParameterException
+
+    try:
+        overrides = _parse_overrides(args.set)
+        params = Path(args.params) if args.params else stack.DEFAULT_PARAMS
+        return stack.run(names, params, overrides, duration=args.duration)
+    except (ValueError, ParameterException) as exc:  # ParamsFileError and ConfigurationError are ValueErrors
+        print(f"embodied-memory up: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="embodied-memory",
@@ -186,6 +219,19 @@ def build_parser() -> argparse.ArgumentParser:
     sim_map.add_argument("--rooms", type=int, choices=range(1, 7), metavar="1-6", help="number of rooms (with --seed)")
     sim_map.add_argument("--out", default="map.png", help="PNG file to write (default map.png)")
     sim_map.set_defaults(func=_cmd_sim_map)
+
+    up = sub.add_parser("up", help="run the memory nodes in one process, from the launch files' parameter YAML",
+                        description="Bring up the nodes that `ros2 launch embodied_memory memory.launch.py` starts, "
+                        "in one process and without ros2 launch, with the same config/memory.yaml.")
+    up.add_argument("--sim", action="store_true", help="also run the embedded simulator's bridge node")
+    up.add_argument("--nodes", nargs="+", metavar="NODE", help="exactly these nodes (names of the YAML's sections)")
+    up.add_argument("--params", help="parameter YAML (default: the package's config/memory.yaml)")
+    up.add_argument("--set", action="append", default=[], metavar="NODE.PARAM=VALUE",
+                    help="override one parameter, e.g. long_term_memory.memory_dir=/data/mem (repeatable)")
+    up.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
+    up.set_defaults(func=_cmd_up)
+
+    register_bag(sub)
 
     check = sub.add_parser("check", help="report which parts of the stack are installed")
     check.set_defaults(func=_cmd_check)

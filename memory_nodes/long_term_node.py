@@ -165,6 +165,21 @@ class LongTermMemoryNode(Node):
         self.get_logger().info(f"memory {config.name!r} in {config.memory_dir} ({source}, "
                                f"{len(self.memory.graph)} objects); pose from {self._pose_source}")
 
+    def destroy_node(self) -> None:
+        """A clean shutdown saves what arrived since the last periodic snapshot."""
+        if not hasattr(self, "memory"):  # construction failed: nothing to save
+            super().destroy_node()
+            return
+        with self._lock:
+            try:
+                saved = self.memory.flush()
+            except Exception as exc:
+                self.get_logger().error(f"saving memory on shutdown failed: {exc}")
+            else:
+                if saved is not None:
+                    self.get_logger().info(f"saved memory to {saved}")
+        super().destroy_node()
+
     def _param(self, name: str, default: Any, description: str, **ranges: Any) -> Any:
         return declare(self, name, default, description, **ranges)
 

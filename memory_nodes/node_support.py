@@ -15,6 +15,7 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 
 _LOG_EVERY_S = 5.0
 
@@ -29,6 +30,10 @@ def declare(node: Node, name: str, default: Any, description: str,
             read_only: bool = True) -> Any:
     """Declare one parameter with its documentation and range; returns its value."""
     descriptor = ParameterDescriptor(description=description, read_only=read_only)
+    override = node._parameter_overrides.get(name)  # rclpy keeps launch/YAML values here until declared
+    if isinstance(default, float) and override is not None and override.type_ == Parameter.Type.INTEGER:
+        # "30" for a float parameter in YAML or on the command line means 30.0, not an error.
+        node._parameter_overrides[name] = Parameter(name, value=float(override.value))
     if integer_range is not None:
         descriptor.integer_range = [IntegerRange(from_value=integer_range[0], to_value=integer_range[1], step=1)]
     if float_range is not None:

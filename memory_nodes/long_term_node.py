@@ -68,6 +68,8 @@ class LongTermMemoryNode(Node):
             keep_snapshots=p("keep_snapshots", 5, "Snapshots kept per memory name", integer_range=(1, 100)),
             budget_tokens=p("budget_tokens", 1500, "Default token budget of the task subgraph",
                             integer_range=(50, 100000)),
+            trust_external_ids=p("trust_external_ids", True, "Associate by the instances' external ids (simulator "
+                                 "objectIds, tracker ids) first; off for trackers that reissue ids"),
             fusion=FusionConfig(
                 stride=p("fusion_stride", 2, "Back-project every n-th pixel", integer_range=(1, 8)),
                 max_depth=p("max_depth_m", 8.0, "Depth beyond this is ignored (m)", float_range=(0.5, 50.0)),
@@ -126,7 +128,7 @@ class LongTermMemoryNode(Node):
         self._marker_ids: frozenset = frozenset()
         self._marker_sequence = -1
 
-        self._updates_pub = self.create_publisher(GraphUpdate, "memory/graph_updates", 100)
+        self._updates_pub = self.create_publisher(GraphUpdate, "memory/graph_updates", 500)
         self._markers_pub = self.create_publisher(MarkerArray, "memory/markers", 2)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.memory.subscribe(self._publish_delta)

@@ -6,6 +6,7 @@ neither floods the log nor goes unnoticed in diagnostics.
 """
 from __future__ import annotations
 
+import os
 from collections import Counter
 from typing import Any, Callable, Optional, Sequence
 
@@ -18,6 +19,12 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 
 _LOG_EVERY_S = 5.0
+
+
+def executor_threads() -> int:
+    """Threads for a node's executor: at least 4, so that a callback waiting on a service or action
+    (the planner's) never holds the only thread, even on a one-CPU machine."""
+    return max(4, os.cpu_count() or 1)
 
 
 class ConfigurationError(ValueError):
@@ -77,7 +84,7 @@ def spin_nodes(factories: Sequence[Callable[[], Node]], args: Optional[list[str]
     """
     rclpy.init(args=args)
     nodes: list[Node] = []
-    executor = MultiThreadedExecutor()
+    executor = MultiThreadedExecutor(num_threads=executor_threads())
     try:
         for factory in factories:
             nodes.append(factory())

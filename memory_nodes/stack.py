@@ -19,16 +19,20 @@ from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
+from memory_nodes.node_support import executor_threads
+
 DEFAULT_PARAMS = Path(__file__).resolve().parent.parent / "config" / "memory.yaml"
 
 
 def _node_classes() -> dict[str, Callable[..., Node]]:
     """Node name -> class; imported lazily so that the stack's own import stays light."""
     from memory_nodes.long_term_node import LongTermMemoryNode
+    from memory_nodes.planner_node import PlannerNode
     from memory_nodes.short_term_node import ShortTermMemoryNode
     from memory_nodes.sim_bridge_node import SimBridge
 
-    return {"sim_bridge": SimBridge, "long_term_memory": LongTermMemoryNode, "short_term_memory": ShortTermMemoryNode}
+    return {"sim_bridge": SimBridge, "long_term_memory": LongTermMemoryNode, "short_term_memory": ShortTermMemoryNode,
+            "planner": PlannerNode}
 
 
 class ParamsFileError(ValueError):
@@ -103,7 +107,7 @@ def start(names: Sequence[str], params_file: Path = DEFAULT_PARAMS,
     file_params = read_params(params_file)
     stack = Stack(context=Context())
     rclpy.init(args=args, context=stack.context)
-    stack.executor = MultiThreadedExecutor(context=stack.context)
+    stack.executor = MultiThreadedExecutor(num_threads=executor_threads(), context=stack.context)
     try:
         for name in names:
             node = classes[name](context=stack.context,

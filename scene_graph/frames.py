@@ -40,7 +40,7 @@ class RGBDFrame:
     ``instance_ids`` is an int32 image where 0 means "no instance"; ``labels`` and ``scores``
     describe the ids that appear in it. Depth is float32 metres; 0, NaN and inf mean "no return".
     ``external_ids`` optionally names the source's own id for an instance (a simulator objectId, a
-    tracker id); memory keeps it as a hint for acting on the object, never for association.
+    tracker id); memory acts on it, and fusion associates by it when told to trust it.
     """
 
     stamp: float

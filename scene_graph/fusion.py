@@ -11,14 +11,45 @@ One :meth:`Fusion.integrate` call per frame:
    project into the view, are not occluded, and meet either free space (the depth goes on behind
    them) or another labelled surface, loses confidence and is marked missing when it drops low
    enough. Doing this first lets step 4 recognise an object that left its place in this frame.
-4. **Associate** each observation with a remembered object of the same label whose box overlaps,
-   then **merge** (bounded voxel cloud, box refit) or **create**. An object's centroid is the
-   centre of its fitted box, not the mean of its points: the points are surfaces, and their mean
-   is pulled towards whichever faces the camera happened to see most. A pickupable object
-   re-observed elsewhere while its old place was seen empty is *relocated*: it keeps its id and
-   moves, so memory never holds one object in two places (whichever of the two events comes first).
+4. **Associate** each observation with a remembered object, then **merge** (bounded voxel cloud,
+   box refit), **relocate** or **create**. An object's centroid is the centre of its fitted box,
+   not the mean of its points: the points are surfaces, and their mean is pulled towards whichever
+   faces the camera happened to see most.
+5. **Fold** same-label furniture that step 4 left as two interpenetrating nodes into one.
 
 Everything inside one frame is a single graph transaction, hence one delta.
+
+How association decides that an observation is a remembered object:
+
+* **External ids first** (``trust_external_ids``, on by default). When the source names its
+  instances (a simulator objectId, a re-identifying tracker's id: ``RGBDFrame.external_ids``), the
+  same non-empty id with the same label *is* the same object, wherever it is now: an overlapping
+  box merges, anything else relocates the node there (same id, status "moved", geometry replaced,
+  relations recomputed), so memory never keeps the object at its old place. Two different
+  non-empty ids are two objects: they are never merged, folded or taken for one that moved, and a
+  remembered object whose place now shows another id of its label counts as gone from there. Turn
+  it off for sources whose ids are not stable identities (a tracker that issues a new id whenever
+  it loses a track): memory then keeps ids only as hints for acting on the object.
+* **Geometry** for everything else: the same label and overlapping boxes (intersection over the
+  smaller box).
+* **Without ids, a move is only believed once the old place is seen empty.** A pickupable object
+  re-observed elsewhere while its old place was seen empty is relocated, whichever of the two
+  events comes first; until the old place is viewed again a newly seen same-label object is a new
+  node. A shortcut such as "the only apple memory knows about" was considered and rejected: a
+  second, never-seen apple is exactly as likely, and merging it would make memory lose a real
+  apple, which is worse than a short-lived duplicate that the next look at the old place folds.
+* **Furniture is one node however it is seen.** A large piece is often seen in parts (a side,
+  then the front; a fridge closed, then open with its door swung out, or only that door from the
+  door's side) whose boxes barely overlap. With ids, a view of a named piece that touches its box
+  or, together with it, still fits the piece's type (1.5 x its typical size) is more of the piece,
+  never the piece moved. Without ids, an unmatched furniture view whose own pixels show the
+  surface of a same-label piece next to it (at the depth memory expects), or, for a piece that
+  opens, hide it (its door in front of it), is that piece. Last, furniture being solid, two
+  same-label furniture boxes that interpenetrate (half the smaller one inside the larger) are
+  folded into the older node as soon as a view makes them meet. Without ids, parts that no view
+  has yet joined (a bed seen one end at a time past the pillows on it, a fridge first met as
+  nothing but its open door seen from behind) are two nodes until one does. Pieces that only touch
+  (a row of cabinets, adjacent burners) stay apart.
 """
 from __future__ import annotations
 
@@ -31,8 +62,9 @@ import numpy as np
 
 from scene_graph.frames import CameraIntrinsics, RGBDFrame
 from scene_graph.graph import SceneGraph
-from scene_graph.ontology import canonical_type, layer_of
+from scene_graph.ontology import OBJECT_TYPES, canonical_type, layer_of
 from scene_graph.records import MISSING, MOVED, VISIBLE, ObjectNode, OrientedBox
+from scene_graph.relations import aabb_gap
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +103,8 @@ class FusionConfig:
     confidence_gain: float = 0.5  # confidence += gain * (1 - confidence) per observation
     confidence_decay: float = 0.5  # confidence *= decay per contradicting view
     missing_below: float = 0.6
+    fold_inside: float = 0.5  # share of the smaller same-label furniture box inside the larger to fold
+    furniture_part_gap: float = 0.1  # a view of a named piece this close to its box is more of it (m)
 
 
 @dataclass(frozen=True)
@@ -85,6 +119,7 @@ class FusionStats:
     merged: int = 0
     relocated: int = 0
     marked_missing: int = 0
+    folded: int = 0
 
 
 @dataclass(frozen=True)
@@ -98,6 +133,7 @@ class FrameReport:
     relocated: tuple[str, ...] = ()
     missing: tuple[str, ...] = ()
     skipped: tuple[tuple[int, str], ...] = ()
+    folded: tuple[str, ...] = ()  # furniture nodes folded into another one (and removed)
 
 
 @dataclass(frozen=True, eq=False)
@@ -109,6 +145,7 @@ class Observation:
     points: np.ndarray  # (n, 3) float32, voxel-downsampled
     bounds: OrientedBox  # axis-aligned, for association; an oriented fit is made only when needed
     external_id: str = ""
+    instance: int = 0  # its id in the frame's instance image
 
 
 def voxel_downsample(points: np.ndarray, voxel: float) -> np.ndarray:
@@ -173,11 +210,18 @@ def validate_frame(frame: RGBDFrame) -> str:
 
 
 class Fusion:
-    """Integrates frames into a :class:`SceneGraph` and keeps counters of what happened."""
+    """Integrates frames into a :class:`SceneGraph` and keeps counters of what happened.
 
-    def __init__(self, graph: SceneGraph, config: FusionConfig = FusionConfig()) -> None:
+    ``trust_external_ids``: associate by the source's instance ids first (module docstring).
+    """
+
+    def __init__(self, graph: SceneGraph, config: FusionConfig = FusionConfig(),
+                 trust_external_ids: bool = True) -> None:
         self.graph = graph
         self.config = config
+        self.trust_external_ids = trust_external_ids
+        self._by_external: dict[str, str] = {}  # external id -> object id, valid at _external_seen
+        self._external_seen: tuple[int, int] = (-1, -1)  # (id(graph), sequence) the map reflects
         self._counts: Counter[str] = Counter()
         self._rejected: Counter[str] = Counter()
         self._skipped: Counter[str] = Counter()
@@ -190,6 +234,7 @@ class Fusion:
             frames=c["frames"], accepted=c["accepted"],
             rejected=tuple(sorted(self._rejected.items())), skipped_instances=tuple(sorted(self._skipped.items())),
             created=c["created"], merged=c["merged"], relocated=c["relocated"], marked_missing=c["missing"],
+            folded=c["folded"],
         )
 
     def integrate(self, frame: RGBDFrame) -> FrameReport:
@@ -209,16 +254,18 @@ class Fusion:
         observations, skipped = self._observe(frame, labels)
         for _, why in skipped:
             self._skipped[why] += 1
-        result: dict[str, list[str]] = {"created": [], "merged": [], "relocated": [], "missing": []}
+        result: dict[str, list[str]] = {key: [] for key in _OUTCOMES}
         with self.graph.transaction(frame.stamp):
             newly_missing = self._negative_evidence(frame, labels, result)
-            self._associate(observations, frame.stamp, result)
+            self._associate(observations, frame, result)
             for object_id in newly_missing:
                 self._resolve_move(object_id, result)
-        for key in ("created", "merged", "relocated", "missing"):
+            self._fold_furniture(result["merged"] + result["created"] + result["relocated"], frame.stamp, result)
+        self._external_seen = (id(self.graph), self.graph.sequence)  # the map followed every change of ours
+        for key in _OUTCOMES:
             self._counts[key] += len(result[key])
-        return FrameReport(True, "", *(tuple(result[k]) for k in ("created", "merged", "relocated", "missing")),
-                           skipped=tuple(skipped))
+        return FrameReport(True, "", *(tuple(result[k]) for k in _OUTCOMES[:4]), skipped=tuple(skipped),
+                           folded=tuple(result["folded"]))
 
     # ------------------------------------------------------------------ back-projection
     def _ray_factors(self, k: CameraIntrinsics) -> tuple[np.ndarray, np.ndarray]:
@@ -273,7 +320,7 @@ class Fusion:
             points = voxel_downsample(world[members[keep]].astype(np.float32), voxel)
             lo, hi = points.min(axis=0).astype(float), points.max(axis=0).astype(float)
             bounds = OrientedBox(tuple((lo + hi) / 2), tuple(np.maximum(hi - lo, 0.01)), 0.0)
-            observations.append(Observation(label, layer, points, bounds, frame.external_ids.get(inst, "")))
+            observations.append(Observation(label, layer, points, bounds, frame.external_ids.get(inst, "") or "", inst))
         return observations, skipped
 
     # ------------------------------------------------------------------ negative evidence
@@ -311,9 +358,27 @@ class Fusion:
     def _absent(self, node: ObjectNode, frame: RGBDFrame, labels: dict[int, str],
                 rotation: np.ndarray, origin: np.ndarray) -> bool:
         cfg = self.config
+        u, v, expected = self._project(node, frame, rotation, origin)
+        seen = frame.depth[v, u].astype(np.float64)
+        valid = np.isfinite(seen) & (seen > 0)
+        beyond = valid & (seen > expected + cfg.surface_tolerance)
+        level = valid & (np.abs(seen - expected) <= cfg.surface_tolerance)
+        own = node.external_id if self.trust_external_ids else ""
+        other = np.array([self._someone_else(node.label, own, labels.get(i, ""), frame.external_ids.get(i, ""))
+                          for i in frame.instance_ids[v, u].tolist()], dtype=bool)
+        # A surface at the expected depth supports presence unless another object owns it
+        # (an unlabelled pixel may be this object missed by the detector).
+        support = int(np.count_nonzero(level & ~other))
+        against = int(np.count_nonzero(beyond) + np.count_nonzero(level & other))
+        decisive = support + against
+        return decisive >= cfg.min_evidence and against >= cfg.absent_share * decisive
+
+    def _project(self, node: ObjectNode, frame: RGBDFrame, rotation: np.ndarray,
+                 origin: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Pixel column, row and expected depth of up to ``evidence_points`` of the node's stored
+        points that fall inside the image in front of the camera."""
+        cfg = self.config
         stored = self.graph.points(node.id)
-        if len(stored) == 0:
-            return False
         step = max(1, len(stored) // cfg.evidence_points)
         camera = (stored[::step].astype(np.float64) - origin) @ rotation
         camera = camera[camera[:, 2] > cfg.min_depth]
@@ -321,34 +386,58 @@ class Fusion:
         u = np.rint(k.fx * camera[:, 0] / camera[:, 2] + k.cx).astype(np.int64)
         v = np.rint(k.fy * camera[:, 1] / camera[:, 2] + k.cy).astype(np.int64)
         inside = (u >= 0) & (u < k.width) & (v >= 0) & (v < k.height)
-        u, v, expected = u[inside], v[inside], camera[inside, 2]
+        return u[inside], v[inside], camera[inside, 2]
+
+    def _shows_part_of(self, frame: RGBDFrame, obs: Observation, node: ObjectNode) -> int:
+        """How many of the node's sampled points this observation's own pixels show at the expected
+        depth (a view of more of the same surface, e.g. its side as well as its front) or, for a
+        piece that opens, hide (its door swung out in front of it). Hiding alone is not enough for
+        other furniture: a chair pushed against another can hide it."""
+        tolerance = self.config.surface_tolerance
+        pose = np.asarray(frame.T_world_camera, dtype=float)
+        u, v, expected = self._project(node, frame, pose[:3, :3], pose[:3, 3])
         seen = frame.depth[v, u].astype(np.float64)
-        valid = np.isfinite(seen) & (seen > 0)
-        beyond = valid & (seen > expected + cfg.surface_tolerance)
-        level = valid & (np.abs(seen - expected) <= cfg.surface_tolerance)
-        pixel_labels = [labels.get(int(i), "") for i in frame.instance_ids[v, u]]
-        other = np.array([lab not in ("", node.label) for lab in pixel_labels], dtype=bool)
-        # A surface at the expected depth supports presence unless another object's label owns it
-        # (an unlabelled pixel may be this object missed by the detector).
-        support = int(np.count_nonzero(level & ~other))
-        against = int(np.count_nonzero(beyond) + np.count_nonzero(level & other))
-        decisive = support + against
-        return decisive >= cfg.min_evidence and against >= cfg.absent_share * decisive
+        ours = (frame.instance_ids[v, u] == obs.instance) & np.isfinite(seen) & (seen <= expected + tolerance)
+        kind = OBJECT_TYPES.get(node.label)
+        if kind is None or not kind.openable:
+            ours &= seen >= expected - tolerance
+        return int(np.count_nonzero(ours))
+
+    @staticmethod
+    def _someone_else(label: str, external_id: str, pixel_label: str, pixel_external_id: Optional[str]) -> bool:
+        """Whether a pixel belongs to another object than one with this label and (trusted) id."""
+        if pixel_label in ("", label):
+            return bool(pixel_label and external_id and pixel_external_id and pixel_external_id != external_id)
+        return True
 
     # ------------------------------------------------------------------ association
-    def _associate(self, observations: list[Observation], stamp: float, result: dict[str, list[str]]) -> None:
-        cfg = self.config
-        pairs = []
-        for n, obs in enumerate(observations):
-            lo_o, hi_o = obs.bounds.aabb()
-            for node in self.graph.objects_near_box(obs.bounds, cfg.association_margin):
-                if node.label == obs.label:
-                    lo_n, hi_n = node.box.aabb()
-                    score = _overlap(lo_o, hi_o, lo_n, hi_n, cfg.association_margin)
-                    if score >= cfg.min_overlap:
-                        pairs.append((score, n, node.id))
+    def _associate(self, observations: list[Observation], frame: RGBDFrame, result: dict[str, list[str]]) -> None:
+        cfg, stamp = self.config, frame.stamp
         used_obs: set[int] = set()
         used_nodes: set[str] = set()
+        if self.trust_external_ids:
+            for n, obs in enumerate(observations):
+                node = self._node_named(obs.external_id, obs.label)
+                if node is None or node.id in used_nodes:
+                    continue
+                used_obs.add(n)
+                used_nodes.add(node.id)
+                if self._overlap_score(obs, node) >= cfg.min_overlap or self._another_part(obs, node):
+                    self._merge(node.id, obs, stamp)
+                    result["merged"].append(node.id)
+                else:  # the same object, somewhere else now: move it rather than remember it twice
+                    self._relocate(node, obs.points, fit_box(obs.points), stamp, obs.external_id,
+                                   confidence=max(node.confidence, cfg.initial_confidence))
+                    result["relocated"].append(node.id)
+        pairs = []
+        for n, obs in enumerate(observations):
+            if n in used_obs:
+                continue
+            for node in self.graph.objects_near_box(obs.bounds, cfg.association_margin):
+                if node.label == obs.label and node.id not in used_nodes and self._may_be_one(obs.external_id, node):
+                    score = self._overlap_score(obs, node)
+                    if score >= cfg.min_overlap:
+                        pairs.append((score, n, node.id))
         for score, n, object_id in sorted(pairs, key=lambda p: (-p[0], p[1], p[2])):
             if n in used_obs or object_id in used_nodes:
                 continue
@@ -359,32 +448,93 @@ class Fusion:
         for n, obs in enumerate(observations):
             if n in used_obs:
                 continue
-            moved = self._missing_twin(obs.label, exclude=used_nodes) if obs.layer == "object" else None
-            if moved is not None:
+            piece = self._piece_shown(frame, obs, used_nodes) if obs.layer == "furniture" else None
+            moved = self._missing_twin(obs, exclude=used_nodes) if obs.layer == "object" else None
+            if piece is not None:
+                self._merge(piece.id, obs, stamp)
+                used_nodes.add(piece.id)
+                result["merged"].append(piece.id)
+            elif moved is not None:
                 self._relocate(moved, obs.points, fit_box(obs.points), stamp, obs.external_id)
                 used_nodes.add(moved.id)
                 result["relocated"].append(moved.id)
             else:
                 result["created"].append(self._create(obs, stamp))
 
+    def _overlap_score(self, obs: Observation, node: ObjectNode) -> float:
+        return _overlap(*obs.bounds.aabb(), *node.box.aabb(), self.config.association_margin)
+
+    def _piece_shown(self, frame: RGBDFrame, obs: Observation, exclude: set[str]) -> Optional[ObjectNode]:
+        """The remembered same-label piece of furniture next to this observation whose own surface
+        the observation's pixels show or hide (see :meth:`_shows_part_of`), if any."""
+        best, most = None, self.config.min_evidence - 1
+        for node in self.graph.objects_near_box(obs.bounds, self.config.furniture_part_gap):
+            if node.label == obs.label and node.id not in exclude and self._may_be_one(obs.external_id, node):
+                shown = self._shows_part_of(frame, obs, node)
+                if shown > most:
+                    best, most = node, shown
+        return best
+
+    def _another_part(self, obs: Observation, node: ObjectNode) -> bool:
+        """A view of a named piece of furniture that does not overlap its remembered box shows more
+        of the piece (its other end, its swung-out door), not the piece moved, when it touches the
+        box or when both together still fit the piece's type (1.5 x its typical size)."""
+        if node.layer != "furniture":
+            return False
+        if float(aabb_gap(*obs.bounds.aabb(), *node.box.aabb())) <= self.config.furniture_part_gap:
+            return True
+        kind = OBJECT_TYPES.get(node.label)
+        if kind is None:
+            return False
+        both = fit_box(np.concatenate([obs.points, self.graph.points(node.id)]))
+        return bool(np.all(np.sort(both.extent) <= 1.5 * np.sort(kind.size)))
+
+    def _may_be_one(self, external_id: str, node: ObjectNode) -> bool:
+        """False when trusted ids say these are two objects (both named, differently)."""
+        return not (self.trust_external_ids and external_id and node.external_id and external_id != node.external_id)
+
+    def _node_named(self, external_id: str, label: str) -> Optional[ObjectNode]:
+        """The remembered object with this external id and label, if any."""
+        if not external_id:
+            return None
+        if self._external_seen != (id(self.graph), self.graph.sequence):  # changed by someone else: re-read
+            self._by_external = {}
+            for node in sorted(self.graph.objects(), key=lambda o: (o.last_seen, o.id)):  # the latest wins
+                if node.external_id:
+                    self._by_external[node.external_id] = node.id
+            self._external_seen = (id(self.graph), self.graph.sequence)
+        node = self.graph.get_object(self._by_external.get(external_id, ""))
+        return node if node is not None and node.external_id == external_id and node.label == label else None
+
+    def _write(self, node: ObjectNode, points: Optional[np.ndarray]) -> None:
+        """Write a node, keeping the external id map in step with this frame's own changes."""
+        self.graph.upsert_object(node, points)
+        if node.external_id:
+            self._by_external[node.external_id] = node.id
+
     def _merge(self, object_id: str, obs: Observation, stamp: float) -> None:
         cfg = self.config
         node = self.graph.get_object(object_id)
         assert node is not None
         voxel = cfg.furniture_voxel if node.layer == "furniture" else cfg.object_voxel
-        points = voxel_downsample(np.concatenate([obs.points, self.graph.points(object_id)]), voxel)
-        if len(points) > cfg.max_points:
-            points = points[:: int(np.ceil(len(points) / cfg.max_points))]
+        points = self._union(obs.points, self.graph.points(object_id), voxel)
         # Refit only when the new view reaches beyond the known box: the steady state of a robot
         # looking at what it already knows then costs no box search at all.
         grows = not np.all(node.box.contains(obs.points, margin=voxel))
         box = fit_box(points) if grows else node.box
-        self.graph.upsert_object(replace(
+        self._write(replace(
             node, centroid=box.center, box=box, last_seen=stamp,
             observation_count=node.observation_count + 1,
             confidence=node.confidence + cfg.confidence_gain * (1.0 - node.confidence),
             status=VISIBLE, external_id=obs.external_id or node.external_id,
         ), points)
+
+    def _union(self, newer: np.ndarray, older: np.ndarray, voxel: float) -> np.ndarray:
+        """Both clouds in one bounded voxel cloud (the newer points win a shared voxel)."""
+        points = voxel_downsample(np.concatenate([newer, older]), voxel)
+        if len(points) > self.config.max_points:
+            points = points[:: int(np.ceil(len(points) / self.config.max_points))]
+        return points
 
     def _create(self, obs: Observation, stamp: float) -> str:
         box = fit_box(obs.points)
@@ -393,17 +543,18 @@ class Fusion:
             first_seen=stamp, last_seen=stamp, last_changed=stamp, observation_count=1,
             confidence=self.config.initial_confidence, status=VISIBLE, external_id=obs.external_id,
         )
-        self.graph.upsert_object(node, obs.points)
+        self._write(node, obs.points)
         return node.id
 
-    def _missing_twin(self, label: str, exclude: set[str]) -> Optional[ObjectNode]:
+    def _missing_twin(self, obs: Observation, exclude: set[str]) -> Optional[ObjectNode]:
         """The most recently seen missing object of this label: the one that probably moved here."""
-        missing = [o for o in self.graph.objects() if o.status == MISSING and o.label == label and o.id not in exclude]
+        missing = [o for o in self.graph.objects() if o.status == MISSING and o.label == obs.label
+                   and o.id not in exclude and self._may_be_one(obs.external_id, o)]
         return max(missing, key=lambda o: (o.last_seen, o.id)) if missing else None
 
     def _relocate(self, node: ObjectNode, points: np.ndarray, box: OrientedBox, stamp: float, external_id: str,
                   extra_count: int = 1, confidence: Optional[float] = None) -> None:
-        self.graph.upsert_object(replace(
+        self._write(replace(
             node, centroid=box.center, box=box, last_seen=stamp, status=MOVED,
             observation_count=node.observation_count + extra_count,
             confidence=self.config.initial_confidence if confidence is None else confidence,
@@ -418,21 +569,63 @@ class Fusion:
             return
         newcomers = [
             o for o in self.graph.objects(include_missing=False)
-            if o.label == node.label and o.first_seen > node.last_seen
+            if o.label == node.label and o.first_seen > node.last_seen and self._may_be_one(o.external_id, node)
         ]
         if not newcomers:
             return
         here = np.asarray(node.centroid)
         twin = min(newcomers, key=lambda o: (float(np.linalg.norm(np.asarray(o.centroid) - here)), o.id))
         points = self.graph.points(twin.id)
-        self.graph.remove_object(twin.id, twin.last_seen)
+        self._absorb(twin, result)
         merged_states = replace(node, states=tuple(sorted({**dict(node.states), **dict(twin.states)}.items())))
         self._relocate(merged_states, points, twin.box, twin.last_seen, twin.external_id,
                        extra_count=twin.observation_count, confidence=twin.confidence)
         result["relocated"].append(object_id)
-        for key in ("created", "merged"):
-            if twin.id in result[key]:
-                result[key].remove(twin.id)
+
+    def _absorb(self, gone: ObjectNode, result: dict[str, list[str]]) -> None:
+        """Remove a node that turned out to be another one; this frame's report no longer names it."""
+        self.graph.remove_object(gone.id, gone.last_seen)
+        for key in ("created", "merged", "relocated"):
+            if gone.id in result[key]:
+                result[key].remove(gone.id)
+
+    # ------------------------------------------------------------------ furniture folding
+    def _fold_furniture(self, touched: list[str], stamp: float, result: dict[str, list[str]]) -> None:
+        """Fold same-label furniture whose boxes interpenetrate into the older node (module docstring)."""
+        cfg = self.config
+        for object_id in dict.fromkeys(touched):
+            node = self.graph.get_object(object_id)
+            while node is not None and node.layer == "furniture":
+                other = next((o for o in self.graph.objects_near_box(node.box, cfg.furniture_voxel)
+                              if o.id != node.id and o.label == node.label and self._may_be_one(o.external_id, node)
+                              and _inside_share(node.box, o.box, cfg.furniture_voxel) >= cfg.fold_inside), None)
+                if other is None:
+                    break
+                keep, gone = sorted((node, other), key=lambda o: (o.first_seen, o.id))
+                points = self._union(self.graph.points(gone.id), self.graph.points(keep.id), cfg.furniture_voxel)
+                box = fit_box(points)
+                self._absorb(gone, result)
+                newer = max((keep, gone), key=lambda o: (o.last_seen, o.id))
+                self._write(replace(
+                    keep, centroid=box.center, box=box, last_seen=newer.last_seen, status=newer.status,
+                    observation_count=keep.observation_count + gone.observation_count,
+                    confidence=max(keep.confidence, gone.confidence),
+                    states=tuple(sorted({**dict(gone.states), **dict(keep.states)}.items())),
+                    external_id=keep.external_id or gone.external_id,
+                ), points)
+                result["folded"].append(gone.id)
+                if keep.id not in result["merged"] + result["created"] + result["relocated"]:
+                    result["merged"].append(keep.id)
+                node = self.graph.get_object(keep.id)
+
+
+_OUTCOMES = ("created", "merged", "relocated", "missing", "folded")
+
+
+def _inside_share(a: OrientedBox, b: OrientedBox, margin: float) -> float:
+    """Share of the smaller box's volume inside the larger one grown by ``margin`` (sampled)."""
+    small, large = (a, b) if a.volume <= b.volume else (b, a)
+    return float(np.mean(large.contains(small.grid(4), margin=margin)))
 
 
 def _depth_inliers(z: np.ndarray) -> np.ndarray:

@@ -31,6 +31,7 @@ class LongTermConfig:
     keep_snapshots: int = 5
     budget_tokens: int = 1500  # default task-subgraph budget
     fusion: FusionConfig = FusionConfig()
+    trust_external_ids: bool = True  # see Fusion: off for trackers that reissue ids after losing a track
 
 
 class LongTermMemory:
@@ -40,7 +41,7 @@ class LongTermMemory:
         self.config = config
         self.store = MemoryStore(config.memory_dir, keep=config.keep_snapshots)
         self.graph = SceneGraph()
-        self.fusion = Fusion(self.graph, config.fusion)
+        self.fusion = Fusion(self.graph, config.fusion, trust_external_ids=config.trust_external_ids)
         self.retriever = MemoryRetriever(self.graph, index)
         self._periodic = PeriodicSnapshot(self.store, lambda: self.graph, config.snapshot_interval, config.name,
                                           embeddings=self.retriever.embeddings) if config.snapshot_interval > 0 else None

@@ -104,7 +104,8 @@ class ObjectNode:
     """One remembered object or piece of furniture.
 
     ``id`` is memory's own stable name ("obj_0007"); ``external_id`` is the source's id (a
-    simulator objectId) kept as a hint for acting, never used for association. ``states`` is a
+    simulator objectId or a tracker id): the skill layer acts on it, and fusion trusts it for
+    association when ``Fusion(trust_external_ids=True)``. ``states`` is a
     sorted tuple of (name, value) pairs so that records compare and hash by value.
     ``last_changed`` moves only when position, states or status change, which is what "changed
     since" queries ask about; ``last_seen`` moves on every observation.

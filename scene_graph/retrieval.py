@@ -169,6 +169,20 @@ class MemoryRetriever:
         return [ScoredObject(node, score) for node, score in
                 ((self._graph.get_object(i), s) for i, s in hits) if node is not None]
 
+    def _index_filter(self, label: str, room: str) -> Optional[dict[str, str]]:
+        """The label and room filters as an equality filter on the index's metadata, so that a text
+        search ranks only objects that can pass them (a rare label is not crowded out of the text
+        hits by objects the filter drops afterwards) and a local Chroma index can answer from its
+        exact mirror. A room kind shared by several rooms stays a filter on the hits only."""
+        where: dict[str, str] = {}
+        if label:
+            where["label"] = canonical_type(label) or label
+        if room:
+            rooms = {r.id for r in self._graph.rooms() if r.id == room or r.kind.lower() == room.lower()}
+            if len(rooms) == 1:
+                where["room_id"] = rooms.pop()
+        return where or None
+
     def query(
         self,
         text: str = "",
@@ -192,7 +206,7 @@ class MemoryRetriever:
             close = {s.node.id: s for s in self.near(near, radius)}
             pool = {i: close[i] for i in pool if i in close}
         if text:
-            scored = self.text(text, k=max(k, min(len(self._graph), 10 * k)))
+            scored = self.text(text, k=max(k, min(len(self._graph), 10 * k)), where=self._index_filter(label, room))
             pool = {s.node.id: s for s in scored if s.node.id in pool}
         ranked = sorted(pool.values(), key=lambda s: (-s.score, -s.node.last_changed, s.node.id))
         return ranked[: max(k, 0)]

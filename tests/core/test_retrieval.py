@@ -110,3 +110,12 @@ def test_embeddings_survive_a_snapshot(memory, tmp_path):
     restored.restore(*loaded.embeddings)
     assert restored.sync() == 0 and fresh_embedder.calls == 0
     assert restored.text("sliced apple fridge", k=1)[0].node.id == ids["apple"]
+
+
+def test_label_and_room_filters_apply_inside_the_text_search(memory):
+    retriever, ids, _ = memory
+    for n in range(30):  # many objects that read closer to the text than the ones the filters want
+        add(retriever.graph, "Mug", (0.5 + 0.1 * n, 3.5, 0.05), (0.09, 0.09, 0.1))
+    assert [s.node.id for s in retriever.query(text="a mug in the kitchen", label="apple", k=1)] == [ids["apple"]]
+    assert [s.node.id for s in retriever.query(text="mug", room="bedroom", k=3)] == [ids["book"]]
+    assert [s.node.id for s in retriever.query(text="mug", room="room_1", label="book", k=3)] == [ids["book"]]

@@ -1,4 +1,5 @@
-"""Vector indexes: numpy baseline, Chroma on disk (and after reopening), Chroma as a server."""
+"""Vector indexes: numpy baseline, Chroma on disk (and after reopening) with its exact in-memory
+mirror, Chroma as a server."""
 from __future__ import annotations
 
 import json
@@ -12,8 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from scene_graph import vector_index as vi
 from scene_graph.embeddings import embed
 from scene_graph.vector_index import (
+    EXACT,
+    HNSW,
     ChromaVectorIndex,
     NumpyVectorIndex,
     VectorIndexError,
@@ -125,10 +129,134 @@ def test_chroma_upsert_beyond_max_batch(tmp_path: Path) -> None:
     n = index.max_batch + 500  # more than one Chroma batch (5461 in chromadb 1.5)
     rng = np.random.default_rng(0)
     ids = [f"obj{i}" for i in range(n)]
-    index.upsert(ids, ["x"] * n, embeddings=rng.standard_normal((n, 8)).astype(np.float32))
+    vectors = rng.standard_normal((n, 8)).astype(np.float32)
+    index.upsert(ids, ["x"] * n, [{"even": i % 2 == 0} for i in range(n)], embeddings=vectors)
     assert index.count() == n
+    reopened = ChromaVectorIndex(path=tmp_path / "db")  # the mirror is read back in pages
+    assert reopened.count() == n
+    np.testing.assert_allclose(reopened.get_embeddings(ids[-2:] + ids[:1]),
+                               vectors[[-2, -1, 0]] / np.linalg.norm(vectors[[-2, -1, 0]], axis=1, keepdims=True),
+                               atol=1e-6)
+    assert {i for i, _ in reopened.query(vectors[1], 50, where={"even": False})} <= set(ids[1::2])
     index.delete(ids[:-3])
     assert index.count() == 3
+    assert ChromaVectorIndex(path=tmp_path / "db").count() == 3
+
+
+class _HnswSpy:
+    """Wraps a Chroma collection's query (its HNSW search) and counts the calls."""
+
+    def __init__(self, query) -> None:
+        self.query, self.calls = query, 0
+
+    def __call__(self, **kwargs):
+        self.calls += 1
+        return self.query(**kwargs)
+
+
+def _spy_on_hnsw(index: ChromaVectorIndex, monkeypatch) -> _HnswSpy:
+    spy = _HnswSpy(index._collection.query)
+    monkeypatch.setattr(index._collection, "query", spy)
+    return spy
+
+
+def test_local_chroma_answers_from_its_exact_mirror_as_numpy_does(
+    tmp_path: Path, vectors: np.ndarray, query_vectors: np.ndarray, monkeypatch
+) -> None:
+    chroma = _filled(ChromaVectorIndex(path=tmp_path / "db"), vectors)
+    exact = _filled(NumpyVectorIndex(), vectors)
+    hnsw = _spy_on_hnsw(chroma, monkeypatch)
+    assert chroma.route() == (EXACT, None)
+    for where in (None, {"room": "Kitchen"}, {"room": "Kitchen", "type": "Mug"}, {"room": "Attic"}):
+        for q in list(query_vectors) + [3.0 * query_vectors[0]]:  # scores are cosines whatever the norm
+            got, want = chroma.query(q, 4, where=where), exact.query(q, 4, where=where)
+            assert [i for i, _ in got] == [i for i, _ in want]
+            np.testing.assert_allclose([s for _, s in got], [s for _, s in want], atol=1e-5)
+    assert chroma.query("slice the apple", 1)[0][0] == "Apple|1"
+    # Upserts and deletes keep the mirror in step with Chroma; reopening rebuilds it from disk.
+    for index in (chroma, exact):
+        index.upsert(["Knife|1", "Lamp|1"], ["Pillow on Sofa", "Lamp on Desk"],
+                     [{"room": "LivingRoom", "type": "Pillow"}, {"room": "Bedroom", "type": "Lamp"}],
+                     embeddings=embed(["Pillow on Sofa", "Lamp on Desk"]))
+        index.delete(["Apple|1", "no-such-id"])
+    reopened = ChromaVectorIndex(path=tmp_path / "db")
+    hnsw_reopened = _spy_on_hnsw(reopened, monkeypatch)
+    for index in (chroma, reopened):
+        assert index.count() == exact.count() == len(IDS)
+        assert _top_ids(index, query_vectors, 6) == _top_ids(exact, query_vectors, 6)
+        assert _top_ids(index, query_vectors, 3, {"room": "LivingRoom"}) == \
+            _top_ids(exact, query_vectors, 3, {"room": "LivingRoom"})
+        np.testing.assert_allclose(index.get_embeddings(["Lamp|1", "Towel|1"]),
+                                   exact.get_embeddings(["Lamp|1", "Towel|1"]), atol=1e-6)
+    assert hnsw.calls == hnsw_reopened.calls == 0
+    assert chroma._collection.count() == len(IDS)
+
+
+def test_chroma_routes_large_searches_to_hnsw_and_few_candidates_to_the_mirror(
+    tmp_path: Path, vectors: np.ndarray, query_vectors: np.ndarray, monkeypatch
+) -> None:
+    chroma = _filled(ChromaVectorIndex(path=tmp_path / "db", exact_below=3), vectors)
+    exact = _filled(NumpyVectorIndex(), vectors)
+    hnsw = _spy_on_hnsw(chroma, monkeypatch)
+    assert chroma.route()[0] == HNSW
+    assert _top_ids(chroma, query_vectors) == _top_ids(exact, query_vectors)
+    assert hnsw.calls == len(query_vectors)
+    kitchen = {"room": "Kitchen"}  # five candidates: more than exact_below
+    assert chroma.route(kitchen)[0] == HNSW
+    assert _top_ids(chroma, query_vectors, 3, kitchen) == _top_ids(exact, query_vectors, 3, kitchen)
+    assert hnsw.calls == 2 * len(query_vectors)
+    for few in ({"room": "LivingRoom"}, {"room": "Bathroom", "type": "Towel"}, {"room": "Attic"}):
+        path, rows = chroma.route(few)
+        assert path == EXACT and rows is not None and len(rows) <= 3
+        assert _top_ids(chroma, query_vectors, 3, few) == _top_ids(exact, query_vectors, 3, few)
+    assert hnsw.calls == 2 * len(query_vectors)
+    assert chroma.route({"room": {"$ne": "Kitchen"}})[0] == HNSW  # operators are Chroma's to evaluate
+    assert ChromaVectorIndex(path=tmp_path / "db", exact_below=0).route() == (HNSW, None)
+
+
+def test_mirror_filters_like_chroma_bool_is_not_one(tmp_path: Path, monkeypatch) -> None:
+    metadatas = [{"flag": True}, {"flag": 1}, {"flag": 1.0}, {"other": 1}, None]
+    ids = ["bool", "int", "float", "other", "none"]
+    expected = [(True, {"bool"}), (1, {"int", "float"}), (1.0, {"int", "float"})]  # not a dict: True == 1
+    folder = tmp_path / "db"
+    hnsw_only = ChromaVectorIndex(path=folder, exact_below=0)
+    hnsw_only.upsert(ids, ["x"] * 5, metadatas, embeddings=np.eye(5, dtype=np.float32) + 0.1)
+    mirrored = ChromaVectorIndex(path=folder)
+    for value, want in expected:
+        for index in (hnsw_only, mirrored):
+            assert {i for i, _ in index.query(np.ones(5), 5, where={"flag": value})} == want
+
+
+def test_exact_product_is_the_same_whole_or_in_one_thread_blocks() -> None:
+    rng = np.random.default_rng(3)
+    n, dim = 2 * vi.ONE_THREAD_ELEMENTS // 96 + 7, 96  # a bit over two one-thread blocks
+    vectors = rng.standard_normal((n, dim)).astype(np.float32)
+    ids = [f"o{i}" for i in range(n)]
+    exact = NumpyVectorIndex()
+    exact.upsert(ids, ids, embeddings=vectors)
+    mirror = vi._ExactMirror()
+    mirror.put(ids, vi._unit_rows(vectors), None)
+    planner = mirror._planner
+    queries = rng.standard_normal((10, dim)).astype(np.float32)
+    for way in (vi.WHOLE, vi.BLOCKED):
+        planner._choose = lambda way=way: way
+        for q in queries:
+            got, want = mirror.search(q, 10), exact.query(q, 10)
+            assert [i for i, _ in got] == [i for i, _ in want]
+            np.testing.assert_allclose([s for _, s in got], [s for _, s in want], atol=1e-5)
+
+
+def test_product_planner_follows_the_faster_way_and_keeps_checking_the_other() -> None:
+    planner = vi._ProductPlanner(window=5, explore=4)
+    assert [planner._choose() for _ in range(1)] == [vi.WHOLE]  # nothing measured yet: try both
+    planner._recent[vi.WHOLE].extend([2e-6, 3e-6, 2e-6])
+    assert planner._choose() == vi.BLOCKED
+    planner._recent[vi.BLOCKED].extend([1e-7, 1e-7, 5e-5])  # one outlier does not move the median
+    planner._count = 0
+    picks = [planner._choose() for _ in range(8)]
+    assert picks == [vi.BLOCKED] * 3 + [vi.WHOLE] + [vi.BLOCKED] * 3 + [vi.WHOLE]
+    planner._recent[vi.WHOLE].extend([5e-8] * 5)  # the machine went idle: whole is faster again
+    assert planner._choose() == vi.WHOLE
 
 
 def _free_port() -> int:

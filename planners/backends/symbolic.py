@@ -1,0 +1,153 @@
+"""The offline planner: goal conditions to skills, using what memory knows.
+
+For each goal it picks remembered objects of the right types, then writes the skills a careful
+person would: go there, open the container it is in if memory does not know it to be open, pick
+it up, carry it, open the destination, put it down. When memory lacks an object the task needs,
+the plan is ``Explore()`` alone: the runner explores, perception updates memory, and the runner
+asks again. Every call is replayed on a :class:`PlanState`, so the plan passes validation.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+from scene_graph.ontology import OBJECT_TYPES
+from sim.tasks import Condition
+from planners.backends.base import InvalidInstruction, PlanRequest, PlanResponse
+from planners.grammar import SkillCall, format_plan
+from planners.instructions import HOLD, goals_for
+from planners.interfaces import KnownObject
+from planners.validate import KNIVES, PlanState, is_container
+
+# STATE goals reached by an appliance skill: (state, value) -> (skill, appliance types)
+_APPLIANCE = {
+    ("temperature", "hot"): ("HeatObject", ("Microwave", "StoveBurner")),
+    ("cooked", True): ("HeatObject", ("Microwave", "StoveBurner")),
+    ("temperature", "cold"): ("CoolObject", ("Fridge",)),
+    ("cleaned", True): ("CleanObject", ("SinkBasin", "Sink", "Faucet")),
+    ("dirty", False): ("CleanObject", ("SinkBasin", "Sink", "Faucet")),
+    ("filled", True): ("FillObject", ("SinkBasin", "Sink", "Faucet", "CoffeeMachine")),
+}
+
+
+class _Lacking(Exception):
+    """Memory knows no object of these types: explore."""
+
+
+class _Planner:
+    def __init__(self, objects: Sequence[KnownObject], held: str) -> None:
+        self.state = PlanState.start(objects, held)
+        self.calls: list[SkillCall] = []
+        self.at = ""  # where the last GoToObject went
+
+    def emit(self, skill: str, target: str = "") -> None:
+        call = SkillCall(skill, target)
+        reason = self.state.check(call)
+        assert not reason, f"symbolic plan step {call} is implausible: {reason}"
+        self.state.apply(call)
+        self.calls.append(call)
+        if skill in ("GoToObject", "Explore"):
+            self.at = target
+
+    def go(self, object_id: str) -> None:
+        """Drive to the object itself unless already there: validation's reach is generous, an arm is not."""
+        if self.at != object_id:
+            self.emit("GoToObject", object_id)
+
+    def pick(self, types: Sequence[str], exclude: Sequence[str] = ()) -> str:
+        """A remembered object of one of ``types``: in hand first, then ones not shut away."""
+        found = [o for o in self.state.objects.values()
+                 if o.label in types and not o.missing and o.id not in exclude]
+        if not found:
+            raise _Lacking(types)
+        found.sort(key=lambda o: (o.id != self.state.held, bool(self.state.closed_holder(o.id)),
+                                  types.index(o.label), o.id))
+        return found[0].id
+
+    def reach(self, object_id: str) -> None:
+        """Get within reach, opening the container it is in unless memory knows it is open."""
+        if object_id == self.state.held:
+            return
+        obj = self.state.objects[object_id]
+        container = obj.holder if obj.inside and is_container(self.state.objects[obj.holder].label) else ""
+        if container and self.state.is_open(container) is not True:
+            self.go(container)
+            self.emit("OpenObject", container)
+        self.go(object_id)  # a fridge is wider than an arm's reach
+
+    def fetch(self, object_id: str) -> None:
+        if self.state.held == object_id:
+            return
+        if self.state.held:
+            self.stow(self.state.objects[object_id].room_id)
+        self.reach(object_id)
+        self.emit("PickupObject", object_id)
+
+    def place(self, host: str) -> None:
+        self.go(host)
+        if is_container(self.state.objects[host].label) and self.state.is_open(host) is not True:
+            self.emit("OpenObject", host)
+        self.emit("PutObject", host)
+
+    def stow(self, room_id: str) -> None:
+        """Free the hand: on a surface memory knows, in the room the next object is in if it can."""
+        surfaces = [o for o in self.state.objects.values() if o.layer == "furniture" and not o.missing
+                    and OBJECT_TYPES.get(o.label) is not None and OBJECT_TYPES[o.label].receptacle]
+        if not surfaces:
+            raise InvalidInstruction(f"the hand holds {self.state.held} and memory knows nowhere to put it")
+        self.place(min(surfaces, key=lambda o: (o.room_id != room_id, is_container(o.label), o.id)).id)
+
+    def achieve(self, goal: Condition) -> None:
+        used: list[str] = []
+        for _ in range(goal.count):
+            subject = self.pick(goal.subject, used)
+            used.append(subject)
+            self._one(goal, subject)
+
+    def _one(self, goal: Condition, subject: str) -> None:
+        if goal.predicate in ("INSIDE", "ON"):
+            host = self.pick(goal.target, [subject])
+            if self.state.objects[subject].holder != host:
+                self.fetch(subject)
+                self.place(host)
+        elif goal.predicate == HOLD:
+            self.fetch(subject)
+        elif goal.predicate in ("TOGGLEON", "TOGGLEOFF"):
+            if self.state.objects[subject].state("toggled") != goal.value:
+                self.reach(subject)
+                self.emit("ToggleObjectOn" if goal.value else "ToggleObjectOff", subject)
+        elif goal.state == "open":
+            if self.state.is_open(subject) != goal.value:
+                self.reach(subject)
+                self.emit("OpenObject" if goal.value else "CloseObject", subject)
+        elif goal.state == "sliced":
+            if self.state.objects[subject].state("sliced") is not True:
+                knife = self.pick(KNIVES)
+                self.fetch(knife)
+                self.reach(subject)
+                self.emit("SliceObject", subject)
+        elif (goal.state, goal.value) in _APPLIANCE:
+            skill, appliances = _APPLIANCE[(goal.state, goal.value)]
+            if self.state.objects[subject].state(goal.state) != goal.value:
+                appliance = self.pick(appliances)
+                self.fetch(subject)
+                self.go(appliance)
+                self.emit(skill, subject)
+        else:
+            raise InvalidInstruction(f"no skill makes an object {goal.state} {goal.value}: {goal.text!r}")
+
+
+class SymbolicBackend:
+    """No model: plans from goal conditions (``goal_conditions`` when given, else the instruction)."""
+
+    name = "symbolic"
+
+    def plan(self, request: PlanRequest) -> PlanResponse:
+        goals = goals_for(request.instruction, request.goal_conditions)
+        planner = _Planner(request.objects, request.held)
+        try:
+            for goal in goals:
+                planner.achieve(goal)
+        except _Lacking:
+            planner.calls.append(SkillCall("Explore"))
+        return PlanResponse(format_plan(planner.calls), tuple(planner.calls))
+

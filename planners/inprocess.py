@@ -1,0 +1,110 @@
+"""MemoryAccess and SkillExecutor over the in-process core and the embedded simulator.
+
+The same pieces the demo wires (HomeWorld render -> Fusion -> SceneGraph, MemoryRetriever,
+ShortTermMemory), so the planner runs end to end without ROS. The executor is the robot: after
+every skill it renders and fuses what the camera sees, and reports the state changes its own
+skill made to short-term memory (vouched for: the skill succeeded), which consolidates them into
+the scene graph. Household changes are not reported: memory learns them only by looking.
+"""
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import cv2
+
+from scene_graph.fusion import Fusion
+from scene_graph.graph import SceneGraph
+from scene_graph.ontology import STATE_NAMES
+from scene_graph.records import IN
+from scene_graph.retrieval import MemoryRetriever
+from scene_graph.serialize import task_subgraph
+from scene_graph.short_term import MemoryUnit, ShortTermMemory
+from sim.home.world import HomeWorld
+from sim.records import ACTION_NAMES, Action, ActionResult
+from planners.interfaces import KnownObject, SkillCode, SkillResult, SubgraphText
+
+_INVALID_OBJECT = "Object ID appears to be invalid"
+
+
+def known_objects(graph: SceneGraph) -> list[KnownObject]:
+    """Every object of a scene graph with its holder (also usable on a graph rebuilt from a snapshot)."""
+    out = []
+    for node in graph.objects():
+        parent = graph.parent(node.id)
+        holder = parent if parent is not None and graph.get_object(parent) is not None else ""
+        inside = bool(holder) and bool(graph.relations(subject=node.id, predicate=IN, object=holder))
+        out.append(KnownObject.from_node(node, holder, inside))
+    return out
+
+
+class InProcessMemory:
+    """Long- and short-term memory in this process; ``clock`` stamps corrections (simulated time)."""
+
+    def __init__(self, graph: SceneGraph, short_term: ShortTermMemory, clock: Callable[[], float],
+                 retriever: Optional[MemoryRetriever] = None) -> None:
+        self.graph = graph
+        self.stm = short_term
+        self.clock = clock
+        self.retriever = retriever
+
+    def objects(self) -> list[KnownObject]:
+        return known_objects(self.graph)
+
+    def task_subgraph(self, instruction: str, budget_tokens: int) -> SubgraphText:
+        relevant = None
+        if self.retriever is not None and self.retriever.index is not None:
+            relevant = lambda text: [s.node.id for s in self.retriever.text(text, k=5)]  # noqa: E731
+        sub = task_subgraph(self.graph, instruction, budget_tokens=budget_tokens, relevant_ids=relevant)
+        return SubgraphText(sub.text, sub.tokens, sub.object_ids)
+
+    def short_term(self, instruction: str, k: int) -> list[str]:
+        return [unit.describe() for unit, _ in self.stm.retrieve(instruction, k)]
+
+    def mark_missing(self, object_id: str) -> None:
+        self.graph.mark_missing(object_id, self.clock())
+
+    def refresh(self) -> None:
+        """Nothing to wait for: the executor fuses each frame before its skill returns."""
+
+
+class HomeWorldExecutor:
+    """Runs skills on a HomeWorld and keeps ``memory`` up to date with what the robot sees and does."""
+
+    def __init__(self, world: HomeWorld, memory: InProcessMemory, fusion: Optional[Fusion] = None) -> None:
+        self.world = world
+        self.memory = memory
+        self.fusion = fusion or Fusion(memory.graph)
+
+    def look(self) -> None:
+        """Fuse the current camera frame into long-term memory."""
+        self.fusion.integrate(self.world.render())
+
+    def execute(self, skill: str, object_id: str) -> SkillResult:
+        if skill not in ACTION_NAMES:
+            return SkillResult(False, SkillCode.UNKNOWN_SKILL, f"unknown skill {skill!r}")
+        result = self.world.step(Action(skill, object_id or None))
+        self.look()
+        self._report(result)
+        if result.success:
+            code = SkillCode.NONE
+        elif result.error.startswith(_INVALID_OBJECT):
+            code = SkillCode.UNKNOWN_OBJECT
+        else:
+            code = SkillCode.SKILL_FAILED
+        return SkillResult(result.success, code, result.error, result.distance, result.steps)
+
+    def _report(self, result: ActionResult) -> None:
+        """The skill's own state changes into short-term memory, then consolidated into the graph."""
+        by_external = {o.external_id: o for o in self.memory.graph.objects() if o.external_id}
+        for change in result.changes:
+            node = by_external.get(change.object_id)
+            if node is None or change.state not in STATE_NAMES:
+                continue
+            self.memory.stm.add(MemoryUnit(node.id, node.label, node.centroid, change.stamp, kind="state_change",
+                                           state=((change.state, change.new),), confirmed=True))
+        self.memory.stm.consolidate(self.memory.graph)
+
+    def camera_png(self) -> bytes:
+        """The current colour image as PNG, for VLM backends."""
+        ok, data = cv2.imencode(".png", cv2.cvtColor(self.world.render().color, cv2.COLOR_RGB2BGR))
+        return data.tobytes() if ok else b""

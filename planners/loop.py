@@ -1,0 +1,241 @@
+"""The closed loop: prompt -> plan -> validate -> execute step by step -> correct memory -> replan.
+
+The robot goes where *memory* says an object is: for an object memory places in or on something,
+GoToObject first drives to that holder and looks. If perception then finds the object gone
+(fusion marks it missing), or a later skill fails because the object is not there (unknown id,
+not visible, out of reach), memory was wrong: the runner marks the object missing, searches so
+perception can find it elsewhere (fusion relocates a missing object it sees again), and asks the
+backend for a new plan. Every way out is bounded by ``max_replans`` and ends in a
+:class:`TaskOutcome` carrying one of ExecuteTask's error codes; nothing raises, and bad input
+(empty instruction, unreachable backend, output that does not parse) leaves memory untouched.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Callable, Optional, Sequence
+
+from planners.backends.base import BackendUnavailable, InvalidInstruction, PlannerBackend, PlanRequest
+from planners.grammar import SkillCall
+from planners.interfaces import KnownObject, MemoryAccess, SkillCode, SkillExecutor, by_id
+from planners.prompt import build_prompt
+from planners.validate import validate_plan
+
+log = logging.getLogger(__name__)
+
+# AI2-THOR's (and the embedded simulator's) words for "the object is not where you think".
+_NOT_THERE = re.compile(r"not visible|too far|appears to be invalid|no reachable position", re.IGNORECASE)
+# ... and for "what this step wanted already holds" (memory did not know the state).
+_ALREADY = re.compile(r"is already (open|closed|on|off|sliced)\b")
+
+
+class TaskError(IntEnum):
+    """ExecuteTask.Result error codes."""
+
+    NONE = 0
+    INVALID_INSTRUCTION = 1
+    BACKEND_UNAVAILABLE = 2
+    PLAN_INVALID = 3
+    EXECUTION_FAILED = 4
+    CANCELED = 5
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    call: SkillCall  # as planned (memory ids)
+    sent: str  # the object_id the Skill action got
+    success: bool
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class Feedback:
+    step: int
+    skill: str
+    status: str  # planning, executing, succeeded, failed, replanning
+
+
+@dataclass(frozen=True)
+class TaskOutcome:
+    success: bool
+    error_code: TaskError
+    error_message: str
+    steps: int
+    replans: int
+    model_calls: int
+    tokens_in: int
+    tokens_out: int
+    duration_s: float
+    trace: tuple[StepRecord, ...]
+
+
+@dataclass
+class _Episode:
+    start: float
+    on_feedback: Optional[Callable[[Feedback], None]]
+    replans: int = 0
+    model_calls: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    trace: list[StepRecord] = field(default_factory=list)
+
+    def notify(self, skill: str, status: str) -> None:
+        if self.on_feedback is not None:
+            self.on_feedback(Feedback(len(self.trace), skill, status))
+
+    def finish(self, code: TaskError, message: str = "") -> TaskOutcome:
+        outcome = TaskOutcome(code == TaskError.NONE, code, message, len(self.trace), self.replans,
+                              self.model_calls, self.tokens_in, self.tokens_out,
+                              time.perf_counter() - self.start, tuple(self.trace))
+        log.info("task %s: %s steps, %d replans, %d model calls, %d/%d tokens, %.2f s %s",
+                 code.name, outcome.steps, outcome.replans, outcome.model_calls, outcome.tokens_in,
+                 outcome.tokens_out, outcome.duration_s, message)
+        return outcome
+
+
+class _Canceled(Exception):
+    pass
+
+
+class TaskRunner:
+    """Carries out instructions with ``backend`` on ``executor``, reading and correcting ``memory``.
+
+    ``camera`` (optional) returns the current PNG image for VLM backends. ``held`` (the memory id
+    of what the hand holds) carries over from one task to the next, as the robot's hand does.
+    """
+
+    def __init__(self, backend: PlannerBackend, memory: MemoryAccess, executor: SkillExecutor,
+                 max_replans: int = 5, budget_tokens: int = 600, short_term_k: int = 5,
+                 camera: Optional[Callable[[], bytes]] = None) -> None:
+        self.backend = backend
+        self.memory = memory
+        self.executor = executor
+        self.max_replans = max_replans
+        self.budget_tokens = budget_tokens
+        self.short_term_k = short_term_k
+        self.camera = camera
+        self.held = ""
+        self._cancel = threading.Event()
+
+    def cancel(self) -> None:
+        """Stop before the next step or plan (a skill already running is the executor's to stop)."""
+        self._cancel.set()
+
+    def run(self, instruction: str, goal_conditions: Sequence[str] = (),
+            on_feedback: Optional[Callable[[Feedback], None]] = None) -> TaskOutcome:
+        self._cancel.clear()
+        ep = _Episode(time.perf_counter(), on_feedback)
+        if not re.search(r"[A-Za-z]", instruction) and not goal_conditions:
+            return ep.finish(TaskError.INVALID_INSTRUCTION, "the instruction is empty")
+        feedback = ""
+        try:
+            while True:
+                self._check_cancel()
+                ep.notify("", "planning")
+                objects = self.memory.objects()
+                try:
+                    response = self.backend.plan(self._request(instruction, goal_conditions, objects, feedback))
+                except BackendUnavailable as exc:
+                    return ep.finish(TaskError.BACKEND_UNAVAILABLE, str(exc))
+                except InvalidInstruction as exc:
+                    return ep.finish(TaskError.INVALID_INSTRUCTION, str(exc))
+                ep.model_calls += response.model_calls
+                ep.tokens_in += response.tokens_in
+                ep.tokens_out += response.tokens_out
+                problem = response.error or str(validate_plan(response.calls, objects, self.held) or "")
+                code = TaskError.PLAN_INVALID
+                if not problem:
+                    problem = self._execute(ep, response.calls, by_id(objects))
+                    code = TaskError.EXECUTION_FAILED
+                    if problem is None:
+                        return ep.finish(TaskError.NONE)
+                    if ep.trace[-1].call.skill == "Explore" and not ep.trace[-1].success:
+                        return ep.finish(code, problem)  # nowhere left to look: replanning cannot help
+                if ep.replans >= self.max_replans:
+                    return ep.finish(code, problem)
+                ep.replans += 1
+                feedback = problem
+                ep.notify("", "replanning")
+        except _Canceled:
+            return ep.finish(TaskError.CANCELED, "canceled")
+
+    def _check_cancel(self) -> None:
+        if self._cancel.is_set():
+            raise _Canceled()
+
+    def _request(self, instruction: str, goal_conditions: Sequence[str], objects: list[KnownObject],
+                 feedback: str) -> PlanRequest:
+        sub = self.memory.task_subgraph(instruction, self.budget_tokens)
+        recent = self.memory.short_term(instruction, self.short_term_k)
+        prompt = build_prompt(instruction, sub.text, recent, goal_conditions, self.held, feedback)
+        images = (self.camera(),) if self.camera is not None else ()
+        return PlanRequest(instruction, prompt, tuple(objects), sub.object_ids, tuple(goal_conditions),
+                           self.held, images)
+
+    def _execute(self, ep: _Episode, calls: Sequence[SkillCall], objects: dict[str, KnownObject]) -> Optional[str]:
+        """Run the plan; None when it completed, else why the loop must plan again."""
+        for call in calls:
+            self._check_cancel()
+            ep.notify(str(call), "executing")
+            failure = self._step(ep, call, objects)
+            ep.notify(str(call), "failed" if failure else "succeeded")
+            if failure:
+                return failure
+        if calls and calls[-1].skill == "Explore":
+            return "the plan explored: memory lacked something the task needs"
+        return None
+
+    def _step(self, ep: _Episode, call: SkillCall, objects: dict[str, KnownObject]) -> str:
+        """One plan step; "" on success, else the failure (memory corrected when it was wrong)."""
+        target = objects.get(call.target)
+        if call.skill == "GoToObject" and target is not None and target.holder in objects:
+            # Go where memory says: to the holder, and look before approaching the object itself.
+            holder = objects[target.holder]
+            error, not_there = self._skill(ep, call, holder)
+            if error:
+                return self._wrong(ep, holder, error) if not_there else error
+            now = by_id(self.memory.objects()).get(target.id)
+            if now is None or now.missing:
+                return self._wrong(ep, target, f"{target.id} ({target.label}) is not where memory said")
+        error, not_there = self._skill(ep, call, target)
+        if error:
+            return self._wrong(ep, target, error) if not_there and target is not None else error
+        if call.skill == "PickupObject":
+            self.held = call.target
+        elif call.skill == "PutObject":
+            self.held = ""
+        return ""
+
+    def _skill(self, ep: _Episode, call: SkillCall, target: Optional[KnownObject]) -> tuple[str, bool]:
+        """Execute on the robot: ("", False) on success, else (why, whether the object was not there)."""
+        sent = (target.external_id or target.label) if target is not None else call.target
+        result = self.executor.execute(call.skill, sent)
+        self.memory.refresh()
+        success = result.success or bool(_ALREADY.search(result.error_message))
+        ep.trace.append(StepRecord(call, sent, success, result.error_message))
+        if success:
+            return "", False
+        if result.error_code == SkillCode.CANCELED:
+            raise _Canceled()
+        not_there = result.error_code == SkillCode.UNKNOWN_OBJECT or bool(_NOT_THERE.search(result.error_message))
+        return f"{call} failed: {result.error_message or 'no reason given'}", not_there
+
+    def _wrong(self, ep: _Episode, target: KnownObject, why: str) -> str:
+        """Memory was wrong about ``target``: mark it missing and search, so perception can find it.
+
+        The search is GoToObject by type (the robot's own object search: in the simulators, the
+        nearest object of that type), else Explore(); fusion relocates a missing object it sees again.
+        """
+        log.info("memory was wrong: %s; searching", why)
+        self.memory.mark_missing(target.id)
+        for skill, argument in (("GoToObject", target.label), ("Explore", "")):
+            result = self.executor.execute(skill, argument)
+            self.memory.refresh()
+            ep.trace.append(StepRecord(SkillCall(skill, argument), argument, result.success, result.error_message))
+            if result.success:
+                return why
+        return f"{why}; the search failed: {result.error_message}"

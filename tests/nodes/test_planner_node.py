@@ -1,0 +1,236 @@
+"""The planner node through the real memory nodes and the embedded simulator, over real Fast DDS.
+
+The simulator bridge, both memory nodes and the planner run composed by ``memory_nodes.stack``
+in their own context; the test drives them from a client node as a user would, through the
+``execute_skill`` and ``execute_task`` actions and the memory services, and checks the outcome
+against the simulator's ground truth.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import socket
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+import yaml
+
+rclpy = pytest.importorskip("rclpy")
+from action_msgs.msg import GoalStatus  # noqa: E402
+from rclpy.action import ActionClient  # noqa: E402
+from rclpy.parameter import Parameter  # noqa: E402
+
+from embodied_memory.action import ExecuteTask, Skill  # noqa: E402
+from embodied_memory.msg import ObjectNode  # noqa: E402
+from embodied_memory.srv import GetSnapshot  # noqa: E402
+from memory_nodes import stack  # noqa: E402
+from memory_nodes.planner_node import PlannerNode  # noqa: E402
+from memory_client import Client  # noqa: E402
+from sim.home.placement import find_spot  # noqa: E402
+from sim.tasks import holds, parse_goal  # noqa: E402
+
+pytestmark = pytest.mark.ros
+SEED = 3  # a living room and a bathroom: a newspaper on the coffee table, a vase on a shelf, a television
+TIMEOUT = 30.0
+Error = ExecuteTask.Result
+
+
+@pytest.fixture(scope="module")
+def nodes(tmp_path_factory: pytest.TempPathFactory):
+    s = stack.start(["sim_bridge", "long_term_memory", "short_term_memory", "planner"], overrides={
+        "sim_bridge": {"seed": SEED, "rate_hz": 5.0},
+        "long_term_memory": {"memory_dir": str(tmp_path_factory.mktemp("memory")), "snapshot_interval_s": 0.0,
+                             "text_index": "none", "marker_rate_hz": 0.0},
+        "short_term_memory": {"consolidate_interval_s": 0.2},
+        "planner": {"refresh_timeout_s": 1.0}})
+    yield s
+    s.shutdown()
+
+
+class User(Client):
+    """The memory test client, also sending skills and tasks as a user of the robot would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.skills = ActionClient(self.node, Skill, "execute_skill")
+        self.tasks: dict[str, ActionClient] = {}
+
+    def send(self, client: ActionClient, goal: Any, feedback: list[Any]) -> Any:
+        """The goal handle (accepted or not)."""
+        assert client.wait_for_server(timeout_sec=TIMEOUT), f"{client._action_name} never appeared"
+        sent = client.send_goal_async(goal, feedback_callback=lambda f: feedback.append(f.feedback))
+        assert self.spin_until(sent.done), "the goal was never answered"
+        return sent.result()
+
+    def finish(self, handle: Any) -> tuple[Any, int]:
+        """(result, final goal status)."""
+        done = handle.get_result_async()
+        assert self.spin_until(done.done, timeout=120.0), "the goal never finished"
+        return done.result().result, done.result().status
+
+    def task(self, instruction: str, goals: tuple[str, ...] = (), action: str = "execute_task") -> tuple[Any, list]:
+        feedback: list[Any] = []
+        if action not in self.tasks:
+            self.tasks[action] = ActionClient(self.node, ExecuteTask, action)
+        handle = self.send(self.tasks[action],
+                           ExecuteTask.Goal(instruction=instruction, goal_conditions=list(goals)), feedback)
+        assert handle.accepted
+        result, _ = self.finish(handle)
+        return result, feedback
+
+    def skill(self, skill: str, object_id: str) -> Any:
+        handle = self.send(self.skills, Skill.Goal(skill=skill, object_id=object_id), [])
+        return self.finish(handle)[0]
+
+    def snapshot(self) -> Any:
+        return self.call(GetSnapshot, "memory/get_snapshot").snapshot
+
+    def went_missing(self) -> set[str]:
+        """Memory ids some graph update reported missing."""
+        return {o.id for u in self.updates for o in u.upserted_objects if o.status == ObjectNode.STATUS_MISSING}
+
+
+@pytest.fixture(scope="module")
+def user(nodes: stack.Stack):
+    """The robot has toured every piece of furniture, so memory knows the home."""
+    u = User()
+    world = nodes.nodes["sim_bridge"]._world
+    for e in sorted((e for e in world.home if e.kind.layer == "furniture"), key=lambda e: (e.room, e.object_id)):
+        assert u.skill("GoToObject", e.object_id).success
+    needed = {"Newspaper", "Vase", "Television", "Sofa", "CoffeeTable"}
+    assert u.spin_until(lambda: needed <= {o.label for o in u.snapshot().upserted_objects}, timeout=10.0)
+    yield u
+    u.close()
+
+
+def truth(nodes: stack.Stack, goal: str) -> bool:
+    bridge = nodes.nodes["sim_bridge"]
+    conditions, problems = parse_goal(goal)
+    assert conditions and not problems
+    with bridge._lock:
+        return all(holds(c, bridge._world.object_states()) for c in conditions)
+
+
+def memory_object(user: User, label: str) -> tuple[Any, set[str]]:
+    """The one memory node of ``label`` and the labels of what memory says holds it (ON or IN)."""
+    snapshot = user.snapshot()
+    [obj] = [o for o in snapshot.upserted_objects if o.label == label]
+    labels = {o.id: o.label for o in snapshot.upserted_objects}
+    return obj, {labels[r.object_id] for r in snapshot.added_relations
+                 if r.subject_id == obj.id and r.predicate in ("ON", "IN")}
+
+
+@pytest.mark.parametrize("instruction, goals, check", [
+    ("put the newspaper on the sofa", (), "ON(Newspaper, Sofa)"),
+    ("", ("TOGGLEON(Television)",), "TOGGLEON(Television)"),
+])
+def test_the_symbolic_planner_completes_scripted_tasks(nodes, user, instruction, goals, check) -> None:
+    result, feedback = user.task(instruction, goals)
+    assert result.success, result.error_message
+    assert result.error_code == Error.NONE and result.replans == 0 and result.steps > 0
+    assert result.model_calls == 0 and result.duration_s > 0.0
+    assert truth(nodes, check)
+    statuses = [f.status for f in feedback]
+    assert statuses[0] == "planning" and "executing" in statuses and statuses[-1] == "succeeded"
+
+
+def test_a_moved_object_is_found_and_memory_ends_up_right(nodes, user) -> None:
+    bridge = nodes.nodes["sim_bridge"]
+    world = bridge._world
+    toilet = next(e for e in world.home if e.object_type == "Toilet")
+    assert user.skill("GoToObject", toilet.object_id).success  # the robot looks away, into the bathroom
+    vase, holders = memory_object(user, "Vase")
+    assert holders == {"Shelf"}
+    with bridge._lock:  # someone puts the vase on the sofa, out of the robot's sight
+        entity = world.home[vase.external_id]
+        sofa = next(e for e in world.home if e.object_type == "Sofa")
+        world.effects.place(entity, sofa, *find_spot(sofa, entity.size, world.home), "household:test")
+    user.spin_until(lambda: False, timeout=0.5)  # frames of the bathroom go by
+    assert memory_object(user, "Vase")[1] == holders  # memory still believes the shelf
+
+    result, feedback = user.task("put the vase on the coffee table")
+    assert result.success, result.error_message
+    assert result.replans == 1 and "replanning" in [f.status for f in feedback]
+    assert vase.id in user.went_missing()  # looked at the shelf and found it gone
+    assert truth(nodes, "ON(Vase, CoffeeTable)")
+    now, holders = memory_object(user, "Vase")  # the same memory node, relocated
+    assert now.id == vase.id and now.status != ObjectNode.STATUS_MISSING
+    assert holders == {"CoffeeTable"}
+    with bridge._lock:
+        centre = world.home[vase.external_id].center
+    assert math.dist((now.centroid.x, now.centroid.y, now.centroid.z), centre) < 0.15
+
+
+@pytest.mark.parametrize("instruction", ["", "   ", "sing a song"])
+def test_an_empty_or_nonsense_instruction_is_refused_without_moving(nodes, user, instruction) -> None:
+    agent = nodes.nodes["sim_bridge"]._world.agent
+    before = (agent.pose, agent.distance, agent.held)
+    result, _ = user.task(instruction)
+    assert not result.success and result.error_code == Error.INVALID_INSTRUCTION and result.error_message
+    assert result.steps == 0 and (agent.pose, agent.distance, agent.held) == before
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def another_planner(nodes: stack.Stack, name: str, remaps: tuple[str, ...] = (), **params: Any) -> Iterator[str]:
+    """A second planner beside the stack's, its action renamed; yields the action's name."""
+    rules = [f"__node:={name}", f"execute_task:={name}/execute_task", *remaps]
+    planner = PlannerNode(context=nodes.context, cli_args=["--ros-args", *(a for r in rules for a in ("-r", r))],
+                          parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
+    nodes.executor.add_node(planner)
+    try:
+        yield f"{name}/execute_task"
+    finally:
+        nodes.executor.remove_node(planner)
+        planner.destroy_node()
+
+
+@pytest.mark.parametrize("backend, options, reason", [
+    ("openai", {"base_url": f"http://127.0.0.1:{_closed_port()}/v1", "timeout_s": 2.0}, "chat completion"),
+    ("transformers", {"model_path": "/nonexistent/model"}, "no model at"),
+])
+def test_an_unavailable_backend_answers_with_a_clear_error_and_keeps_serving(nodes, user, backend, options, reason):
+    with another_planner(nodes, f"planner_{backend}", backend=backend, **options) as action:
+        for _ in range(2):
+            result, _ = user.task("turn on the television", action=action)
+            assert result.error_code == Error.BACKEND_UNAVAILABLE and reason in result.error_message
+            assert result.steps == 0
+
+
+def test_absent_memory_services_end_the_task_with_a_clear_error(nodes, user) -> None:
+    remaps = ("memory/get_snapshot:=nowhere/get_snapshot",)  # as if the memory node were not running
+    with another_planner(nodes, "planner_alone", remaps, service_timeout_s=0.5) as action:
+        result, _ = user.task("turn on the television", action=action)
+    assert result.error_code == Error.EXECUTION_FAILED and "is not available" in result.error_message
+
+
+def test_cancel_stops_the_task_and_the_node_serves_the_next(nodes, user) -> None:
+    tasks = user.tasks["execute_task"]  # made by the tests before
+    feedback: list[Any] = []
+    handle = user.send(tasks, ExecuteTask.Goal(instruction="put the newspaper on the coffee table"), feedback)
+    assert handle.accepted
+    assert user.spin_until(lambda: any(f.status == "executing" for f in feedback))
+    second = user.send(tasks, ExecuteTask.Goal(instruction="turn off the television"), [])
+    assert not second.accepted  # one body, one task at a time
+    user.spin_until(handle.cancel_goal_async().done)
+    result, status = user.finish(handle)
+    assert status == GoalStatus.STATUS_CANCELED and result.error_code == Error.CANCELED
+    assert not truth(nodes, "ON(Newspaper, CoffeeTable)")
+
+    result, _ = user.task("put the newspaper on the coffee table")
+    assert result.success, result.error_message
+    assert truth(nodes, "ON(Newspaper, CoffeeTable)")
+
+
+def test_every_parameter_in_the_yaml_is_declared_and_described(nodes) -> None:
+    planner = nodes.nodes["planner"]
+    params = yaml.safe_load(Path(stack.DEFAULT_PARAMS).read_text())["planner"]["ros__parameters"]
+    assert [p for p in params if not planner.has_parameter(p)] == []
+    for name in params:
+        assert planner.describe_parameter(name).description, f"planner.{name} has no description"

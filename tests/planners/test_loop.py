@@ -1,0 +1,157 @@
+"""The closed loop with a fake memory and robot: outcomes, error codes, memory correction, bounds."""
+from __future__ import annotations
+
+import pytest
+
+from planners.backends import BackendUnavailable, PlanRequest, PlanResponse, make_backend
+from planners.interfaces import SkillCode
+from planners.loop import Feedback, TaskError, TaskRunner
+from planner_homes import KITCHEN, FakeMemory, FakeRobot
+
+
+class Scripted:
+    """A backend that answers with fixed texts, one per call (the last one repeats)."""
+
+    name = "scripted"
+
+    def __init__(self, *texts: str, error: Exception | None = None) -> None:
+        self.texts, self.error, self.requests = list(texts), error, []
+
+    def plan(self, request: PlanRequest) -> PlanResponse:
+        self.requests.append(request)
+        if self.error is not None:
+            raise self.error
+        text = self.texts.pop(0) if len(self.texts) > 1 else self.texts[0]
+        return PlanResponse.from_text(text, tokens_in=100, tokens_out=10)
+
+
+def runner(backend, robot=None, memory=None, **options) -> tuple[TaskRunner, FakeMemory, FakeRobot]:
+    memory = memory or FakeMemory(list(KITCHEN))
+    robot = robot or FakeRobot()
+    return TaskRunner(backend, memory, robot, **options), memory, robot
+
+
+def test_a_plan_runs_step_by_step_with_feedback_and_accounting() -> None:
+    task, memory, robot = runner(make_backend("symbolic"))
+    feedback: list[Feedback] = []
+    outcome = task.run("put the apple in the fridge", on_feedback=feedback.append)
+    assert outcome.success and outcome.error_code == TaskError.NONE and outcome.error_message == ""
+    # The apple is on the counter in memory: the robot goes there first and looks, then approaches it.
+    assert robot.done == [("GoToObject", "CounterTop|1"), ("GoToObject", "Apple|1"), ("PickupObject", "Apple|1"),
+                          ("GoToObject", "Fridge|1"), ("OpenObject", "Fridge|1"), ("PutObject", "Fridge|1")]
+    assert outcome.steps == 6 and outcome.replans == 0 and outcome.model_calls == 0
+    assert [str(s.call) for s in outcome.trace][:2] == ["GoToObject(obj_0003)", "GoToObject(obj_0003)"]
+    assert memory.calls == ["refresh"] * 6 and task.held == ""
+    assert feedback[0] == Feedback(0, "", "planning")
+    assert [f.status for f in feedback[1:]] == ["executing", "succeeded"] * 5
+    assert outcome.duration_s > 0
+
+
+def test_the_hand_carries_over_between_tasks() -> None:
+    task, _, robot = runner(make_backend("symbolic"))
+    assert task.run("bring me the apple").success and task.held == "obj_0003"
+    assert task.run("put it in the fridge", goal_conditions=["INSIDE(Apple, Fridge)"]).success
+    assert robot.done[-3:] == [("GoToObject", "Fridge|1"), ("OpenObject", "Fridge|1"), ("PutObject", "Fridge|1")]
+
+
+@pytest.mark.parametrize("instruction", ["", "   ", "?!", "42"])
+def test_an_empty_instruction_is_refused_before_anything_happens(instruction: str) -> None:
+    backend = Scripted("Explore()")
+    task, memory, robot = runner(backend)
+    outcome = task.run(instruction)
+    assert (outcome.success, outcome.error_code) == (False, TaskError.INVALID_INSTRUCTION)
+    assert "empty" in outcome.error_message and not backend.requests and not robot.done and not memory.calls
+
+
+def test_a_nonsensical_instruction_says_what_was_not_understood() -> None:
+    task, memory, robot = runner(make_backend("symbolic"))
+    outcome = task.run("sing the fridge a lullaby")
+    assert outcome.error_code == TaskError.INVALID_INSTRUCTION and "cannot tell what to do" in outcome.error_message
+    assert not robot.done and not memory.calls
+    assert task.run("x", goal_conditions=["ON(Apple)"]).error_code == TaskError.INVALID_INSTRUCTION
+
+
+def test_an_unavailable_backend_is_an_outcome_not_an_exception() -> None:
+    task, memory, robot = runner(Scripted(error=BackendUnavailable("cannot reach http://127.0.0.1:9/v1")))
+    outcome = task.run("put the apple in the fridge")
+    assert outcome.error_code == TaskError.BACKEND_UNAVAILABLE and "127.0.0.1:9" in outcome.error_message
+    assert not robot.done and not memory.calls
+
+
+def test_output_that_does_not_parse_is_asked_again_then_refused() -> None:
+    backend = Scripted("Sure! First I will walk to the fridge.")
+    task, memory, robot = runner(backend, max_replans=2)
+    outcome = task.run("put the apple in the fridge")
+    assert outcome.error_code == TaskError.PLAN_INVALID and "does not parse" in outcome.error_message
+    assert "line 1 'Sure! First" in outcome.error_message
+    assert outcome.replans == 2 and outcome.model_calls == 3 and outcome.tokens_in == 300 and outcome.tokens_out == 30
+    assert "does not parse" in backend.requests[1].prompt.user  # the model is told why
+    assert not robot.done and not memory.calls
+
+
+def test_an_implausible_plan_is_refused_before_the_robot_moves() -> None:
+    backend = Scripted("PickupObject(obj_0003)", "GoToObject(obj_0003)\nPickupObject(obj_0003)")
+    task, memory, robot = runner(backend)
+    outcome = task.run("bring me the apple")
+    assert outcome.success and outcome.replans == 1 and "not within reach" in backend.requests[1].prompt.user
+    task2, memory2, robot2 = runner(Scripted("PickupObject(obj_0003)"), max_replans=0)
+    outcome2 = task2.run("bring me the apple")
+    assert outcome2.error_code == TaskError.PLAN_INVALID and "GoToObject first" in outcome2.error_message
+    assert not robot2.done and not memory2.calls
+
+
+def test_memory_wrong_about_an_object_is_corrected_then_replanned() -> None:
+    robot = FakeRobot({("PickupObject", "Apple|1"): (SkillCode.SKILL_FAILED, "Apple|1 is too far away (3.20 m)")})
+    task, memory, _ = runner(make_backend("symbolic"), robot=robot, max_replans=1)
+    outcome = task.run("bring me the apple")
+    assert "mark_missing obj_0003" in memory.calls
+    assert ("GoToObject", "Apple") in robot.done  # the search, by type
+    assert outcome.error_code == TaskError.EXECUTION_FAILED and outcome.replans == 1
+    assert "too far away" in outcome.error_message
+
+
+def test_a_failure_that_is_not_about_memory_does_not_touch_it() -> None:
+    robot = FakeRobot({("PutObject", "Fridge|1"): (SkillCode.SKILL_FAILED, "No valid positions: it does not fit")})
+    task, memory, _ = runner(make_backend("symbolic"), robot=robot, max_replans=1)
+    outcome = task.run("put the apple in the fridge")
+    assert outcome.error_code == TaskError.EXECUTION_FAILED and "does not fit" in outcome.error_message
+    assert not [c for c in memory.calls if c.startswith("mark_missing")]
+
+
+def test_a_step_whose_effect_already_holds_counts_as_done() -> None:
+    robot = FakeRobot({("OpenObject", "Fridge|1"): (SkillCode.SKILL_FAILED, "Fridge|1 is already open")})
+    task, _, _ = runner(make_backend("symbolic"), robot=robot)
+    outcome = task.run("put the apple in the fridge")
+    assert outcome.success and outcome.trace[4].success and "already open" in outcome.trace[4].error
+
+
+def test_exploring_when_memory_lacks_an_object_is_bounded() -> None:
+    task, _, robot = runner(make_backend("symbolic"), max_replans=3)
+    outcome = task.run("bring me the mug")
+    assert robot.done == [("Explore", "")] * 4
+    assert outcome.error_code == TaskError.EXECUTION_FAILED and outcome.replans == 3
+    robot = FakeRobot({("Explore", ""): (SkillCode.SKILL_FAILED, "Nothing left to explore")})
+    task, _, _ = runner(make_backend("symbolic"), robot=robot)
+    outcome = task.run("bring me the mug")
+    assert outcome.replans == 0 and "Nothing left to explore" in outcome.error_message
+
+
+def test_cancel_stops_before_the_next_step() -> None:
+    task, _, robot = runner(make_backend("symbolic"))
+    robot.on_execute = lambda: task.cancel() if len(robot.done) == 2 else None
+    outcome = task.run("put the apple in the fridge")
+    assert outcome.error_code == TaskError.CANCELED and len(robot.done) == 2 and outcome.steps == 2
+    assert task.run("turn on the lamp").success  # a new task starts afresh
+
+
+def test_a_canceled_skill_cancels_the_task() -> None:
+    robot = FakeRobot({("ToggleObjectOn", "FloorLamp|1"): (SkillCode.CANCELED, "canceled")})
+    task, _, _ = runner(make_backend("symbolic"), robot=robot)
+    assert task.run("turn on the lamp").error_code == TaskError.CANCELED
+
+
+def test_images_go_with_the_request_when_a_camera_is_given() -> None:
+    backend = Scripted("GoToObject(obj_0006)\nToggleObjectOn(obj_0006)\nDone")
+    task, _, _ = runner(backend, camera=lambda: b"\x89PNG fake")
+    assert task.run("turn on the lamp").success
+    assert backend.requests[0].images == (b"\x89PNG fake",) and backend.requests[0].shown

@@ -129,7 +129,9 @@ class LongTermMemoryNode(Node):
         self._marker_sequence = -1
 
         self._updates_pub = self.create_publisher(GraphUpdate, "memory/graph_updates", 500)
-        self._markers_pub = self.create_publisher(MarkerArray, "memory/markers", 2)
+        # Transient local: every array holds the whole memory, so RViz started later gets it at once.
+        self._markers_pub = self.create_publisher(
+            MarkerArray, "memory/markers", QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL))
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.memory.subscribe(self._publish_delta)
 

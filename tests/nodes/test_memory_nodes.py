@@ -16,7 +16,8 @@ import yaml
 
 rclpy = pytest.importorskip("rclpy")
 from nav_msgs.msg import Odometry  # noqa: E402
-from visualization_msgs.msg import Marker  # noqa: E402
+from rclpy.qos import DurabilityPolicy, QoSProfile  # noqa: E402
+from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
 
 from embodied_memory.msg import StateChange  # noqa: E402
 from embodied_memory.srv import GetSnapshot, GetTaskSubgraph, ManageMemory, QueryObjects, QueryShortTerm  # noqa: E402
@@ -136,6 +137,19 @@ def test_markers_draw_one_box_per_object(client):
     boxes = [m for m in latest.markers if m.action == Marker.ADD and m.type == Marker.CUBE]
     assert len(boxes) == len(objects)
     assert {m.ns for m in boxes} <= {"furniture", "objects"}
+
+
+def test_a_late_rviz_gets_the_whole_memory_at_once(client):
+    """Markers are latched (transient local): a subscriber that joins now gets the latest full array."""
+    assert client.spin_until(lambda: bool(client.markers))
+    late: list[MarkerArray] = []
+    qos = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+    subscription = client.node.create_subscription(MarkerArray, "memory/markers", late.append, qos)
+    try:
+        assert client.spin_until(lambda: bool(late), timeout=5.0)
+        assert any(m.type == Marker.CUBE for m in late[0].markers)
+    finally:
+        client.node.destroy_subscription(subscription)
 
 
 def test_bad_input_is_counted_and_memory_keeps_serving(client, scene, nodes):

@@ -34,6 +34,8 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "tokens": ("benchmarks.tokens", "prompt tokens: task subgraph vs whole graph"),
     "stm": ("benchmarks.stm", "short-term memory hit rate per policy and capacity"),
     "render": ("benchmarks.render", "embedded simulator rendering frame rate"),
+    "ingest": ("benchmarks.ingest", "30 Hz RGB-D + instance stream through real topics into the memory node"),
+    "query-service": ("benchmarks.query_service", "query service round trip from another process, 10k objects"),
 }
 
 
@@ -63,15 +65,46 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     import os
 
-    # The demo talks to nobody: keep any DDS traffic it may start on this machine.
+    # The demo talks to nobody: keep any DDS traffic it starts on this machine.
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-    from memory_nodes.demo import format_report, run_demo
-
     out = Path(args.out).resolve()
-    report = run_demo(args.seed, args.rooms, out)
-    print(format_report(report))
-    print(f"\nquery the saved memory:  embodied-memory query --memory {out / 'memory'} --name demo \"something cold\"")
-    print(f"draw the home again:     embodied-memory sim map --seed {args.seed} --rooms {args.rooms} --out map.png")
+    if args.in_process:
+        from memory_nodes.demo import format_report, run_demo
+
+        report = run_demo(args.seed, args.rooms, out)
+        print(format_report(report))
+        memory, name = out / "memory", "demo"
+    else:
+        try:
+            from memory_nodes.node_demo import format_node_report, run_node_demo
+        except ImportError as exc:
+            raise EnvironmentProblem(f"the demo through the nodes needs rclpy and the interfaces: {exc}") from exc
+        node_report = run_node_demo(args.seed, args.rooms, out)
+        print(format_node_report(node_report))
+        memory, name = out / "memory", "demo"
+    print(f"\nquery the saved memory:  embodied-memory query --memory {memory} --name {name} \"something cold\"")
+    print(f"serve it to ROS 2:       embodied-memory up --sim --set long_term_memory.memory_dir={memory} "
+          f"--set long_term_memory.memory_name={name} --set sim_bridge.seed={args.seed} "
+          f"--set sim_bridge.rooms={args.rooms}")
+    print("view it in RViz:         rviz2 -d rviz/memory.rviz   (on a machine with ROS 2; topic memory/markers)")
+    return EXIT_OK
+
+
+def _cmd_benchmark(args: argparse.Namespace) -> int:
+    from benchmarks.suite.run import run_suite, run_task_file
+    from sim.tasks import TaskFileError
+
+    out = Path(args.out)
+    try:
+        if args.tasks:
+            result = run_task_file(args.tasks, args.seeds or (0,), args.json, out, workers=args.workers)
+        else:
+            result = run_suite(args.suite, args.seeds, args.json, out, workers=args.workers)
+    except (OSError, TaskFileError) as exc:
+        print(f"embodied-memory benchmark: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    if not args.json:
+        print("\n".join(f"wrote {f}" for f in result.get("files", [])))
     return EXIT_OK
 
 
@@ -196,7 +229,24 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=3, help="home generator seed (default 3)")
     demo.add_argument("--rooms", type=int, default=4, choices=range(1, 7), metavar="1-6", help="rooms (default 4)")
     demo.add_argument("--out", default="demo_output", help="folder for the saved memory and pictures")
+    demo.add_argument("--in-process", action="store_true",
+                      help="run the memory in this process without ROS nodes (tour, household, questions)")
     demo.set_defaults(func=_cmd_demo)
+
+    from benchmarks.suite.generate import SUITES
+
+    benchmark = sub.add_parser("benchmark", help="KARMA-style task benchmark: memory ablations, SR/MRA/MHR/RE/RT",
+                               description="Run a generated task suite, or any task file in KARMA's format, on "
+                               "the embedded simulator with and without memory; writes CSV/markdown tables and "
+                               "PNG plots.")
+    what = benchmark.add_mutually_exclusive_group()
+    what.add_argument("--suite", choices=sorted(SUITES), default="default", help="generated suite (default: default)")
+    what.add_argument("--tasks", type=Path, help="a task file in KARMA's format instead of a suite")
+    benchmark.add_argument("--seeds", type=int, nargs="+", help="seeds (default: the suite's)")
+    benchmark.add_argument("--out", default="benchmark_output", help="folder for tables and plots")
+    benchmark.add_argument("--workers", type=int, help="worker processes (default: up to 2)")
+    benchmark.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    benchmark.set_defaults(func=_cmd_benchmark)
 
     query = sub.add_parser("query", help="query a saved memory (no ROS needed)")
     query.add_argument("text", nargs="?", default="", help="free text, ranked by embedding similarity")

@@ -29,7 +29,7 @@ from memory_nodes.conversions import (ConversionError, frame_to_msgs, layout_to_
 from memory_nodes.demo import layout_from_world
 from memory_nodes.node_support import declare, spin_nodes
 from scene_graph.graph import grid_areas
-from sim.home.generate import floor_plan_home
+from sim.home.generate import floor_plan_home, generate_home
 from sim.home.household import Household
 from sim.home.world import HomeWorld
 
@@ -63,7 +63,9 @@ class SimBridge(Node):
                                 float_range=(0.25, 5.0))
         self._period = 1.0 / rate_hz
 
-        home = floor_plan_home(floor_plan) if floor_plan else None
+        rooms = self._param("rooms", 0, "Rooms of the generated home (0: the generator picks 1-6)",
+                            integer_range=(0, 6))
+        home = floor_plan_home(floor_plan) if floor_plan else generate_home(seed, n_rooms=rooms or None)
         self._world = HomeWorld(home, seed=seed, household=Household(seed=seed) if household else None)
         # The timer and skill execution both touch the world; a skill may run in an executor thread.
         self._lock = threading.Lock()

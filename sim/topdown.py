@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Optional, Sequence, Union
+from typing import Callable, Optional, Sequence, Union
 
 import cv2
 import numpy as np
@@ -19,6 +19,18 @@ _ROOM_RGB = {"Kitchen": (250, 236, 200), "LivingRoom": (214, 234, 248), "Bedroom
 _MARGIN = 20
 
 
+def map_frame(home: Home, scale: float = 60.0) -> tuple[tuple[int, int, int], Callable[[float, float], tuple[int, int]]]:
+    """The image shape of the home's map and the world (x, y) -> pixel function, for overlays."""
+    x0, y0 = min(r.x0 for r in home.rooms), min(r.y0 for r in home.rooms)
+    width, depth = max(r.x1 for r in home.rooms) - x0, max(r.y1 for r in home.rooms) - y0
+    height = int(depth * scale) + 2 * _MARGIN
+
+    def px(x: float, y: float) -> tuple[int, int]:
+        return int(round(_MARGIN + (x - x0) * scale)), int(round(height - _MARGIN - (y - y0) * scale))
+
+    return (height, int(width * scale) + 2 * _MARGIN, 3), px
+
+
 def draw_map(world_or_home, path: Optional[Sequence[tuple[float, float]]] = None, scale: float = 60.0) -> np.ndarray:
     """RGB uint8 image. Accepts a ``HomeWorld`` (draws its robot and trail) or a ``Home``;
     ``path`` overrides the trail (metres, world x/y)."""
@@ -26,12 +38,8 @@ def draw_map(world_or_home, path: Optional[Sequence[tuple[float, float]]] = None
     agent = getattr(world_or_home, "agent", None)
     if path is None and agent is not None:
         path = agent.trail
-    x0, y0 = min(r.x0 for r in home.rooms), min(r.y0 for r in home.rooms)
-    width, depth = max(r.x1 for r in home.rooms) - x0, max(r.y1 for r in home.rooms) - y0
-    img = np.full((int(depth * scale) + 2 * _MARGIN, int(width * scale) + 2 * _MARGIN, 3), 255, np.uint8)
-
-    def px(x: float, y: float) -> tuple[int, int]:
-        return int(round(_MARGIN + (x - x0) * scale)), int(round(img.shape[0] - _MARGIN - (y - y0) * scale))
+    shape, px = map_frame(home, scale)
+    img = np.full(shape, 255, np.uint8)
 
     for room in home.rooms:
         cv2.rectangle(img, px(room.x0, room.y0), px(room.x1, room.y1), _ROOM_RGB[room.kind], -1)

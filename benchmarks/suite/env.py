@@ -1,0 +1,134 @@
+"""The robot of one episode in this process: the embedded simulator, fusion, long- and short-term
+memory, and a way to fork all of it so every ablation starts a task from the same moment.
+
+The episode runner only talks to :class:`Env`; a pair over the ROS nodes implements the same
+members (forking there means restoring a saved memory and simulator state).
+"""
+from __future__ import annotations
+
+import copy
+from typing import Optional, Protocol, Sequence
+
+from benchmarks.stm import TraceEvent
+from memory_nodes.demo import layout_from_world
+from planners.inprocess import HomeWorldExecutor, InProcessMemory
+from planners.interfaces import MemoryAccess, SkillExecutor, SkillResult
+from scene_graph.embeddings import MiniLMEmbedder
+from scene_graph.graph import SceneGraph, grid_areas
+from scene_graph.serialize import whole_graph_text
+from scene_graph.short_term import MemoryUnit, ShortTermMemory
+from sim.home.home import Home
+from sim.home.household import Household
+from sim.home.world import HomeWorld
+from sim.records import ObjectState
+
+
+class Env(Protocol):
+    memory: MemoryAccess
+    executor: SkillExecutor
+
+    def clock(self) -> float: ...
+
+    def truth(self) -> list[ObjectState]:
+        """Ground truth for goal checking and for grading what memory retrieved."""
+
+    def held_id(self) -> str:
+        """Memory id of the object in the robot's hand ("" for none)."""
+
+    def short_term_ids(self) -> set[str]: ...
+
+    def whole_graph(self) -> str: ...
+
+    def begin_task(self, needed_types: Sequence[str]) -> None:
+        """A new task: exploration starts afresh; the needed types are short-term queries."""
+
+    def advance(self, seconds: float) -> None: ...
+
+    def fork(self) -> "Env": ...
+
+
+class _Observing:
+    """The executor, plus what the short-term node does over ROS: each object the camera saw after a
+    skill becomes an observation unit (and a trace event for the replacement-policy sweep)."""
+
+    def __init__(self, env: "InProcessEnv") -> None:
+        self.env = env
+        self.inner = HomeWorldExecutor(env.world, env.memory)
+
+    def execute(self, skill: str, object_id: str) -> SkillResult:
+        before = self.env.world.clock
+        result = self.inner.execute(skill, object_id)
+        graph = self.env.memory.graph
+        for node in graph.objects(layer="object", include_missing=False):
+            if node.last_seen >= before:
+                holder = graph.get_object(graph.parent(node.id) or "")
+                self.env.memory.stm.add(MemoryUnit(node.id, node.label, node.centroid, node.last_seen,
+                                                   state=node.states, receptacle=holder.label if holder else None))
+                self.env.record(TraceEvent("observe", node.id, node.label))
+        return result
+
+
+class InProcessEnv:
+    """One home with its household, a toured-or-not memory, and the trace of short-term traffic."""
+
+    def __init__(self, world: HomeWorld, graph: SceneGraph, stm: ShortTermMemory,
+                 trace: Optional[list[TraceEvent]] = None) -> None:
+        self.world = world
+        self.memory = InProcessMemory(graph, stm, lambda: world.clock)
+        self.executor = _Observing(self)
+        self.trace = trace  # None in forks: only the main timeline feeds the policy sweep
+
+    @classmethod
+    def start(cls, home: Home, household_seed: int, stm_capacity: int = 10, policy: str = "fifo_merge") -> "InProcessEnv":
+        world = HomeWorld(home, household=Household(seed=household_seed))
+        graph = SceneGraph()
+        rooms, is_free = layout_from_world(world)
+        graph.set_layout(rooms, grid_areas(rooms, 1.0, is_free))
+        return cls(world, graph, ShortTermMemory(stm_capacity, policy=policy, embedder=MiniLMEmbedder()), [])
+
+    def record(self, event: TraceEvent) -> None:
+        if self.trace is not None:
+            self.trace.append(event)
+
+    def clock(self) -> float:
+        return self.world.clock
+
+    def truth(self) -> list[ObjectState]:
+        return self.world.object_states()
+
+    def held_id(self) -> str:
+        held = self.world.agent.held
+        return next((o.id for o in self.memory.graph.objects() if held and o.external_id == held), "")
+
+    def short_term_ids(self) -> set[str]:
+        return {u.object_id for u in self.memory.stm.units()}
+
+    def whole_graph(self) -> str:
+        return whole_graph_text(self.memory.graph)
+
+    def begin_task(self, needed_types: Sequence[str]) -> None:
+        self.world.agent.visited_rooms = set()
+        self.world.agent.trail = []
+        for object_type in needed_types:
+            self.record(TraceEvent("need", object_type, object_type))
+
+    def advance(self, seconds: float) -> None:
+        self.world.advance(seconds)
+
+    def tour(self) -> None:
+        """Memory building: visit every piece of furniture, opening what opens to see inside."""
+        home = self.world.home
+        for e in sorted((e for e in home if e.kind.layer == "furniture"), key=lambda e: (e.room, e.object_id)):
+            if self.executor.execute("GoToObject", e.object_id).success and e.kind.openable \
+                    and not e.states.get("open"):
+                if self.executor.execute("OpenObject", e.object_id).success:
+                    self.executor.execute("CloseObject", e.object_id)
+
+    def fork(self) -> "InProcessEnv":
+        """An independent copy (the renderer is rebuilt: its ray-casting scene cannot be copied)."""
+        world = HomeWorld(self.world.home.clone())
+        world.household = copy.deepcopy(self.world.household)
+        world.agent = copy.deepcopy(self.world.agent)
+        world.clock = self.world.clock
+        return InProcessEnv(world, copy.deepcopy(self.memory.graph), copy.deepcopy(self.memory.stm))
+

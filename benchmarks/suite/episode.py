@@ -1,0 +1,166 @@
+"""One home's day: build memory, then run every scored task once per ablation from the same moment.
+
+The day: a tour (exploration), household time, the Memory tasks with household time in between,
+a longer gap ("this morning" becomes "now"), then the scored tasks. Before each scored task the
+robot is forked once per ablation; the full-memory run is the one the day continues from.
+Everything a :class:`TaskRecord` holds is measured from what happened: the skills sent, the
+simulated clock, the planner's requests, and the simulator's ground truth.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+from benchmarks.stm import TraceEvent
+from benchmarks.suite.ablations import ABLATIONS, FULL, Ablation, MemoryView
+from benchmarks.suite.env import Env, InProcessEnv
+from benchmarks.suite.generate import MEMORY_SET
+from planners.backends import PlanRequest, PlanResponse, make_backend
+from planners.backends.base import PlannerBackend
+from planners.interfaces import KnownObject, SkillExecutor, SkillResult, by_id
+from planners.loop import TaskRunner
+from scene_graph.ontology import canonical_type
+from scene_graph.serialize import count_tokens
+from sim.records import ObjectState
+from sim.tasks import Condition, Task, holds
+
+
+@dataclass(frozen=True)
+class DayPlan:
+    """Simulated seconds of household life at each point of the day."""
+
+    after_tour: float = 600.0
+    between_memory_tasks: float = 300.0
+    before_tasks: float = 1800.0
+    between_tasks: float = 180.0
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    seed: int
+    floor_plan: int
+    task_set: str
+    task_id: str
+    ablation: str
+    success: bool
+    progress: float  # share of goal conditions holding at the end
+    retrieved: bool  # MRA: the first plan saw, for every condition, a correctly remembered object
+    hits: int  # MHR: needed object types present in memory at the first plan ...
+    queries: int  # ... out of the types needed
+    steps: int
+    explorations: int  # Explore calls and searches by type
+    distance: float  # metres driven
+    sim_time: float  # simulated seconds the task took
+    planner_calls: int
+    tokens: int  # prompt tokens (counted from the prompts built, whatever the backend)
+    graph_tokens: int  # of which memory text (subgraph or whole graph)
+    wall_s: float
+    error: str = ""
+
+
+class _Metered:
+    """The backend, counting calls and prompt tokens and keeping the first request."""
+
+    def __init__(self, inner: PlannerBackend) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.calls = 0
+        self.tokens = 0
+        self.first: Optional[PlanRequest] = None
+
+    def plan(self, request: PlanRequest) -> PlanResponse:
+        self.calls += 1
+        self.tokens += count_tokens(request.prompt.text)
+        self.first = self.first or request
+        return self.inner.plan(request)
+
+
+class _Counting:
+    """The executor, counting exploration and distance."""
+
+    def __init__(self, inner: SkillExecutor) -> None:
+        self.inner = inner
+        self.explorations = 0
+        self.distance = 0.0
+
+    def execute(self, skill: str, object_id: str) -> SkillResult:
+        if skill == "Explore" or (skill == "GoToObject" and canonical_type(object_id) == object_id):
+            self.explorations += 1
+        result = self.inner.execute(skill, object_id)
+        self.distance += result.distance
+        return result
+
+
+def needed_types(conditions: Sequence[Condition]) -> list[str]:
+    return list(dict.fromkeys(t for c in conditions for t in c.types))
+
+
+def _graded(conditions: Sequence[Condition], objects: Sequence[KnownObject], truth: Sequence[ObjectState],
+            held: str) -> tuple[bool, int, int]:
+    """(every condition had a correctly remembered object, hits, queries) for the first plan's memory.
+
+    A subject is correctly remembered when memory holds it where it really is (same holder, or in
+    hand); targets are furniture, so knowing one is enough.
+    """
+    known = by_id(objects)
+    real = {o.object_id: o for o in truth}
+    present = [o for o in objects if not o.missing]
+
+    def right(o: KnownObject) -> bool:
+        actual = real.get(o.external_id)
+        if actual is None:
+            return False
+        holder = known[o.holder].external_id if o.holder in known else ""
+        return o.id == held or (actual.parents[:1] == ((holder,) if holder else ()))
+
+    hits = queries = 0
+    retrieved = True
+    for c in conditions:
+        subjects = [o for o in present if o.label in c.subject]
+        groups = [bool(subjects)] + ([any(o.label in c.target for o in present)] if c.target else [])
+        hits += sum(groups)
+        queries += len(groups)
+        retrieved &= all(groups) and any(right(o) for o in subjects)
+    return retrieved, hits, queries
+
+
+def run_task(env: Env, task: Task, ablation: Ablation, seed: int, backend: str = "symbolic") -> TaskRecord:
+    conditions = task.conditions
+    env.begin_task(needed_types(conditions))
+    start, held, truth = env.clock(), env.held_id(), env.truth()
+    view = MemoryView(env.memory, ablation, start, held, env.short_term_ids, env.whole_graph)
+    metered, counting = _Metered(make_backend(backend)), _Counting(env.executor)
+    runner = TaskRunner(metered, view, counting)
+    runner.held = held
+    wall = time.perf_counter()
+    outcome = runner.run(task.instruction, [c.text for c in conditions])
+    wall = time.perf_counter() - wall
+    final = env.truth()
+    met = sum(holds(c, final) for c in conditions)
+    retrieved, hits, queries = (_graded(conditions, metered.first.objects, truth, held) if metered.first
+                                else (False, 0, sum(1 + bool(c.target) for c in conditions)))
+    return TaskRecord(seed, task.floor_plan or 0, task.task_set, task.task_id, ablation.name,
+                      met == len(conditions), met / len(conditions), retrieved, hits, queries, outcome.steps,
+                      counting.explorations, counting.distance, env.clock() - start, metered.calls,
+                      metered.tokens, view.graph_tokens, wall, outcome.error_message)
+
+
+def run_episode(env: InProcessEnv, tasks: Sequence[Task], seed: int, ablations: Sequence[str],
+                day: DayPlan = DayPlan(), backend: str = "symbolic") -> tuple[list[TaskRecord], list[TraceEvent]]:
+    """Every task of one home (Memory tasks first), each scored task once per ablation."""
+    records: list[TaskRecord] = []
+    env.tour()
+    env.advance(day.after_tour)
+    memory = [t for t in tasks if t.task_set == MEMORY_SET and t.conditions]
+    for task in memory:
+        records.append(run_task(env, task, ABLATIONS[FULL], seed, backend))
+        env.advance(day.between_memory_tasks)
+    env.advance(day.before_tasks)
+    for task in (t for t in tasks if t.task_set != MEMORY_SET and t.conditions):
+        for name in ablations:
+            if name != FULL:
+                records.append(run_task(env.fork(), task, ABLATIONS[name], seed, backend))
+        records.append(run_task(env, task, ABLATIONS[FULL], seed, backend))
+        env.advance(day.between_tasks)
+    return records, env.trace or []

@@ -1,0 +1,267 @@
+"""Task suites in KARMA's file format, generated from what each home really contains.
+
+One file per seed maps set names to tasks ``{"FloorPlan", "ID", "Goal Condition", "Instruction"}``.
+Besides KARMA's three scored sets (Simple, Composite, Complex) a file has a ``Memory`` set: the
+earlier tasks of each home's day, run first and not scored. Each Complex task is written from one
+of them ("the apple I put in the fridge this morning"): the Memory task hides a single object in a
+closed container, the Complex task needs that object again, so its goal conditions stay checkable
+with KARMA's type-level predicates while only a robot that remembers can find it without opening
+every container.
+"""
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+from scene_graph.ontology import OBJECT_TYPES
+from sim.home.generate import floor_plan_home
+from sim.home.home import Home
+from sim.tasks import Task, holds, parse_goal
+from sim.home.world import HomeWorld
+
+STOCK = ("Apple", "Bread", "Knife", "Mug", "Potato", "Tomato", "Egg", "Bowl", "Cup")
+MEMORY_SET = "Memory"
+SETS = ("Simple", "Composite", "Complex")
+KITCHEN_PLANS = tuple(n for n in range(1, 31) if n % 4)  # kitchens with 2-4 rooms (n % 4 == 0: one room)
+
+_FOOD = ("Apple", "Bread", "Tomato", "Potato", "Egg", "Lettuce")
+_DISHES = ("Mug", "Cup", "Bowl", "Plate")
+_SURFACES = ("DiningTable", "CounterTop", "CoffeeTable", "SideTable", "Desk")
+_STASH = {"Fridge": _FOOD + ("Mug", "Cup", "Bowl"), "Cabinet": _FOOD + _DISHES, "Drawer": ("Apple", "Egg")}
+_LAMPS = ("FloorLamp", "DeskLamp", "Television", "CoffeeMachine")
+_WORDS = {"DiningTable": "dining table", "CounterTop": "counter", "CoffeeTable": "coffee table",
+          "SideTable": "side table", "FloorLamp": "floor lamp", "DeskLamp": "desk lamp",
+          "CoffeeMachine": "coffee machine", "Television": "TV"}
+
+
+@dataclass(frozen=True)
+class SuiteSpec:
+    """``per_set`` tasks of each scored set per home and seed."""
+
+    name: str
+    seeds: tuple[int, ...]
+    floor_plans: tuple[int, ...]
+    per_set: int
+
+
+SUITES = {
+    "tiny": SuiteSpec("tiny", (0, 1), (1,), 1),
+    "default": SuiteSpec("default", (0, 1, 2), (1, 2, 3, 5), 3),
+    "full": SuiteSpec("full", (0, 1, 2), KITCHEN_PLANS, 6),
+}
+
+
+def word(object_type: str) -> str:
+    return _WORDS.get(object_type, object_type.lower())
+
+
+def home_for(floor_plan: int, needed: Sequence[str] = ()) -> Home:
+    """FloorPlan ``floor_plan`` stocked with STOCK; types a task needs but the home lacks are added
+    (which changes the home, so generated suites only ever need what is already there)."""
+    home = floor_plan_home(floor_plan, STOCK)
+    present = {e.object_type for e in home}
+    missing = [t for t in dict.fromkeys(needed) if t not in present]
+    return floor_plan_home(floor_plan, STOCK + tuple(missing)) if missing else home
+
+
+class _Home:
+    """What a generator may ask of one home: its types, where things start, goals already true."""
+
+    def __init__(self, home: Home, rng: random.Random):
+        self.rng = rng
+        self.count: dict[str, int] = {}
+        for e in home:
+            self.count[e.object_type] = self.count.get(e.object_type, 0) + 1
+        self.states = HomeWorld(home).object_states()
+        self.used: set[str] = set()
+
+    def has(self, object_type: str) -> bool:
+        return self.count.get(object_type, 0) > 0
+
+    def pick(self, types: Sequence[str], unique: bool = False) -> Optional[str]:
+        """An unused type present in the home (present exactly once if ``unique``), marked used."""
+        choices = [t for t in types if self.has(t) and t not in self.used and (not unique or self.count[t] == 1)]
+        if not choices:
+            return None
+        chosen = self.rng.choice(choices)
+        self.used.add(chosen)
+        return chosen
+
+    def host(self, types: Sequence[str]) -> Optional[str]:
+        present = [t for t in types if self.has(t)]
+        return self.rng.choice(present) if present else None
+
+    def already(self, goal: str) -> bool:
+        conditions, _ = parse_goal(goal)
+        return all(holds(c, self.states) for c in conditions)
+
+
+Template = Callable[[_Home], Optional[tuple[str, str]]]
+
+
+def _place(h: _Home) -> Optional[tuple[str, str]]:
+    thing, table = h.pick(_FOOD + _DISHES), h.host(_SURFACES)
+    if not (thing and table):
+        return None
+    return f"ON({thing}, {table})", f"Put the {word(thing)} on the {word(table)}."
+
+
+def _slice(h: _Home) -> Optional[tuple[str, str]]:
+    food = h.pick(("Apple", "Bread", "Tomato", "Potato", "Lettuce"))
+    if not (food and h.has("Knife")):
+        return None
+    return f"STATE({food}, sliced)", f"Slice the {word(food)}."
+
+
+def _wash(h: _Home) -> Optional[tuple[str, str]]:
+    dish = h.pick(_DISHES)
+    if not (dish and h.has("SinkBasin")):
+        return None
+    return f"STATE({dish}, clean)", f"Wash the {word(dish)}."
+
+
+def _heat(h: _Home) -> Optional[tuple[str, str]]:
+    food = h.pick(("Apple", "Bread", "Tomato", "Potato", "Egg"))
+    if not (food and h.has("Microwave")):
+        return None
+    return f"STATE({food}, hot)", f"Heat the {word(food)}."
+
+
+def _toggle(h: _Home) -> Optional[tuple[str, str]]:
+    device = h.pick(_LAMPS)
+    return (f"TOGGLEON({device})", f"Turn on the {word(device)}.") if device else None
+
+
+def _wash_and_store(h: _Home) -> Optional[tuple[str, str]]:
+    dish, shelf = h.pick(_DISHES), h.host(("Cabinet",))
+    if not (dish and shelf and h.has("SinkBasin")):
+        return None
+    return (f"STATE({dish}, clean), INSIDE({dish}, {shelf})",
+            f"Wash the {word(dish)} and put it away in the {word(shelf)}.")
+
+
+def _heat_and_serve(h: _Home) -> Optional[tuple[str, str]]:
+    food, table = h.pick(("Apple", "Bread", "Tomato", "Potato", "Egg")), h.host(_SURFACES)
+    if not (food and table and h.has("Microwave")):
+        return None
+    return f"STATE({food}, hot), ON({food}, {table})", f"Heat the {word(food)} and put it on the {word(table)}."
+
+
+def _slice_and_tidy(h: _Home) -> Optional[tuple[str, str]]:
+    food = h.pick(("Apple", "Bread", "Tomato", "Potato", "Lettuce"))
+    if not (food and h.has("Knife") and h.has("Drawer")):
+        return None
+    return (f"STATE({food}, sliced), INSIDE(Knife, Drawer)",
+            f"Slice the {word(food)}, then put the knife back in the drawer.")
+
+
+def _two_places(h: _Home) -> Optional[tuple[str, str]]:
+    food, dish, table = h.pick(_FOOD), h.pick(_DISHES), h.host(_SURFACES)
+    if not (food and dish and table and h.has("Fridge")):
+        return None
+    return (f"INSIDE({food}, Fridge), ON({dish}, {table})",
+            f"Put the {word(food)} in the fridge and the {word(dish)} on the {word(table)}.")
+
+
+SIMPLE: tuple[Template, ...] = (_place, _slice, _wash, _heat, _toggle)
+COMPOSITE: tuple[Template, ...] = (_wash_and_store, _heat_and_serve, _slice_and_tidy, _two_places)
+
+
+def _stash(h: _Home) -> Optional[tuple[str, str, str]]:
+    """A Memory task hiding one object in a closed container: (type, container, goal)."""
+    containers = [c for c in _STASH if h.has(c)]
+    h.rng.shuffle(containers)
+    for container in containers:
+        fresh = [t for t in _STASH[container] if not h.already(f"INSIDE({t}, {container})")]
+        thing = h.pick(fresh, unique=True) or h.pick(fresh)  # a unique one makes "the apple" unambiguous
+        if thing:
+            return thing, container, f"INSIDE({thing}, {container})"
+    return None
+
+
+def _complex(h: _Home, thing: str, container: str) -> tuple[str, str]:
+    """A later task that needs the object the morning hid; two or three conditions."""
+    table = h.host(_SURFACES) or "CounterTop"
+    ref = f"the {word(thing)} I put in the {word(container)} this morning"
+    kind = OBJECT_TYPES[thing]
+    options = [(f"ON({thing}, {table})", f"Bring {ref} to the {word(table)}")]
+    if kind.cookable and h.has("Microwave"):
+        options.append((f"STATE({thing}, hot), ON({thing}, {table})", f"Heat {ref} and put it on the {word(table)}"))
+    if kind.sliceable and h.has("Knife"):
+        options.append((f"STATE({thing}, sliced), ON({thing}, {table})",
+                        f"Take {ref}, slice it and leave it on the {word(table)}"))
+    if kind.dirtyable and h.has("SinkBasin"):
+        options.append((f"STATE({thing}, clean), ON({thing}, {table})", f"Wash {ref} and set it on the {word(table)}"))
+    goal, text = h.rng.choice(options)
+    device = h.pick(_LAMPS) if h.rng.random() < 0.5 else None
+    if device:
+        goal, text = f"{goal}, TOGGLEON({device})", f"{text}, and turn on the {word(device)}"
+    return goal, text + "."
+
+
+def _entries(h: _Home, templates: Sequence[Template], n: int, prefix: str, plan: str) -> list[dict]:
+    out: list[dict] = []
+    for _ in range(20 * n):
+        if len(out) == n:
+            break
+        used = set(h.used)
+        made = h.rng.choice(templates)(h)
+        if not made or h.already(made[0]):
+            h.used = used  # give back what a discarded task picked
+        else:
+            out.append({"FloorPlan": plan, "ID": f"{prefix}-{len(out)}", "Goal Condition": made[0],
+                        "Instruction": made[1]})
+    return out
+
+
+def generate_home_tasks(seed: int, floor_plan: int, per_set: int) -> dict[str, list[dict]]:
+    """The Memory, Simple, Composite and Complex tasks of one home's day."""
+    h = _Home(home_for(floor_plan), random.Random(f"{seed}:{floor_plan}"))
+    plan, base = f"FloorPlan{floor_plan}", f"s{seed}-fp{floor_plan}"
+    sets: dict[str, list[dict]] = {MEMORY_SET: [], "Complex": []}
+    for n in range(per_set):
+        stash = _stash(h)
+        if stash is None:
+            break
+        thing, container, goal = stash
+        sets[MEMORY_SET].append({"FloorPlan": plan, "ID": f"{base}-memory-{n}", "Goal Condition": goal,
+                                 "Instruction": f"Put the {word(thing)} in the {word(container)}."})
+        complex_goal, text = _complex(h, thing, container)
+        sets["Complex"].append({"FloorPlan": plan, "ID": f"{base}-complex-{n}", "Goal Condition": complex_goal,
+                                "Instruction": text})
+    hidden = set(h.used)  # the Complex tasks' objects stay where the morning put them
+    for name, templates in (("Composite", COMPOSITE), ("Simple", SIMPLE)):
+        h.used = set(hidden)
+        sets[name] = _entries(h, templates, per_set, f"{base}-{name.lower()}", plan)
+    return {name: sets[name] for name in (MEMORY_SET, *SETS)}
+
+
+def generate_suite(spec: SuiteSpec, seed: int) -> dict[str, list[dict]]:
+    """One seed's task file: every home of the suite, sets in KARMA's shape."""
+    merged: dict[str, list[dict]] = {name: [] for name in (MEMORY_SET, *SETS)}
+    for floor_plan in spec.floor_plans:
+        for name, entries in generate_home_tasks(seed, floor_plan, spec.per_set).items():
+            merged[name] += entries
+    return merged
+
+
+def write_suite(spec: SuiteSpec, out_dir: Path) -> list[Path]:
+    """``tasks_seed<N>.json`` per seed of the suite."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for seed in spec.seeds:
+        path = out_dir / f"tasks_seed{seed}.json"
+        path.write_text(json.dumps(generate_suite(spec, seed), indent=1), encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+def by_floor_plan(tasks: Sequence[Task], default_plan: int = 1) -> dict[int, list[Task]]:
+    """Tasks grouped into one episode per home, in file order (Memory first)."""
+    out: dict[int, list[Task]] = {}
+    for task in sorted(tasks, key=lambda t: t.task_set != MEMORY_SET):
+        out.setdefault(task.floor_plan or default_plan, []).append(task)
+    return out

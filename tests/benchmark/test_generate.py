@@ -1,0 +1,51 @@
+"""Generated suites are KARMA task files whose goals parse and can be checked in their homes."""
+from __future__ import annotations
+
+import json
+
+from benchmarks.suite.generate import MEMORY_SET, SETS, SuiteSpec, by_floor_plan, generate_home_tasks, home_for, write_suite
+from sim.home.world import HomeWorld
+from sim.tasks import holds, load_tasks, parse_goal
+
+
+def test_a_suite_file_parses_without_issues_and_every_task_has_conditions(tmp_path) -> None:
+    [path] = write_suite(SuiteSpec("test", (4,), (1, 2), 2), tmp_path)
+    data = json.loads(path.read_text())
+    assert list(data) == [MEMORY_SET, *SETS]
+    parsed = load_tasks(path)
+    assert parsed.issues == ()
+    assert all(t.conditions and t.instruction for t in parsed.tasks)
+    assert {t.floor_plan for t in parsed.tasks} == {1, 2}
+    for entry in (e for entries in data.values() for e in entries):
+        assert set(entry) == {"FloorPlan", "ID", "Goal Condition", "Instruction"}
+    episodes = by_floor_plan(parsed.tasks)
+    assert all(tasks[0].task_set == MEMORY_SET for tasks in episodes.values())
+
+
+def test_goals_are_checkable_in_the_home_they_were_written_for() -> None:
+    sets = generate_home_tasks(seed=0, floor_plan=2, per_set=3)
+    world = HomeWorld(home_for(2))
+    present = {e.object_type for e in world.home}
+    states = world.object_states()
+    for name, entries in sets.items():
+        assert entries, name
+        for entry in entries:
+            conditions, problems = parse_goal(entry["Goal Condition"])
+            assert conditions and not problems
+            assert all(set(c.types) <= present for c in conditions)
+            if name != MEMORY_SET:
+                assert not all(holds(c, states) for c in conditions), entry  # there is something to do
+
+
+def test_complex_tasks_need_what_a_memory_task_hid() -> None:
+    sets = generate_home_tasks(seed=1, floor_plan=3, per_set=2)
+    for memory, later in zip(sets[MEMORY_SET], sets["Complex"]):
+        [stored] = parse_goal(memory["Goal Condition"])[0]
+        assert stored.predicate == "INSIDE"
+        assert stored.subject[0] in later["Goal Condition"]
+        assert "this morning" in later["Instruction"]
+
+
+def test_generation_is_reproducible() -> None:
+    assert generate_home_tasks(2, 1, 2) == generate_home_tasks(2, 1, 2)
+    assert generate_home_tasks(2, 1, 2) != generate_home_tasks(3, 1, 2)

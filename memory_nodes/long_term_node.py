@@ -191,7 +191,9 @@ class LongTermMemoryNode(Node):
         """Load the embedding model now: loading it later stalls every callback for seconds. Without
         the model, memory still serves everything but free text (queries say why)."""
         try:
-            index.embedder.embed(["warm-up"])
+            # Texts of several lengths: the first embedding of each new length is much slower.
+            index.embedder.embed(["warm-up", "a red apple on the kitchen counter top near the sink",
+                                  " ".join(["a clean white ceramic mug in the open cabinet"] * 4)])
             return index
         except EmbedderUnavailable as exc:
             self.get_logger().error(f"free-text queries are off: {exc}")
@@ -315,10 +317,23 @@ class LongTermMemoryNode(Node):
         self._markers_pub.publish(markers)
 
     def _housekeeping(self) -> None:
-        """Once a second: keep the text index in step, save when due, publish diagnostics."""
+        """Once a second: keep the text index in step, save when due, publish diagnostics.
+
+        New object texts are embedded outside the lock: the model takes tens to hundreds of ms, and
+        holding the lock meanwhile would stall fusion long enough to drop camera frames."""
+        retriever = self.memory.retriever
+        try:
+            with self._lock:
+                texts = retriever.texts_to_embed()
+            if texts:
+                vectors = retriever.index.embedder.embed(texts)
+                with self._lock:
+                    retriever.add_vectors(texts, vectors)
+        except Exception as exc:  # the model failing must not stop memory; sync below embeds or reports
+            self.get_logger().error(f"embedding object texts failed: {exc}", throttle_duration_sec=30.0)
         with self._lock:
             try:
-                self.memory.retriever.sync()
+                retriever.sync()
                 self.memory.tick()
             except Exception as exc:  # a full disk or a dead Chroma server must not stop memory
                 self.get_logger().error(f"index sync or snapshot failed: {exc}", throttle_duration_sec=30.0)

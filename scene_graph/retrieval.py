@@ -32,6 +32,9 @@ class ObjectIndex(Protocol):
     def count(self) -> int: ...
 
 
+_VECTOR_CACHE = 50_000  # document embeddings kept for reuse; cleared when exceeded
+
+
 class NoTextIndex(RuntimeError):
     """A free-text query was asked of a retriever built without a vector index."""
 
@@ -65,6 +68,7 @@ class MemoryRetriever:
         self._graph = graph
         self._synced: Optional[int] = None  # graph sequence the index reflects; None = rebuild
         self._documents: dict[str, tuple[str, dict[str, str]]] = {}
+        self._vectors: dict[str, np.ndarray] = {}  # document text -> embedding made outside sync
 
     @property
     def graph(self) -> SceneGraph:
@@ -80,18 +84,40 @@ class MemoryRetriever:
         """Bring the index up to the graph's sequence; returns how many documents were (re)indexed."""
         if self.index is None or self._synced == self._graph.sequence:
             return 0
-        deltas = self._graph.deltas_since(self._synced) if self._synced is not None else None
-        if deltas is None:
-            candidates = set(self._documents) | {o.id for o in self._graph.objects()}
-        else:
-            candidates = set()
-            for delta in deltas:
-                candidates.update(o.id for o in delta.upserted_objects)
-                candidates.update(delta.removed_objects)
-                candidates.update(r.subject for r in delta.added_relations + delta.removed_relations)
-        count = self._reindex(sorted(candidates))
+        count = self._reindex(self._candidates())
         self._synced = self._graph.sequence
         return count
+
+    def _candidates(self) -> list[str]:
+        """Objects whose document may have changed since the last sync."""
+        deltas = self._graph.deltas_since(self._synced) if self._synced is not None else None
+        if deltas is None:
+            return sorted(set(self._documents) | {o.id for o in self._graph.objects()})
+        candidates: set[str] = set()
+        for delta in deltas:
+            candidates.update(o.id for o in delta.upserted_objects)
+            candidates.update(delta.removed_objects)
+            candidates.update(r.subject for r in delta.added_relations + delta.removed_relations)
+        return sorted(candidates)
+
+    def texts_to_embed(self) -> list[str]:
+        """Documents the next :meth:`sync` would embed: embed them with :meth:`add_vectors` first,
+        outside whatever lock guards the graph, so that sync itself never runs the model."""
+        if self.index is None or self._synced == self._graph.sequence:
+            return []
+        texts = []
+        for object_id in self._candidates():
+            node = self._graph.get_object(object_id)
+            if node is not None:
+                text = object_document(self._graph, node)
+                if text not in self._vectors and self._documents.get(object_id, ("",))[0] != text:
+                    texts.append(text)
+        return list(dict.fromkeys(texts))
+
+    def add_vectors(self, texts: Sequence[str], vectors: np.ndarray) -> None:
+        if len(self._vectors) > _VECTOR_CACHE:
+            self._vectors.clear()
+        self._vectors.update(zip(texts, np.asarray(vectors, dtype=np.float32)))
 
     def _reindex(self, object_ids: Sequence[str]) -> int:
         assert self.index is not None
@@ -112,7 +138,9 @@ class MemoryRetriever:
                 metas.append(document[1])
                 self._documents[object_id] = document
         if ids:
-            self.index.upsert(ids, texts, metas)
+            known = all(t in self._vectors for t in texts)
+            self.index.upsert(ids, texts, metas,
+                              embeddings=np.stack([self._vectors[t] for t in texts]) if known else None)
         return len(ids)
 
     def embeddings(self) -> Optional[tuple[list[str], np.ndarray]]:
@@ -197,9 +225,11 @@ class MemoryRetriever:
         distance, then recency; at most ``k``."""
         pool: dict[str, ScoredObject] = {o.id: ScoredObject(o) for o in self._graph.objects()}
         if label:
-            pool = {i: s for i, s in pool.items() if i in {o.id for o in self.by_label(label)}}
+            wanted = {o.id for o in self.by_label(label)}  # once, not per object: 10k objects stay fast
+            pool = {i: s for i, s in pool.items() if i in wanted}
         if room:
-            pool = {i: s for i, s in pool.items() if i in {o.id for o in self.in_room(room)}}
+            inside = {o.id for o in self.in_room(room)}
+            pool = {i: s for i, s in pool.items() if i in inside}
         if since is not None:
             pool = {i: s for i, s in pool.items() if s.node.last_changed >= since}
         if near is not None:

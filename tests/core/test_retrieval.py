@@ -101,6 +101,21 @@ def test_index_follows_graph_and_skips_unchanged_documents(memory):
     assert retriever.text("dirty mug", k=1)[0].node.id == ids["mug"]
 
 
+def test_texts_embedded_ahead_keep_the_model_out_of_sync(memory):
+    """A node embeds new documents outside its lock; sync then only stores the vectors."""
+    retriever, ids, embedder = memory
+    retriever.sync()
+    graph = retriever.graph
+    graph.set_object_state(ids["mug"], "dirty", True, 10.0)
+    texts = retriever.texts_to_embed()
+    assert texts == [object_document(graph, graph.get_object(ids["mug"]))]
+    retriever.add_vectors(texts, WordHashEmbedder().embed(texts))
+    calls = embedder.calls
+    assert retriever.sync() == 1 and embedder.calls == calls
+    assert retriever.texts_to_embed() == []
+    assert retriever.text("dirty mug", k=1)[0].node.id == ids["mug"]
+
+
 def test_embeddings_survive_a_snapshot(memory, tmp_path):
     retriever, ids, embedder = memory
     MemoryStore(tmp_path).save(retriever.graph, "home", embeddings=retriever.embeddings())

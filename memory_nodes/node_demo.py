@@ -9,7 +9,9 @@ topics, services and actions; the harness reads the simulator's ground truth onl
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -194,10 +196,8 @@ def save_memory_map(world: Any, objects: list[Any], relations: list[Any], out: P
     return out
 
 
-def run_node_demo(seed: int, rooms: int, out_dir: Path) -> NodeDemoReport:
-    out_dir.mkdir(parents=True, exist_ok=True)
+def _with_memory(seed: int, rooms: int, out_dir: Path) -> NodeDemoReport:
     report = NodeDemoReport(rooms=rooms, memory_dir=out_dir / "memory")
-    log.info("with memory: exploring a %d-room home through the nodes", rooms)
     with _start(seed, rooms, report.memory_dir, "demo", load=False) as running, DemoClient() as client:
         world = running.nodes["sim_bridge"]._world
         report.explore_skills = explore(client, rooms)
@@ -210,9 +210,28 @@ def run_node_demo(seed: int, rooms: int, out_dir: Path) -> NodeDemoReport:
         report.with_memory = run_tasks(client, world, tasks)
         client.call(ManageMemory, "memory/manage", operation=ManageMemory.Request.SAVE, name="demo")
         report.map_png = save_memory_map(world, objects, relations, out_dir / "memory_map.png")
-    log.info("without memory: the same tasks from the same start")
+    return report
+
+
+def _without_memory(seed: int, rooms: int, out_dir: Path, tasks: list[str]) -> list[TaskRun]:
     with _start(seed, rooms, out_dir / "scratch", "no_memory", load=False) as running, DemoClient() as client:
-        report.without_memory = run_tasks(client, running.nodes["sim_bridge"]._world, tasks)
+        return run_tasks(client, running.nodes["sim_bridge"]._world, tasks)
+
+
+def _in_child(function: Callable[..., Any], *args: Any) -> Any:
+    """Each run in a process of its own: a second stack in the same process inherited DDS state
+    from the first (goals answered by the dead planner), and a fresh process is what a user gets."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(function, *args).result()
+
+
+def run_node_demo(seed: int, rooms: int, out_dir: Path) -> NodeDemoReport:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    log.info("with memory: exploring a %d-room home through the nodes", rooms)
+    report = _in_child(_with_memory, seed, rooms, out_dir)
+    log.info("without memory: the same tasks from the same start")
+    report.without_memory = _in_child(_without_memory, seed, rooms, out_dir,
+                                      [r.instruction for r in report.with_memory])
     return report
 
 

@@ -11,15 +11,15 @@ import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from scene_graph.fusion import Fusion
-from scene_graph.graph import SceneGraph, grid_areas
-from scene_graph.records import IN, ON, RoomNode
+from scene_graph.graph import SceneGraph
+from scene_graph.records import IN, ON
 from scene_graph.retrieval import MemoryRetriever
 from scene_graph.store import MemoryStore
 from scene_graph.vector_index import NumpyVectorIndex
 from sim.home.household import Household
+from sim.home.memory_layout import world_layout
 from sim.home.world import HomeWorld
 from sim.records import Action
 from sim.topdown import save_map
@@ -46,19 +46,6 @@ class DemoReport:
     answers: dict[str, list[str]] = field(default_factory=dict)
 
 
-def layout_from_world(world: HomeWorld) -> tuple[list[RoomNode], Callable[[float, float], bool]]:
-    """The simulator's rooms as memory rooms, and its navigation grid as the free-space test."""
-    rooms = [RoomNode(r.room_id, r.kind, ((r.x0, r.y0), (r.x1, r.y0), (r.x1, r.y1), (r.x0, r.y1)))
-             for r in world.home.rooms]
-    nav = world.home.nav
-
-    def is_free(x: float, y: float) -> bool:
-        cell = nav.cell(x, y)
-        return nav.is_free(cell)
-
-    return rooms, is_free
-
-
 class DemoRun:
     """One tour-update-save run; each phase is a method so tests and benchmarks can reuse them."""
 
@@ -67,8 +54,8 @@ class DemoRun:
 
         self.world = HomeWorld(generate_home(seed, n_rooms=rooms), household=Household(seed=seed))
         self.graph = SceneGraph()
-        room_nodes, is_free = layout_from_world(self.world)
-        self.graph.set_layout(room_nodes, grid_areas(room_nodes, 1.0, is_free))
+        room_nodes, areas = world_layout(self.world)
+        self.graph.set_layout(room_nodes, areas)
         self.fusion = Fusion(self.graph)
         self.retriever = MemoryRetriever(self.graph, NumpyVectorIndex())
         self.out_dir = out_dir

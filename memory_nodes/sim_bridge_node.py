@@ -26,9 +26,8 @@ from embodied_memory.action import Skill
 from embodied_memory.msg import InstanceSegmentation, Layout, StateChange
 from memory_nodes.conversions import (ConversionError, frame_to_msgs, layout_to_msg, skill_goal_to_action,
                                       skill_result_to_msg, state_change_to_msg)
-from memory_nodes.demo import layout_from_world
 from memory_nodes.node_support import declare, spin_nodes
-from scene_graph.graph import grid_areas
+from sim.home.memory_layout import world_layout
 from sim.home.generate import floor_plan_home, generate_home
 from sim.home.household import Household
 from sim.home.world import HomeWorld
@@ -85,8 +84,7 @@ class SimBridge(Node):
         # Transient local: a memory node started later still receives the layout.
         self._layout_pub = self.create_publisher(
             Layout, "layout", QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL))
-        rooms, is_free = layout_from_world(self._world)
-        self._layout_pub.publish(layout_to_msg(rooms, grid_areas(rooms, area_size, is_free), self._map_frame, 0.0))
+        self._layout_pub.publish(layout_to_msg(*world_layout(self._world, area_size), self._map_frame, 0.0))
 
         self._action_server = ActionServer(self, Skill, "execute_skill", self._execute,
                                            cancel_callback=lambda _: CancelResponse.ACCEPT)

@@ -10,11 +10,11 @@ import copy
 from typing import Optional, Protocol, Sequence
 
 from benchmarks.stm import TraceEvent
-from memory_nodes.demo import layout_from_world
+from sim.home.memory_layout import world_layout
 from planners.inprocess import HomeWorldExecutor, InProcessMemory
 from planners.interfaces import MemoryAccess, SkillExecutor, SkillResult
 from scene_graph.embeddings import MiniLMEmbedder
-from scene_graph.graph import SceneGraph, grid_areas
+from scene_graph.graph import SceneGraph
 from scene_graph.serialize import whole_graph_text
 from scene_graph.short_term import MemoryUnit, ShortTermMemory
 from sim.home.home import Home
@@ -82,8 +82,7 @@ class InProcessEnv:
     def start(cls, home: Home, household_seed: int, stm_capacity: int = 10, policy: str = "fifo_merge") -> "InProcessEnv":
         world = HomeWorld(home, household=Household(seed=household_seed))
         graph = SceneGraph()
-        rooms, is_free = layout_from_world(world)
-        graph.set_layout(rooms, grid_areas(rooms, 1.0, is_free))
+        graph.set_layout(*world_layout(world))
         return cls(world, graph, ShortTermMemory(stm_capacity, policy=policy, embedder=MiniLMEmbedder()), [])
 
     def record(self, event: TraceEvent) -> None:

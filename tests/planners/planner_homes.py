@@ -7,10 +7,10 @@ from typing import Optional
 
 import numpy as np
 
-from memory_nodes.demo import layout_from_world
+from sim.home.memory_layout import world_layout
 from planners.inprocess import HomeWorldExecutor, InProcessMemory
 from planners.interfaces import KnownObject, SkillCode, SkillResult, SubgraphText
-from scene_graph.graph import SceneGraph, grid_areas
+from scene_graph.graph import SceneGraph
 from scene_graph.short_term import ShortTermMemory
 from sim.home.generate import generate_home
 from sim.home.world import HomeWorld
@@ -38,8 +38,7 @@ def toured_home(seed: int = SEED) -> tuple[HomeWorld, InProcessMemory, HomeWorld
     """The robot visits every piece of furniture (opening and closing what opens), building memory."""
     world = HomeWorld(generate_home(seed, n_rooms=3, main_kind="Kitchen", required_types=STOCK))
     graph = SceneGraph()
-    rooms, is_free = layout_from_world(world)
-    graph.set_layout(rooms, grid_areas(rooms, 1.0, is_free))
+    graph.set_layout(*world_layout(world))
     memory = InProcessMemory(graph, ShortTermMemory(10, embedder=WordEmbedder()), lambda: world.clock)
     robot = HomeWorldExecutor(world, memory)
     furniture = sorted((e for e in world.home if e.kind.layer == "furniture"), key=lambda e: (e.room, e.object_id))

@@ -28,6 +28,7 @@ from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
 from embodied_memory.srv import QueryObjects
+from memory_nodes.dds_profile import use_package_profile
 
 PARAMS_FILE = Path(__file__).resolve().parents[1] / "config" / "memory.yaml"
 READY_TIMEOUT_S = 180.0  # model load plus a 10k-object memory on a busy 2-core machine
@@ -41,9 +42,9 @@ def domain_id() -> int:
 
 
 def _isolate_this_process() -> None:
-    """DDS settings rclpy reads at init: discovery on this machine only, large-data transports."""
+    """DDS settings rclpy reads at init: discovery on this machine only, the package's Fast DDS profile."""
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
-    os.environ.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")
+    use_package_profile()
 
 
 @dataclass

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from memory_nodes.bag_cli import register as register_bag
+from memory_nodes.dds_profile import use_package_profile
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # the job ran and failed
@@ -300,6 +301,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if func is None:
         parser.print_help()
         return EXIT_USAGE
+    use_package_profile()  # before any command starts rclpy, here or in a child process
     try:
         return func(args)
     except EnvironmentProblem as exc:

@@ -1,9 +1,11 @@
 """The long-term memory node: camera streams in; graph deltas, markers, diagnostics and services out.
 
 Wiring only: matching streams is ``frame_sync``, messages are ``conversions``, the memory is
-``scene_graph.long_term.LongTermMemory``. Sensor callbacks, services and timers run in separate
-callback groups on a multi-threaded executor; one lock serialises access to the memory, so a
-query waits at most one frame's fusion.
+``scene_graph.long_term.LongTermMemory``. Camera callbacks and services share a single-threaded
+executor (rclpy's multi-threaded one loses camera frames, see ``node_support.executor_for``); work
+that takes long and can wait (embedding new object texts, saving, markers, diagnostics) runs in a
+maintenance thread. One lock serialises access to the memory, so a query waits at most one
+frame's fusion.
 """
 from __future__ import annotations
 
@@ -19,7 +21,6 @@ import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from geometry_msgs.msg import Pose, PoseStamped
 from nav_msgs.msg import Odometry
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, qos_profile_sensor_data
 from rclpy.time import Time
@@ -114,9 +115,6 @@ class LongTermMemoryNode(Node):
         self._lock = threading.Lock()
         self.memory = LongTermMemory(config, index)
 
-        self._sensor_group = MutuallyExclusiveCallbackGroup()
-        self._service_group = MutuallyExclusiveCallbackGroup()
-        self._timer_group = MutuallyExclusiveCallbackGroup()
         self._bad = BadInput(self)
         self._sync = ApproximateSync(_STREAMS, slop, queue)
         self._poses = PoseBuffer()
@@ -136,8 +134,7 @@ class LongTermMemoryNode(Node):
         self.memory.subscribe(self._publish_delta)
 
         def sensor(msg_type: type, topic: str, handler: Callable[[Any], None]) -> None:
-            self.create_subscription(msg_type, topic, handler, qos_profile_sensor_data,
-                                     callback_group=self._sensor_group)
+            self.create_subscription(msg_type, topic, handler, qos_profile_sensor_data)
 
         for stream, msg_type, topic in (("color", Image, "camera/color/image_raw"),
                                         ("depth", Image, "camera/depth/image_raw"),
@@ -151,29 +148,30 @@ class LongTermMemoryNode(Node):
         else:
             self._start_tf()
         self.create_subscription(Layout, "layout", self._on_layout,
-                                 QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL),
-                                 callback_group=self._sensor_group)
-        self.create_subscription(StateChange, "memory/confirmed_changes", self._on_confirmed_change, 100,
-                                 callback_group=self._sensor_group)
+                                 QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL))
+        self.create_subscription(StateChange, "memory/confirmed_changes", self._on_confirmed_change, 100)
 
         for srv_type, name, handler in ((QueryObjects, "memory/query_objects", self._query),
                                         (GetTaskSubgraph, "memory/task_subgraph", self._task_subgraph),
                                         (GetSnapshot, "memory/get_snapshot", self._snapshot),
                                         (ManageMemory, "memory/manage", self._manage)):
-            self.create_service(srv_type, name, handler, callback_group=self._service_group)
+            self.create_service(srv_type, name, handler)
 
-        self.create_timer(1.0, self._housekeeping, callback_group=self._timer_group)
-        if marker_rate > 0:
-            self.create_timer(1.0 / marker_rate, self._publish_markers, callback_group=self._timer_group)
+        self._marker_period = 1.0 / marker_rate if marker_rate > 0 else None
+        self._stopping = threading.Event()
+        self._maintenance = threading.Thread(target=self._maintain, name="long_term_memory-maintenance", daemon=True)
+        self._maintenance.start()
         source = f"loaded {self.memory.loaded_from}" if self.memory.loaded_from else "empty"
         self.get_logger().info(f"memory {config.name!r} in {config.memory_dir} ({source}, "
                                f"{len(self.memory.graph)} objects); pose from {self._pose_source}")
 
     def destroy_node(self) -> None:
         """A clean shutdown saves what arrived since the last periodic snapshot."""
-        if not hasattr(self, "memory"):  # construction failed: nothing to save
+        if not hasattr(self, "_maintenance"):  # construction failed: nothing to save
             super().destroy_node()
             return
+        self._stopping.set()
+        self._maintenance.join(timeout=30.0)
         with self._lock:
             try:
                 saved = self.memory.flush()
@@ -316,8 +314,27 @@ class LongTermMemoryNode(Node):
                                                       self.get_clock().now().to_msg(), self._marker_ids)
         self._markers_pub.publish(markers)
 
+    def _maintain(self) -> None:
+        """The maintenance thread: housekeeping once a second, markers at their rate, until stopped."""
+        next_housekeeping = next_markers = time.monotonic()
+        while not self._stopping.is_set():
+            now = time.monotonic()
+            try:
+                if now >= next_housekeeping:
+                    next_housekeeping = now + 1.0
+                    self._housekeeping()
+                if self._marker_period is not None and now >= next_markers:
+                    next_markers = now + self._marker_period
+                    self._publish_markers()
+            except Exception as exc:  # publishing after Ctrl-C shut the context down, or a bug: keep memory up
+                if not self.context.ok():
+                    return
+                self.get_logger().error(f"maintenance failed: {exc!r}", throttle_duration_sec=30.0)
+            wake = min(next_housekeeping, next_markers if self._marker_period is not None else next_housekeeping)
+            self._stopping.wait(max(0.0, wake - time.monotonic()))
+
     def _housekeeping(self) -> None:
-        """Once a second: keep the text index in step, save when due, publish diagnostics.
+        """Keep the text index in step, save when due, publish diagnostics.
 
         New object texts are embedded outside the lock: the model takes tens to hundreds of ms, and
         holding the lock meanwhile would stall fusion long enough to drop camera frames."""

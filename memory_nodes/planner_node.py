@@ -24,6 +24,8 @@ from planners.loop import Feedback, TaskError, TaskOutcome, TaskRunner
 
 
 class PlannerNode(Node):
+    waits_in_callbacks = True  # a task waits on memory services and skill actions: multi-threaded executor
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("planner", **kwargs)
         p = self._param

@@ -1,13 +1,12 @@
 """Bring up the package's nodes in one process from the launch files' parameter YAML.
 
 ``ros2 launch`` is not installable from PyPI; this composes the same nodes with the same
-``config/memory.yaml`` on one multi-threaded executor, for the demo, the tests and users without a
+``config/memory.yaml``, each node on its own executor and thread as in its own process
+(``node_support.Spinner``), for the demo, the tests and users without a
 ROS install. Parameters given here override the file's, as launch arguments would.
 """
 from __future__ import annotations
 
-import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence
@@ -15,11 +14,11 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 import rclpy
 import yaml
 from rclpy.context import Context
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
-from memory_nodes.node_support import executor_threads
+from memory_nodes.dds_profile import use_package_profile
+from memory_nodes.node_support import Spinner
 
 DEFAULT_PARAMS = Path(__file__).resolve().parent.parent / "config" / "memory.yaml"
 
@@ -64,12 +63,11 @@ def parameters_for(node_name: str, file_params: Mapping[str, Mapping[str, Any]],
 
 @dataclass
 class Stack:
-    """Nodes spinning on a background executor; use as a context manager, or :func:`run` to block."""
+    """Spinning nodes; use as a context manager, or :func:`run` to block."""
 
     nodes: dict[str, Node] = field(default_factory=dict)
     context: Optional[Context] = None
-    executor: Optional[MultiThreadedExecutor] = None
-    thread: Optional[threading.Thread] = None
+    spinner: Optional[Spinner] = None
 
     def __enter__(self) -> "Stack":
         return self
@@ -78,13 +76,9 @@ class Stack:
         self.shutdown()
 
     def shutdown(self) -> None:
-        """Stop the executor and join its thread before tearing rclpy down (else the process aborts)."""
-        if self.executor is not None:
-            for node in self.nodes.values():
-                self.executor.remove_node(node)
-            self.executor.shutdown()
-        if self.thread is not None:
-            self.thread.join(timeout=10)
+        """Stop the executors and join their threads before tearing rclpy down (else the process aborts)."""
+        if self.spinner is not None:
+            self.spinner.shutdown()
         for node in self.nodes.values():
             node.destroy_node()
         self.nodes.clear()
@@ -93,8 +87,7 @@ class Stack:
 
 
 def start(names: Sequence[str], params_file: Path = DEFAULT_PARAMS,
-          overrides: Mapping[str, Mapping[str, Any]] = {}, args: Optional[list[str]] = None,
-          spin_in_thread: bool = True) -> Stack:
+          overrides: Mapping[str, Mapping[str, Any]] = {}, args: Optional[list[str]] = None) -> Stack:
     """Create ``names`` (node names of ``config/memory.yaml``) in a fresh context and spin them.
 
     ``overrides`` maps node name -> {parameter: value}. Node construction errors propagate after
@@ -106,43 +99,30 @@ def start(names: Sequence[str], params_file: Path = DEFAULT_PARAMS,
         raise ValueError(f"unknown node(s) {', '.join(unknown)}; known: {', '.join(classes)}")
     file_params = read_params(params_file)
     stack = Stack(context=Context())
+    use_package_profile()
     rclpy.init(args=args, context=stack.context)
-    stack.executor = MultiThreadedExecutor(num_threads=executor_threads(), context=stack.context)
+    stack.spinner = Spinner(stack.context)
     try:
         for name in names:
             node = classes[name](context=stack.context,
                                  parameter_overrides=parameters_for(name, file_params, overrides.get(name, {})))
             stack.nodes[name] = node
-            stack.executor.add_node(node)
+        for node in stack.nodes.values():
+            stack.spinner.add(node)
     except BaseException:
         stack.shutdown()
         raise
-    if spin_in_thread:
-        stack.thread = threading.Thread(target=_spin, args=(stack.executor,), name="stack-executor", daemon=True)
-        stack.thread.start()
     return stack
-
-
-def _spin(executor: MultiThreadedExecutor) -> None:
-    try:
-        executor.spin()
-    except ExternalShutdownException:
-        pass
 
 
 def run(names: Sequence[str], params_file: Path = DEFAULT_PARAMS,
         overrides: Mapping[str, Mapping[str, Any]] = {}, duration: Optional[float] = None) -> int:
-    """Start the nodes and spin in this thread until Ctrl-C (or ``duration`` seconds)."""
-    stack = start(names, params_file, overrides, spin_in_thread=False)
-    assert stack.executor is not None
+    """Start the nodes and block until Ctrl-C (or ``duration`` seconds)."""
+    stack = start(names, params_file, overrides)
+    assert stack.spinner is not None
     try:
-        if duration is None:
-            stack.executor.spin()
-        else:
-            deadline = time.monotonic() + duration
-            while stack.context is not None and stack.context.ok() and time.monotonic() < deadline:
-                stack.executor.spin_once(timeout_sec=0.1)
-    except (KeyboardInterrupt, ExternalShutdownException):
+        stack.spinner.wait(duration)
+    except KeyboardInterrupt:
         pass
     finally:
         stack.shutdown()

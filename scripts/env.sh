@@ -12,7 +12,8 @@ else
 fi
 # DDS discovery must not leave this machine; robots that need the network set their own value.
 export ROS_AUTOMATIC_DISCOVERY_RANGE="${ROS_AUTOMATIC_DISCOVERY_RANGE:-LOCALHOST}"
-export FASTDDS_BUILTIN_TRANSPORTS="${FASTDDS_BUILTIN_TRANSPORTS:-LARGE_DATA}"
+# Shared memory large enough for whole camera frame sets (config/fastdds.xml says why).
+export FASTDDS_DEFAULT_PROFILES_FILE="${FASTDDS_DEFAULT_PROFILES_FILE:-$_em_root/config/fastdds.xml}"
 export ROS_LOG_DIR="${ROS_LOG_DIR:-$_em_root/build/log/ros}"
 # Models load from installed packages only; nothing is fetched at run time.
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 ANONYMIZED_TELEMETRY=False

@@ -25,6 +25,7 @@ from embodied_memory.action import ExecuteTask, Skill  # noqa: E402
 from embodied_memory.msg import ObjectNode  # noqa: E402
 from embodied_memory.srv import GetSnapshot  # noqa: E402
 from memory_nodes import stack  # noqa: E402
+from memory_nodes.node_support import Spinner  # noqa: E402
 from memory_nodes.planner_node import PlannerNode  # noqa: E402
 from memory_client import Client  # noqa: E402
 from sim.home.placement import find_spot  # noqa: E402
@@ -183,11 +184,12 @@ def another_planner(nodes: stack.Stack, name: str, remaps: tuple[str, ...] = (),
     rules = [f"__node:={name}", f"execute_task:={name}/execute_task", *remaps]
     planner = PlannerNode(context=nodes.context, cli_args=["--ros-args", *(a for r in rules for a in ("-r", r))],
                           parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
-    nodes.executor.add_node(planner)
+    spinner = Spinner(nodes.context)
+    spinner.add(planner)
     try:
         yield f"{name}/execute_task"
     finally:
-        nodes.executor.remove_node(planner)
+        spinner.shutdown()
         planner.destroy_node()
 
 

@@ -98,9 +98,10 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
     out = Path(args.out)
     try:
         if args.tasks:
-            result = run_task_file(args.tasks, args.seeds or (0,), args.json, out, workers=args.workers)
+            result = run_task_file(args.tasks, args.seeds or (0,), args.json, out, workers=args.workers,
+                                   nodes=args.nodes)
         else:
-            result = run_suite(args.suite, args.seeds, args.json, out, workers=args.workers)
+            result = run_suite(args.suite, args.seeds, args.json, out, workers=args.workers, nodes=args.nodes)
     except (OSError, TaskFileError) as exc:
         print(f"embodied-memory benchmark: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -246,6 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
     benchmark.add_argument("--seeds", type=int, nargs="+", help="seeds (default: the suite's)")
     benchmark.add_argument("--out", default="benchmark_output", help="folder for tables and plots")
     benchmark.add_argument("--workers", type=int, help="worker processes (default: up to 2)")
+    benchmark.add_argument("--nodes", action="store_true", help="through the real ROS 2 nodes (simulator bridge, "
+                           "memory nodes; services, topics, the skill action) instead of in this process")
     benchmark.add_argument("--json", action="store_true", help="print the result as one JSON object")
     benchmark.set_defaults(func=_cmd_benchmark)
 

@@ -35,6 +35,11 @@ class ApproximateSync:
         self._queues: dict[str, deque[tuple[float, Any]]] = {s: deque() for s in self.streams}
         self.counters = SyncCounters()
 
+    def clear(self) -> None:
+        """Forget queued messages (not counted as dropped: the caller discards a timeline)."""
+        for queue in self._queues.values():
+            queue.clear()
+
     def add(self, stream: str, stamp: float, message: Any) -> Optional[dict[str, Any]]:
         """Queue ``message``; return {stream: message} when it completes a set, else None."""
         queue = self._queues[stream]

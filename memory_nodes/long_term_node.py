@@ -432,8 +432,10 @@ class LongTermMemoryNode(Node):
                     response.path = str(self.memory.save(request.name))
                 elif request.operation == ManageMemory.Request.LOAD:
                     response.path = str(self.memory.load(request.name).path)
+                    self._restart_input()
                 elif request.operation == ManageMemory.Request.CLEAR:
                     self.memory.clear(self.get_clock().now().nanoseconds * 1e-9)
+                    self._restart_input()
                 elif request.operation == ManageMemory.Request.LIST:
                     response.names = self.memory.names()
                 else:
@@ -448,6 +450,15 @@ class LongTermMemoryNode(Node):
         except Exception as exc:
             return self._internal_error(response, "memory operation", exc)
         return response
+
+    def _restart_input(self) -> None:
+        """After a load or clear, memory's time is the loaded memory's: frames from then on are new
+        (a simulator restored to an earlier moment, a bag played again), and poses and half-matched
+        frames from before belong to another timeline."""
+        self._last_stamp = max((o.last_seen for o in self.memory.graph.objects()), default=-1.0)
+        self._poses = PoseBuffer()
+        self._sync.clear()
+        self._waiting.clear()
 
     def _internal_error(self, response: Any, what: str, exc: Exception) -> Any:
         self.get_logger().error(f"{what} failed: {exc!r}")

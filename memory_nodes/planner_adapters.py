@@ -9,7 +9,6 @@ timeout and fails with :class:`CallFailed` naming what did not answer.
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any, Optional
 
 from rclpy.action import ActionClient
@@ -104,20 +103,28 @@ class RosMemory:
                                  callback_group=group)
         node.create_subscription(GraphUpdate, "memory/graph_updates", self._on_update, 100, callback_group=group)
         self._changed = threading.Condition()
-        self._frames = 0
-        self._frame_stamp = 0.0
-        self._update_stamp = 0.0
+        self._frames = 0  # camera frames seen
+        self._frame_stamp = 0.0  # of the latest frame
+        self._update_stamp = 0.0  # of the latest graph update
+        self._fused = 0  # frames seen when memory had fused the latest of them
+        self._refreshed = 0  # frames seen when the last refresh returned
         self._missing: set[str] = set()  # memory ids last reported missing
 
     def _on_frame(self, msg: CameraInfo) -> None:
+        # The latest stamps, not the largest: a simulator restored to an earlier moment goes back in
+        # time (and a loaded memory's update is stamped 0).
         with self._changed:
             self._frames += 1
-            self._frame_stamp = max(self._frame_stamp, from_time(msg.header.stamp))
+            self._frame_stamp = from_time(msg.header.stamp)
+            if self._update_stamp >= self._frame_stamp:  # memory's update overtook the frame here
+                self._fused = self._frames
             self._changed.notify_all()
 
     def _on_update(self, msg: GraphUpdate) -> None:
         with self._changed:
-            self._update_stamp = max(self._update_stamp, from_time(msg.header.stamp))
+            self._update_stamp = from_time(msg.header.stamp)
+            if self._update_stamp >= self._frame_stamp:
+                self._fused = self._frames
             self._note_status(msg.upserted_objects)
             self._missing.difference_update(msg.removed_object_ids)
             self._changed.notify_all()
@@ -168,17 +175,14 @@ class RosMemory:
                                                 f"{self._refresh_timeout_s:g} s")
 
     def refresh(self) -> None:
-        """Wait for the first camera frame after the skill, then for a graph update at least as new.
+        """Wait until a camera frame came after the last refresh and memory fused the latest frame.
 
         Bounded by ``refresh_timeout_s``: a frame that changes nothing in memory publishes no update.
         """
-        deadline = time.monotonic() + self._refresh_timeout_s
         with self._changed:
-            frames = self._frames
-            fused = self._changed.wait_for(lambda: self._frames > frames, deadline - time.monotonic())
-            if fused:
-                target = self._frame_stamp
-                fused = self._changed.wait_for(lambda: self._update_stamp >= target, deadline - time.monotonic())
+            fused = self._changed.wait_for(lambda: self._frames > self._refreshed and self._fused == self._frames,
+                                           self._refresh_timeout_s)
+            self._refreshed = self._frames
         if not fused:
             self._node.get_logger().debug(f"memory reported nothing new within {self._refresh_timeout_s:g} s")
 

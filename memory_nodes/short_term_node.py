@@ -7,6 +7,7 @@ publishing them on ``memory/confirmed_changes``, which the long-term node applie
 """
 from __future__ import annotations
 
+import copy
 import threading
 from typing import Any, Optional
 
@@ -82,6 +83,16 @@ class ShortTermMemoryNode(Node):
 
     def _param(self, name: str, default: Any, description: str, **ranges: Any) -> Any:
         return declare(self, name, default, description, **ranges)
+
+    def copy_memory(self) -> ShortTermMemory:
+        """A copy of the buffer, for a harness that branches a run and comes back (the benchmark)."""
+        with self._lock:
+            return copy.deepcopy(self.memory)
+
+    def set_memory(self, memory: ShortTermMemory) -> None:
+        """Continue from ``memory`` (a :meth:`copy_memory`)."""
+        with self._lock:
+            self.memory = memory
 
     def _on_change(self, msg: StateChange) -> None:
         try:

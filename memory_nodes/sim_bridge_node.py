@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from typing import Any, Optional
+from typing import Any, Callable, Optional, TypeVar
 
 from geometry_msgs.msg import PoseStamped
 from nav_msgs.msg import Odometry
@@ -43,29 +43,37 @@ except ImportError:
     Clock = None
 
 _EVENT_QUEUE = 100  # state changes are rare but must not be dropped behind a slow subscriber
+T = TypeVar("T")
 
 
 class SimBridge(Node):
-    def __init__(self, **kwargs: Any) -> None:
+    """``world``: bridge this world instead of generating one from the parameters (a harness that
+    builds its own homes, as the benchmark does); it is then used under the bridge's lock only."""
+
+    def __init__(self, world: Optional[HomeWorld] = None, **kwargs: Any) -> None:
         super().__init__("sim_bridge", **kwargs)
         seed = self._param("seed", 0, "Seed of the generated home (used when floor_plan is 0)",
                              integer_range=(0, 2**31 - 1))
         floor_plan = self._param("floor_plan", 0, "AI2-THOR-style FloorPlan number; 0 = the home of seed",
                                    integer_range=(0, 430))
-        rate_hz = self._param("rate_hz", 10.0, "Render and publish rate (Hz); with household, simulated "
-                                "time also advances in real time at this rate", float_range=(0.1, 60.0))
+        rate_hz = self._param("rate_hz", 10.0, "Render and publish rate (Hz); simulated time advances in real "
+                              "time at this rate. 0: frames only after skills, and time stands still between "
+                              "them (reproducible runs)", float_range=(0.0, 60.0))
         household = self._param("household", False, "Let household members act on the simulated clock")
+        self._report_household = self._param("report_household", True, "Publish the household's changes on "
+                                             "state_changes too; false: memory learns of them only by looking, "
+                                             "as a robot that nobody tells")
         self._map_frame = self._param("map_frame", "map", "Fixed world frame of poses and state changes")
         self._camera_frame = self._param("camera_frame", "camera_color_optical_frame",
                                            "Optical frame (x right, y down, z forward) of the images")
         area_size = self._param("area_size", 1.0, "Side of the square floor areas of the published layout (m)",
                                 float_range=(0.25, 5.0))
-        self._period = 1.0 / rate_hz
-
         rooms = self._param("rooms", 0, "Rooms of the generated home (0: the generator picks 1-6)",
                             integer_range=(0, 6))
-        home = floor_plan_home(floor_plan) if floor_plan else generate_home(seed, n_rooms=rooms or None)
-        self._world = HomeWorld(home, seed=seed, household=Household(seed=seed) if household else None)
+        if world is None:
+            home = floor_plan_home(floor_plan) if floor_plan else generate_home(seed, n_rooms=rooms or None)
+            world = HomeWorld(home, seed=seed, household=Household(seed=seed) if household else None)
+        self._world = world
         # The timer and skill execution both touch the world; a skill may run in an executor thread.
         self._lock = threading.Lock()
 
@@ -88,13 +96,34 @@ class SimBridge(Node):
 
         self._action_server = ActionServer(self, Skill, "execute_skill", self._execute,
                                            cancel_callback=lambda _: CancelResponse.ACCEPT)
-        self._timer = self.create_timer(self._period, self._tick)
+        self._period = 1.0 / rate_hz if rate_hz > 0 else 0.0
+        if self._period:
+            self.create_timer(self._period, self._tick)
         self.get_logger().info(f"home {'FloorPlan%d' % floor_plan if floor_plan else 'seed %d' % seed}: "
-                               f"{len(self._world.home.rooms)} rooms, publishing at {rate_hz:g} Hz")
+                               f"{len(self._world.home.rooms)} rooms, publishing "
+                               f"{f'at {rate_hz:g} Hz' if rate_hz else 'after skills'}")
 
     def _param(self, name: str, default: Any, description: str, **ranges: Any) -> Any:
         return declare(self, name, default, description, **ranges)
 
+    # ------------------------------------------------------------------ for harnesses
+    def with_world(self, use: Callable[[HomeWorld], T]) -> T:
+        """``use(world)`` under the bridge's lock: reading ground truth, or changing the world."""
+        with self._lock:
+            return use(self._world)
+
+    def advance(self, seconds: float) -> None:
+        """Let simulated time pass (the household acts) and publish what changed."""
+        with self._lock:
+            self._world.advance(seconds)
+            self._publish_changes()
+
+    def replace_world(self, world: HomeWorld) -> None:
+        """Bridge ``world`` from now on (a harness restoring a saved moment)."""
+        with self._lock:
+            self._world = world
+
+    # ------------------------------------------------------------------ publishing
     def _tick(self) -> None:
         with self._lock:
             self._world.advance(self._period)  # simulated time runs at the publishing rate
@@ -102,7 +131,8 @@ class SimBridge(Node):
             self._publish_frame()
 
     def _publish_changes(self) -> None:
-        changes = self._world.drain_events()
+        changes = [c for c in self._world.drain_events()
+                   if self._report_household or not c.cause.startswith("household:")]
         if not changes:
             return
         positions = {o.object_id: o.position for o in self._world.object_states()}

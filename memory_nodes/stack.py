@@ -87,11 +87,12 @@ class Stack:
 
 
 def start(names: Sequence[str], params_file: Path = DEFAULT_PARAMS,
-          overrides: Mapping[str, Mapping[str, Any]] = {}, args: Optional[list[str]] = None) -> Stack:
+          overrides: Mapping[str, Mapping[str, Any]] = {}, args: Optional[list[str]] = None,
+          domain_id: Optional[int] = None) -> Stack:
     """Create ``names`` (node names of ``config/memory.yaml``) in a fresh context and spin them.
 
-    ``overrides`` maps node name -> {parameter: value}. Node construction errors propagate after
-    the nodes made so far are destroyed.
+    ``overrides`` maps node name -> {parameter: value}; ``domain_id`` overrides ROS_DOMAIN_ID for
+    this stack. Node construction errors propagate after the nodes made so far are destroyed.
     """
     classes = _node_classes()
     unknown = [n for n in names if n not in classes]
@@ -100,7 +101,7 @@ def start(names: Sequence[str], params_file: Path = DEFAULT_PARAMS,
     file_params = read_params(params_file)
     stack = Stack(context=Context())
     use_package_profile()
-    rclpy.init(args=args, context=stack.context)
+    rclpy.init(args=args, context=stack.context, domain_id=domain_id)
     stack.spinner = Spinner(stack.context)
     try:
         for name in names:

@@ -2,9 +2,10 @@
 
 The same pieces the demo wires (HomeWorld render -> Fusion -> SceneGraph, MemoryRetriever,
 ShortTermMemory), so the planner runs end to end without ROS. The executor is the robot: after
-every skill it renders and fuses what the camera sees, and reports the state changes its own
-skill made to short-term memory (vouched for: the skill succeeded), which consolidates them into
-the scene graph. Household changes are not reported: memory learns them only by looking.
+every skill it renders and fuses what the camera sees (after Explore, every view of its look
+around the room), and reports the state changes its own skill made to short-term memory (vouched
+for: the skill succeeded), which consolidates them into the scene graph. Household changes are
+not reported: memory learns them only by looking.
 """
 from __future__ import annotations
 
@@ -75,15 +76,16 @@ class HomeWorldExecutor:
         self.memory = memory
         self.fusion = fusion or Fusion(memory.graph)
 
-    def look(self) -> None:
-        """Fuse the current camera frame into long-term memory."""
-        self.fusion.integrate(self.world.render())
+    def look(self, around: bool = False) -> None:
+        """Fuse the current camera frame, or every view of a turn on the spot, into long-term memory."""
+        for frame in self.world.look_around() if around else [self.world.render()]:
+            self.fusion.integrate(frame)
 
     def execute(self, skill: str, object_id: str) -> SkillResult:
         if skill not in ACTION_NAMES:
             return SkillResult(False, SkillCode.UNKNOWN_SKILL, f"unknown skill {skill!r}")
         result = self.world.step(Action(skill, object_id or None))
-        self.look()
+        self.look(around=skill == "Explore" and result.success)
         self._report(result)
         if result.success:
             code = SkillCode.NONE

@@ -5,9 +5,15 @@ GoToObject first drives to that holder and looks. If perception then finds the o
 (fusion marks it missing), or a later skill fails because the object is not there (unknown id,
 not visible, out of reach), memory was wrong: the runner marks the object missing, searches so
 perception can find it elsewhere (fusion relocates a missing object it sees again), and asks the
-backend for a new plan. Every way out is bounded by ``max_replans`` and ends in a
-:class:`TaskOutcome` carrying one of ExecuteTask's error codes; nothing raises, and bad input
-(empty instruction, unreachable backend, output that does not parse) leaves memory untouched.
+backend for a new plan.
+
+When memory lacks something, a backend plans a *search*: a plan that ends by looking (Explore, or
+opening a container without claiming with ``Done`` to finish the task). Perception fuses what the
+robot sees after every skill, so the runner simply asks again. Searching is the normal way to
+work without memory, not a failure, so search plans are bounded by ``max_search_plans`` and leave
+``max_replans`` to real failures. Every way out ends in a :class:`TaskOutcome` carrying one of
+ExecuteTask's error codes; nothing raises, and bad input (empty instruction, unreachable backend,
+output that does not parse) leaves memory untouched.
 """
 from __future__ import annotations
 
@@ -15,15 +21,15 @@ import logging
 import re
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import IntEnum
 from typing import Callable, Optional, Sequence
 
-from planners.backends.base import BackendUnavailable, InvalidInstruction, PlannerBackend, PlanRequest
-from planners.grammar import SkillCall
+from planners.backends.base import BackendUnavailable, InvalidInstruction, PlannerBackend, PlanRequest, PlanResponse
+from planners.grammar import DONE, SkillCall
 from planners.interfaces import KnownObject, MemoryAccess, SkillCode, SkillExecutor, by_id
 from planners.prompt import build_prompt
-from planners.validate import validate_plan
+from planners.validate import is_container, validate_plan
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +37,7 @@ log = logging.getLogger(__name__)
 _NOT_THERE = re.compile(r"not visible|too far|appears to be invalid|no reachable position", re.IGNORECASE)
 # ... and for "what this step wanted already holds" (memory did not know the state).
 _ALREADY = re.compile(r"is already (open|closed|on|off|sliced)\b")
+_LOOKED = "the plan searched: memory lacked something the task needs; plan again with what the robot saw"
 
 
 class TaskError(IntEnum):
@@ -71,6 +78,7 @@ class TaskOutcome:
     tokens_out: int
     duration_s: float
     trace: tuple[StepRecord, ...]
+    searches: int = 0  # search plans run (not counted in replans)
 
 
 @dataclass
@@ -78,10 +86,23 @@ class _Episode:
     start: float
     on_feedback: Optional[Callable[[Feedback], None]]
     replans: int = 0
+    searches: int = 0
     model_calls: int = 0
     tokens_in: int = 0
     tokens_out: int = 0
     trace: list[StepRecord] = field(default_factory=list)
+    opened: dict[str, bool] = field(default_factory=dict)  # memory id -> open, as this task's skills left it
+
+    def charge(self, response: PlanResponse) -> None:
+        self.model_calls += response.model_calls
+        self.tokens_in += response.tokens_in
+        self.tokens_out += response.tokens_out
+
+    def known(self, objects: list[KnownObject]) -> list[KnownObject]:
+        """Memory, corrected by what this task opened and closed itself: a skill whose effect
+        already held changed nothing memory could learn, and a search must not open a box twice."""
+        return [replace(o, states=tuple(sorted({**dict(o.states), "open": self.opened[o.id]}.items())))
+                if o.id in self.opened else o for o in objects]
 
     def notify(self, skill: str, status: str) -> None:
         if self.on_feedback is not None:
@@ -90,10 +111,10 @@ class _Episode:
     def finish(self, code: TaskError, message: str = "") -> TaskOutcome:
         outcome = TaskOutcome(code == TaskError.NONE, code, message, len(self.trace), self.replans,
                               self.model_calls, self.tokens_in, self.tokens_out,
-                              time.perf_counter() - self.start, tuple(self.trace))
-        log.info("task %s: %s steps, %d replans, %d model calls, %d/%d tokens, %.2f s %s",
-                 code.name, outcome.steps, outcome.replans, outcome.model_calls, outcome.tokens_in,
-                 outcome.tokens_out, outcome.duration_s, message)
+                              time.perf_counter() - self.start, tuple(self.trace), self.searches)
+        log.info("task %s: %s steps, %d replans, %d searches, %d model calls, %d/%d tokens, %.2f s %s",
+                 code.name, outcome.steps, outcome.replans, outcome.searches, outcome.model_calls,
+                 outcome.tokens_in, outcome.tokens_out, outcome.duration_s, message)
         return outcome
 
 
@@ -106,15 +127,18 @@ class TaskRunner:
 
     ``camera`` (optional) returns the current PNG image for VLM backends. ``held`` (the memory id
     of what the hand holds) carries over from one task to the next, as the robot's hand does.
+    ``max_search_plans`` bounds the search plans of one task (a whole home's rooms and containers
+    fit in the default).
     """
 
     def __init__(self, backend: PlannerBackend, memory: MemoryAccess, executor: SkillExecutor,
                  max_replans: int = 5, budget_tokens: int = 600, short_term_k: int = 5,
-                 camera: Optional[Callable[[], bytes]] = None) -> None:
+                 camera: Optional[Callable[[], bytes]] = None, max_search_plans: int = 40) -> None:
         self.backend = backend
         self.memory = memory
         self.executor = executor
         self.max_replans = max_replans
+        self.max_search_plans = max_search_plans
         self.budget_tokens = budget_tokens
         self.short_term_k = short_term_k
         self.camera = camera
@@ -131,37 +155,55 @@ class TaskRunner:
         ep = _Episode(time.perf_counter(), on_feedback)
         if not re.search(r"[A-Za-z]", instruction) and not goal_conditions:
             return ep.finish(TaskError.INVALID_INSTRUCTION, "the instruction is empty")
-        feedback = ""
         try:
-            while True:
-                self._check_cancel()
-                ep.notify("", "planning")
-                objects = self.memory.objects()
-                try:
-                    response = self.backend.plan(self._request(instruction, goal_conditions, objects, feedback))
-                except BackendUnavailable as exc:
-                    return ep.finish(TaskError.BACKEND_UNAVAILABLE, str(exc))
-                except InvalidInstruction as exc:
-                    return ep.finish(TaskError.INVALID_INSTRUCTION, str(exc))
-                ep.model_calls += response.model_calls
-                ep.tokens_in += response.tokens_in
-                ep.tokens_out += response.tokens_out
-                problem = response.error or str(validate_plan(response.calls, objects, self.held) or "")
-                code = TaskError.PLAN_INVALID
-                if not problem:
-                    problem = self._execute(ep, response.calls, by_id(objects))
-                    code = TaskError.EXECUTION_FAILED
-                    if problem is None:
-                        return ep.finish(TaskError.NONE)
-                    if ep.trace[-1].call.skill == "Explore" and not ep.trace[-1].success:
-                        return ep.finish(code, problem)  # nowhere left to look: replanning cannot help
-                if ep.replans >= self.max_replans:
-                    return ep.finish(code, problem)
-                ep.replans += 1
-                feedback = problem
-                ep.notify("", "replanning")
+            return self._loop(ep, instruction, goal_conditions)
         except _Canceled:
             return ep.finish(TaskError.CANCELED, "canceled")
+
+    def _loop(self, ep: _Episode, instruction: str, goal_conditions: Sequence[str]) -> TaskOutcome:
+        """Plan, check, execute, and plan again after a search or a failure, within the bounds."""
+        feedback = ""
+        while True:
+            self._check_cancel()
+            ep.notify("", "planning")
+            objects = ep.known(self.memory.objects())
+            try:
+                response = self.backend.plan(self._request(instruction, goal_conditions, objects, feedback))
+            except BackendUnavailable as exc:
+                return ep.finish(TaskError.BACKEND_UNAVAILABLE, str(exc))
+            except InvalidInstruction as exc:
+                return ep.finish(TaskError.INVALID_INSTRUCTION, str(exc))
+            ep.charge(response)
+            problem = response.error or str(validate_plan(response.calls, objects, self.held) or "")
+            code = TaskError.PLAN_INVALID
+            if not problem:
+                code = TaskError.EXECUTION_FAILED
+                outcome, problem = self._carry_out(ep, response, by_id(objects))
+                if outcome is not None:
+                    return outcome
+                if not problem:
+                    feedback = _LOOKED
+                    continue
+            if ep.replans >= self.max_replans:
+                return ep.finish(code, problem)
+            ep.replans += 1
+            feedback = problem
+            ep.notify("", "replanning")
+
+    def _carry_out(self, ep: _Episode, response: PlanResponse,
+                   objects: dict[str, KnownObject]) -> tuple[Optional[TaskOutcome], str]:
+        """Execute a valid plan: (the outcome if the task ends here, why to plan again; "" after a search)."""
+        searching = _searches(response, objects)
+        if searching and ep.searches >= self.max_search_plans:
+            why = f"{ep.searches} searches did not find what the task needs"
+            return ep.finish(TaskError.EXECUTION_FAILED, why), ""
+        ep.searches += searching
+        problem = self._execute(ep, response.calls, objects)
+        if problem is None:
+            return (None if searching else ep.finish(TaskError.NONE)), ""
+        if ep.trace[-1].call.skill == "Explore" and not ep.trace[-1].success:
+            return ep.finish(TaskError.EXECUTION_FAILED, problem), problem  # nowhere left to look
+        return None, problem
 
     def _check_cancel(self) -> None:
         if self._cancel.is_set():
@@ -185,8 +227,6 @@ class TaskRunner:
             ep.notify(str(call), "failed" if failure else "succeeded")
             if failure:
                 return failure
-        if calls and calls[-1].skill == "Explore":
-            return "the plan explored: memory lacked something the task needs"
         return None
 
     def _step(self, ep: _Episode, call: SkillCall, objects: dict[str, KnownObject]) -> str:
@@ -208,6 +248,8 @@ class TaskRunner:
             self.held = call.target
         elif call.skill == "PutObject":
             self.held = ""
+        elif call.skill in ("OpenObject", "CloseObject"):
+            ep.opened[call.target] = call.skill == "OpenObject"
         return ""
 
     def _skill(self, ep: _Episode, call: SkillCall, target: Optional[KnownObject]) -> tuple[str, bool]:
@@ -239,3 +281,16 @@ class TaskRunner:
             if result.success:
                 return why
         return f"{why}; the search failed: {result.error_message}"
+
+
+def _searches(response: PlanResponse, objects: dict[str, KnownObject]) -> bool:
+    """Whether the plan only looks for something, so the task goes on after it: it ends exploring,
+    or it ends opening a container without claiming with ``Done`` to finish the task."""
+    if not response.calls:
+        return False
+    last = response.calls[-1]
+    if last.skill == "Explore":
+        return True
+    target = objects.get(last.target)
+    return last.skill == "OpenObject" and target is not None and is_container(target.label) \
+        and not response.text.rstrip().endswith(DONE)

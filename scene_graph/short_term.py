@@ -394,7 +394,9 @@ class ShortTermMemory:
                 )
             elif unit.kind == "state_change":
                 self._pending[key] = PendingChange(value, unit.stamp, 1, unit.confirmed)
-            elif pending is not None:
+            elif pending is not None and not pending.vouched:
+                # A vouched change (the robot's own skill succeeded) stands: an observation that
+                # disagrees before consolidation is memory's old belief echoed back, not news.
                 log.debug("observation of %s cancels pending %s=%r", unit.object_id, name, pending.value)
                 del self._pending[key]
 

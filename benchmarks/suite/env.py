@@ -1,13 +1,15 @@
 """The robot of one episode in this process: the embedded simulator, fusion, long- and short-term
-memory, and a way to fork all of it so every ablation starts a task from the same moment.
+memory, and a way to branch all of it so every ablation starts a task from the same moment.
 
-The episode runner only talks to :class:`Env`; a pair over the ROS nodes implements the same
-members (forking there means restoring a saved memory and simulator state).
+The episode runner only talks to :class:`Env`; ``benchmarks.suite.ros_env.RosEnv`` implements the
+same members over the real nodes (branching there saves memory and the simulator, and restores
+them when the branch ends).
 """
 from __future__ import annotations
 
 import copy
-from typing import Optional, Protocol, Sequence
+from contextlib import contextmanager
+from typing import ContextManager, Iterator, Optional, Protocol, Sequence
 
 from benchmarks.stm import TraceEvent
 from sim.home.memory_layout import world_layout
@@ -44,7 +46,28 @@ class Env(Protocol):
 
     def advance(self, seconds: float) -> None: ...
 
-    def fork(self) -> "Env": ...
+    def tour(self) -> None:
+        """Memory building: see :func:`tour`."""
+
+    def branch(self) -> ContextManager["Env"]:
+        """An Env at this moment whose actions leave this one as it was once the block ends."""
+
+
+def tour(home: Home, executor: SkillExecutor) -> None:
+    """Visit every piece of furniture, opening what opens to see inside (and closing it again)."""
+    for e in sorted((e for e in home if e.kind.layer == "furniture"), key=lambda e: (e.room, e.object_id)):
+        if executor.execute("GoToObject", e.object_id).success and e.kind.openable and not e.states.get("open"):
+            if executor.execute("OpenObject", e.object_id).success:
+                executor.execute("CloseObject", e.object_id)
+
+
+def copy_world(world: HomeWorld) -> HomeWorld:
+    """An independent copy of a world (the renderer is rebuilt: its ray-casting scene cannot be copied)."""
+    copied = HomeWorld(world.home.clone())
+    copied.household = copy.deepcopy(world.household)
+    copied.agent = copy.deepcopy(world.agent)
+    copied.clock = world.clock
+    return copied
 
 
 class _Observing:
@@ -115,19 +138,10 @@ class InProcessEnv:
         self.world.advance(seconds)
 
     def tour(self) -> None:
-        """Memory building: visit every piece of furniture, opening what opens to see inside."""
-        home = self.world.home
-        for e in sorted((e for e in home if e.kind.layer == "furniture"), key=lambda e: (e.room, e.object_id)):
-            if self.executor.execute("GoToObject", e.object_id).success and e.kind.openable \
-                    and not e.states.get("open"):
-                if self.executor.execute("OpenObject", e.object_id).success:
-                    self.executor.execute("CloseObject", e.object_id)
+        tour(self.world.home, self.executor)
 
-    def fork(self) -> "InProcessEnv":
-        """An independent copy (the renderer is rebuilt: its ray-casting scene cannot be copied)."""
-        world = HomeWorld(self.world.home.clone())
-        world.household = copy.deepcopy(self.world.household)
-        world.agent = copy.deepcopy(self.world.agent)
-        world.clock = self.world.clock
-        return InProcessEnv(world, copy.deepcopy(self.memory.graph), copy.deepcopy(self.memory.stm))
+    @contextmanager
+    def branch(self) -> Iterator["InProcessEnv"]:
+        """An independent copy: this env is untouched by construction."""
+        yield InProcessEnv(copy_world(self.world), copy.deepcopy(self.memory.graph), copy.deepcopy(self.memory.stm))
 

@@ -2,7 +2,7 @@
 
 The day: a tour (exploration), household time, the Memory tasks with household time in between,
 a longer gap ("this morning" becomes "now"), then the scored tasks. Before each scored task the
-robot is forked once per ablation; the full-memory run is the one the day continues from.
+robot branches once per ablation; the full-memory run is the one the day continues from.
 Everything a :class:`TaskRecord` holds is measured from what happened: the skills sent, the
 simulated clock, the planner's requests, and the simulator's ground truth.
 """
@@ -14,7 +14,7 @@ from typing import Optional, Sequence
 
 from benchmarks.stm import TraceEvent
 from benchmarks.suite.ablations import ABLATIONS, FULL, Ablation, MemoryView
-from benchmarks.suite.env import Env, InProcessEnv
+from benchmarks.suite.env import Env
 from benchmarks.suite.generate import MEMORY_SET
 from planners.backends import PlanRequest, PlanResponse, make_backend
 from planners.backends.base import PlannerBackend
@@ -146,7 +146,7 @@ def run_task(env: Env, task: Task, ablation: Ablation, seed: int, backend: str =
                       metered.tokens, view.graph_tokens, wall, outcome.error_message)
 
 
-def run_episode(env: InProcessEnv, tasks: Sequence[Task], seed: int, ablations: Sequence[str],
+def run_episode(env: Env, tasks: Sequence[Task], seed: int, ablations: Sequence[str],
                 day: DayPlan = DayPlan(), backend: str = "symbolic") -> tuple[list[TaskRecord], list[TraceEvent]]:
     """Every task of one home (Memory tasks first), each scored task once per ablation."""
     records: list[TaskRecord] = []
@@ -160,7 +160,8 @@ def run_episode(env: InProcessEnv, tasks: Sequence[Task], seed: int, ablations: 
     for task in (t for t in tasks if t.task_set != MEMORY_SET and t.conditions):
         for name in ablations:
             if name != FULL:
-                records.append(run_task(env.fork(), task, ABLATIONS[name], seed, backend))
+                with env.branch() as branch:
+                    records.append(run_task(branch, task, ABLATIONS[name], seed, backend))
         records.append(run_task(env, task, ABLATIONS[FULL], seed, backend))
         env.advance(day.between_tasks)
     return records, env.trace or []

@@ -1,7 +1,8 @@
-"""Entry points: run a generated suite or any task file in KARMA's format, in-process.
+"""Entry points: run a generated suite or any task file in KARMA's format, in-process or through
+the real ROS 2 nodes (``nodes=True``: ``ros_env.RosEnv``).
 
-Episodes (one home and one seed each) are independent, so they run in worker processes; a
-progress bar on stderr counts finished episodes.
+Episodes (one home and one seed each) are independent, so they run in worker processes (each on
+a DDS domain of its own in node mode); a progress bar on stderr counts finished episodes.
 """
 from __future__ import annotations
 
@@ -39,19 +40,24 @@ def _progress(done: int, total: int, start: float) -> None:
     sys.stderr.flush()
 
 
-def _episode(job: tuple[Path, int, int, tuple[str, ...], DayPlan]) -> tuple[list[TaskRecord], list[TraceEvent]]:
-    path, seed, floor_plan, ablations, day = job
+def _episode(job: tuple[Path, int, int, tuple[str, ...], DayPlan, bool]) -> tuple[list[TaskRecord], list[TraceEvent]]:
+    path, seed, floor_plan, ablations, day, nodes = job
     tasks = by_floor_plan(load_tasks(path).tasks)[floor_plan]
-    env = InProcessEnv.start(home_for(floor_plan, [t for task in tasks for t in task.required_types]), seed)
-    return run_episode(env, tasks, seed, ablations, day)
+    home = home_for(floor_plan, [t for task in tasks for t in task.required_types])
+    if not nodes:
+        return run_episode(InProcessEnv.start(home, seed), tasks, seed, ablations, day)
+    from benchmarks.suite.ros_env import RosEnv  # rclpy only when asked for
+
+    with RosEnv.start(home, seed) as env:
+        return run_episode(env, tasks, seed, ablations, day)
 
 
-def run_episodes(jobs: Sequence[Episode], ablations: Sequence[str], workers: int,
-                 day: DayPlan = DayPlan()) -> tuple[list[TaskRecord], dict[int, list[list[TraceEvent]]]]:
+def run_episodes(jobs: Sequence[Episode], ablations: Sequence[str], workers: int, day: DayPlan = DayPlan(),
+                 nodes: bool = False) -> tuple[list[TaskRecord], dict[int, list[list[TraceEvent]]]]:
     """Records of every episode, and the short-term traces per seed."""
     records: list[TaskRecord] = []
     traces: dict[int, list[list[TraceEvent]]] = {}
-    full = [(path, seed, plan, tuple(ablations), day) for path, seed, plan in jobs]
+    full = [(path, seed, plan, tuple(ablations), day, nodes) for path, seed, plan in jobs]
     start = time.perf_counter()
     _progress(0, len(full), start)
     if workers > 1:
@@ -106,14 +112,19 @@ def _plain(value):
     return value
 
 
+def _mode(nodes: bool) -> str:
+    return "nodes" if nodes else "in-process"
+
+
 def _workers(workers: Optional[int]) -> int:
     return workers if workers is not None else min(2, os.cpu_count() or 1)
 
 
 def run_suite(suite: str = "default", seeds: Optional[Sequence[int]] = None, json_out: bool = False,
               out_dir: Path = Path("benchmark_output"), ablations: Sequence[str] = tuple(ABLATIONS),
-              workers: Optional[int] = None) -> dict:
-    """Generate suite ``suite`` ("tiny", "default", "full"), run it, write tables and plots to ``out_dir``.
+              workers: Optional[int] = None, nodes: bool = False) -> dict:
+    """Generate suite ``suite`` ("tiny", "default", "full"), run it, write tables and plots to ``out_dir``;
+    ``nodes``: through the real ROS 2 nodes instead of in this process.
 
     Returns per set and ablation ``sr``, ``mra``, ``mhr``, ``re``, ``rt``, ``steps``, ``tokens``
     (each with ``<metric>_ci``), KARMA's goals, the short-term policy sweep and the files written;
@@ -124,8 +135,8 @@ def run_suite(suite: str = "default", seeds: Optional[Sequence[int]] = None, jso
         spec = type(spec)(spec.name, tuple(seeds), spec.floor_plans, spec.per_set)
     files = write_suite(spec, out_dir / "tasks")
     jobs = [(path, seed, plan) for path, seed in zip(files, spec.seeds) for plan in spec.floor_plans]
-    records, traces = run_episodes(jobs, ablations, _workers(workers))
-    result = {"suite": spec.name, "seeds": list(spec.seeds), "floor_plans": list(spec.floor_plans),
+    records, traces = run_episodes(jobs, ablations, _workers(workers), nodes=nodes)
+    result = {"suite": spec.name, "mode": _mode(nodes), "seeds": list(spec.seeds), "floor_plans": list(spec.floor_plans),
               **_result(records, traces, SETS, ablations)}
     result["files"] = [str(p) for p in files + _write(result, records, out_dir)]
     if json_out:
@@ -135,7 +146,7 @@ def run_suite(suite: str = "default", seeds: Optional[Sequence[int]] = None, jso
 
 def run_task_file(path: Union[str, Path], seeds: Sequence[int] = (0,), json_out: bool = False,
                   out_dir: Path = Path("benchmark_output"), ablations: Sequence[str] = tuple(ABLATIONS),
-                  workers: Optional[int] = None) -> dict:
+                  workers: Optional[int] = None, nodes: bool = False) -> dict:
     """Run any task file in KARMA's format: one episode per FloorPlan and seed (a ``Memory`` set, if
     present, runs first and is not scored). Reports per task and per set, and the conditions the
     parser could not understand (tasks left with no condition are not run)."""
@@ -144,8 +155,8 @@ def run_task_file(path: Union[str, Path], seeds: Sequence[int] = (0,), json_out:
     sets = [s for s in parsed.task_sets() if s != MEMORY_SET]
     plans = sorted(by_floor_plan(parsed.tasks))
     jobs = [(path, seed, plan) for seed in seeds for plan in plans]
-    records, traces = run_episodes(jobs, ablations, _workers(workers))
-    result = {"file": str(path), "seeds": list(seeds), "floor_plans": plans, **_result(records, traces, sets, ablations),
+    records, traces = run_episodes(jobs, ablations, _workers(workers), nodes=nodes)
+    result = {"file": str(path), "mode": _mode(nodes), "seeds": list(seeds), "floor_plans": plans, **_result(records, traces, sets, ablations),
               "tasks": [_plain(r.__dict__) for r in records],
               "not_run": [t.task_id for t in parsed.tasks if not t.conditions],
               "issues": [i.__dict__ for i in parsed.issues]}

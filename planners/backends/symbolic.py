@@ -2,13 +2,20 @@
 
 For each goal it picks remembered objects of the right types, then writes the skills a careful
 person would: go there, open the container it is in if memory does not know it to be open, pick
-it up, carry it, open the destination, put it down. When memory lacks an object the task needs,
-the plan is ``Explore()`` alone: the runner explores, perception updates memory, and the runner
-asks again. Every call is replayed on a :class:`PlanState`, so the plan passes validation.
+it up, carry it, open the destination, put it down.
+
+When memory lacks an object the task needs, the plan (after the steps it could plan) is one look,
+as a careful person without memory would search: open the next closed container that could hold
+one, those of the room the robot is in first, then of the rooms it saw most recently; with none
+left, ``Explore()`` the next room. Containers stay open, so memory knows not to open them again.
+A search plan does not end with ``Done``: the runner executes it, perception updates memory, and
+the runner asks again, until the object turns up or Explore finds nothing left to explore. Every
+call is replayed on a :class:`PlanState`, so the plan passes validation.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections import Counter
+from typing import Iterable, Sequence
 
 from scene_graph.ontology import OBJECT_TYPES
 from sim.tasks import Condition
@@ -30,7 +37,19 @@ _APPLIANCE = {
 
 
 class _Lacking(Exception):
-    """Memory knows no object of these types: explore."""
+    """Memory knows no object of these types: search for one."""
+
+    def __init__(self, types: Sequence[str]) -> None:
+        super().__init__(types)
+        self.types = tuple(types)
+
+
+def _could_hold(container: str, thing: str) -> bool:
+    """Whether a person would look for ``thing`` in a ``container``: it is something one puts
+    away, it fits, and the two belong in the same kind of room (no apples in the toilet)."""
+    box, item = OBJECT_TYPES[container], OBJECT_TYPES.get(thing)
+    return item is not None and item.pickupable and bool(set(box.rooms) & set(item.rooms)) \
+        and all(a <= b for a, b in zip(sorted(item.size), sorted(box.size)))
 
 
 class _Planner:
@@ -135,6 +154,29 @@ class _Planner:
         else:
             raise InvalidInstruction(f"no skill makes an object {goal.state} {goal.value}: {goal.text!r}")
 
+    def search(self, types: Sequence[str]) -> None:
+        """One look for an object of ``types``: open the likeliest closed container, else explore."""
+        boxes = [o for o in self.state.objects.values()
+                 if is_container(o.label) and not o.missing and o.id != self.state.held
+                 and self.state.is_open(o.id) is not True and any(_could_hold(o.label, t) for t in types)]
+        if not boxes:
+            self.emit("Explore")
+            return
+        here, seen = self._here(), _room_last_seen(self.state.objects.values())
+        box = min(boxes, key=lambda o: (o.room_id != here, -seen[o.room_id], -o.last_seen, o.id))
+        self.reach(box.id)
+        self.emit("OpenObject", box.id)
+
+    def _here(self) -> str:
+        """The robot's room as far as memory can tell (it does not know where the robot stands):
+        where this plan last went, else where most of what the camera saw last is."""
+        if self.at in self.state.objects:
+            return self.state.objects[self.at].room_id
+        objects = list(self.state.objects.values())
+        latest = max((o.last_seen for o in objects), default=0.0)
+        rooms = Counter(o.room_id for o in objects if o.last_seen == latest)
+        return rooms.most_common(1)[0][0] if rooms else ""
+
 
 class SymbolicBackend:
     """No model: plans from goal conditions (``goal_conditions`` when given, else the instruction)."""
@@ -147,7 +189,15 @@ class SymbolicBackend:
         try:
             for goal in goals:
                 planner.achieve(goal)
-        except _Lacking:
-            planner.calls.append(SkillCall("Explore"))
+        except _Lacking as lacking:
+            planner.search(lacking.types)
+            return PlanResponse("\n".join(str(c) for c in planner.calls), tuple(planner.calls))
         return PlanResponse(format_plan(planner.calls), tuple(planner.calls))
 
+
+def _room_last_seen(objects: Iterable[KnownObject]) -> dict[str, float]:
+    """When the camera last saw anything in each room."""
+    seen: dict[str, float] = {}
+    for o in objects:
+        seen[o.room_id] = max(seen.get(o.room_id, o.last_seen), o.last_seen)
+    return seen

@@ -90,15 +90,24 @@ class Home:
             parent = self.entities[parent].parent
         return out
 
+    def rests_on_top(self, object_id: str) -> bool:
+        """Whether an object stands on top of what holds it rather than in it (a drawer unit on a
+        kitchen cabinet): a closed holder does not hide what stands on it."""
+        e = self.entities[object_id]
+        return e.parent is not None and e.lo[2] >= self.entities[e.parent].hi[2] - 1e-6
+
     def is_hidden(self, object_id: str) -> bool:
         """Inside a closed container or carried inside a held one: no camera sees it and no hand
         reaches it."""
+        child = object_id
         for pid in self.ancestors(object_id):
             host = self.entities[pid]
             if host.picked_up:
                 return True
-            if host.receptacle and host.receptacle.mode == "inside" and host.states.get("open") is False:
+            if host.receptacle and host.receptacle.mode == "inside" and host.states.get("open") is False \
+                    and not self.rests_on_top(child):
                 return True
+            child = pid
         return False
 
     def horizontal_distance(self, x: float, y: float, object_id: str) -> float:

@@ -2,13 +2,14 @@
 
 ``HomeWorld`` implements ``sim.interface.Simulator``. Simulated time advances with each skill
 (driving at ``SPEED`` m/s, ``MANIPULATION_SECONDS`` per manipulation) and with ``advance``;
-household members act on that clock, so what memory saw can go stale.
+household members act on that clock, so what memory saw can go stale. Explore ends with a turn on
+the spot (``look_around`` renders it), as a person entering a room looks around it.
 """
 from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable, Optional
 
 from scene_graph.frames import CameraIntrinsics, RGBDFrame
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 
 SPEED = 0.5  # metres per second while driving
 _FAILED_SECONDS = 0.5
+LOOK_AROUND_VIEWS = 4  # a quarter turn apart: with the 90 deg camera, the whole room
+_LOOK_AROUND_SECONDS = 4.0
 
 
 @dataclass
@@ -99,6 +102,8 @@ class HomeWorld:
         distance = self.agent.distance - before_distance
         duration = (distance / SPEED + 1.0 if action.name in ("GoToObject", "Explore") else MANIPULATION_SECONDS) \
             if success else _FAILED_SECONDS
+        if success and action.name == "Explore":
+            duration += _LOOK_AROUND_SECONDS
         changes = tuple(self._events[before_events:])
         result = ActionResult(action, success, error, distance, self.agent.steps - before_steps, duration, changes)
         self.last_action = result
@@ -140,6 +145,16 @@ class HomeWorld:
         if self._frame is None or self._frame[0] != key:
             self._frame = (key, self.renderer.render(self.home, self.agent.pose, self.clock))
         return self._frame[1]
+
+    def look_around(self) -> list[RGBDFrame]:
+        """The views of one turn on the spot, the current view last (what Explore sees on arrival);
+        the robot ends as it started."""
+        pose, frames = self.agent.pose, []
+        for k in range(1, LOOK_AROUND_VIEWS + 1):
+            self.agent.pose = replace(pose, yaw=pose.yaw + 2.0 * math.pi * (k % LOOK_AROUND_VIEWS) / LOOK_AROUND_VIEWS)
+            frames.append(self.render())
+        self.agent.pose = pose
+        return frames
 
     def metadata(self) -> dict:
         """The current state in AI2-THOR's ``event.metadata`` shape (y-up, Unity axes)."""

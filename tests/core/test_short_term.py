@@ -196,6 +196,7 @@ def test_consolidation_applies_only_confirmed_changes() -> None:
     assert stm.consolidate(graph) == 0  # applied once only
 
     stm.add(_unit("Fridge|1", stamp=3.0, kind="state_change", state=(("open", True),), confirmed=True))
+    stm.add(_unit("Fridge|1", stamp=3.0, state=(("open", False),)))  # memory's old belief echoed: stands
     stm.add(_unit("Mug|1", stamp=3.0, kind="state_change", state=(("filled", True),)))
     stm.add(_unit("Mug|1", stamp=4.0, state=(("filled", False),)))  # contradicted: cancelled
     stm.add(_unit("Ghost|1", stamp=5.0, kind="state_change", state=(("open", True),), confirmed=True))

@@ -34,13 +34,18 @@ class WordEmbedder:
         return out / np.where(norms == 0, 1.0, norms)
 
 
-def toured_home(seed: int = SEED) -> tuple[HomeWorld, InProcessMemory, HomeWorldExecutor]:
-    """The robot visits every piece of furniture (opening and closing what opens), building memory."""
+def new_home(seed: int = SEED) -> tuple[HomeWorld, InProcessMemory, HomeWorldExecutor]:
+    """A generated home and a robot whose memory holds nothing yet but the floor plan."""
     world = HomeWorld(generate_home(seed, n_rooms=3, main_kind="Kitchen", required_types=STOCK))
     graph = SceneGraph()
     graph.set_layout(*world_layout(world))
     memory = InProcessMemory(graph, ShortTermMemory(10, embedder=WordEmbedder()), lambda: world.clock)
-    robot = HomeWorldExecutor(world, memory)
+    return world, memory, HomeWorldExecutor(world, memory)
+
+
+def toured_home(seed: int = SEED) -> tuple[HomeWorld, InProcessMemory, HomeWorldExecutor]:
+    """The robot visits every piece of furniture (opening and closing what opens), building memory."""
+    world, memory, robot = new_home(seed)
     furniture = sorted((e for e in world.home if e.kind.layer == "furniture"), key=lambda e: (e.room, e.object_id))
     for e in furniture:
         if robot.execute("GoToObject", e.object_id).success and e.kind.openable and not e.states.get("open"):

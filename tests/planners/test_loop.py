@@ -125,15 +125,43 @@ def test_a_step_whose_effect_already_holds_counts_as_done() -> None:
     assert outcome.success and outcome.trace[4].success and "already open" in outcome.trace[4].error
 
 
-def test_exploring_when_memory_lacks_an_object_is_bounded() -> None:
-    task, _, robot = runner(make_backend("symbolic"), max_replans=3)
+def opened(robot: FakeRobot) -> list[str]:
+    return [target for skill, target in robot.done if skill == "OpenObject"]
+
+
+def test_a_search_opens_each_container_once_then_explores_within_its_own_bound() -> None:
+    # FakeMemory never learns: only the runner's record of what it opened keeps the search moving.
+    task, _, robot = runner(make_backend("symbolic"), max_replans=0, max_search_plans=4)
     outcome = task.run("bring me the mug")
-    assert robot.done == [("Explore", "")] * 4
-    assert outcome.error_code == TaskError.EXECUTION_FAILED and outcome.replans == 3
-    robot = FakeRobot({("Explore", ""): (SkillCode.SKILL_FAILED, "Nothing left to explore")})
-    task, _, _ = runner(make_backend("symbolic"), robot=robot)
+    assert robot.done == [("GoToObject", "Fridge|1"), ("OpenObject", "Fridge|1"), ("GoToObject", "Microwave|1"),
+                          ("OpenObject", "Microwave|1"), ("Explore", ""), ("Explore", "")]
+    assert (outcome.error_code, outcome.replans, outcome.searches) == (TaskError.EXECUTION_FAILED, 0, 4)
+    assert "4 searches did not find" in outcome.error_message
+    assert [s.call.skill for s in outcome.trace] == [skill for skill, _ in robot.done]
+
+
+def test_a_search_ends_when_nothing_is_left_to_explore() -> None:
+    robot = FakeRobot({("Explore", ""): (SkillCode.SKILL_FAILED, "Nothing left to explore"),
+                       ("OpenObject", "Fridge|1"): (SkillCode.SKILL_FAILED, "Fridge|1 is already open")})
+    task, _, _ = runner(make_backend("symbolic"), robot=robot, max_replans=0)
     outcome = task.run("bring me the mug")
-    assert outcome.replans == 0 and "Nothing left to explore" in outcome.error_message
+    assert opened(robot) == ["Fridge|1", "Microwave|1"]  # an already open fridge is not opened again
+    assert robot.done[-1] == ("Explore", "") and outcome.searches == 3 and outcome.replans == 0
+    assert outcome.error_code == TaskError.EXECUTION_FAILED and "Nothing left to explore" in outcome.error_message
+
+
+def test_a_plan_that_opens_a_container_is_a_search_unless_it_says_done() -> None:
+    looked = Scripted("GoToObject(obj_0001)\nOpenObject(obj_0001)", "GoToObject(obj_0003)\nPickupObject(obj_0003)")
+    task, _, robot = runner(looked, max_replans=0)
+    outcome = task.run("bring me the apple")
+    assert outcome.success and (outcome.searches, outcome.replans, outcome.model_calls) == (1, 0, 2)
+    assert "the plan searched" in looked.requests[1].prompt.user and len(robot.done) == 5
+    finished = Scripted("GoToObject(obj_0001)\nOpenObject(obj_0001)\nDone")
+    outcome = runner(finished)[0].run("open the fridge")
+    assert outcome.success and (outcome.searches, outcome.model_calls) == (0, 1)
+    explored = Scripted("Explore()\nDone", "GoToObject(obj_0006)\nToggleObjectOn(obj_0006)\nDone")
+    outcome = runner(explored, max_replans=0)[0].run("turn on the lamp")
+    assert outcome.success and (outcome.searches, outcome.replans) == (1, 0)  # exploring always looks
 
 
 def test_cancel_stops_before_the_next_step() -> None:

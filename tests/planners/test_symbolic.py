@@ -8,6 +8,7 @@ import pytest
 from planners.backends import InvalidInstruction, PlanRequest, make_backend
 from planners.grammar import format_plan
 from planners.instructions import HOLD, goals_from_instruction
+from planners.interfaces import KnownObject
 from planners.prompt import Prompt
 from planners.validate import validate_plan
 from planner_homes import KITCHEN
@@ -85,10 +86,54 @@ def test_what_already_holds_needs_no_plan() -> None:
     assert plan("turn on the lamp", on) == "Done"
 
 
-def test_memory_lacking_an_object_means_explore() -> None:
-    assert plan("bring me the mug") == "Explore(); Done"
+def search(instruction: str, objects=KITCHEN, goals=()) -> str:
+    """The plan text for memory that lacks something: a search, which must not claim to be Done."""
+    request = PlanRequest(instruction, Prompt("", ""), tuple(objects), goal_conditions=tuple(goals))
+    response = make_backend("symbolic").plan(request)
+    assert validate_plan(response.calls, objects) is None
+    assert not response.text.endswith("Done")
+    return response.text.replace("\n", "; ")
+
+
+def opened(objects, *ids: str):
+    return [replace(o, states=(("open", True),)) if o.id in ids else o for o in objects]
+
+
+def test_memory_lacking_an_object_means_opening_the_next_container_that_could_hold_it() -> None:
+    assert search("bring me the mug") == "GoToObject(obj_0001); OpenObject(obj_0001)"  # the fridge
+    assert search("bring me the mug", opened(KITCHEN, "obj_0001")) == "GoToObject(obj_0007); OpenObject(obj_0007)"
+    assert search("bring me the mug", opened(KITCHEN, "obj_0001", "obj_0007")) == "Explore()"
     gone = [replace(o, status="missing") if o.label == "Apple" else o for o in KITCHEN]
-    assert plan("put the apple in the fridge", gone) == "Explore(); Done"
+    assert search("put the apple on the counter", gone) == "GoToObject(obj_0001); OpenObject(obj_0001)"
+
+
+def test_a_search_looks_only_where_a_person_would() -> None:
+    assert search("bring me the book") == "Explore()"  # kitchen containers do not hold books
+    assert search("bring me the pan", [o for o in KITCHEN if o.label != "Fridge"]) == \
+        "GoToObject(obj_0007); OpenObject(obj_0007)"
+    toilet = KnownObject("obj_0009", "Toilet", "furniture", "Toilet|1", "room_0")
+    assert search("bring me the mug", [toilet]) == "Explore()"
+    assert search("put the apple on the sofa", KITCHEN) == "Explore()"  # furniture is not kept in boxes
+
+
+def _box(n: int, label: str, room: str, seen: float) -> KnownObject:
+    return KnownObject(f"obj_01{n:02d}", label, "furniture", f"{label}|{n}", room, (("open", False),), last_seen=seen)
+
+
+def test_a_search_finishes_the_robots_room_then_goes_by_the_room_seen_last() -> None:
+    home = [KnownObject("obj_0100", "CounterTop", "furniture", "CounterTop|0", "room_0", last_seen=10.0),
+            _box(1, "Cabinet", "room_0", 3.0), _box(2, "Cabinet", "room_1", 8.0), _box(3, "Cabinet", "room_1", 9.0),
+            _box(4, "Fridge", "room_2", 1.0)]
+    order, seen = [], home
+    for _ in range(5):
+        plan = search("bring me the apple", seen)
+        order.append(plan)
+        seen = opened(seen, *(c[len("OpenObject("):-1] for c in plan.split("; ") if c.startswith("OpenObject")))
+    assert order == [f"GoToObject({c}); OpenObject({c})" for c in ("obj_0101", "obj_0103", "obj_0102", "obj_0104")] \
+        + ["Explore()"]
+    lamp = KnownObject("obj_0110", "FloorLamp", "furniture", "FloorLamp|1", "room_2", last_seen=1.0)
+    assert search("", [*home, lamp], goals=["TOGGLEON(FloorLamp)", "ON(Apple, CounterTop)"]) == \
+        "GoToObject(obj_0110); ToggleObjectOn(obj_0110); GoToObject(obj_0104); OpenObject(obj_0104)"
 
 
 def test_an_instruction_like_label_does_not_change_the_plan() -> None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.home.world import HomeWorld
+from sim.home.world import SPEED, HomeWorld
 from sim.records import Action
-from tests.sim.scenes import kitchen
+from sim.tasks import holds, parse_goal
+from tests.sim.scenes import add, kitchen, on
 
 
 @pytest.fixture
@@ -137,6 +138,24 @@ def test_macro_skills_need_their_appliance(scene):
     assert "not fillable" in do(world, "FillObject", t["apple"]).error
 
 
+def test_a_drawer_standing_on_a_closed_cabinet_is_on_it_not_inside_it(scene):
+    world, t = scene
+    cabinet = t["cabinet"]
+    drawer = add(world.home, "Drawer", (3.0, 0.3, cabinet.hi[2] + 0.125), (0.6, 0.5, 0.25), parent=cabinet,
+                 facing=(0, 1))
+    spoon, bowl = on(world.home, "Spoon", drawer), on(world.home, "Bowl", cabinet)
+    assert cabinet.states["open"] is False and drawer.states["open"] is False
+    assert not world.home.is_hidden(drawer.object_id)  # the closed cabinet does not hide what stands on it
+    assert world.home.is_hidden(spoon.object_id) and world.home.is_hidden(bowl.object_id)
+    do(world, "GoToObject", drawer)
+    assert world.home.instance_id(drawer.object_id) in np.unique(world.render().instance_ids)
+    assert do(world, "OpenObject", drawer).success
+    assert "not visible" in do(world, "PickupObject", bowl).error  # the cabinet's own contents stay shut away
+    truth = world.object_states()
+    assert all(holds(parse_goal(g)[0][0], truth) for g in ("ON(Drawer, Cabinet)", "INSIDE(Spoon, Drawer)"))
+    assert do(world, "PickupObject", spoon).success  # the open drawer's contents are in reach
+
+
 def test_explore_visits_new_places_until_none_are_left():
     from tests.sim.scenes import room_home
     world = HomeWorld(room_home(6.0, 4.0))
@@ -151,6 +170,20 @@ def test_explore_visits_new_places_until_none_are_left():
     else:
         pytest.fail("exploration never ended")
     assert seen >= 2
+
+
+def test_explore_ends_with_a_look_around_the_room():
+    from sim.home.generate import generate_home
+    world = HomeWorld(generate_home(5, n_rooms=4))
+    result = world.step(Action("Explore"))
+    assert result.success and result.duration > result.distance / SPEED + 1.0  # driving, then turning
+    pose, here = world.agent.pose, world.render()
+    views = world.look_around()
+    assert len(views) == 4 and world.agent.pose == pose
+    assert np.array_equal(views[-1].instance_ids, here.instance_ids)  # ending as it started
+    assert len({tuple(np.round(v.T_world_camera[:3, 2], 6)) for v in views}) == 4  # four headings
+    seen = set().union(*(v.external_ids.values() for v in views))
+    assert len(seen) > len(set(here.external_ids.values()))
 
 
 def test_explore_goes_to_an_unvisited_room_first():

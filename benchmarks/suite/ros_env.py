@@ -1,0 +1,197 @@
+"""The robot of one episode through the real ROS 2 nodes: the same members as ``env.InProcessEnv``.
+
+The simulator bridge (around the episode's world) and the long- and short-term memory nodes run
+in this process, composed as ``embodied-memory up`` composes them, on a DDS domain of their own.
+The benchmark reaches them only as the planner node does: memory through its services and graph
+updates (``RosMemory``), skills through the ``execute_skill`` action (``RosSkillExecutor``).
+Ground truth for grading, and the household's time between tasks, come from the simulator itself.
+
+Branching (one run per ablation from the same moment) saves long-term memory through its manage
+service and copies the simulator and the short-term buffer; when the branch ends all three are
+restored. Settings that make this compute what the in-process env computes: frames only after
+skills, with simulated time still between them (``rate_hz`` 0); the household's changes not
+reported (memory learns them by looking, as in process); no free-text index (generated
+instructions name object types); consolidation every 50 ms.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Optional, Sequence
+
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.node import Node
+
+from benchmarks.stm import TraceEvent
+from benchmarks.suite.env import copy_world, tour
+from embodied_memory.srv import GetSnapshot, GetTaskSubgraph, ManageMemory, QueryShortTerm
+from memory_nodes import stack
+from memory_nodes.planner_adapters import CallFailed, RosMemory, RosSkillExecutor, call_service
+from memory_nodes.short_term_node import ShortTermMemoryNode
+from memory_nodes.sim_bridge_node import SimBridge
+from planners.interfaces import SkillResult
+from sim.home.home import Home
+from sim.home.household import Household
+from sim.home.world import HomeWorld
+from sim.records import ObjectState
+
+SERVICE_TIMEOUT_S = 30.0  # a busy 2-core machine running two episodes
+SKILL_TIMEOUT_S = 60.0
+REFRESH_TIMEOUT_S = 1.0  # a frame that changes nothing in memory publishes no update: wait no longer
+_SETTLE_S = 0.2  # for graph updates of a finished branch still on their way to short-term memory
+_BRANCH = "branch"
+
+
+def domain_id() -> int:
+    """1..100 from this process id, away from the tests' own (1 + pid % 100)."""
+    return 1 + (os.getpid() + 50) % 100
+
+
+class _Observing:
+    """The executor, recording what the camera saw after each skill for the replacement-policy sweep
+    (short-term memory itself is fed by the short-term node from the graph updates)."""
+
+    def __init__(self, env: "RosEnv", inner: RosSkillExecutor) -> None:
+        self.env = env
+        self.inner = inner
+
+    def execute(self, skill: str, object_id: str) -> SkillResult:
+        before = self.env.clock()
+        result = self.inner.execute(skill, object_id)
+        self.env.memory.refresh()
+        if self.env.trace is not None:
+            for o in self.env.memory.objects():
+                if o.layer == "object" and not o.missing and o.last_seen >= before:
+                    self.env.record(TraceEvent("observe", o.id, o.label))
+        return result
+
+
+class RosEnv:
+    """One home with its household behind the simulator bridge, and memory in the nodes."""
+
+    def __init__(self, nodes: stack.Stack, bridge: SimBridge, client: Node, memory_dir: Path,
+                 stm_capacity: int) -> None:
+        self.nodes = nodes
+        self.bridge = bridge
+        self.memory_dir = memory_dir
+        self.stm_capacity = stm_capacity
+        self.trace: Optional[list[TraceEvent]] = []  # None inside a branch: only the main timeline feeds the sweep
+        group = MutuallyExclusiveCallbackGroup()
+        self.memory = RosMemory(client, group, SERVICE_TIMEOUT_S, REFRESH_TIMEOUT_S)
+        self.executor = _Observing(self, RosSkillExecutor(client, group, SERVICE_TIMEOUT_S, SKILL_TIMEOUT_S))
+        self._snapshot = client.create_client(GetSnapshot, "memory/get_snapshot", callback_group=group)
+        self._manage = client.create_client(ManageMemory, "memory/manage", callback_group=group)
+        self._subgraph = client.create_client(GetTaskSubgraph, "memory/task_subgraph", callback_group=group)
+        self._recent = client.create_client(QueryShortTerm, "memory/short_term/query", callback_group=group)
+
+    @classmethod
+    def start(cls, home: Home, household_seed: int, stm_capacity: int = 10, policy: str = "fifo_merge") -> "RosEnv":
+        world = HomeWorld(home, household=Household(seed=household_seed))
+        memory_dir = Path(tempfile.mkdtemp(prefix="benchmark-nodes-"))
+        nodes = stack.start(["long_term_memory", "short_term_memory"], domain_id=domain_id(), overrides={
+            "long_term_memory": {"memory_dir": str(memory_dir), "load_on_start": False, "snapshot_interval_s": 0.0,
+                                 "text_index": "none", "marker_rate_hz": 0.0},
+            "short_term_memory": {"capacity": stm_capacity, "policy": policy, "consolidate_interval_s": 0.05}})
+        try:
+            params = stack.parameters_for("sim_bridge", stack.read_params(stack.DEFAULT_PARAMS),
+                                          {"rate_hz": 0.0, "report_household": False, "household": True})
+            bridge = SimBridge(world=world, context=nodes.context, parameter_overrides=params)
+            nodes.nodes["sim_bridge"] = bridge
+            client = Node("benchmark", context=nodes.context)
+            nodes.nodes["benchmark"] = client
+            env = cls(nodes, bridge, client, memory_dir, stm_capacity)
+            for node in (bridge, client):
+                nodes.spinner.add(node)
+            env._wait_for_layout()
+        except BaseException:
+            nodes.shutdown()
+            shutil.rmtree(memory_dir, ignore_errors=True)
+            raise
+        return env
+
+    def close(self) -> None:
+        self.nodes.shutdown()
+        shutil.rmtree(self.memory_dir, ignore_errors=True)
+
+    def __enter__(self) -> "RosEnv":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _wait_for_layout(self) -> None:
+        """Until memory has the rooms the bridge publishes (latched), so room ids match from the start."""
+        deadline = time.monotonic() + SERVICE_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if call_service(self._snapshot, GetSnapshot.Request(), SERVICE_TIMEOUT_S).layout.rooms:
+                return
+            time.sleep(0.1)
+        raise CallFailed("long-term memory never received the simulator's layout")
+
+    # ------------------------------------------------------------------ Env
+    def record(self, event: TraceEvent) -> None:
+        if self.trace is not None:
+            self.trace.append(event)
+
+    def clock(self) -> float:
+        return self.bridge.with_world(lambda w: w.clock)
+
+    def truth(self) -> list[ObjectState]:
+        return self.bridge.with_world(lambda w: w.object_states())
+
+    def held_id(self) -> str:
+        held = self.bridge.with_world(lambda w: w.agent.held)
+        return next((o.id for o in self.memory.objects() if held and o.external_id == held), "")
+
+    def short_term_ids(self) -> set[str]:
+        """Memory ids of the objects resident in the short-term buffer (which keys units by the
+        simulator's ids, as the state changes it receives name them)."""
+        response = call_service(self._recent, QueryShortTerm.Request(k=self.stm_capacity), SERVICE_TIMEOUT_S)
+        resident = {u.object_id for u in response.units}
+        return {o.id for o in self.memory.objects() if o.id in resident or (o.external_id and o.external_id in resident)}
+
+    def whole_graph(self) -> str:
+        return call_service(self._subgraph, GetTaskSubgraph.Request(whole_graph=True), SERVICE_TIMEOUT_S).text
+
+    def begin_task(self, needed_types: Sequence[str]) -> None:
+        def forget_visits(world: HomeWorld) -> None:
+            world.agent.visited_rooms = set()
+            world.agent.trail = []
+
+        self.bridge.with_world(forget_visits)
+        for object_type in needed_types:
+            self.record(TraceEvent("need", object_type, object_type))
+
+    def advance(self, seconds: float) -> None:
+        self.bridge.advance(seconds)
+
+    def tour(self) -> None:
+        tour(self.bridge.with_world(lambda w: w.home), self.executor)
+
+    @contextmanager
+    def branch(self) -> Iterator["RosEnv"]:
+        """Run on the same nodes, then put memory, simulator and short-term buffer back as they were."""
+        self._call_manage(ManageMemory.Request.SAVE)
+        world = self.bridge.with_world(copy_world)
+        short_term = self._short_term_node().copy_memory()
+        trace, self.trace = self.trace, None
+        try:
+            yield self
+        finally:
+            self.trace = trace
+            self.bridge.replace_world(world)
+            self._call_manage(ManageMemory.Request.LOAD)
+            time.sleep(_SETTLE_S)
+            self._short_term_node().set_memory(short_term)
+
+    def _call_manage(self, operation: int) -> Any:
+        return call_service(self._manage, ManageMemory.Request(operation=operation, name=_BRANCH), SERVICE_TIMEOUT_S)
+
+    def _short_term_node(self) -> ShortTermMemoryNode:
+        node = self.nodes.nodes["short_term_memory"]
+        assert isinstance(node, ShortTermMemoryNode)
+        return node

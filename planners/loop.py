@@ -5,7 +5,8 @@ GoToObject first drives to that holder and looks. If perception then finds the o
 (fusion marks it missing), or a later skill fails because the object is not there (unknown id,
 not visible, out of reach), memory was wrong: the runner marks the object missing, searches so
 perception can find it elsewhere (fusion relocates a missing object it sees again), and asks the
-backend for a new plan.
+backend for a new plan. Plans may take a container to be open only if this task opened it: a
+camera does not see a door shut, so memory's "open" goes stale.
 
 When memory lacks something, a backend plans a *search*: a plan that ends by looking (Explore, or
 opening a container without claiming with ``Done`` to finish the task). Perception fuses what the
@@ -99,10 +100,16 @@ class _Episode:
         self.tokens_out += response.tokens_out
 
     def known(self, objects: list[KnownObject]) -> list[KnownObject]:
-        """Memory, corrected by what this task opened and closed itself: a skill whose effect
-        already held changed nothing memory could learn, and a search must not open a box twice."""
-        return [replace(o, states=tuple(sorted({**dict(o.states), "open": self.opened[o.id]}.items())))
-                if o.id in self.opened else o for o in objects]
+        """Memory as plans may assume it: a container is open only if this task opened it.
+
+        A camera does not see a door shut, so memory goes on believing open a container someone
+        closed since, and a plan that does not open it fails; opening one that is open costs a
+        step ("already open"). What this task opened or closed itself holds (memory may not have
+        learnt it: a skill whose effect already held changed nothing), so a search never opens
+        the same container twice.
+        """
+        return [_with_open(o, self.opened.get(o.id)) if o.id in self.opened
+                or (o.state("open") is True and is_container(o.label)) else o for o in objects]
 
     def notify(self, skill: str, status: str) -> None:
         if self.on_feedback is not None:
@@ -233,9 +240,10 @@ class TaskRunner:
         """One plan step; "" on success, else the failure (memory corrected when it was wrong)."""
         target = objects.get(call.target)
         if call.skill == "GoToObject" and target is not None and target.holder in objects:
-            # Go where memory says: to the holder, and look before approaching the object itself.
+            # Go where memory says: to the holder (unless the robot stands there, having looked),
+            # and look before approaching the object itself.
             holder = objects[target.holder]
-            error, not_there = self._skill(ep, call, holder)
+            error, not_there = ("", False) if _last_went_to(ep.trace) == holder.id else self._skill(ep, call, holder)
             if error:
                 return self._wrong(ep, holder, error) if not_there else error
             now = by_id(self.memory.objects()).get(target.id)
@@ -281,6 +289,22 @@ class TaskRunner:
             if result.success:
                 return why
         return f"{why}; the search failed: {result.error_message}"
+
+
+def _last_went_to(trace: Sequence[StepRecord]) -> str:
+    """What the robot last drove to, as the step named it (a memory id; "" after Explore)."""
+    for step in reversed(trace):
+        if step.success and step.call.skill in ("GoToObject", "Explore"):
+            return step.call.target if step.call.skill == "GoToObject" else ""
+    return ""
+
+
+def _with_open(o: KnownObject, value: Optional[bool]) -> KnownObject:
+    """``o`` with its "open" state set to ``value`` (None: not known)."""
+    states = {name: v for name, v in o.states if name != "open"}
+    if value is not None:
+        states["open"] = value
+    return replace(o, states=tuple(sorted(states.items())))
 
 
 def _searches(response: PlanResponse, objects: dict[str, KnownObject]) -> bool:

@@ -81,7 +81,7 @@ class PlanState:
             if call.skill == "GoToObject" and canonical_type(call.target):
                 return ""  # a type memory does not hold: going there explores
             return f"{call.target} is not in memory"
-        if obj.missing:
+        if obj.missing and call.target != self.held:
             return f"{call.target} is missing: memory no longer knows where it is"
         if not applies(call.skill, obj.label):
             return f"{obj.label} does not support {call.skill}"

@@ -73,9 +73,10 @@ class _Planner:
             self.emit("GoToObject", object_id)
 
     def pick(self, types: Sequence[str], exclude: Sequence[str] = ()) -> str:
-        """A remembered object of one of ``types``: in hand first, then ones not shut away."""
-        found = [o for o in self.state.objects.values()
-                 if o.label in types and not o.missing and o.id not in exclude]
+        """A remembered object of one of ``types``: in hand first (whatever memory says of where it
+        is), then ones not shut away."""
+        found = [o for o in self.state.objects.values() if o.label in types and o.id not in exclude
+                 and (not o.missing or o.id == self.state.held)]
         if not found:
             raise _Lacking(types)
         found.sort(key=lambda o: (o.id != self.state.held, bool(self.state.closed_holder(o.id)),

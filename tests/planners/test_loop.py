@@ -1,6 +1,8 @@
 """The closed loop with a fake memory and robot: outcomes, error codes, memory correction, bounds."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from planners.backends import BackendUnavailable, PlanRequest, PlanResponse, make_backend
@@ -45,6 +47,13 @@ def test_a_plan_runs_step_by_step_with_feedback_and_accounting() -> None:
     assert feedback[0] == Feedback(0, "", "planning")
     assert [f.status for f in feedback[1:]] == ["executing", "succeeded"] * 5
     assert outcome.duration_s > 0
+
+
+def test_standing_at_an_open_container_the_robot_reaches_in_without_driving_there_again() -> None:
+    task, _, robot = runner(make_backend("symbolic"))
+    assert task.run("bring me the egg").success
+    assert robot.done == [("GoToObject", "Fridge|1"), ("OpenObject", "Fridge|1"), ("GoToObject", "Egg|1"),
+                          ("PickupObject", "Egg|1")]
 
 
 def test_the_hand_carries_over_between_tasks() -> None:
@@ -127,6 +136,15 @@ def test_a_step_whose_effect_already_holds_counts_as_done() -> None:
 
 def opened(robot: FakeRobot) -> list[str]:
     return [target for skill, target in robot.done if skill == "OpenObject"]
+
+
+def test_memory_believing_a_container_open_is_not_trusted() -> None:
+    # A camera does not see a door shut: a plan that trusted "open" would reach into a closed fridge.
+    believed = [replace(o, states=(("open", True),)) if o.label == "Fridge" else o for o in KITCHEN]
+    robot = FakeRobot({("OpenObject", "Fridge|1"): (SkillCode.SKILL_FAILED, "Fridge|1 is already open")})
+    task, _, _ = runner(make_backend("symbolic"), robot=robot, memory=FakeMemory(believed))
+    outcome = task.run("bring me the egg")
+    assert outcome.success and robot.done[:2] == [("GoToObject", "Fridge|1"), ("OpenObject", "Fridge|1")]
 
 
 def test_a_search_opens_each_container_once_then_explores_within_its_own_bound() -> None:

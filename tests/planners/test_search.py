@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
+
 from planners.backends import make_backend
 from planners.loop import TaskError, TaskOutcome, TaskRunner
 from planner_homes import new_home, toured_home
@@ -12,19 +14,23 @@ def opened(outcome: TaskOutcome) -> list[str]:
     return [s.call.target for s in outcome.trace if s.call.skill == "OpenObject" and s.success]
 
 
-def test_without_memory_the_robot_opens_containers_until_it_finds_the_object() -> None:
+@pytest.mark.parametrize("thing, kind, container", [
+    ("tomato", "Tomato", "Fridge"),
+    ("knife", "Knife", "Drawer"),  # in the drawer standing on a closed kitchen cabinet
+])
+def test_without_memory_the_robot_opens_containers_until_it_finds_the_object(thing, kind, container) -> None:
     world, memory, robot = new_home()
     assert not memory.objects()
-    tomatoes = [e for e in world.home if e.object_type == "Tomato"]
-    assert tomatoes and all(world.home.is_hidden(e.object_id) for e in tomatoes)  # all in the closed fridge
-    outcome = TaskRunner(make_backend("symbolic"), memory, robot, max_replans=0).run("bring me the tomato")
+    things = [e for e in world.home if e.object_type == kind]
+    assert things and all(world.home.is_hidden(e.object_id) for e in things)  # all shut away
+    outcome = TaskRunner(make_backend("symbolic"), memory, robot, max_replans=0).run(f"bring me the {thing}")
     assert outcome.success, (outcome.error_message, outcome.trace)
-    assert world.home[world.agent.held].object_type == "Tomato"
+    assert world.home[world.agent.held].object_type == kind
     labels = {o.id: o.label for o in memory.objects()}
-    assert [labels[i] for i in opened(outcome)][-1] == "Fridge" and outcome.searches >= len(opened(outcome))
+    assert [labels[i] for i in opened(outcome)][-1] == container and outcome.searches >= len(opened(outcome))
 
     _, toured, toured_robot = toured_home()
-    remembered = TaskRunner(make_backend("symbolic"), toured, toured_robot).run("bring me the tomato")
+    remembered = TaskRunner(make_backend("symbolic"), toured, toured_robot).run(f"bring me the {thing}")
     assert remembered.success and remembered.searches == 0
     assert outcome.steps > remembered.steps
 

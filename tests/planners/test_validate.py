@@ -47,9 +47,10 @@ def test_implausible_steps_are_caught(plan: str, expected: str) -> None:
     assert expected in issue(plan)
 
 
-def test_a_missing_object_cannot_be_used() -> None:
+def test_a_missing_object_cannot_be_used_unless_it_is_in_hand() -> None:
     objects = [replace(o, status="missing") if o.id == "obj_0003" else o for o in KITCHEN]
     assert "missing" in issue("GoToObject(obj_0003)", objects)
+    assert issue("GoToObject(obj_0007)\nHeatObject(obj_0003)", objects, held="obj_0003") == ""
 
 
 def test_unknown_open_state_gets_the_benefit_of_the_doubt() -> None:

@@ -31,6 +31,7 @@ from sim.home.memory_layout import world_layout
 from sim.home.generate import floor_plan_home, generate_home
 from sim.home.household import Household
 from sim.home.world import HomeWorld
+from scene_graph.frames import RGBDFrame
 
 try:  # Not on PyPI: robots with a full ROS install get TF, wheel installs get odom/camera/pose only.
     from geometry_msgs.msg import TransformStamped
@@ -140,8 +141,8 @@ class SimBridge(Node):
             self._events_pub.publish(state_change_to_msg(change, self._map_frame, positions.get(change.object_id)))
         self.get_logger().debug(f"published {len(changes)} state changes")
 
-    def _publish_frame(self) -> None:
-        frame = dataclasses.replace(self._world.render(), frame_id=self._camera_frame)
+    def _publish_frame(self, rendered: Optional[RGBDFrame] = None) -> None:
+        frame = dataclasses.replace(rendered or self._world.render(), frame_id=self._camera_frame)
         msgs = frame_to_msgs(frame, self._map_frame)
         if self._clock_pub is not None:
             self._clock_pub.publish(Clock(clock=msgs.pose.header.stamp))
@@ -161,6 +162,13 @@ class SimBridge(Node):
         self._depth_pub.publish(msgs.depth)
         self._info_pub.publish(msgs.info)
         self._instances_pub.publish(msgs.instances)
+
+    def _publish_look_around(self) -> None:
+        """Every view of Explore's turn on arrival, the current one last, as the in-process robot
+        fuses them; stamped a second apart within the turn's time, so memory takes each as new."""
+        views = self._world.look_around()
+        for k, view in enumerate(views):
+            self._publish_frame(dataclasses.replace(view, stamp=view.stamp - (len(views) - 1 - k)))
 
     def _feedback(self, goal_handle: ServerGoalHandle, status: str) -> None:
         goal_handle.publish_feedback(Skill.Feedback(status=status))
@@ -182,7 +190,10 @@ class SimBridge(Node):
         with self._lock:
             outcome = self._world.step(action)
             self._publish_changes()
-            self._publish_frame()
+            if action.name == "Explore" and outcome.success:
+                self._publish_look_around()
+            else:
+                self._publish_frame()
         result = skill_result_to_msg(outcome)
         if outcome.success:
             self._feedback(goal_handle, "succeeded")

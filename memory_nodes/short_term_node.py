@@ -12,7 +12,6 @@ import threading
 from typing import Any, Optional
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 from std_msgs.msg import Float32
 
@@ -69,16 +68,13 @@ class ShortTermMemoryNode(Node):
         self._sink = _ConfirmedChangePublisher(self, frame_id)
         self._consolidated = 0
 
-        inputs = MutuallyExclusiveCallbackGroup()
-        self.create_subscription(StateChange, "state_changes", self._on_change, 100, callback_group=inputs)
-        self.create_subscription(GraphUpdate, "memory/graph_updates", self._on_update, 100, callback_group=inputs)
-        self.create_service(QueryShortTerm, "memory/short_term/query", self._query,
-                            callback_group=MutuallyExclusiveCallbackGroup())
+        self.create_subscription(StateChange, "state_changes", self._on_change, 100)
+        self.create_subscription(GraphUpdate, "memory/graph_updates", self._on_update, 100)
+        self.create_service(QueryShortTerm, "memory/short_term/query", self._query)
         self._hit_rate_pub = self.create_publisher(Float32, "memory/short_term/hit_rate", 10)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        timers = MutuallyExclusiveCallbackGroup()
-        self.create_timer(consolidate_s, self._consolidate, callback_group=timers)
-        self.create_timer(1.0, self._report, callback_group=timers)
+        self.create_timer(consolidate_s, self._consolidate)
+        self.create_timer(1.0, self._report)
         self.get_logger().info(f"short-term memory: {policy}, capacity {capacity}")
 
     def _param(self, name: str, default: Any, description: str, **ranges: Any) -> Any:

@@ -28,6 +28,7 @@ from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
 from embodied_memory.srv import QueryObjects
+from memory_nodes import calls
 from memory_nodes.dds_profile import use_package_profile
 
 PARAMS_FILE = Path(__file__).resolve().parents[1] / "config" / "memory.yaml"
@@ -64,13 +65,11 @@ class Session:
         return done()
 
     def call(self, client: Client, request: Any, timeout: float = 30.0) -> Any:
-        """One service round trip; TimeoutError if no answer within ``timeout``."""
-        future = client.call_async(request)
-        self.executor.spin_until_future_complete(future, timeout_sec=timeout)
-        if not future.done():
-            client.remove_pending_request(future)
+        """One service round trip (resent while unanswered); TimeoutError if no answer within ``timeout``."""
+        response = calls.call(client, request, lambda future, seconds: self.spin_until(future.done, seconds), timeout)
+        if response is None:
             raise TimeoutError(f"{client.srv_name} did not answer within {timeout} s")
-        return future.result()
+        return response
 
     def check_alive(self) -> None:
         if self.process.poll() is not None:
@@ -111,19 +110,18 @@ def memory_node(memory_dir: Path, client_name: str) -> Iterator[Session]:
 
 
 def _wait_until_ready(session: Session) -> None:
-    """Until a query is answered: service discovery alone does not mean the reply path is matched,
-    so a request lost meanwhile is sent again. The query has no filter, so it costs the node little."""
+    """Until a query is answered (the query has no filter, so it costs the node little)."""
     client = session.node.create_client(QueryObjects, "memory/query_objects")
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:
         session.check_alive()
         if client.wait_for_service(timeout_sec=0.5):
             try:
-                session.call(client, QueryObjects.Request(k=1), timeout=5.0)
+                session.call(client, QueryObjects.Request(k=1), timeout=max(deadline - time.monotonic(), 0.1))
                 session.node.destroy_client(client)
                 return
             except TimeoutError:
-                continue
+                break
     raise RuntimeError(f"the memory node was not ready within {READY_TIMEOUT_S} s:\n{session.log_tail()}")
 
 

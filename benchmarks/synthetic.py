@@ -220,7 +220,7 @@ def synthetic_home(n_objects: int = 300, seed: int = 0) -> tuple[SceneGraph, lis
     stamp = 1.0
     holders: list[tuple[ObjectNode, str]] = []
     for room in rooms:
-        (x0, y0), (x1, _), (_, y1) = room.polygon[0], room.polygon[1], room.polygon[2]
+        (x0, y0), (_, y1) = room.polygon[0], room.polygon[2]
         for j, name in enumerate(_ROOM_FURNITURE[room.kind]):
             w, d, h = OBJECT_TYPES[name].size
             x = x0 + 0.6 + (j % 5) * 1.2

@@ -23,10 +23,11 @@ from rclpy.action import ActionClient
 from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
+from rclpy.task import Future
 
 from embodied_memory.action import ExecuteTask, Skill
 from embodied_memory.srv import GetSnapshot, ManageMemory
-from memory_nodes import stack
+from memory_nodes import calls, stack
 from scene_graph.ontology import OBJECT_TYPES
 from sim.home.meshes import type_colour
 from sim.topdown import draw_map, map_frame
@@ -77,16 +78,19 @@ class DemoClient:
             self.executor.spin_once(timeout_sec=0.05)
         return done()
 
+    def _wait(self, future: Future, timeout: float) -> bool:
+        return self.spin_until(future.done, timeout)
+
     def _goal(self, client: ActionClient, goal: Any, timeout: float) -> Any:
         if not client.wait_for_server(timeout_sec=TIMEOUT):
             raise RuntimeError(f"no {client._action_name} action server")
-        sent = client.send_goal_async(goal)
-        if not self.spin_until(sent.done) or not sent.result().accepted:
+        handle = calls.send_goal(client, goal, self._wait, TIMEOUT)
+        if handle is None or not handle.accepted:
             raise RuntimeError(f"{client._action_name} refused the goal")
-        result = sent.result().get_result_async()
-        if not self.spin_until(result.done, timeout):
+        result = calls.goal_result(handle, self._wait, timeout)
+        if result is None:
             raise RuntimeError(f"{client._action_name} did not finish in {timeout:.0f} s")
-        return result.result().result
+        return result.result
 
     def skill(self, name: str, object_id: str = "") -> Skill.Result:
         result = self._goal(self.skills, Skill.Goal(skill=name, object_id=object_id), TIMEOUT)
@@ -101,10 +105,10 @@ class DemoClient:
         try:
             if not client.wait_for_service(timeout_sec=TIMEOUT):
                 raise RuntimeError(f"no {service} service")
-            future = client.call_async(srv_type.Request(**fields))
-            if not self.spin_until(future.done):
+            response = calls.call(client, srv_type.Request(**fields), self._wait, TIMEOUT)
+            if response is None:
                 raise RuntimeError(f"{service} did not answer")
-            return future.result()
+            return response
         finally:
             self.node.destroy_client(client)
 

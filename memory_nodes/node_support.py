@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import traceback
 from collections import Counter
 from typing import Any, Callable, Optional, Sequence
 
@@ -94,10 +95,16 @@ def executor_for(node: Node, context: Optional[Context] = None) -> Executor:
 
 
 class Spinner:
-    """Spins nodes, each on an executor of its own (:func:`executor_for`) in a thread of its own."""
+    """Spins nodes, each on an executor of its own (:func:`executor_for`) in a thread of its own.
+
+    A callback that raises is logged with its traceback and counted in :attr:`errors` (per node
+    name); the node goes on serving. rclpy's own ``spin()`` would end the thread instead, leaving a
+    node that is still discovered but never answers again."""
 
     def __init__(self, context: Optional[Context] = None) -> None:
         self.context = context
+        self.errors: Counter[str] = Counter()
+        self._stop = threading.Event()
         self._executors: list[Executor] = []
         self._threads: list[threading.Thread] = []
 
@@ -105,7 +112,8 @@ class Spinner:
         """Start spinning ``node`` now."""
         executor = executor_for(node, self.context)
         executor.add_node(node)
-        thread = threading.Thread(target=_spin, args=(executor,), name=f"spin-{node.get_name()}", daemon=True)
+        thread = threading.Thread(target=self._spin, args=(executor, node), name=f"spin-{node.get_name()}",
+                                  daemon=True)
         self._executors.append(executor)
         self._threads.append(thread)
         thread.start()
@@ -119,6 +127,7 @@ class Spinner:
 
     def shutdown(self) -> None:
         """Stop every executor and join its thread; rclpy must not be torn down under a spinning one."""
+        self._stop.set()
         for executor in self._executors:
             executor.shutdown()
         for thread in self._threads:
@@ -126,12 +135,17 @@ class Spinner:
         self._executors.clear()
         self._threads.clear()
 
-
-def _spin(executor: Executor) -> None:
-    try:
-        executor.spin()
-    except ExternalShutdownException:
-        pass
+    def _spin(self, executor: Executor, node: Node) -> None:
+        name = node.get_name()
+        while not self._stop.is_set() and executor.context.ok():
+            try:
+                executor.spin_once(timeout_sec=0.2)
+            except ExternalShutdownException:
+                return
+            except Exception:  # noqa: BLE001 - any callback's bug: report it, keep the node serving
+                self.errors[name] += 1
+                node.get_logger().error(f"a callback raised (error {self.errors[name]} of this node), "
+                                        f"the node goes on:\n{traceback.format_exc()}")
 
 
 def spin_nodes(factories: Sequence[Callable[[], Node]], args: Optional[list[str]] = None,

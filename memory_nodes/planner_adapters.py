@@ -25,6 +25,7 @@ from embodied_memory.msg import GraphUpdate, Layout, StateChange
 from embodied_memory.msg import MemoryUnit as MemoryUnitMsg
 from embodied_memory.msg import ObjectNode as ObjectNodeMsg
 from embodied_memory.srv import GetSnapshot, GetTaskSubgraph, QueryShortTerm
+from memory_nodes import calls
 from memory_nodes.conversions import (from_time, layout_from_msg, object_from_msg, relation_from_msg,
                                       state_from_text, to_time)
 from planners.inprocess import known_objects
@@ -58,26 +59,22 @@ def unit_from_msg(msg: MemoryUnitMsg) -> MemoryUnit:
 
 
 # ----------------------------------------------------------------------------- waiting
-def wait_for(future: Future, timeout_s: float, what: str) -> Any:
-    """The future's result once another executor thread completes it, or CallFailed after ``timeout_s``."""
+def wait_done(future: Future, timeout_s: float) -> bool:
+    """True once another executor thread completes the future, False after ``timeout_s``."""
     done = threading.Event()
     future.add_done_callback(lambda _: done.set())
-    if not future.done() and not done.wait(timeout_s):
-        raise CallFailed(f"{what} did not answer within {timeout_s:g} s")
-    return future.result()
+    return future.done() or done.wait(timeout_s)
 
 
 def call_service(client: Client, request: Any, timeout_s: float) -> Any:
-    """One service call; absent servers, timeouts and error codes become CallFailed."""
+    """One service call (resent while unanswered, :mod:`memory_nodes.calls`); absent servers,
+    timeouts and error codes become CallFailed."""
     if not client.wait_for_service(timeout_sec=timeout_s):
         raise CallFailed(f"service {client.srv_name} is not available (waited {timeout_s:g} s): "
                          "is its memory node running?")
-    future = client.call_async(request)
-    try:
-        response = wait_for(future, timeout_s, f"service {client.srv_name}")
-    except CallFailed:
-        client.remove_pending_request(future)
-        raise
+    response = calls.call(client, request, wait_done, timeout_s)
+    if response is None:
+        raise CallFailed(f"service {client.srv_name} did not answer within {timeout_s:g} s")
     if response.error_code != 0:
         raise CallFailed(f"service {client.srv_name} failed: {response.error_message}")
     return response
@@ -202,18 +199,21 @@ class RosSkillExecutor:
             raise CallFailed(f"action execute_skill is not available (waited {self._timeout_s:g} s): "
                              "is the robot or simulator bridge running?")
         what = f"execute_skill {skill}({object_id})"
-        handle = wait_for(self._client.send_goal_async(Skill.Goal(skill=skill, object_id=object_id)),
-                          self._timeout_s, what)
+        handle = calls.send_goal(self._client, Skill.Goal(skill=skill, object_id=object_id), wait_done,
+                                 self._timeout_s)
+        if handle is None:
+            raise CallFailed(f"{what} did not answer within {self._timeout_s:g} s")
         if not handle.accepted:
             return SkillResult(False, SkillCode.SKILL_FAILED, f"{what} was rejected")
         self._running = handle
         try:
-            result = wait_for(handle.get_result_async(), self._skill_timeout_s, what).result
-        except CallFailed:
-            handle.cancel_goal_async()
-            raise
+            response = calls.goal_result(handle, wait_done, self._skill_timeout_s)
+            if response is None:
+                handle.cancel_goal_async()
+                raise CallFailed(f"{what} did not finish within {self._skill_timeout_s:g} s")
         finally:
             self._running = None
+        result = response.result
         return SkillResult(result.success, result.error_code, result.error_message, result.distance, result.steps)
 
     def cancel(self) -> None:

@@ -14,6 +14,7 @@ from sensor_msgs.msg import CameraInfo, Image
 from visualization_msgs.msg import MarkerArray
 
 from embodied_memory.msg import GraphUpdate, InstanceSegmentation, StateChange
+from memory_nodes import calls
 from memory_nodes.conversions import frame_to_msgs
 from scene_stream import SceneStream
 
@@ -46,21 +47,20 @@ class Client:
             self.executor.spin_once(timeout_sec=0.05)
         return done()
 
+    def wait(self, future: Any, timeout: float) -> bool:
+        """``memory_nodes.calls.Waiter`` for this client: spin until the future is done."""
+        return self.spin_until(future.done, timeout)
+
     def call(self, srv_type: Any, service: str, timeout: float = TIMEOUT, **fields: Any) -> Any:
-        """Call a service; a request lost to a server that is still being discovered (or that
-        just died, before discovery notices) is sent again, within ``timeout`` overall."""
-        deadline = time.monotonic() + timeout
-        while True:
-            client = self.node.create_client(srv_type, service)
-            try:
-                assert client.wait_for_service(timeout_sec=max(deadline - time.monotonic(), 0.1)), \
-                    f"{service} never appeared"
-                future = client.call_async(srv_type.Request(**fields))
-                if self.spin_until(future.done, timeout=min(5.0, max(deadline - time.monotonic(), 0.1))):
-                    return future.result()
-                assert time.monotonic() < deadline, f"{service} never answered"
-            finally:
-                self.node.destroy_client(client)
+        """Call a service, resending a request lost to a server still being discovered."""
+        client = self.node.create_client(srv_type, service)
+        try:
+            assert client.wait_for_service(timeout_sec=timeout), f"{service} never appeared"
+            response = calls.call(client, srv_type.Request(**fields), self.wait, timeout)
+            assert response is not None, f"{service} never answered"
+            return response
+        finally:
+            self.node.destroy_client(client)
 
     def publish_frame(self, frame: Any, stamp: float, **broken: Any) -> None:
         """Pose first, then the images, as a robot's drivers usually deliver them; ``broken`` replaces

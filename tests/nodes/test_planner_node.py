@@ -24,7 +24,7 @@ from rclpy.parameter import Parameter  # noqa: E402
 from embodied_memory.action import ExecuteTask, Skill  # noqa: E402
 from embodied_memory.msg import ObjectNode  # noqa: E402
 from embodied_memory.srv import GetSnapshot  # noqa: E402
-from memory_nodes import stack  # noqa: E402
+from memory_nodes import calls, stack  # noqa: E402
 from memory_nodes.node_support import Spinner  # noqa: E402
 from memory_nodes.planner_node import PlannerNode  # noqa: E402
 from memory_client import Client  # noqa: E402
@@ -60,15 +60,15 @@ class User(Client):
     def send(self, client: ActionClient, goal: Any, feedback: list[Any]) -> Any:
         """The goal handle (accepted or not)."""
         assert client.wait_for_server(timeout_sec=TIMEOUT), f"{client._action_name} never appeared"
-        sent = client.send_goal_async(goal, feedback_callback=lambda f: feedback.append(f.feedback))
-        assert self.spin_until(sent.done), "the goal was never answered"
-        return sent.result()
+        handle = calls.send_goal(client, goal, self.wait, TIMEOUT, lambda f: feedback.append(f.feedback))
+        assert handle is not None, "the goal was never answered"
+        return handle
 
     def finish(self, handle: Any) -> tuple[Any, int]:
         """(result, final goal status)."""
-        done = handle.get_result_async()
-        assert self.spin_until(done.done, timeout=120.0), "the goal never finished"
-        return done.result().result, done.result().status
+        done = calls.goal_result(handle, self.wait, 120.0)
+        assert done is not None, "the goal never finished"
+        return done.result, done.status
 
     def task(self, instruction: str, goals: tuple[str, ...] = (), action: str = "execute_task") -> tuple[Any, list]:
         feedback: list[Any] = []

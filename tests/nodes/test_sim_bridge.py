@@ -18,6 +18,7 @@ from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 
 from embodied_memory.action import Skill  # noqa: E402
 from embodied_memory.msg import InstanceSegmentation, StateChange  # noqa: E402
+from memory_nodes import calls  # noqa: E402
 from memory_nodes.conversions import matrix_to_pose, pose_to_matrix  # noqa: E402
 from memory_nodes.sim_bridge_node import SimBridge  # noqa: E402
 from scene_graph.ontology import OBJECT_TYPES  # noqa: E402
@@ -54,13 +55,16 @@ class Harness:
     def run_skill(self, skill: str, object_id: str = "") -> tuple[Skill.Result, list[str]]:
         feedback: list[str] = []
         assert self.skills.wait_for_server(timeout_sec=DISCOVERY_TIMEOUT)
-        sent = self.skills.send_goal_async(Skill.Goal(skill=skill, object_id=object_id),
-                                           feedback_callback=lambda f: feedback.append(f.feedback.status))
-        assert self.spin_until(sent.done) and sent.result().accepted
-        done = sent.result().get_result_async()
-        assert self.spin_until(done.done), f"{skill}({object_id}) never finished"
+        handle = calls.send_goal(self.skills, Skill.Goal(skill=skill, object_id=object_id), self.wait,
+                                 DISCOVERY_TIMEOUT, lambda f: feedback.append(f.feedback.status))
+        assert handle is not None and handle.accepted
+        done = calls.goal_result(handle, self.wait, DISCOVERY_TIMEOUT)
+        assert done is not None, f"{skill}({object_id}) never finished"
         self.spin_until(lambda: feedback[-1:] in (["succeeded"], ["failed"]), timeout=2.0)
-        return done.result().result, feedback
+        return done.result, feedback
+
+    def wait(self, future: Any, timeout: float) -> bool:
+        return self.spin_until(future.done, timeout)
 
     def close(self) -> None:
         self.executor.shutdown()

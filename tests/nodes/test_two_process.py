@@ -12,6 +12,7 @@ from rclpy.node import Node  # noqa: E402
 
 from embodied_memory.msg import GraphUpdate, Relation  # noqa: E402
 from embodied_memory.srv import QueryObjects  # noqa: E402
+from memory_nodes import calls  # noqa: E402
 
 pytestmark = pytest.mark.ros
 PEER = Path(__file__).with_name("peer_node.py")
@@ -42,6 +43,10 @@ def _spin_until(node: Node, done, timeout: float = 20.0) -> None:
 
 
 def test_message_and_service_across_processes(peer, node):
+    def wait(future, timeout: float) -> bool:
+        _spin_until(node, future.done, timeout)
+        return future.done()
+
     received: list[GraphUpdate] = []
     node.create_subscription(GraphUpdate, "graph_updates", received.append, 10)
     client = node.create_client(QueryObjects, "query_objects")
@@ -56,16 +61,13 @@ def test_message_and_service_across_processes(peer, node):
     assert last.upserted_objects[0].id == "obj_5"
     assert last.added_relations[0].predicate == Relation.ON == "ON"
 
-    future = client.call_async(QueryObjects.Request(label="Apple"))
-    _spin_until(node, future.done)
-    response = future.result()
+    response = calls.call(client, QueryObjects.Request(label="Apple"), wait, 20.0)
     assert response.error_code == QueryObjects.Response.NONE
     assert [o.id for o in response.objects] == ["obj_1", "obj_3"]
     assert [o.centroid.x for o in response.objects] == [1.0, 3.0]
     assert response.sequence == 5
 
     bad = QueryObjects.Request(use_near=True, radius=-1.0)
-    future = client.call_async(bad)
-    _spin_until(node, future.done)
-    assert future.result().error_code == QueryObjects.Response.INVALID_REQUEST
-    assert "radius" in future.result().error_message
+    response = calls.call(client, bad, wait, 20.0)
+    assert response.error_code == QueryObjects.Response.INVALID_REQUEST
+    assert "radius" in response.error_message

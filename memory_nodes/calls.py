@@ -1,0 +1,74 @@
+"""Service calls and action goals that survive a server still discovering its client.
+
+``wait_for_service`` and ``wait_for_server`` return once the *client* has matched the server. The
+server may not have matched the client's reply reader yet; rmw_fastrtps then waits 100 ms and
+drops the answer ("client will not receive response"), and the caller would wait forever. A
+loaded machine makes this common: CI lost the planner test's first skill goal this way. So a
+request still unanswered after :data:`RESEND_AFTER_S` is sent again, then after twice as long,
+and so on; the first answer wins.
+
+Resending is safe: memory queries and result requests are idempotent, and an rclpy action server
+neither executes nor tracks to completion a goal whose acceptance it could not send. A copy that
+is accepted late all the same (a server only slow, not deaf) is cancelled.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Optional
+
+from rclpy.action import ActionClient
+from rclpy.action.client import ClientGoalHandle
+from rclpy.client import Client
+from rclpy.task import Future
+
+RESEND_AFTER_S = 2.0
+_MAX_PAUSE_S = 16.0
+
+Waiter = Callable[[Future, float], bool]
+"""``wait(future, seconds)``: True once the future is done, False when ``seconds`` passed first.
+A client that spins its own executor spins it here; a callback of a multi-threaded executor
+blocks on an event that another thread sets."""
+
+
+def first_answer(send: Callable[[], Future], wait: Waiter, timeout_s: float,
+                 abandon: Callable[[Future], None] = lambda _: None) -> Optional[Any]:
+    """The result of the first future of ``send()`` to complete, sending again while none does;
+    None after ``timeout_s``. Every other future sent is handed to ``abandon``."""
+    deadline = time.monotonic() + timeout_s
+    sent = [send()]
+    pause = RESEND_AFTER_S
+    while True:
+        wait(sent[-1], max(0.0, min(pause, deadline - time.monotonic())))
+        answered = next((f for f in sent if f.done()), None)
+        if answered is not None or time.monotonic() >= deadline:
+            for future in sent:
+                if future is not answered:
+                    abandon(future)
+            return None if answered is None else answered.result()
+        sent.append(send())
+        pause = min(2 * pause, _MAX_PAUSE_S)
+
+
+def call(client: Client, request: Any, wait: Waiter, timeout_s: float) -> Optional[Any]:
+    """The service's response to ``request``, or None after ``timeout_s``."""
+    return first_answer(lambda: client.call_async(request), wait, timeout_s, client.remove_pending_request)
+
+
+def send_goal(client: ActionClient, goal: Any, wait: Waiter, timeout_s: float,
+              feedback_callback: Optional[Callable[[Any], None]] = None) -> Optional[ClientGoalHandle]:
+    """The goal's handle (accepted or not), or None when the server did not answer in ``timeout_s``."""
+    return first_answer(lambda: client.send_goal_async(goal, feedback_callback=feedback_callback), wait,
+                        timeout_s, _cancel_if_accepted)
+
+
+def goal_result(handle: ClientGoalHandle, wait: Waiter, timeout_s: float) -> Optional[Any]:
+    """The goal's GetResult response (``.result``, ``.status``), or None if it did not end in ``timeout_s``."""
+    return first_answer(handle.get_result_async, wait, timeout_s)
+
+
+def _cancel_if_accepted(future: Future) -> None:
+    def cancel(done: Future) -> None:
+        handle = done.result()
+        if handle is not None and handle.accepted:
+            handle.cancel_goal_async()
+    future.add_done_callback(cancel)

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import json
 
-from benchmarks.suite.generate import MEMORY_SET, SETS, SuiteSpec, by_floor_plan, generate_home_tasks, home_for, write_suite
+from benchmarks.suite.generate import (MEMORY_SET, SETS, SUITES, SuiteSpec, by_floor_plan, generate_home_tasks,
+                                       generate_suite, home_for, write_suite)
 from sim.home.world import HomeWorld
 from sim.tasks import holds, load_tasks, parse_goal
 
@@ -49,3 +50,13 @@ def test_complex_tasks_need_what_a_memory_task_hid() -> None:
 def test_generation_is_reproducible() -> None:
     assert generate_home_tasks(2, 1, 2) == generate_home_tasks(2, 1, 2)
     assert generate_home_tasks(2, 1, 2) != generate_home_tasks(3, 1, 2)
+
+
+def test_the_full_suite_has_at_least_100_tasks_per_set_over_at_least_20_homes() -> None:
+    spec = SUITES["full"]
+    assert len(spec.floor_plans) >= 20
+    sets = [generate_suite(spec, seed) for seed in spec.seeds]
+    for name in SETS:
+        entries = [e for s in sets for e in s[name]]
+        assert len(entries) >= 100, name
+        assert len({e["FloorPlan"] for e in entries}) >= 20, name

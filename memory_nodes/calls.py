@@ -4,8 +4,8 @@
 server may not have matched the client's reply reader yet; rmw_fastrtps then waits 100 ms and
 drops the answer ("client will not receive response"), and the caller would wait forever. A
 loaded machine makes this common: CI lost the planner test's first skill goal this way. So a
-request still unanswered after :data:`RESEND_AFTER_S` is sent again, then after twice as long,
-and so on; the first answer wins.
+request still unanswered after :data:`RESEND_AFTER_S` is sent again, then after twice as long, and
+then every 4 s (a server restarting comes back to a request soon after); the first answer wins.
 
 Resending is safe: memory queries and result requests are idempotent, and an rclpy action server
 neither executes nor tracks to completion a goal whose acceptance it could not send. A copy that
@@ -22,7 +22,7 @@ from rclpy.client import Client
 from rclpy.task import Future
 
 RESEND_AFTER_S = 2.0
-_MAX_PAUSE_S = 16.0
+_MAX_PAUSE_S = 4.0  # a server restarting (or slow) is asked again at least this often
 
 Waiter = Callable[[Future, float], bool]
 """``wait(future, seconds)``: True once the future is done, False when ``seconds`` passed first.

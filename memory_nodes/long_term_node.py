@@ -127,6 +127,9 @@ class LongTermMemoryNode(Node):
         self._marker_sequence = -1
 
         self._updates_pub = self.create_publisher(GraphUpdate, "memory/graph_updates", 500)
+        # For a harness running the nodes in its own process (the benchmark), which waits until a
+        # skill's effects went through: frame sets fused or rejected, updates sent, confirmed changes applied.
+        self.frames_handled = self.updates_published = self.confirmed_handled = 0
         # Transient local: every array holds the whole memory, so RViz started later gets it at once.
         self._markers_pub = self.create_publisher(
             MarkerArray, "memory/markers", QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL))
@@ -255,9 +258,11 @@ class LongTermMemoryNode(Node):
                     return  # wait for the pose
                 self._waiting.popleft()
                 self._bad.reject("camera", str(exc))
+                self.frames_handled += 1
                 continue
             self._waiting.popleft()
             self._integrate(stamp, matched, pose, received)
+            self.frames_handled += 1
 
     def _integrate(self, stamp: float, matched: dict[str, Any], pose: np.ndarray, received: float) -> None:
         try:
@@ -295,15 +300,17 @@ class LongTermMemoryNode(Node):
             if msg.state == "status" and msg.new_value == "missing":
                 known = self.memory.mark_missing(msg.object_id, stamp)
             elif msg.state in ("position", "parent", "status"):
-                return  # perception owns where things are
+                known = True  # perception owns where things are
             else:
                 known = self.memory.set_state(msg.object_id, msg.state, state_from_text(msg.new_value), stamp)
+            self.confirmed_handled += 1
         if not known:
             self._bad.reject("memory/confirmed_changes", f"unknown object: {msg.object_id!r}")
 
     # ------------------------------------------------------------------ output
     def _publish_delta(self, delta: GraphDelta) -> None:
         self._updates_pub.publish(delta_to_msg(delta, self._world_frame))
+        self.updates_published += 1
 
     def _publish_markers(self) -> None:
         with self._lock:

@@ -96,6 +96,7 @@ class RosMemory:
         self._subgraph = node.create_client(GetTaskSubgraph, "memory/task_subgraph", callback_group=group)
         self._recent = node.create_client(QueryShortTerm, "memory/short_term/query", callback_group=group)
         self._corrections = node.create_publisher(StateChange, "memory/confirmed_changes", 10)
+        self.corrections_published = 0
         node.create_subscription(CameraInfo, "camera/color/camera_info", self._on_frame, qos_profile_sensor_data,
                                  callback_group=group)
         node.create_subscription(GraphUpdate, "memory/graph_updates", self._on_update, 100, callback_group=group)
@@ -166,6 +167,7 @@ class RosMemory:
         msg = StateChange(object_id=object_id, state="status", new_value="missing", cause="planner")
         msg.header.stamp = to_time(stamp)
         self._corrections.publish(msg)
+        self.corrections_published += 1
         with self._changed:
             if not self._changed.wait_for(lambda: object_id in self._missing, self._refresh_timeout_s):
                 self._node.get_logger().warning(f"memory did not report {object_id} missing within "

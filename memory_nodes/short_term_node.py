@@ -35,11 +35,13 @@ class _ConfirmedChangePublisher:
     def __init__(self, node: Node, frame_id: str) -> None:
         self._pub = node.create_publisher(StateChange, "memory/confirmed_changes", 100)
         self._frame_id = frame_id
+        self.published = 0
 
     def set_object_state(self, object_id: str, state: str, value: StateValue, stamp: float) -> bool:
         msg = StateChange(object_id=object_id, state=state, new_value=state_to_text(value), cause="short_term")
         msg.header.frame_id, msg.header.stamp = self._frame_id, to_time(stamp)
         self._pub.publish(msg)
+        self.published += 1
         return True
 
 
@@ -67,6 +69,9 @@ class ShortTermMemoryNode(Node):
         self._bad = BadInput(self)
         self._sink = _ConfirmedChangePublisher(self, frame_id)
         self._consolidated = 0
+        # Messages taken in, and how many of them the last consolidation had seen: a harness running
+        # the nodes in its own process (the benchmark) waits on these until a skill's effects went through.
+        self.changes_received = self.updates_received = self.inputs_consolidated = 0
 
         self.create_subscription(StateChange, "state_changes", self._on_change, 100)
         self.create_subscription(GraphUpdate, "memory/graph_updates", self._on_update, 100)
@@ -91,6 +96,7 @@ class ShortTermMemoryNode(Node):
             self.memory = memory
 
     def _on_change(self, msg: StateChange) -> None:
+        self.changes_received += 1
         try:
             unit = unit_from_state_change(msg, self._vouching)
         except (ConversionError, ValueError) as exc:
@@ -100,6 +106,7 @@ class ShortTermMemoryNode(Node):
             self.memory.add(unit)
 
     def _on_update(self, msg: GraphUpdate) -> None:
+        self.updates_received += 1
         stamp = from_time(msg.header.stamp)
         units = []
         for obj in msg.upserted_objects:
@@ -116,7 +123,9 @@ class ShortTermMemoryNode(Node):
 
     def _consolidate(self) -> None:
         with self._lock:
+            seen = self.changes_received + self.updates_received
             self._consolidated += self.memory.consolidate(self._sink)
+            self.inputs_consolidated = seen
 
     def _report(self) -> None:
         with self._lock:

@@ -85,6 +85,7 @@ class SimBridge(Node):
         self._odom_pub = self.create_publisher(Odometry, "odom", 10)
         self._pose_pub = self.create_publisher(PoseStamped, "camera/pose", 10)
         self._events_pub = self.create_publisher(StateChange, "state_changes", _EVENT_QUEUE)
+        self.changes_published = self.frames_published = 0  # for a harness that waits until memory took them in
         self._tf_pub = self.create_publisher(TFMessage, "/tf", 10) if TFMessage is not None else None
         self._clock_pub = self.create_publisher(Clock, "/clock", 10) if Clock is not None else None
         if self._tf_pub is None:
@@ -139,6 +140,7 @@ class SimBridge(Node):
         positions = {o.object_id: o.position for o in self._world.object_states()}
         for change in changes:
             self._events_pub.publish(state_change_to_msg(change, self._map_frame, positions.get(change.object_id)))
+        self.changes_published += len(changes)
         self.get_logger().debug(f"published {len(changes)} state changes")
 
     def _publish_frame(self, rendered: Optional[RGBDFrame] = None) -> None:
@@ -162,6 +164,7 @@ class SimBridge(Node):
         self._depth_pub.publish(msgs.depth)
         self._info_pub.publish(msgs.info)
         self._instances_pub.publish(msgs.instances)
+        self.frames_published += 1
 
     def _publish_look_around(self) -> None:
         """Every view of Explore's turn on arrival, the current one last, as the in-process robot

@@ -31,6 +31,7 @@ from benchmarks.suite.env import copy_world, tour
 from embodied_memory.srv import GetSnapshot, GetTaskSubgraph, ManageMemory, QueryShortTerm
 from memory_nodes import stack
 from memory_nodes.planner_adapters import CallFailed, RosMemory, RosSkillExecutor, call_service
+from memory_nodes.long_term_node import LongTermMemoryNode
 from memory_nodes.short_term_node import ShortTermMemoryNode
 from memory_nodes.sim_bridge_node import SimBridge
 from planners.interfaces import SkillResult
@@ -41,14 +42,23 @@ from sim.records import ObjectState
 
 SERVICE_TIMEOUT_S = 30.0  # a busy 2-core machine running two episodes
 SKILL_TIMEOUT_S = 60.0
-REFRESH_TIMEOUT_S = 1.0  # a frame that changes nothing in memory publishes no update: wait no longer
-_SETTLE_S = 0.2  # for graph updates of a finished branch still on their way to short-term memory
+REFRESH_TIMEOUT_S = 1.0  # the planner's wait for a missing-object correction to come back
+SETTLE_TIMEOUT_S = 10.0
 _BRANCH = "branch"
 
 
 def domain_id() -> int:
     """1..100 from this process id, away from the tests' own (1 + pid % 100)."""
     return 1 + (os.getpid() + 50) % 100
+
+
+class _Memory(RosMemory):
+    """RosMemory with nothing left for the task runner's refresh to wait for: the executor already
+    waited until memory took in all the skill set off (:meth:`RosEnv.settle`), as the in-process
+    executor fuses each frame before its skill returns."""
+
+    def refresh(self) -> None:
+        pass
 
 
 class _Observing:
@@ -62,7 +72,7 @@ class _Observing:
     def execute(self, skill: str, object_id: str) -> SkillResult:
         before = self.env.clock()
         result = self.inner.execute(skill, object_id)
-        self.env.memory.refresh()
+        self.env.settle()
         if self.env.trace is not None:
             for o in self.env.memory.objects():
                 if o.layer == "object" and not o.missing and o.last_seen >= before:
@@ -80,8 +90,9 @@ class RosEnv:
         self.memory_dir = memory_dir
         self.stm_capacity = stm_capacity
         self.trace: Optional[list[TraceEvent]] = []  # None inside a branch: only the main timeline feeds the sweep
+        self._lost = (0, 0, 0, 0, 0)  # messages that never arrived (settle)
         group = MutuallyExclusiveCallbackGroup()
-        self.memory = RosMemory(client, group, SERVICE_TIMEOUT_S, REFRESH_TIMEOUT_S)
+        self.memory = _Memory(client, group, SERVICE_TIMEOUT_S, REFRESH_TIMEOUT_S)
         self.executor = _Observing(self, RosSkillExecutor(client, group, SERVICE_TIMEOUT_S, SKILL_TIMEOUT_S))
         self._snapshot = client.create_client(GetSnapshot, "memory/get_snapshot", callback_group=group)
         self._manage = client.create_client(ManageMemory, "memory/manage", callback_group=group)
@@ -107,6 +118,7 @@ class RosEnv:
             for node in (bridge, client):
                 nodes.spinner.add(node)
             env._wait_for_layout()
+            env._wait_for_matches()
         except BaseException:
             nodes.shutdown()
             shutil.rmtree(memory_dir, ignore_errors=True)
@@ -131,6 +143,44 @@ class RosEnv:
                 return
             time.sleep(0.1)
         raise CallFailed("long-term memory never received the simulator's layout")
+
+    def _wait_for_matches(self) -> None:
+        """Until every publisher whose messages :meth:`settle` counts reaches its subscribers, so that
+        none is lost to discovery."""
+        ltm, stm, bridge = self._long_term_node(), self._short_term_node(), self.bridge
+        expected = ((bridge._color_pub, 1), (bridge._depth_pub, 1), (bridge._info_pub, 2), (bridge._instances_pub, 1),
+                    (bridge._odom_pub, 1), (bridge._events_pub, 1), (ltm._updates_pub, 2), (stm._sink._pub, 1))
+        deadline = time.monotonic() + SERVICE_TIMEOUT_S
+        while any(pub.get_subscription_count() < n for pub, n in expected):
+            if time.monotonic() > deadline:
+                raise CallFailed("the memory nodes never discovered each other's topics")
+            time.sleep(0.01)
+
+    def _backlog(self) -> tuple[int, int, int, int, int]:
+        """What is still on its way: frame sets not yet fused, state changes and graph updates not yet in
+        short-term memory, its input not yet consolidated, confirmed changes not yet applied."""
+        ltm, stm = self._long_term_node(), self._short_term_node()
+        return (self.bridge.frames_published - ltm.frames_handled,
+                self.bridge.changes_published - stm.changes_received,
+                ltm.updates_published - stm.updates_received,
+                stm.changes_received + stm.updates_received - stm.inputs_consolidated,
+                stm._sink.published + self.memory.corrections_published - ltm.confirmed_handled)
+
+    def settle(self) -> None:
+        """Until all the last skill set off went through the nodes (nothing on its way, twice 5 ms apart).
+
+        Camera topics are best effort: frames lost for good are accepted after SETTLE_TIMEOUT_S, with a
+        warning, and not waited for again."""
+        deadline, calm = time.monotonic() + SETTLE_TIMEOUT_S, 0
+        while calm < 2:
+            if time.monotonic() > deadline:
+                backlog = self._backlog()
+                self._lost = backlog[:3] + (0,) + backlog[4:]  # consolidation is never lost, only late
+                self.bridge.get_logger().warning(f"memory did not settle within {SETTLE_TIMEOUT_S:g} s "
+                                                 f"(backlog {backlog}); going on")
+                return
+            calm = calm + 1 if self._backlog() == self._lost else 0
+            time.sleep(0.005)
 
     # ------------------------------------------------------------------ Env
     def record(self, event: TraceEvent) -> None:
@@ -185,11 +235,16 @@ class RosEnv:
             self.trace = trace
             self.bridge.replace_world(world)
             self._call_manage(ManageMemory.Request.LOAD)
-            time.sleep(_SETTLE_S)
+            self.settle()
             self._short_term_node().set_memory(short_term)
 
     def _call_manage(self, operation: int) -> Any:
         return call_service(self._manage, ManageMemory.Request(operation=operation, name=_BRANCH), SERVICE_TIMEOUT_S)
+
+    def _long_term_node(self) -> LongTermMemoryNode:
+        node = self.nodes.nodes["long_term_memory"]
+        assert isinstance(node, LongTermMemoryNode)
+        return node
 
     def _short_term_node(self) -> ShortTermMemoryNode:
         node = self.nodes.nodes["short_term_memory"]

@@ -48,7 +48,7 @@ def test_memory_survives_kill_9_and_comes_back_from_disk(tmp_path, child_env):
 
         second = _start_node(tmp_path, child_env)
         try:
-            after = client.call(QueryObjects, "memory/query_objects", k=100)
+            after = client.call(QueryObjects, "memory/query_objects", timeout=60.0, k=100)  # a restart under load
             assert {o.id for o in after.objects} == {o.id for o in before.objects}
             text = client.call(QueryObjects, "memory/query_objects", text=before.objects[0].label.lower(), k=100)
             assert text.error_code == QueryObjects.Response.NONE and text.objects

@@ -92,16 +92,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_benchmark(args: argparse.Namespace) -> int:
-    from benchmarks.suite.run import run_suite, run_task_file
+    from benchmarks.suite.run import run_arguments
     from sim.tasks import TaskFileError
 
-    out = Path(args.out)
     try:
-        if args.tasks:
-            result = run_task_file(args.tasks, args.seeds or (0,), args.json, out, workers=args.workers,
-                                   nodes=args.nodes)
-        else:
-            result = run_suite(args.suite, args.seeds, args.json, out, workers=args.workers, nodes=args.nodes)
+        result = run_arguments(args)
     except (OSError, TaskFileError) as exc:
         print(f"embodied-memory benchmark: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -235,21 +230,13 @@ def build_parser() -> argparse.ArgumentParser:
                       help="run the memory in this process without ROS nodes (tour, household, questions)")
     demo.set_defaults(func=_cmd_demo)
 
-    from benchmarks.suite.generate import SUITES
+    from benchmarks.suite.run import add_arguments
 
     benchmark = sub.add_parser("benchmark", help="KARMA-style task benchmark: memory ablations, SR/MRA/MHR/RE/RT",
                                description="Run a generated task suite, or any task file in KARMA's format, on "
                                "the embedded simulator with and without memory; writes CSV/markdown tables and "
                                "PNG plots.")
-    what = benchmark.add_mutually_exclusive_group()
-    what.add_argument("--suite", choices=sorted(SUITES), default="default", help="generated suite (default: default)")
-    what.add_argument("--tasks", type=Path, help="a task file in KARMA's format instead of a suite")
-    benchmark.add_argument("--seeds", type=int, nargs="+", help="seeds (default: the suite's)")
-    benchmark.add_argument("--out", default="benchmark_output", help="folder for tables and plots")
-    benchmark.add_argument("--workers", type=int, help="worker processes (default: up to 2)")
-    benchmark.add_argument("--nodes", action="store_true", help="through the real ROS 2 nodes (simulator bridge, "
-                           "memory nodes; services, topics, the skill action) instead of in this process")
-    benchmark.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    add_arguments(benchmark)
     benchmark.set_defaults(func=_cmd_benchmark)
 
     query = sub.add_parser("query", help="query a saved memory (no ROS needed)")

@@ -37,6 +37,8 @@ class PlannerNode(Node):
         api_key = p("api_key", "", "openai: API key; empty: $OPENAI_API_KEY when set")
         timeout_s = p("timeout_s", 30.0, "openai: seconds per request", float_range=(0.1, 600.0))
         max_replans = p("max_replans", 5, "Plans after the first before a task fails", integer_range=(0, 100))
+        max_search_plans = p("max_search_plans", 40, "Search plans (explore a room, open a container) for "
+                             "objects memory lacks, on top of max_replans", integer_range=(0, 1000))
         budget_tokens = p("budget_tokens", 600, "Token budget of the memory shown in the prompt",
                           integer_range=(50, 100000))
         short_term_k = p("short_term_k", 5, "Short-term entries shown in the prompt", integer_range=(0, 100))
@@ -58,7 +60,7 @@ class PlannerNode(Node):
         self._unavailable = ""
         try:
             self._runner = TaskRunner(make_backend(backend, **options), memory, self._robot, max_replans,
-                                      budget_tokens, short_term_k)
+                                      budget_tokens, short_term_k, max_search_plans=max_search_plans)
         except BackendUnavailable as exc:
             self._unavailable = f"backend {backend!r} is unavailable: {exc}"
             self.get_logger().error(f"{self._unavailable}; every task will fail until the node restarts")
@@ -66,7 +68,8 @@ class PlannerNode(Node):
         self._busy_lock = threading.Lock()
         self._server = ActionServer(self, ExecuteTask, "execute_task", self._execute, goal_callback=self._on_goal,
                                     cancel_callback=self._on_cancel, callback_group=ReentrantCallbackGroup())
-        self.get_logger().info(f"planner ready: backend {backend}, up to {max_replans} replans")
+        self.get_logger().info(f"planner ready: backend {backend}, up to {max_replans} replans "
+                               f"and {max_search_plans} search plans")
 
     def _param(self, name: str, default: Any, description: str, **ranges: Any) -> Any:
         return declare(self, name, default, description, **ranges)

@@ -6,6 +6,7 @@ a DDS domain of its own in node mode); a progress bar on stderr counts finished 
 """
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import multiprocessing
@@ -164,3 +165,24 @@ def run_task_file(path: Union[str, Path], seeds: Sequence[int] = (0,), json_out:
     if json_out:
         print(json.dumps(_plain(result), indent=1))
     return result
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``embodied-memory benchmark`` and ``python -m benchmarks.suite``."""
+    what = parser.add_mutually_exclusive_group()
+    what.add_argument("--suite", choices=sorted(SUITES), default="default", help="generated suite (default: default)")
+    what.add_argument("--tasks", type=Path, help="a task file in KARMA's format instead of a suite")
+    parser.add_argument("--seeds", type=int, nargs="+", help="seeds (default: the suite's)")
+    parser.add_argument("--out", type=Path, default=Path("benchmark_output"), help="folder for tables and plots")
+    parser.add_argument("--workers", type=int, help="worker processes (default: up to 2)")
+    parser.add_argument("--nodes", action="store_true", help="through the real ROS 2 nodes (simulator bridge, "
+                        "memory nodes; services, topics, the skill action) instead of in this process")
+    parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
+
+
+def run_arguments(args: argparse.Namespace) -> dict:
+    """Run what :func:`add_arguments`' options ask for."""
+    if args.tasks:
+        return run_task_file(args.tasks, args.seeds or (0,), args.json, args.out, workers=args.workers,
+                             nodes=args.nodes)
+    return run_suite(args.suite, args.seeds, args.json, args.out, workers=args.workers, nodes=args.nodes)

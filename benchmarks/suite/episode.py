@@ -125,13 +125,20 @@ def _graded(conditions: Sequence[Condition], objects: Sequence[KnownObject], tru
     return retrieved, hits, queries
 
 
-def run_task(env: Env, task: Task, ablation: Ablation, seed: int, backend: str = "symbolic") -> TaskRecord:
+# KARMA's protocol: the planner writes one plan, which runs to its end or its first failure.
+OPEN_LOOP = {"max_replans": 0, "max_search_plans": 0}
+
+
+def run_task(env: Env, task: Task, ablation: Ablation, seed: int, backend: str = "symbolic",
+             open_loop: bool = False) -> TaskRecord:
+    """One task under ``ablation``; ``open_loop``: one plan, no replanning and no search (KARMA's
+    protocol), else the closed loop with its search for what memory lacks."""
     conditions = task.conditions
     env.begin_task(needed_types(conditions))
     start, held, truth = env.clock(), env.held_id(), env.truth()
     view = MemoryView(env.memory, ablation, start, held, env.short_term_ids, env.whole_graph)
     metered, counting = _Metered(make_backend(backend)), _Counting(env.executor)
-    runner = TaskRunner(metered, view, counting)
+    runner = TaskRunner(metered, view, counting, **(OPEN_LOOP if open_loop else {}))
     runner.held = held
     wall = time.perf_counter()
     outcome = runner.run(task.instruction, [c.text for c in conditions])
@@ -147,8 +154,10 @@ def run_task(env: Env, task: Task, ablation: Ablation, seed: int, backend: str =
 
 
 def run_episode(env: Env, tasks: Sequence[Task], seed: int, ablations: Sequence[str],
-                day: DayPlan = DayPlan(), backend: str = "symbolic") -> tuple[list[TaskRecord], list[TraceEvent]]:
-    """Every task of one home (Memory tasks first), each scored task once per ablation."""
+                day: DayPlan = DayPlan(), backend: str = "symbolic",
+                open_loop: bool = False) -> tuple[list[TaskRecord], list[TraceEvent]]:
+    """Every task of one home (Memory tasks first), each scored task once per ablation; ``open_loop``
+    applies to the scored tasks (the day's Memory tasks always run in the closed loop)."""
     records: list[TaskRecord] = []
     env.tour()
     env.advance(day.after_tour)
@@ -161,7 +170,7 @@ def run_episode(env: Env, tasks: Sequence[Task], seed: int, ablations: Sequence[
         for name in ablations:
             if name != FULL:
                 with env.branch() as branch:
-                    records.append(run_task(branch, task, ABLATIONS[name], seed, backend))
-        records.append(run_task(env, task, ABLATIONS[FULL], seed, backend))
+                    records.append(run_task(branch, task, ABLATIONS[name], seed, backend, open_loop))
+        records.append(run_task(env, task, ABLATIONS[FULL], seed, backend, open_loop))
         env.advance(day.between_tasks)
     return records, env.trace or []

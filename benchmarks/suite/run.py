@@ -41,24 +41,26 @@ def _progress(done: int, total: int, start: float) -> None:
     sys.stderr.flush()
 
 
-def _episode(job: tuple[Path, int, int, tuple[str, ...], DayPlan, bool]) -> tuple[list[TaskRecord], list[TraceEvent]]:
-    path, seed, floor_plan, ablations, day, nodes = job
+def _episode(job: tuple[Path, int, int, tuple[str, ...], DayPlan, bool, bool]
+             ) -> tuple[list[TaskRecord], list[TraceEvent]]:
+    path, seed, floor_plan, ablations, day, nodes, open_loop = job
     tasks = by_floor_plan(load_tasks(path).tasks)[floor_plan]
     home = home_for(floor_plan, [t for task in tasks for t in task.required_types])
     if not nodes:
-        return run_episode(InProcessEnv.start(home, seed), tasks, seed, ablations, day)
+        return run_episode(InProcessEnv.start(home, seed), tasks, seed, ablations, day, open_loop=open_loop)
     from benchmarks.suite.ros_env import RosEnv  # rclpy only when asked for
 
     with RosEnv.start(home, seed) as env:
-        return run_episode(env, tasks, seed, ablations, day)
+        return run_episode(env, tasks, seed, ablations, day, open_loop=open_loop)
 
 
 def run_episodes(jobs: Sequence[Episode], ablations: Sequence[str], workers: int, day: DayPlan = DayPlan(),
-                 nodes: bool = False) -> tuple[list[TaskRecord], dict[int, list[list[TraceEvent]]]]:
+                 nodes: bool = False, open_loop: bool = False
+                 ) -> tuple[list[TaskRecord], dict[int, list[list[TraceEvent]]]]:
     """Records of every episode, and the short-term traces per seed."""
     records: list[TaskRecord] = []
     traces: dict[int, list[list[TraceEvent]]] = {}
-    full = [(path, seed, plan, tuple(ablations), day, nodes) for path, seed, plan in jobs]
+    full = [(path, seed, plan, tuple(ablations), day, nodes, open_loop) for path, seed, plan in jobs]
     start = time.perf_counter()
     _progress(0, len(full), start)
     if workers > 1:
@@ -117,15 +119,20 @@ def _mode(nodes: bool) -> str:
     return "nodes" if nodes else "in-process"
 
 
+def _protocol(open_loop: bool) -> str:
+    return "open loop" if open_loop else "closed loop"
+
+
 def _workers(workers: Optional[int]) -> int:
     return workers if workers is not None else min(2, os.cpu_count() or 1)
 
 
 def run_suite(suite: str = "default", seeds: Optional[Sequence[int]] = None, json_out: bool = False,
               out_dir: Path = Path("benchmark_output"), ablations: Sequence[str] = tuple(ABLATIONS),
-              workers: Optional[int] = None, nodes: bool = False) -> dict:
+              workers: Optional[int] = None, nodes: bool = False, open_loop: bool = False) -> dict:
     """Generate suite ``suite`` ("tiny", "default", "full"), run it, write tables and plots to ``out_dir``;
-    ``nodes``: through the real ROS 2 nodes instead of in this process.
+    ``nodes``: through the real ROS 2 nodes instead of in this process; ``open_loop``: KARMA's
+    protocol (one plan per task, no replanning or search) instead of the closed loop.
 
     Returns per set and ablation ``sr``, ``mra``, ``mhr``, ``re``, ``rt``, ``steps``, ``tokens``
     (each with ``<metric>_ci``), KARMA's goals, the short-term policy sweep and the files written;
@@ -136,8 +143,9 @@ def run_suite(suite: str = "default", seeds: Optional[Sequence[int]] = None, jso
         spec = type(spec)(spec.name, tuple(seeds), spec.floor_plans, spec.per_set)
     files = write_suite(spec, out_dir / "tasks")
     jobs = [(path, seed, plan) for path, seed in zip(files, spec.seeds) for plan in spec.floor_plans]
-    records, traces = run_episodes(jobs, ablations, _workers(workers), nodes=nodes)
-    result = {"suite": spec.name, "mode": _mode(nodes), "seeds": list(spec.seeds), "floor_plans": list(spec.floor_plans),
+    records, traces = run_episodes(jobs, ablations, _workers(workers), nodes=nodes, open_loop=open_loop)
+    result = {"suite": spec.name, "mode": _mode(nodes), "protocol": _protocol(open_loop), "seeds": list(spec.seeds),
+              "floor_plans": list(spec.floor_plans),
               **_result(records, traces, SETS, ablations)}
     result["files"] = [str(p) for p in files + _write(result, records, out_dir)]
     if json_out:
@@ -147,7 +155,7 @@ def run_suite(suite: str = "default", seeds: Optional[Sequence[int]] = None, jso
 
 def run_task_file(path: Union[str, Path], seeds: Sequence[int] = (0,), json_out: bool = False,
                   out_dir: Path = Path("benchmark_output"), ablations: Sequence[str] = tuple(ABLATIONS),
-                  workers: Optional[int] = None, nodes: bool = False) -> dict:
+                  workers: Optional[int] = None, nodes: bool = False, open_loop: bool = False) -> dict:
     """Run any task file in KARMA's format: one episode per FloorPlan and seed (a ``Memory`` set, if
     present, runs first and is not scored). Reports per task and per set, and the conditions the
     parser could not understand (tasks left with no condition are not run)."""
@@ -156,8 +164,8 @@ def run_task_file(path: Union[str, Path], seeds: Sequence[int] = (0,), json_out:
     sets = [s for s in parsed.task_sets() if s != MEMORY_SET]
     plans = sorted(by_floor_plan(parsed.tasks))
     jobs = [(path, seed, plan) for seed in seeds for plan in plans]
-    records, traces = run_episodes(jobs, ablations, _workers(workers), nodes=nodes)
-    result = {"file": str(path), "mode": _mode(nodes), "seeds": list(seeds), "floor_plans": plans, **_result(records, traces, sets, ablations),
+    records, traces = run_episodes(jobs, ablations, _workers(workers), nodes=nodes, open_loop=open_loop)
+    result = {"file": str(path), "mode": _mode(nodes), "protocol": _protocol(open_loop), "seeds": list(seeds), "floor_plans": plans, **_result(records, traces, sets, ablations),
               "tasks": [_plain(r.__dict__) for r in records],
               "not_run": [t.task_id for t in parsed.tasks if not t.conditions],
               "issues": [i.__dict__ for i in parsed.issues]}
@@ -177,6 +185,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, help="worker processes (default: up to 2)")
     parser.add_argument("--nodes", action="store_true", help="through the real ROS 2 nodes (simulator bridge, "
                         "memory nodes; services, topics, the skill action) instead of in this process")
+    parser.add_argument("--open-loop", action="store_true", help="KARMA's protocol: one plan per task, no "
+                        "replanning and no search (default: the closed loop, which searches for what memory lacks)")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
 
 
@@ -184,5 +194,6 @@ def run_arguments(args: argparse.Namespace) -> dict:
     """Run what :func:`add_arguments`' options ask for."""
     if args.tasks:
         return run_task_file(args.tasks, args.seeds or (0,), args.json, args.out, workers=args.workers,
-                             nodes=args.nodes)
-    return run_suite(args.suite, args.seeds, args.json, args.out, workers=args.workers, nodes=args.nodes)
+                             nodes=args.nodes, open_loop=args.open_loop)
+    return run_suite(args.suite, args.seeds, args.json, args.out, workers=args.workers, nodes=args.nodes,
+                     open_loop=args.open_loop)

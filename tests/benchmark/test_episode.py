@@ -19,9 +19,9 @@ def toured() -> InProcessEnv:
     return env
 
 
-def run_branch(env: InProcessEnv, goal: Task, ablation: str) -> TaskRecord:
+def run_branch(env: InProcessEnv, goal: Task, ablation: str, open_loop: bool = False) -> TaskRecord:
     with env.branch() as branch:
-        return run_task(branch, goal, ABLATIONS[ablation], seed=0)
+        return run_task(branch, goal, ABLATIONS[ablation], seed=0, open_loop=open_loop)
 
 
 def task(goal: str) -> Task:
@@ -45,6 +45,18 @@ def test_an_object_in_the_closed_fridge_needs_memory(toured) -> None:
     assert not without.retrieved and without.hits == 0
     assert without.explorations > with_memory.explorations
     assert without.steps > with_memory.steps and without.planner_calls > with_memory.planner_calls
+
+
+def test_in_karmas_open_loop_only_memory_finds_what_is_out_of_sight(toured) -> None:
+    goal = task("ON(Tomato, CounterTop)")
+    with_memory = run_branch(toured, goal, "both", open_loop=True)
+    without = run_branch(toured, goal, "none", open_loop=True)
+    assert with_memory.success and with_memory.planner_calls == 1  # one plan, carried out
+    assert with_memory.steps == run_branch(toured, goal, "both").steps
+    # Without memory the one plan could only have been a search, which the protocol does not allow.
+    assert not without.success and without.planner_calls == 1
+    assert without.steps == without.explorations == 0
+    assert "search" in without.error
 
 
 def test_branches_start_from_the_same_moment_and_do_not_touch_the_original(toured) -> None:

@@ -180,6 +180,9 @@ class TaskRunner:
                 return ep.finish(TaskError.BACKEND_UNAVAILABLE, str(exc))
             except InvalidInstruction as exc:
                 return ep.finish(TaskError.INVALID_INSTRUCTION, str(exc))
+            except Exception as exc:  # noqa: BLE001 - a backend's bug ends this task, not the node or the run
+                log.exception("the planner backend failed")
+                return ep.finish(TaskError.PLAN_INVALID, f"the planner backend failed: {exc!r}")
             ep.charge(response)
             problem = response.error or str(validate_plan(response.calls, objects, self.held) or "")
             code = TaskError.PLAN_INVALID

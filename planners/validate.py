@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Optional, Sequence
 
 from scene_graph.ontology import OBJECT_TYPES, canonical_type
+from scene_graph.records import VISIBLE
 from planners.grammar import SkillCall, applies
 from planners.interfaces import KnownObject, by_id
 
@@ -116,7 +117,9 @@ class PlanState:
             self.objects[call.target] = replace(self.objects[call.target], holder="", inside=False)
         elif call.skill == "PutObject":
             host = self.objects[call.target]
-            self.objects[self.held] = replace(self.objects[self.held], holder=call.target, inside=is_container(host.label))
+            # The plan knows where it put the object, even one memory had lost while it was in hand.
+            self.objects[self.held] = replace(self.objects[self.held], holder=call.target, inside=is_container(host.label),
+                                              status=VISIBLE)
             self.near.add(self.held)
             self.held = ""
         elif call.skill in ("OpenObject", "CloseObject"):

@@ -87,6 +87,16 @@ def test_an_unavailable_backend_is_an_outcome_not_an_exception() -> None:
     assert not robot.done and not memory.calls
 
 
+def test_a_backend_that_crashes_fails_the_task_and_the_runner_serves_the_next() -> None:
+    backend = Scripted("GoToObject(obj_0003)\nDone", error=KeyError("obj_9999"))
+    task, memory, robot = runner(backend)
+    outcome = task.run("put the apple in the fridge")
+    assert outcome.error_code == TaskError.PLAN_INVALID and "KeyError('obj_9999')" in outcome.error_message
+    assert not robot.done
+    backend.error = None
+    assert task.run("go to the apple").success
+
+
 def test_output_that_does_not_parse_is_asked_again_then_refused() -> None:
     backend = Scripted("Sure! First I will walk to the fridge.")
     task, memory, robot = runner(backend, max_replans=2)

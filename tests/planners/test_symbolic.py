@@ -81,6 +81,14 @@ def test_a_full_hand_is_emptied_before_the_next_pickup() -> None:
         "GoToObject(obj_0002); PutObject(obj_0002); GoToObject(obj_0008); PickupObject(obj_0008)")
 
 
+def test_an_object_in_hand_that_memory_lost_is_put_down_and_used_again() -> None:
+    # Fusion may mark what the hand holds missing; the plan still knows where it put it.
+    lost = [replace(o, status="missing") if o.id == "obj_0008" else o for o in KITCHEN]
+    assert plan("slice the bread", lost, held="obj_0008") == (
+        "GoToObject(obj_0002); PutObject(obj_0002); GoToObject(obj_0004); PickupObject(obj_0004); "
+        "GoToObject(obj_0008); SliceObject(obj_0008); Done")
+
+
 def test_what_already_holds_needs_no_plan() -> None:
     on = [replace(o, states=(("toggled", True),)) if o.label == "FloorLamp" else o for o in KITCHEN]
     assert plan("turn on the lamp", on) == "Done"

@@ -9,7 +9,9 @@ then every 4 s (a server restarting comes back to a request soon after); the fir
 
 Resending is safe: memory queries and result requests are idempotent, and an rclpy action server
 neither executes nor tracks to completion a goal whose acceptance it could not send. A copy that
-is accepted late all the same (a server only slow, not deaf) is cancelled.
+is accepted late all the same (a server only slow, not deaf) is cancelled; a server that preempts
+its current goal for a new one (as nav2's do) would lose the first copy to the second, so a robot's
+skill server should answer goal requests at once and work in its execute callback.
 """
 from __future__ import annotations
 

@@ -33,27 +33,35 @@ blocks on an event that another thread sets."""
 
 
 def first_answer(send: Callable[[], Future], wait: Waiter, timeout_s: float,
-                 abandon: Callable[[Future], None] = lambda _: None) -> Optional[Any]:
-    """The result of the first future of ``send()`` to complete, sending again while none does;
-    None after ``timeout_s``. Every other future sent is handed to ``abandon``."""
+                 abandon: Callable[[Future], None] = lambda _: None, resend: bool = True) -> Optional[Any]:
+    """The result of the first future of ``send()`` to complete, sending again while none does
+    (unless not ``resend``); None after ``timeout_s``. Every other future sent goes to ``abandon``."""
     deadline = time.monotonic() + timeout_s
-    sent = [send()]
-    pause = RESEND_AFTER_S
+    answered = Future()  # done as soon as any copy is
+
+    def note(_: Future) -> None:
+        if not answered.done():
+            answered.set_result(None)
+
+    sent: list[Future] = []
+    pause = RESEND_AFTER_S if resend else timeout_s
     while True:
-        wait(sent[-1], max(0.0, min(pause, deadline - time.monotonic())))
-        answered = next((f for f in sent if f.done()), None)
-        if answered is not None or time.monotonic() >= deadline:
-            for future in sent:
-                if future is not answered:
-                    abandon(future)
-            return None if answered is None else answered.result()
         sent.append(send())
+        sent[-1].add_done_callback(note)
+        wait(answered, max(0.0, min(pause, deadline - time.monotonic())))
+        first = next((f for f in sent if f.done()), None)
+        if first is not None or not resend or time.monotonic() >= deadline:
+            for future in sent:
+                if future is not first:
+                    abandon(future)
+            return None if first is None else first.result()
         pause = min(2 * pause, _MAX_PAUSE_S)
 
 
-def call(client: Client, request: Any, wait: Waiter, timeout_s: float) -> Optional[Any]:
-    """The service's response to ``request``, or None after ``timeout_s``."""
-    return first_answer(lambda: client.call_async(request), wait, timeout_s, client.remove_pending_request)
+def call(client: Client, request: Any, wait: Waiter, timeout_s: float, resend: bool = True) -> Optional[Any]:
+    """The service's response to ``request``, or None after ``timeout_s``; ``resend`` False for a
+    request that must not run twice (a memory load)."""
+    return first_answer(lambda: client.call_async(request), wait, timeout_s, client.remove_pending_request, resend)
 
 
 def send_goal(client: ActionClient, goal: Any, wait: Waiter, timeout_s: float,

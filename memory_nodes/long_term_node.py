@@ -297,13 +297,15 @@ class LongTermMemoryNode(Node):
         """Confirmed changes from short-term memory or a planner's correction ("status" = "missing")."""
         stamp = from_time(msg.header.stamp)
         with self._lock:
-            if msg.state == "status" and msg.new_value == "missing":
-                known = self.memory.mark_missing(msg.object_id, stamp)
-            elif msg.state in ("position", "parent", "status"):
-                known = True  # perception owns where things are
-            else:
-                known = self.memory.set_state(msg.object_id, msg.state, state_from_text(msg.new_value), stamp)
-            self.confirmed_handled += 1
+            try:
+                if msg.state == "status" and msg.new_value == "missing":
+                    known = self.memory.mark_missing(msg.object_id, stamp)
+                elif msg.state in ("position", "parent", "status"):
+                    known = True  # perception owns where things are
+                else:
+                    known = self.memory.set_state(msg.object_id, msg.state, state_from_text(msg.new_value), stamp)
+            finally:
+                self.confirmed_handled += 1
         if not known:
             self._bad.reject("memory/confirmed_changes", f"unknown object: {msg.object_id!r}")
 
@@ -465,6 +467,7 @@ class LongTermMemoryNode(Node):
         self._last_stamp = max((o.last_seen for o in self.memory.graph.objects()), default=-1.0)
         self._poses = PoseBuffer()
         self._sync.clear()
+        self.frames_handled += len(self._waiting)  # discarded with the old timeline
         self._waiting.clear()
 
     def _internal_error(self, response: Any, what: str, exc: Exception) -> Any:

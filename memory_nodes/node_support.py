@@ -16,6 +16,8 @@ from typing import Any, Callable, Optional, Sequence
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rclpy.action import GoalResponse
+from rclpy.action.server import ServerGoalHandle
 from rclpy.exceptions import ParameterException
 from rclpy.context import Context
 from rclpy.executors import Executor, ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
@@ -82,6 +84,44 @@ def diagnostics(node: Node, level: bytes, message: str, values: dict[str, Any]) 
     return array
 
 
+class SingleGoal:
+    """One goal of an action server at a time: a robot has one body.
+
+    The goal is claimed once its acceptance has gone out (``on_accepted``), not when it is accepted
+    (``on_goal``): rclpy drops a goal whose acceptance it could not send, which would otherwise hold
+    the claim for ever, and a client resends such a goal (:mod:`memory_nodes.calls`). A copy that
+    arrives while the first is claimed is rejected, so a goal resent to a slow server runs once.
+    The execute callback calls :meth:`owns` first (two goals accepted at the same moment on a
+    multi-threaded executor: the second is aborted) and :meth:`release` last."""
+
+    def __init__(self, node: Node) -> None:
+        self._node = node
+        self._lock = threading.Lock()
+        self._owner: Optional[bytes] = None
+
+    def on_goal(self, goal: Any) -> GoalResponse:
+        with self._lock:
+            if self._owner is None:
+                return GoalResponse.ACCEPT
+        self._node.get_logger().warning("rejected a goal: another one is running")
+        return GoalResponse.REJECT
+
+    def on_accepted(self, handle: ServerGoalHandle) -> None:
+        with self._lock:
+            if self._owner is None:
+                self._owner = bytes(handle.goal_id.uuid)
+        handle.execute()
+
+    def owns(self, handle: ServerGoalHandle) -> bool:
+        with self._lock:
+            return self._owner == bytes(handle.goal_id.uuid)
+
+    def release(self, handle: ServerGoalHandle) -> None:
+        with self._lock:
+            if self._owner == bytes(handle.goal_id.uuid):
+                self._owner = None
+
+
 def executor_for(node: Node, context: Optional[Context] = None) -> Executor:
     """A single-threaded executor, unless the node waits on services or actions inside its own
     callbacks (class attribute ``waits_in_callbacks``), which only a multi-threaded one allows.
@@ -143,9 +183,12 @@ class Spinner:
             except ExternalShutdownException:
                 return
             except Exception:  # noqa: BLE001 - any callback's bug: report it, keep the node serving
+                if self._stop.is_set():
+                    return  # rclpy tearing the executor down under us
                 self.errors[name] += 1
-                node.get_logger().error(f"a callback raised (error {self.errors[name]} of this node), "
-                                        f"the node goes on:\n{traceback.format_exc()}")
+                node.get_logger().error(f"a callback raised (error {self.errors[name]} of this node), the node "
+                                        f"goes on:\n{traceback.format_exc()}", throttle_duration_sec=_LOG_EVERY_S)
+                time.sleep(0.05)  # an error that repeats at once must not take a whole core
 
 
 def spin_nodes(factories: Sequence[Callable[[], Node]], args: Optional[list[str]] = None,

@@ -66,13 +66,13 @@ def wait_done(future: Future, timeout_s: float) -> bool:
     return future.done() or done.wait(timeout_s)
 
 
-def call_service(client: Client, request: Any, timeout_s: float) -> Any:
-    """One service call (resent while unanswered, :mod:`memory_nodes.calls`); absent servers,
-    timeouts and error codes become CallFailed."""
+def call_service(client: Client, request: Any, timeout_s: float, resend: bool = True) -> Any:
+    """One service call (resent while unanswered unless not ``resend``, :mod:`memory_nodes.calls`);
+    absent servers, timeouts and error codes become CallFailed."""
     if not client.wait_for_service(timeout_sec=timeout_s):
         raise CallFailed(f"service {client.srv_name} is not available (waited {timeout_s:g} s): "
                          "is its memory node running?")
-    response = calls.call(client, request, wait_done, timeout_s)
+    response = calls.call(client, request, wait_done, timeout_s, resend)
     if response is None:
         raise CallFailed(f"service {client.srv_name} did not answer within {timeout_s:g} s")
     if response.error_code != 0:

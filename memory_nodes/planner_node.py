@@ -8,16 +8,15 @@ load leaves the node up, answering every goal with BACKEND_UNAVAILABLE and the r
 from __future__ import annotations
 
 import os
-import threading
 from typing import Any, Optional
 
-from rclpy.action import ActionServer, CancelResponse, GoalResponse
+from rclpy.action import ActionServer, CancelResponse
 from rclpy.action.server import ServerGoalHandle
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
 
 from embodied_memory.action import ExecuteTask
-from memory_nodes.node_support import ConfigurationError, declare, spin_nodes
+from memory_nodes.node_support import ConfigurationError, SingleGoal, declare, spin_nodes
 from memory_nodes.planner_adapters import CallFailed, RosMemory, RosSkillExecutor
 from planners.backends import BACKENDS, BackendUnavailable, make_backend
 from planners.loop import Feedback, TaskError, TaskOutcome, TaskRunner
@@ -64,23 +63,16 @@ class PlannerNode(Node):
         except BackendUnavailable as exc:
             self._unavailable = f"backend {backend!r} is unavailable: {exc}"
             self.get_logger().error(f"{self._unavailable}; every task will fail until the node restarts")
-        self._busy = False
-        self._busy_lock = threading.Lock()
-        self._server = ActionServer(self, ExecuteTask, "execute_task", self._execute, goal_callback=self._on_goal,
+        self._single = SingleGoal(self)
+        self._server = ActionServer(self, ExecuteTask, "execute_task", self._execute,
+                                    goal_callback=self._single.on_goal,
+                                    handle_accepted_callback=self._single.on_accepted,
                                     cancel_callback=self._on_cancel, callback_group=ReentrantCallbackGroup())
         self.get_logger().info(f"planner ready: backend {backend}, up to {max_replans} replans "
                                f"and {max_search_plans} search plans")
 
     def _param(self, name: str, default: Any, description: str, **ranges: Any) -> Any:
         return declare(self, name, default, description, **ranges)
-
-    def _on_goal(self, goal: ExecuteTask.Goal) -> GoalResponse:
-        with self._busy_lock:
-            if self._busy:
-                self.get_logger().warning(f"rejected task {goal.instruction!r}: another task is running")
-                return GoalResponse.REJECT
-            self._busy = True
-        return GoalResponse.ACCEPT
 
     def _on_cancel(self, goal_handle: ServerGoalHandle) -> CancelResponse:
         if self._runner is not None:
@@ -90,11 +82,14 @@ class PlannerNode(Node):
 
     def _execute(self, goal_handle: ServerGoalHandle) -> ExecuteTask.Result:
         goal: ExecuteTask.Goal = goal_handle.request
+        if not self._single.owns(goal_handle):
+            goal_handle.abort()
+            return ExecuteTask.Result(error_code=int(TaskError.EXECUTION_FAILED),
+                                      error_message="another task is running: one body, one task at a time")
         try:
             outcome = self._run(goal_handle, goal.instruction, list(goal.goal_conditions))
         finally:
-            with self._busy_lock:
-                self._busy = False
+            self._single.release(goal_handle)
         self.get_logger().info(
             f"task {goal.instruction!r}: {outcome.error_code.name}, {outcome.steps} steps, {outcome.replans} "
             f"replans, {outcome.model_calls} model calls, {outcome.tokens_in} tokens in, {outcome.tokens_out} "

@@ -26,7 +26,7 @@ from embodied_memory.action import Skill
 from embodied_memory.msg import InstanceSegmentation, Layout, StateChange
 from memory_nodes.conversions import (ConversionError, frame_to_msgs, layout_to_msg, skill_goal_to_action,
                                       skill_result_to_msg, state_change_to_msg)
-from memory_nodes.node_support import declare, spin_nodes
+from memory_nodes.node_support import SingleGoal, declare, spin_nodes
 from sim.home.memory_layout import world_layout
 from sim.home.generate import floor_plan_home, generate_home
 from sim.home.household import Household
@@ -96,7 +96,10 @@ class SimBridge(Node):
             Layout, "layout", QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL))
         self._layout_pub.publish(layout_to_msg(*world_layout(self._world, area_size), self._map_frame, 0.0))
 
+        self._single = SingleGoal(self)
         self._action_server = ActionServer(self, Skill, "execute_skill", self._execute,
+                                           goal_callback=self._single.on_goal,
+                                           handle_accepted_callback=self._single.on_accepted,
                                            cancel_callback=lambda _: CancelResponse.ACCEPT)
         self._period = 1.0 / rate_hz if rate_hz > 0 else 0.0
         if self._period:
@@ -177,7 +180,17 @@ class SimBridge(Node):
         goal_handle.publish_feedback(Skill.Feedback(status=status))
 
     def _execute(self, goal_handle: ServerGoalHandle) -> Skill.Result:
-        """Run one skill; bad goals and failed skills end aborted with an error code, never raise."""
+        """Run one skill (:class:`SingleGoal`: one at a time)."""
+        if not self._single.owns(goal_handle):
+            goal_handle.abort()
+            return Skill.Result(error_code=Skill.Result.SKILL_FAILED, error_message="another skill is running")
+        try:
+            return self._run_skill(goal_handle)
+        finally:
+            self._single.release(goal_handle)
+
+    def _run_skill(self, goal_handle: ServerGoalHandle) -> Skill.Result:
+        """Bad goals and failed skills end aborted with an error code, never raise."""
         goal: Skill.Goal = goal_handle.request
         self._feedback(goal_handle, "accepted")
         try:

@@ -135,7 +135,7 @@ class TaskRunner:
     ``camera`` (optional) returns the current PNG image for VLM backends. ``held`` (the memory id
     of what the hand holds) carries over from one task to the next, as the robot's hand does.
     ``max_search_plans`` bounds the search plans of one task (a whole home's rooms and containers
-    fit in the default).
+    fit in the default); 0 turns searching off.
     """
 
     def __init__(self, backend: PlannerBackend, memory: MemoryAccess, executor: SkillExecutor,
@@ -174,8 +174,9 @@ class TaskRunner:
             self._check_cancel()
             ep.notify("", "planning")
             objects = ep.known(self.memory.objects())
+            request = self._request(instruction, goal_conditions, objects, feedback)  # memory's failures are not the backend's
             try:
-                response = self.backend.plan(self._request(instruction, goal_conditions, objects, feedback))
+                response = self.backend.plan(request)
             except BackendUnavailable as exc:
                 return ep.finish(TaskError.BACKEND_UNAVAILABLE, str(exc))
             except InvalidInstruction as exc:
@@ -205,7 +206,8 @@ class TaskRunner:
         """Execute a valid plan: (the outcome if the task ends here, why to plan again; "" after a search)."""
         searching = _searches(response, objects)
         if searching and ep.searches >= self.max_search_plans:
-            why = f"{ep.searches} searches did not find what the task needs"
+            why = (f"{ep.searches} searches did not find what the task needs" if self.max_search_plans else
+                   "memory lacks what the task needs, and searching is off")
             return ep.finish(TaskError.EXECUTION_FAILED, why), ""
         ep.searches += searching
         problem = self._execute(ep, response.calls, objects)
@@ -282,9 +284,12 @@ class TaskRunner:
 
         The search is GoToObject by type (the robot's own object search: in the simulators, the
         nearest object of that type), else Explore(); fusion relocates a missing object it sees again.
+        With ``max_search_plans`` 0 searching is off (KARMA's open loop) and the failure stands.
         """
-        log.info("memory was wrong: %s; searching", why)
         self.memory.mark_missing(target.id)
+        if not self.max_search_plans:
+            return why
+        log.info("memory was wrong: %s; searching", why)
         for skill, argument in (("GoToObject", target.label), ("Explore", "")):
             result = self.executor.execute(skill, argument)
             self.memory.refresh()

@@ -119,6 +119,7 @@ class RosEnv:
                 nodes.spinner.add(node)
             env._wait_for_layout()
             env._wait_for_matches()
+            env.settle(timeout_s=2.0, warn=False)  # what went before the matches (the layout's update) is lost
         except BaseException:
             nodes.shutdown()
             shutil.rmtree(memory_dir, ignore_errors=True)
@@ -149,37 +150,47 @@ class RosEnv:
         none is lost to discovery."""
         ltm, stm, bridge = self._long_term_node(), self._short_term_node(), self.bridge
         expected = ((bridge._color_pub, 1), (bridge._depth_pub, 1), (bridge._info_pub, 2), (bridge._instances_pub, 1),
-                    (bridge._odom_pub, 1), (bridge._events_pub, 1), (ltm._updates_pub, 2), (stm._sink._pub, 1))
+                    (bridge._odom_pub, 1), (bridge._events_pub, 1), (ltm._updates_pub, 2), (stm._sink._pub, 1),
+                    (self.memory._corrections, 1))
         deadline = time.monotonic() + SERVICE_TIMEOUT_S
         while any(pub.get_subscription_count() < n for pub, n in expected):
             if time.monotonic() > deadline:
                 raise CallFailed("the memory nodes never discovered each other's topics")
             time.sleep(0.01)
 
-    def _backlog(self) -> tuple[int, int, int, int, int]:
-        """What is still on its way: frame sets not yet fused, state changes and graph updates not yet in
+    def _counts(self) -> tuple[int, ...]:
+        """Messages sent and taken in along the pipeline, upstream first."""
+        ltm, stm, bridge = self._long_term_node(), self._short_term_node(), self.bridge
+        return (bridge.frames_published, ltm.frames_handled, bridge.changes_published, stm.changes_received,
+                ltm.updates_published, stm.updates_received, stm.inputs_consolidated,
+                stm._sink.published + self.memory.corrections_published, ltm.confirmed_handled)
+
+    @staticmethod
+    def _backlog(c: tuple[int, ...]) -> tuple[int, ...]:
+        """What is on its way: frame sets not yet fused, state changes and graph updates not yet in
         short-term memory, its input not yet consolidated, confirmed changes not yet applied."""
-        ltm, stm = self._long_term_node(), self._short_term_node()
-        return (self.bridge.frames_published - ltm.frames_handled,
-                self.bridge.changes_published - stm.changes_received,
-                ltm.updates_published - stm.updates_received,
-                stm.changes_received + stm.updates_received - stm.inputs_consolidated,
-                stm._sink.published + self.memory.corrections_published - ltm.confirmed_handled)
+        return c[0] - c[1], c[2] - c[3], c[4] - c[5], c[3] + c[5] - c[6], c[7] - c[8]
 
-    def settle(self) -> None:
-        """Until all the last skill set off went through the nodes (nothing on its way, twice 5 ms apart).
+    def settle(self, timeout_s: float = SETTLE_TIMEOUT_S, warn: bool = True) -> None:
+        """Until all the last skill set off went through the nodes: nothing on its way, and no count
+        moved between two looks 5 ms apart.
 
-        Camera topics are best effort: frames lost for good are accepted after SETTLE_TIMEOUT_S, with a
-        warning, and not waited for again."""
-        deadline, calm = time.monotonic() + SETTLE_TIMEOUT_S, 0
-        while calm < 2:
-            if time.monotonic() > deadline:
-                backlog = self._backlog()
-                self._lost = backlog[:3] + (0,) + backlog[4:]  # consolidation is never lost, only late
-                self.bridge.get_logger().warning(f"memory did not settle within {SETTLE_TIMEOUT_S:g} s "
-                                                 f"(backlog {backlog}); going on")
+        Camera topics are best effort: messages still missing after ``timeout_s`` are taken as lost
+        (with a warning) and not waited for again; one that turns up later is no longer lost."""
+        deadline, previous = time.monotonic() + timeout_s, None
+        while True:
+            counts = self._counts()
+            backlog = self._backlog(counts)
+            self._lost = tuple(min(lost, now) for lost, now in zip(self._lost, backlog))
+            if counts == previous and backlog == self._lost:
                 return
-            calm = calm + 1 if self._backlog() == self._lost else 0
+            if time.monotonic() > deadline:
+                self._lost = backlog[:3] + (0,) + backlog[4:]  # consolidation is never lost, only late
+                if warn:
+                    self.bridge.get_logger().warning(f"memory did not settle within {timeout_s:g} s "
+                                                     f"(backlog {backlog}); going on")
+                return
+            previous = counts
             time.sleep(0.005)
 
     # ------------------------------------------------------------------ Env
@@ -239,7 +250,9 @@ class RosEnv:
             self._short_term_node().set_memory(short_term)
 
     def _call_manage(self, operation: int) -> Any:
-        return call_service(self._manage, ManageMemory.Request(operation=operation, name=_BRANCH), SERVICE_TIMEOUT_S)
+        # Not resent: a second load arriving late would restart memory's input under the next skill.
+        return call_service(self._manage, ManageMemory.Request(operation=operation, name=_BRANCH), SERVICE_TIMEOUT_S,
+                            resend=False)
 
     def _long_term_node(self) -> LongTermMemoryNode:
         node = self.nodes.nodes["long_term_memory"]

@@ -6,13 +6,14 @@ import time
 import pytest
 
 rclpy = pytest.importorskip("rclpy")
+from rclpy.action import GoalResponse  # noqa: E402
 from rclpy.context import Context  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from rclpy.task import Future  # noqa: E402
 
 from embodied_memory.srv import QueryObjects  # noqa: E402
 from memory_nodes import calls  # noqa: E402
-from memory_nodes.node_support import Spinner  # noqa: E402
+from memory_nodes.node_support import SingleGoal, Spinner  # noqa: E402
 from memory_client import Client  # noqa: E402
 
 
@@ -52,6 +53,46 @@ def test_a_server_that_never_answers_gives_none_within_the_timeout():
     server, abandoned = LossyServer({}), []
     assert calls.first_answer(server.send, server.wait, 0.1, abandoned.append) is None
     assert abandoned == server.sent and server.sent
+
+
+def test_a_request_that_must_not_run_twice_is_sent_once():
+    server, abandoned = LossyServer({}), []
+    assert calls.first_answer(server.send, server.wait, 0.1, abandoned.append, resend=False) is None
+    assert len(server.sent) == 1 and abandoned == server.sent
+
+
+class FakeGoal:
+    """What SingleGoal uses of rclpy's ServerGoalHandle."""
+
+    def __init__(self, number: int) -> None:
+        self.goal_id = type("UUID", (), {"uuid": bytes([number] * 16)})()
+        self.executing = False
+
+    def execute(self) -> None:
+        self.executing = True
+
+
+def test_one_goal_at_a_time_and_a_goal_whose_acceptance_was_lost_blocks_nothing():
+    context = Context()
+    rclpy.init(context=context)
+    node = Node("single", context=context)
+    try:
+        single = SingleGoal(node)
+        lost, first, copy = FakeGoal(1), FakeGoal(2), FakeGoal(3)
+        assert single.on_goal(None) == GoalResponse.ACCEPT  # lost: accepted, but the answer never went out
+        assert single.on_goal(None) == GoalResponse.ACCEPT  # so its resent copy is accepted
+        single.on_accepted(first)
+        assert first.executing and single.owns(first) and not single.owns(lost)
+        assert single.on_goal(None) == GoalResponse.REJECT  # a copy sent again to a slow server
+        single.on_accepted(copy)  # accepted at the same moment on another thread: it runs, and must abort
+        assert copy.executing and not single.owns(copy)
+        single.release(copy)
+        assert single.on_goal(None) == GoalResponse.REJECT
+        single.release(first)
+        assert single.on_goal(None) == GoalResponse.ACCEPT
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown(context=context)
 
 
 class Buggy(Node):

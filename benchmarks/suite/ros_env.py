@@ -11,7 +11,8 @@ service and copies the simulator and the short-term buffer; when the branch ends
 restored. Settings that make this compute what the in-process env computes: frames only after
 skills, with simulated time still between them (``rate_hz`` 0); the household's changes not
 reported (memory learns them by looking, as in process); no free-text index (generated
-instructions name object types); consolidation every 50 ms.
+instructions name object types); consolidation every 50 ms; and after each skill a wait until all
+it set off went through the nodes (:meth:`RosEnv.settle`, which counts messages rather than time).
 """
 from __future__ import annotations
 

@@ -311,8 +311,8 @@ class LongTermMemoryNode(Node):
 
     # ------------------------------------------------------------------ output
     def _publish_delta(self, delta: GraphDelta) -> None:
-        self._updates_pub.publish(delta_to_msg(delta, self._world_frame))
         self.updates_published += 1
+        self._updates_pub.publish(delta_to_msg(delta, self._world_frame))
 
     def _publish_markers(self) -> None:
         with self._lock:

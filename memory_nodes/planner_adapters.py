@@ -166,8 +166,8 @@ class RosMemory:
             stamp = self._frame_stamp or self._node.get_clock().now().nanoseconds * 1e-9
         msg = StateChange(object_id=object_id, state="status", new_value="missing", cause="planner")
         msg.header.stamp = to_time(stamp)
-        self._corrections.publish(msg)
         self.corrections_published += 1
+        self._corrections.publish(msg)
         with self._changed:
             if not self._changed.wait_for(lambda: object_id in self._missing, self._refresh_timeout_s):
                 self._node.get_logger().warning(f"memory did not report {object_id} missing within "

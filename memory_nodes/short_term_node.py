@@ -35,13 +35,13 @@ class _ConfirmedChangePublisher:
     def __init__(self, node: Node, frame_id: str) -> None:
         self._pub = node.create_publisher(StateChange, "memory/confirmed_changes", 100)
         self._frame_id = frame_id
-        self.published = 0
+        self.published = 0  # counted before sending: nothing downstream can be ahead of it
 
     def set_object_state(self, object_id: str, state: str, value: StateValue, stamp: float) -> bool:
         msg = StateChange(object_id=object_id, state=state, new_value=state_to_text(value), cause="short_term")
         msg.header.frame_id, msg.header.stamp = self._frame_id, to_time(stamp)
-        self._pub.publish(msg)
         self.published += 1
+        self._pub.publish(msg)
         return True
 
 
@@ -68,7 +68,6 @@ class ShortTermMemoryNode(Node):
         self._lock = threading.Lock()
         self._bad = BadInput(self)
         self._sink = _ConfirmedChangePublisher(self, frame_id)
-        self._consolidated = 0
         # Messages taken in, and how many of them the last consolidation had seen: a harness running
         # the nodes in its own process (the benchmark) waits on these until a skill's effects went through.
         self.changes_received = self.updates_received = self.inputs_consolidated = 0
@@ -124,14 +123,14 @@ class ShortTermMemoryNode(Node):
     def _consolidate(self) -> None:
         with self._lock:
             seen = self.changes_received + self.updates_received
-            self._consolidated += self.memory.consolidate(self._sink)
+            self.memory.consolidate(self._sink)
             self.inputs_consolidated = seen
 
     def _report(self) -> None:
         with self._lock:
             rate = self.memory.hit_rate
             values = {"units": len(self.memory), "capacity": self.memory.capacity, "hits": self.memory.hits,
-                      "misses": self.memory.misses, "hit_rate": round(rate, 3), "consolidated": self._consolidated,
+                      "misses": self.memory.misses, "hit_rate": round(rate, 3), "consolidated": self._sink.published,
                       "rejected": self._bad.total}
         self._hit_rate_pub.publish(Float32(data=float(rate)))
         level = DiagnosticStatus.WARN if values["rejected"] else DiagnosticStatus.OK

@@ -142,13 +142,14 @@ class SimBridge(Node):
             return
         positions = {o.object_id: o.position for o in self._world.object_states()}
         for change in changes:
+            self.changes_published += 1  # counted before sending, as every count a harness compares
             self._events_pub.publish(state_change_to_msg(change, self._map_frame, positions.get(change.object_id)))
-        self.changes_published += len(changes)
         self.get_logger().debug(f"published {len(changes)} state changes")
 
     def _publish_frame(self, rendered: Optional[RGBDFrame] = None) -> None:
         frame = dataclasses.replace(rendered or self._world.render(), frame_id=self._camera_frame)
         msgs = frame_to_msgs(frame, self._map_frame)
+        self.frames_published += 1
         if self._clock_pub is not None:
             self._clock_pub.publish(Clock(clock=msgs.pose.header.stamp))
         # The pose first: a memory node matches it to the images that follow.
@@ -167,7 +168,6 @@ class SimBridge(Node):
         self._depth_pub.publish(msgs.depth)
         self._info_pub.publish(msgs.info)
         self._instances_pub.publish(msgs.instances)
-        self.frames_published += 1
 
     def _publish_look_around(self) -> None:
         """Every view of Explore's turn on arrival, the current one last, as the in-process robot

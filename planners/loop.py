@@ -174,7 +174,8 @@ class TaskRunner:
             self._check_cancel()
             ep.notify("", "planning")
             objects = ep.known(self.memory.objects())
-            request = self._request(instruction, goal_conditions, objects, feedback)  # memory's failures are not the backend's
+            # Built outside the try: memory's failures are not the backend's.
+            request = self._request(instruction, goal_conditions, objects, feedback)
             try:
                 response = self.backend.plan(request)
             except BackendUnavailable as exc:

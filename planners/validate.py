@@ -118,8 +118,8 @@ class PlanState:
         elif call.skill == "PutObject":
             host = self.objects[call.target]
             # The plan knows where it put the object, even one memory had lost while it was in hand.
-            self.objects[self.held] = replace(self.objects[self.held], holder=call.target, inside=is_container(host.label),
-                                              status=VISIBLE)
+            self.objects[self.held] = replace(self.objects[self.held], holder=call.target,
+                                              inside=is_container(host.label), status=VISIBLE)
             self.near.add(self.held)
             self.held = ""
         elif call.skill in ("OpenObject", "CloseObject"):

@@ -182,7 +182,7 @@ class RosEnv:
         while True:
             counts = self._counts()
             backlog = self._backlog(counts)
-            self._lost = tuple(min(lost, now) for lost, now in zip(self._lost, backlog))
+            self._lost = tuple(min(lost, max(now, 0)) for lost, now in zip(self._lost, backlog))
             if counts == previous and backlog == self._lost:
                 return
             if time.monotonic() > deadline:

@@ -165,7 +165,8 @@ def run_task_file(path: Union[str, Path], seeds: Sequence[int] = (0,), json_out:
     plans = sorted(by_floor_plan(parsed.tasks))
     jobs = [(path, seed, plan) for seed in seeds for plan in plans]
     records, traces = run_episodes(jobs, ablations, _workers(workers), nodes=nodes, open_loop=open_loop)
-    result = {"file": str(path), "mode": _mode(nodes), "protocol": _protocol(open_loop), "seeds": list(seeds), "floor_plans": plans, **_result(records, traces, sets, ablations),
+    result = {"file": str(path), "mode": _mode(nodes), "protocol": _protocol(open_loop), "seeds": list(seeds),
+              "floor_plans": plans, **_result(records, traces, sets, ablations),
               "tasks": [_plain(r.__dict__) for r in records],
               "not_run": [t.task_id for t in parsed.tasks if not t.conditions],
               "issues": [i.__dict__ for i in parsed.issues]}

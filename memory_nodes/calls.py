@@ -32,6 +32,22 @@ A client that spins its own executor spins it here; a callback of a multi-thread
 blocks on an event that another thread sets."""
 
 
+def ready_or_not(wait_ready: Callable[[float], bool], timeout_s: float, resend: bool = True) -> bool:
+    """Whether to send a request now, given ``wait_ready(seconds)`` (a client's ``wait_for_service``
+    or ``wait_for_server``).
+
+    That check is a hint: rmw_fastrtps answers it from request-reader and reply-writer counts over
+    the whole domain and from the client's own matches, and CI saw it say "no" for seconds about a
+    skill server that was answering another client meanwhile. So a request that will be resent
+    waits for it at most :data:`RESEND_AFTER_S` and then goes out anyway (the answer decides); one
+    sent once waits up to ``timeout_s`` and is not sent unless the check says yes.
+    """
+    if not resend:
+        return wait_ready(timeout_s)
+    wait_ready(min(timeout_s, RESEND_AFTER_S))
+    return True
+
+
 def first_answer(send: Callable[[], Future], wait: Waiter, timeout_s: float,
                  abandon: Callable[[Future], None] = lambda _: None, resend: bool = True) -> Optional[Any]:
     """The result of the first future of ``send()`` to complete, sending again while none does

@@ -68,13 +68,19 @@ def wait_done(future: Future, timeout_s: float) -> bool:
 
 def call_service(client: Client, request: Any, timeout_s: float, resend: bool = True) -> Any:
     """One service call (resent while unanswered unless not ``resend``, :mod:`memory_nodes.calls`);
-    absent servers, timeouts and error codes become CallFailed."""
-    if not client.wait_for_service(timeout_sec=timeout_s):
-        raise CallFailed(f"service {client.srv_name} is not available (waited {timeout_s:g} s): "
-                         "is its memory node running?")
+    absent servers, timeouts and error codes become CallFailed.
+
+    Whether the graph shows a server is a hint, not a gate (:func:`memory_nodes.calls.ready_or_not`):
+    a request that may be resent goes out even when the check says no, and the answer decides.
+    """
+    absent = CallFailed(f"service {client.srv_name} is not available (waited {timeout_s:g} s): "
+                        "is its memory node running?")
+    if not calls.ready_or_not(lambda t: client.wait_for_service(timeout_sec=t), timeout_s, resend):
+        raise absent
     response = calls.call(client, request, wait_done, timeout_s, resend)
     if response is None:
-        raise CallFailed(f"service {client.srv_name} did not answer within {timeout_s:g} s")
+        raise absent if not client.service_is_ready() else CallFailed(
+            f"service {client.srv_name} did not answer within {timeout_s:g} s")
     if response.error_code != 0:
         raise CallFailed(f"service {client.srv_name} failed: {response.error_message}")
     return response
@@ -197,13 +203,14 @@ class RosSkillExecutor:
         self._running: Optional[ClientGoalHandle] = None
 
     def execute(self, skill: str, object_id: str) -> SkillResult:
-        if not self._client.wait_for_server(timeout_sec=self._timeout_s):
-            raise CallFailed(f"action execute_skill is not available (waited {self._timeout_s:g} s): "
-                             "is the robot or simulator bridge running?")
+        calls.ready_or_not(lambda t: self._client.wait_for_server(timeout_sec=t), self._timeout_s)
         what = f"execute_skill {skill}({object_id})"
         handle = calls.send_goal(self._client, Skill.Goal(skill=skill, object_id=object_id), wait_done,
                                  self._timeout_s)
         if handle is None:
+            if not self._client.server_is_ready():
+                raise CallFailed(f"action execute_skill is not available (waited {self._timeout_s:g} s): "
+                                 "is the robot or simulator bridge running?")
             raise CallFailed(f"{what} did not answer within {self._timeout_s:g} s")
         if not handle.accepted:
             return SkillResult(False, SkillCode.SKILL_FAILED, f"{what} was rejected")

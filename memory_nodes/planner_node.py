@@ -116,8 +116,9 @@ class PlannerNode(Node):
 
         try:
             return self._runner.run(instruction, goal_conditions, feedback)
-        except CallFailed as exc:
-            return _failed(TaskError.EXECUTION_FAILED, str(exc))
+        except CallFailed as exc:  # a cancel cannot interrupt a wait for a silent server: it still wins
+            code = TaskError.CANCELED if goal_handle.is_cancel_requested else TaskError.EXECUTION_FAILED
+            return _failed(code, str(exc))
 
 
 def _failed(code: TaskError, message: str) -> TaskOutcome:

@@ -6,6 +6,7 @@ subprocess a test starts.
 from __future__ import annotations
 
 import os
+import random
 import sys
 from pathlib import Path
 
@@ -15,9 +16,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _own_domain_id() -> str:
-    # 1..100 from the process id: concurrent pytest runs on one machine do not see each other.
-    # pytest-xdist workers (gw0, gw1, ...) are separate processes and get separate ids too.
-    return str(1 + os.getpid() % 100)
+    # 1..100 at random: concurrent pytest runs on one machine do not see each other, also from
+    # containers that share its loopback, where process ids repeat from one run to the next.
+    # pytest-xdist workers inherit the controller's domain: they would share it.
+    return str(random.SystemRandom().randint(1, 100))
 
 
 os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"

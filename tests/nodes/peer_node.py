@@ -1,7 +1,9 @@
 """A second process for tests/nodes/test_two_process.py: a real rclpy node that publishes the
 package's GraphUpdate messages and answers its QueryObjects service from a fixed object list.
 
-Run as: python peer_node.py COUNT  (publishes COUNT updates, keeps serving until killed).
+Run as: python peer_node.py COUNT  (publishes COUNT updates once a subscriber has matched, keeps
+serving until killed). Updates are volatile: published before the test's subscription matched,
+they would be lost, as they were on a loaded machine.
 """
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ class Peer(Node):
         self.create_timer(0.1, self._publish)
 
     def _publish(self) -> None:
-        if self._sequence >= self._count:
+        if self._sequence >= self._count or self._pub.get_subscription_count() == 0:
             return
         self._sequence += 1
         msg = GraphUpdate(sequence=self._sequence)

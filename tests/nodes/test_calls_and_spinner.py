@@ -55,6 +55,19 @@ def test_a_server_that_never_answers_gives_none_within_the_timeout():
     assert abandoned == server.sent and server.sent
 
 
+def test_a_request_that_will_be_resent_goes_out_whatever_the_graph_says():
+    asked: list[float] = []
+
+    def never(seconds: float) -> bool:
+        asked.append(seconds)
+        return False
+
+    assert calls.ready_or_not(never, 30.0) is True and asked == [calls.RESEND_AFTER_S]
+    assert calls.ready_or_not(never, 0.5) is True and asked[-1] == 0.5
+    assert calls.ready_or_not(never, 30.0, resend=False) is False and asked[-1] == 30.0
+    assert calls.ready_or_not(lambda s: True, 30.0, resend=False) is True
+
+
 def test_a_request_that_must_not_run_twice_is_sent_once():
     server, abandoned = LossyServer({}), []
     assert calls.first_answer(server.send, server.wait, 0.1, abandoned.append, resend=False) is None

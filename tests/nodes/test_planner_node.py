@@ -212,6 +212,21 @@ def test_absent_memory_services_end_the_task_with_a_clear_error(nodes, user) -> 
     assert result.error_code == Error.EXECUTION_FAILED and "is not available" in result.error_message
 
 
+def test_an_absent_skill_server_ends_the_task_with_a_clear_error_and_a_cancel_still_wins(nodes, user) -> None:
+    remaps = ("execute_skill:=nowhere/execute_skill",)  # as if the robot's bridge were not running
+    with another_planner(nodes, "planner_no_robot", remaps, service_timeout_s=1.0) as action:
+        result, _ = user.task("turn off the television", action=action)
+        assert result.error_code == Error.EXECUTION_FAILED and "execute_skill is not available" in result.error_message
+
+        feedback: list[Any] = []
+        handle = user.send(user.tasks[action], ExecuteTask.Goal(instruction="turn off the television"), feedback)
+        assert handle.accepted and user.spin_until(lambda: any(f.status == "executing" for f in feedback))
+        user.spin_until(handle.cancel_goal_async().done)  # while the planner waits for the absent server
+        result, status = user.finish(handle)
+    assert status == GoalStatus.STATUS_CANCELED and result.error_code == Error.CANCELED
+    assert truth(nodes, "TOGGLEON(Television)")  # nothing reached the robot
+
+
 def test_cancel_stops_the_task_and_the_node_serves_the_next(nodes, user) -> None:
     tasks = user.tasks["execute_task"]  # made by the tests before
     feedback: list[Any] = []

@@ -27,7 +27,7 @@ from embodied_memory.action import Skill
 from scene_graph.frames import CameraIntrinsics, RGBDFrame
 from scene_graph.records import (MISSING, MOVED, VISIBLE, AreaNode, GraphDelta, ObjectNode, OrientedBox, Relation,
                                   RoomNode)
-from scene_graph.short_term import MemoryUnit
+from scene_graph.short_term import MemoryUnit, change_unit
 from sim.records import ACTION_NAMES, Action, ActionResult, StateChange, StateValue
 
 _STATUS_TO_MSG = {VISIBLE: ObjectNodeMsg.STATUS_VISIBLE, MISSING: ObjectNodeMsg.STATUS_MISSING,
@@ -237,26 +237,16 @@ def unit_to_msg(unit: MemoryUnit) -> MemoryUnitMsg:
 
 
 def unit_from_state_change(msg: StateChangeMsg, confirmed_causes: Sequence[str] = ()) -> MemoryUnit:
-    """A StateChange as a short-term unit; a change whose cause is in ``confirmed_causes`` (a skill
-    that reported success) is vouched for. Position and parent changes carry no state."""
+    """A StateChange as a short-term unit (:func:`scene_graph.short_term.change_unit`); a change
+    whose cause is in ``confirmed_causes`` (a skill that reported success) is vouched for."""
     if not msg.object_id or not msg.state:
         raise ConversionError("state change without object_id or state")
     position = (msg.position.x, msg.position.y, msg.position.z)
     if not np.all(np.isfinite(position)):
         raise ConversionError(f"state change of {msg.object_id!r} has a non-finite position")
-    state = () if msg.state in ("position", "parent") else ((msg.state, state_from_text(msg.new_value)),)
-    receptacle = msg.new_value if msg.state == "parent" else None
-    return MemoryUnit(object_id=msg.object_id, object_type=msg.object_type, position=position,
-                      stamp=from_time(msg.header.stamp), kind="state_change", state=state,
-                      image_ref=msg.image_ref or None, receptacle=receptacle or None,
-                      confirmed=msg.cause in confirmed_causes)
-
-
-def unit_from_object(node: ObjectNode, stamp: float) -> MemoryUnit:
-    """An observation unit for an object memory just saw (keyed by its external id when it has one,
-    so that it meets the state changes the source reports under that id)."""
-    return MemoryUnit(object_id=node.external_id or node.id, object_type=node.label, position=node.centroid,
-                      stamp=stamp, kind="observation", state=node.states)
+    value = msg.new_value if msg.state in ("position", "parent") else state_from_text(msg.new_value)
+    return change_unit(msg.object_id, msg.object_type, position, from_time(msg.header.stamp), msg.state, value,
+                       msg.cause in confirmed_causes, msg.image_ref or None)
 
 
 # ----------------------------------------------------------------------------- images

@@ -18,12 +18,12 @@ from std_msgs.msg import Float32
 from embodied_memory.msg import GraphUpdate, StateChange
 from embodied_memory.srv import QueryShortTerm
 from memory_nodes.conversions import (ConversionError, from_time, object_from_msg, state_to_text, to_time,
-                                      unit_from_object, unit_from_state_change, unit_to_msg)
+                                      unit_from_state_change, unit_to_msg)
 from memory_nodes.node_support import BadInput, ConfigurationError, declare, diagnostics, spin_nodes
 from scene_graph.embeddings import EmbedderUnavailable
-from scene_graph.records import VISIBLE, StateValue
+from scene_graph.records import StateValue
 from scene_graph.serialize import instruction_types
-from scene_graph.short_term import POLICIES, ShortTermMemory
+from scene_graph.short_term import POLICIES, ShortTermMemory, observation_units
 from sim.records import ACTION_NAMES
 
 _DEFAULT_K = 5
@@ -106,18 +106,14 @@ class ShortTermMemoryNode(Node):
 
     def _on_update(self, msg: GraphUpdate) -> None:
         self.updates_received += 1
-        stamp = from_time(msg.header.stamp)
-        units = []
+        objects = []
         for obj in msg.upserted_objects:
             try:
-                node = object_from_msg(obj)
+                objects.append(object_from_msg(obj))
             except (ConversionError, ValueError) as exc:
                 self._bad.reject("memory/graph_updates", str(exc))
-                continue
-            if node.status == VISIBLE and node.last_seen >= stamp:  # seen in this frame, not a re-derived upsert
-                units.append(unit_from_object(node, stamp))
         with self._lock:
-            for unit in units:
+            for unit in observation_units(objects, from_time(msg.header.stamp)):
                 self.memory.add(unit)
 
     def _consolidate(self) -> None:

@@ -170,11 +170,9 @@ class SimBridge(Node):
         self._instances_pub.publish(msgs.instances)
 
     def _publish_look_around(self) -> None:
-        """Every view of Explore's turn on arrival, the current one last, as the in-process robot
-        fuses them; stamped a second apart within the turn's time, so memory takes each as new."""
-        views = self._world.look_around()
-        for k, view in enumerate(views):
-            self._publish_frame(dataclasses.replace(view, stamp=view.stamp - (len(views) - 1 - k)))
+        """Every view of Explore's turn on arrival, the current one last, as the in-process robot fuses them."""
+        for view in self._world.look_around():
+            self._publish_frame(view)
 
     def _feedback(self, goal_handle: ServerGoalHandle, status: str) -> None:
         goal_handle.publish_feedback(Skill.Feedback(status=status))

@@ -1,11 +1,13 @@
 """MemoryAccess and SkillExecutor over the in-process core and the embedded simulator.
 
 The same pieces the demo wires (HomeWorld render -> Fusion -> SceneGraph, MemoryRetriever,
-ShortTermMemory), so the planner runs end to end without ROS. The executor is the robot: after
-every skill it renders and fuses what the camera sees (after Explore, every view of its look
-around the room), and reports the state changes its own skill made to short-term memory (vouched
-for: the skill succeeded), which consolidates them into the scene graph. Household changes are
-not reported: memory learns them only by looking.
+ShortTermMemory), so the planner runs end to end without ROS. The executor is the robot and the
+memory nodes in one: after every skill it reports the state changes its own skill made to
+short-term memory (vouched for: the skill succeeded), renders and fuses what the camera sees
+(after Explore, every view of its look around the room), adds what each frame's graph update
+says was seen, and consolidates confirmed changes into the scene graph, in the order and with
+the units the nodes produce over ROS. Household changes are not reported: memory learns them
+only by looking.
 """
 from __future__ import annotations
 
@@ -15,11 +17,10 @@ import cv2
 
 from scene_graph.fusion import Fusion
 from scene_graph.graph import SceneGraph
-from scene_graph.ontology import STATE_NAMES
-from scene_graph.records import IN
+from scene_graph.records import IN, StateValue
 from scene_graph.retrieval import MemoryRetriever
 from scene_graph.serialize import task_subgraph
-from scene_graph.short_term import MemoryUnit, ShortTermMemory
+from scene_graph.short_term import ShortTermMemory, change_unit, observation_units
 from sim.home.world import HomeWorld
 from sim.records import ACTION_NAMES, Action, ActionResult
 from planners.interfaces import KnownObject, SkillCode, SkillResult, SubgraphText
@@ -36,6 +37,18 @@ def known_objects(graph: SceneGraph) -> list[KnownObject]:
         inside = bool(holder) and bool(graph.relations(subject=node.id, predicate=IN, object=holder))
         out.append(KnownObject.from_node(node, holder, inside))
     return out
+
+
+class _BySourceIds:
+    """The scene graph as short-term memory's consolidation sink, for units named by the simulator's
+    ids (as the long-term node applies the short-term node's confirmed changes)."""
+
+    def __init__(self, graph: SceneGraph) -> None:
+        self._graph = graph
+
+    def set_object_state(self, object_id: str, state: str, value: StateValue, stamp: float) -> bool:
+        resolved = self._graph.resolve(object_id)
+        return resolved is not None and self._graph.set_object_state(resolved, state, value, stamp)
 
 
 class InProcessMemory:
@@ -77,16 +90,23 @@ class HomeWorldExecutor:
         self.fusion = fusion or Fusion(memory.graph)
 
     def look(self, around: bool = False) -> None:
-        """Fuse the current camera frame, or every view of a turn on the spot, into long-term memory."""
+        """Fuse the current camera frame, or every view of a turn on the spot, into long-term memory;
+        what each frame's update says was seen enters short-term memory, as over ROS."""
+        graph = self.memory.graph
         for frame in self.world.look_around() if around else [self.world.render()]:
+            sequence = graph.sequence
             self.fusion.integrate(frame)
+            for delta in graph.deltas_since(sequence) or ():
+                for unit in observation_units(delta.upserted_objects, delta.stamp):
+                    self.memory.stm.add(unit)
 
     def execute(self, skill: str, object_id: str) -> SkillResult:
         if skill not in ACTION_NAMES:
             return SkillResult(False, SkillCode.UNKNOWN_SKILL, f"unknown skill {skill!r}")
         result = self.world.step(Action(skill, object_id or None))
+        self._report(result)  # before the frames, as the simulator bridge publishes them
         self.look(around=skill == "Explore" and result.success)
-        self._report(result)
+        self.memory.stm.consolidate(_BySourceIds(self.memory.graph))
         if result.success:
             code = SkillCode.NONE
         elif result.error.startswith(_INVALID_OBJECT):
@@ -96,15 +116,18 @@ class HomeWorldExecutor:
         return SkillResult(result.success, code, result.error, result.distance, result.steps)
 
     def _report(self, result: ActionResult) -> None:
-        """The skill's own state changes into short-term memory, then consolidated into the graph."""
-        by_external = {o.external_id: o for o in self.memory.graph.objects() if o.external_id}
+        """The skill's state changes into short-term memory as the simulator bridge and the
+        short-term node pass them over ROS: under the simulator's ids, placed where each object is
+        now, vouched for when the robot's own skill made them; the household's are not reported."""
+        positions = {o.object_id: o.position for o in self.world.object_states()}
         for change in result.changes:
-            node = by_external.get(change.object_id)
-            if node is None or change.state not in STATE_NAMES:
+            if change.cause.startswith("household:"):
                 continue
-            self.memory.stm.add(MemoryUnit(node.id, node.label, node.centroid, change.stamp, kind="state_change",
-                                           state=((change.state, change.new),), confirmed=True))
-        self.memory.stm.consolidate(self.memory.graph)
+            moved = change.state == "position" and isinstance(change.new, tuple) and len(change.new) == 3
+            position = change.new if moved else positions.get(change.object_id, (0.0, 0.0, 0.0))
+            value = "" if change.new is None or change.state == "position" else change.new
+            self.memory.stm.add(change_unit(change.object_id, change.object_type, position, change.stamp,
+                                            change.state, value, change.cause.removeprefix("agent:") in ACTION_NAMES))
 
     def camera_png(self) -> bytes:
         """The current colour image as PNG, for VLM backends."""

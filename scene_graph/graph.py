@@ -165,6 +165,14 @@ class SceneGraph:
     def get_object(self, object_id: str) -> Optional[ObjectNode]:
         return self._objects.get(object_id)
 
+    def resolve(self, object_id: str) -> Optional[str]:
+        """The memory id for ``object_id``: itself when memory knows it, else the one object that a
+        source (the simulator, a tracker) reports under that external id; None when neither."""
+        if object_id in self._objects:
+            return object_id
+        matches = [o.id for o in self._objects.values() if o.external_id == object_id]
+        return matches[0] if len(matches) == 1 else None
+
     def objects(self, layer: Optional[str] = None, include_missing: bool = True) -> list[ObjectNode]:
         return [
             o for o in self._objects.values()

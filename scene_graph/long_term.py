@@ -64,12 +64,8 @@ class LongTermMemory:
 
     def set_state(self, object_id: str, state: str, value: StateValue, stamp: float) -> bool:
         """Apply a confirmed state change; ``object_id`` may be a memory id or a source's external id."""
-        if self.graph.get_object(object_id) is None:
-            matches = [o.id for o in self.graph.objects() if o.external_id == object_id]
-            if len(matches) != 1:
-                return False
-            object_id = matches[0]
-        return self.graph.set_object_state(object_id, state, value, stamp)
+        resolved = self.graph.resolve(object_id)
+        return resolved is not None and self.graph.set_object_state(resolved, state, value, stamp)
 
     def mark_missing(self, object_id: str, stamp: float) -> bool:
         return self.graph.mark_missing(object_id, stamp)

@@ -13,12 +13,13 @@ import hashlib
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass, replace
-from typing import Any, Optional, Protocol, Union
+from typing import Any, Iterable, Optional, Protocol, Sequence, Union
 
 import numpy as np
 
 from scene_graph.embeddings import MiniLMEmbedder, TextEmbedder
 from scene_graph.ontology import canonical_type
+from scene_graph.records import VISIBLE, ObjectNode
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,25 @@ class MemoryUnit:
         x, y, z = self.position
         where = f" in {self.receptacle}" if self.receptacle else ""
         return f"{self.object_type}{' ' + words if words else ''} at ({x:.2f}, {y:.2f}, {z:.2f}){where}"
+
+
+def change_unit(object_id: str, object_type: str, position: Sequence[float], stamp: float, state: str,
+                value: StateValue, confirmed: bool, image_ref: Optional[str] = None) -> MemoryUnit:
+    """A reported state change as a unit. Where an object is ("position", "parent") is not a state
+    memory consolidates (perception owns it): such a unit carries none, a new parent becomes its
+    receptacle. ``confirmed``: the reporter vouches for it (the robot's own skill succeeded)."""
+    located = state in ("position", "parent")
+    return MemoryUnit(object_id, object_type, tuple(position), stamp, kind="state_change",
+                      state=() if located else ((state, value),), image_ref=image_ref,
+                      receptacle=(str(value) or None) if state == "parent" else None, confirmed=confirmed)
+
+
+def observation_units(objects: Iterable[ObjectNode], stamp: float) -> list[MemoryUnit]:
+    """Units for what a graph update stamped ``stamp`` says the camera saw: visible objects last seen
+    in that frame (not those an update only re-derived), in the update's order. Keyed by the
+    source's id when they have one, so that they meet the state changes it reports under that id."""
+    return [MemoryUnit(o.external_id or o.id, o.label, o.centroid, stamp, kind="observation", state=o.states)
+            for o in objects if o.status == VISIBLE and o.last_seen >= stamp]
 
 
 _BOOLEAN_WORDS = {"open": ("open", "closed"), "toggled": ("on", "off"), "dirty": ("dirty", "clean")}

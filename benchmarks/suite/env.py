@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import copy
 from contextlib import contextmanager
-from typing import ContextManager, Iterator, Optional, Protocol, Sequence
+from typing import ContextManager, Iterable, Iterator, Optional, Protocol, Sequence
 
 from benchmarks.stm import TraceEvent
 from sim.home.memory_layout import world_layout
 from planners.inprocess import HomeWorldExecutor, InProcessMemory
-from planners.interfaces import MemoryAccess, SkillExecutor, SkillResult
+from planners.interfaces import KnownObject, MemoryAccess, SkillExecutor, SkillResult
 from scene_graph.embeddings import MiniLMEmbedder
 from scene_graph.graph import SceneGraph
 from scene_graph.serialize import whole_graph_text
-from scene_graph.short_term import MemoryUnit, ShortTermMemory
+from scene_graph.short_term import ShortTermMemory
 from sim.home.home import Home
 from sim.home.household import Household
 from sim.home.world import HomeWorld
@@ -53,6 +53,12 @@ class Env(Protocol):
         """An Env at this moment whose actions leave this one as it was once the block ends."""
 
 
+def resident_ids(unit_ids: set[str], objects: Iterable[KnownObject]) -> set[str]:
+    """Memory ids of the objects with a unit in the short-term buffer (whose units name objects by
+    the simulator's ids when they have one, as the state changes it receives do)."""
+    return {o.id for o in objects if o.id in unit_ids or (o.external_id and o.external_id in unit_ids)}
+
+
 def tour(home: Home, executor: SkillExecutor) -> None:
     """Visit every piece of furniture, opening what opens to see inside (and closing it again)."""
     for e in sorted((e for e in home if e.kind.layer == "furniture"), key=lambda e: (e.room, e.object_id)):
@@ -71,8 +77,8 @@ def copy_world(world: HomeWorld) -> HomeWorld:
 
 
 class _Observing:
-    """The executor, plus what the short-term node does over ROS: each object the camera saw after a
-    skill becomes an observation unit (and a trace event for the replacement-policy sweep)."""
+    """The executor, recording what the camera saw after each skill for the replacement-policy sweep
+    (the executor itself fills short-term memory, as the short-term node does over ROS)."""
 
     def __init__(self, env: "InProcessEnv") -> None:
         self.env = env
@@ -81,12 +87,8 @@ class _Observing:
     def execute(self, skill: str, object_id: str) -> SkillResult:
         before = self.env.world.clock
         result = self.inner.execute(skill, object_id)
-        graph = self.env.memory.graph
-        for node in graph.objects(layer="object", include_missing=False):
+        for node in self.env.memory.graph.objects(layer="object", include_missing=False):
             if node.last_seen >= before:
-                holder = graph.get_object(graph.parent(node.id) or "")
-                self.env.memory.stm.add(MemoryUnit(node.id, node.label, node.centroid, node.last_seen,
-                                                   state=node.states, receptacle=holder.label if holder else None))
                 self.env.record(TraceEvent("observe", node.id, node.label))
         return result
 
@@ -123,7 +125,7 @@ class InProcessEnv:
         return next((o.id for o in self.memory.graph.objects() if held and o.external_id == held), "")
 
     def short_term_ids(self) -> set[str]:
-        return {u.object_id for u in self.memory.stm.units()}
+        return resident_ids({u.object_id for u in self.memory.stm.units()}, self.memory.objects())
 
     def whole_graph(self) -> str:
         return whole_graph_text(self.memory.graph)

@@ -28,7 +28,7 @@ from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 
 from benchmarks.stm import TraceEvent
-from benchmarks.suite.env import copy_world, tour
+from benchmarks.suite.env import copy_world, resident_ids, tour
 from embodied_memory.srv import GetSnapshot, GetTaskSubgraph, ManageMemory, QueryShortTerm
 from memory_nodes import stack
 from memory_nodes.planner_adapters import CallFailed, RosMemory, RosSkillExecutor, call_service
@@ -211,11 +211,8 @@ class RosEnv:
         return next((o.id for o in self.memory.objects() if held and o.external_id == held), "")
 
     def short_term_ids(self) -> set[str]:
-        """Memory ids of the objects resident in the short-term buffer (which keys units by the
-        simulator's ids, as the state changes it receives name them)."""
         response = call_service(self._recent, QueryShortTerm.Request(k=self.stm_capacity), SERVICE_TIMEOUT_S)
-        resident = {u.object_id for u in response.units}
-        return {o.id for o in self.memory.objects() if o.id in resident or (o.external_id and o.external_id in resident)}
+        return resident_ids({u.object_id for u in response.units}, self.memory.objects())
 
     def whole_graph(self) -> str:
         return call_service(self._subgraph, GetTaskSubgraph.Request(whole_graph=True), SERVICE_TIMEOUT_S).text

@@ -148,11 +148,12 @@ class HomeWorld:
 
     def look_around(self) -> list[RGBDFrame]:
         """The views of one turn on the spot, the current view last (what Explore sees on arrival);
-        the robot ends as it started."""
+        the robot ends as it started. Views are stamped a second apart within the turn's time, the
+        current one now: a camera never stamps two frames alike (memory over ROS drops a repeat)."""
         pose, frames = self.agent.pose, []
         for k in range(1, LOOK_AROUND_VIEWS + 1):
             self.agent.pose = replace(pose, yaw=pose.yaw + 2.0 * math.pi * (k % LOOK_AROUND_VIEWS) / LOOK_AROUND_VIEWS)
-            frames.append(self.render())
+            frames.append(replace(self.render(), stamp=self.clock - (LOOK_AROUND_VIEWS - k)))
         self.agent.pose = pose
         return frames
 

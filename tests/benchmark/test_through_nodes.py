@@ -31,30 +31,34 @@ def _task() -> Task:
     return Task("Simple", "t", FLOOR_PLAN, "put the tomato on the counter", tuple(conditions))
 
 
-def _runs(env) -> dict[str, TaskRecord]:
-    """After the tour: the task without and with memory, each on a branch, then on the main line."""
+def _runs(env) -> tuple[dict[str, TaskRecord], set[str]]:
+    """After the tour: the task with each kind of memory, each on a branch, then with both on the
+    main line; and what the short-term buffer held after the tour."""
     env.tour()
     fridge = next(e for e in env.truth() if e.object_type == "Fridge")
     tomato = next(e for e in env.truth() if e.object_type == "Tomato")
     assert tomato.parents[:1] == (fridge.object_id,) and not dict(fridge.states).get("open")
+    resident = env.short_term_ids()
     records = {}
-    for name in ("none", "both"):
+    for name in ("none", "stm", "both"):
         with env.branch() as branch:
             records[name] = run_task(branch, _task(), ABLATIONS[name], seed=0)
     clock = env.clock()
     records["main"] = run_task(env, _task(), ABLATIONS["both"], seed=0)
     assert records["main"].sim_time > 0 and env.clock() == pytest.approx(clock + records["main"].sim_time)
-    return records
+    return records, resident
 
 
 def test_a_task_through_the_nodes_ends_as_it_does_in_process_and_memory_saves_steps() -> None:
-    in_process = _runs(InProcessEnv.start(home_for(FLOOR_PLAN), household_seed=0))
+    in_process, resident = _runs(InProcessEnv.start(home_for(FLOOR_PLAN), household_seed=0))
     with RosEnv.start(home_for(FLOOR_PLAN), household_seed=0) as env:
-        through_nodes = _runs(env)
+        through_nodes, resident_through_nodes = _runs(env)
+    # Short-term memory is filled alike: the skills' state changes, then each frame's graph update.
+    assert resident and resident_through_nodes == resident
     for name, record in through_nodes.items():
         expected = in_process[name]
-        assert (record.success, record.steps, record.explorations, record.retrieved) == \
-            (expected.success, expected.steps, expected.explorations, expected.retrieved), name
+        assert (record.success, record.steps, record.explorations, record.retrieved, record.hits) == \
+            (expected.success, expected.steps, expected.explorations, expected.retrieved, expected.hits), name
         assert record.sim_time == pytest.approx(expected.sim_time)
         assert record.distance == pytest.approx(expected.distance)
     with_memory, without = through_nodes["both"], through_nodes["none"]

@@ -8,7 +8,9 @@ from scene_graph.short_term import (
     MemoryUnit,
     ShortTermMemory,
     WTinyLfuPolicy,
+    change_unit,
     make_policy,
+    observation_units,
 )
 
 
@@ -232,3 +234,25 @@ def test_confirmed_changes_consolidate_into_the_real_scene_graph() -> None:
     stm.add(MemoryUnit("obj_9", "Mug", (0.0, 0.0, 0.0), stamp=6.0, kind="state_change",
                        state=(("dirty", True),), confirmed=True))
     assert stm.consolidate(graph) == 0  # unknown to long-term memory: dropped, not applied
+
+
+def test_reported_changes_become_units_and_where_an_object_is_is_no_state() -> None:
+    opened = change_unit("Fridge|1", "Fridge", (1.0, 2.0, 0.0), 4.0, "open", True, confirmed=True)
+    assert (opened.kind, opened.state, opened.confirmed, opened.receptacle) == ("state_change", (("open", True),), True, None)
+    moved = change_unit("Mug|1", "Mug", (0.5, 0.5, 0.9), 4.0, "parent", "Sink|1", confirmed=False)
+    assert moved.state == () and moved.receptacle == "Sink|1"
+    assert change_unit("Mug|1", "Mug", (0.5, 0.5, 0.9), 4.0, "parent", "", confirmed=False).receptacle is None
+    assert change_unit("Mug|1", "Mug", (0.5, 0.5, 0.9), 4.0, "position", "", confirmed=True).state == ()
+
+
+def test_only_what_a_frame_saw_becomes_an_observation_keyed_by_the_source_id() -> None:
+    from scene_graph.records import MISSING, ObjectNode, OrientedBox
+
+    def node(object_id: str, last_seen: float, external_id: str = "", status: str = "visible") -> ObjectNode:
+        return ObjectNode(object_id, "Apple", "object", (1.0, 0.0, 0.9), OrientedBox((1.0, 0.0, 0.9), (0.1,) * 3),
+                          states=(("sliced", False),), last_seen=last_seen, status=status, external_id=external_id)
+
+    units = observation_units([node("obj_1", 7.0, "Apple|1"), node("obj_2", 7.0), node("obj_3", 6.0),
+                               node("obj_4", 7.0, status=MISSING)], stamp=7.0)
+    assert [u.object_id for u in units] == ["Apple|1", "obj_2"]  # obj_3 was only re-derived, obj_4 is gone
+    assert all(u.kind == "observation" and u.stamp == 7.0 and u.state == (("sliced", False),) for u in units)

@@ -10,11 +10,12 @@ import pytest
 from planners.backends import make_backend
 from planners.inprocess import known_objects
 from scene_graph.retrieval import MemoryRetriever
+from scene_graph.short_term import ShortTermMemory
 from scene_graph.vector_index import NumpyVectorIndex
 from planners.loop import TaskError, TaskRunner
 from scene_graph.records import MISSING
 from sim.records import Action
-from planner_homes import WordEmbedder, goal_holds, toured_home
+from planner_homes import WordEmbedder, goal_holds, new_home, toured_home
 
 
 @pytest.fixture(scope="module")
@@ -139,3 +140,18 @@ def test_free_text_reaches_memory_through_the_retriever(home) -> None:
     finally:
         memory.retriever = None
     assert sub.object_ids and sub.tokens <= 300
+
+
+def test_the_robot_fills_short_term_memory_as_the_nodes_do() -> None:
+    """The skill's vouched change under the simulator's id, then what the frame showed; the change
+    consolidated into the graph although memory names the object differently."""
+    world, memory, robot = new_home()
+    memory.stm = ShortTermMemory(100, embedder=WordEmbedder())  # room for all the fridge holds
+    fridge = next(e for e in world.home if e.object_type == "Fridge")
+    assert robot.execute("GoToObject", fridge.object_id).success
+    assert fridge.object_id in {u.object_id for u in memory.stm.units() if u.kind == "observation"}
+    assert robot.execute("OpenObject", fridge.object_id).success
+    unit = next(u for u in memory.stm.units() if u.object_id == fridge.object_id)
+    assert unit.state_dict().get("open") is True
+    [node] = [o for o in memory.graph.objects() if o.external_id == fridge.object_id]
+    assert node.id != fridge.object_id and node.state("open") is True

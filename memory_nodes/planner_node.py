@@ -8,6 +8,7 @@ load leaves the node up, answering every goal with BACKEND_UNAVAILABLE and the r
 from __future__ import annotations
 
 import os
+import time
 from typing import Any, Optional
 
 from rclpy.action import ActionServer, CancelResponse
@@ -114,16 +115,17 @@ class PlannerNode(Node):
         def feedback(f: Feedback) -> None:
             goal_handle.publish_feedback(ExecuteTask.Feedback(step=f.step, skill=f.skill, status=f.status))
 
+        start = time.perf_counter()
         try:
             return self._runner.run(instruction, goal_conditions, feedback)
         except CallFailed as exc:  # a cancel cannot interrupt a wait for a silent server: it still wins
             code = TaskError.CANCELED if goal_handle.is_cancel_requested else TaskError.EXECUTION_FAILED
-            return _failed(code, str(exc))
+            return _failed(code, str(exc), time.perf_counter() - start)
 
 
-def _failed(code: TaskError, message: str) -> TaskOutcome:
-    """An outcome for a task that ended outside the runner's own accounting."""
-    return TaskOutcome(False, code, message, 0, 0, 0, 0, 0, 0.0, ())
+def _failed(code: TaskError, message: str, duration_s: float = 0.0) -> TaskOutcome:
+    """An outcome for a task that ended outside the runner's own accounting (its steps are not counted)."""
+    return TaskOutcome(False, code, message, 0, 0, 0, 0, 0, duration_s, ())
 
 
 def main(args: Optional[list[str]] = None) -> int:

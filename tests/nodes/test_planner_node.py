@@ -217,6 +217,7 @@ def test_an_absent_skill_server_ends_the_task_with_a_clear_error_and_a_cancel_st
     with another_planner(nodes, "planner_no_robot", remaps, service_timeout_s=1.0) as action:
         result, _ = user.task("turn off the television", action=action)
         assert result.error_code == Error.EXECUTION_FAILED and "execute_skill is not available" in result.error_message
+        assert result.duration_s > 0  # the time it waited is reported
 
         feedback: list[Any] = []
         handle = user.send(user.tasks[action], ExecuteTask.Goal(instruction="turn off the television"), feedback)

@@ -40,6 +40,7 @@ from scene_graph.fusion import FusionConfig
 from scene_graph.long_term import LongTermConfig, LongTermMemory
 from scene_graph.records import GraphDelta
 from scene_graph.retrieval import NoTextIndex
+from scene_graph.short_term import LOCATION_CHANGES
 from scene_graph.store import InvalidName, NoSnapshot
 from scene_graph.vector_index import make_vector_index
 
@@ -130,6 +131,7 @@ class LongTermMemoryNode(Node):
         # For a harness running the nodes in its own process (the benchmark), which waits until a
         # skill's effects went through: frame sets fused or rejected, updates sent, confirmed changes applied.
         self.frames_handled = self.updates_published = self.confirmed_handled = 0
+        self._unseen_changes = 0  # confirmed state changes of objects memory has not seen (dropped)
         # Transient local: every array holds the whole memory, so RViz started later gets it at once.
         self._markers_pub = self.create_publisher(
             MarkerArray, "memory/markers", QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL))
@@ -300,10 +302,14 @@ class LongTermMemoryNode(Node):
             try:
                 if msg.state == "status" and msg.new_value == "missing":
                     known = self.memory.mark_missing(msg.object_id, stamp)
-                elif msg.state in ("position", "parent", "status"):
+                elif msg.state in LOCATION_CHANGES or msg.state == "status":
                     known = True  # perception owns where things are
                 else:
                     known = self.memory.set_state(msg.object_id, msg.state, state_from_text(msg.new_value), stamp)
+                    if not known:  # ordinary: a skill changed what the camera never saw (a fridge cools what it holds)
+                        self._unseen_changes += 1
+                        self.get_logger().debug(f"no object {msg.object_id!r} in memory: {msg.state} dropped")
+                        known = True
             finally:
                 self.confirmed_handled += 1
         if not known:
@@ -374,6 +380,7 @@ class LongTermMemoryNode(Node):
             "frames_integrated": self._integrated,
             "dropped": self._sync.counters.dropped,
             "rejected": self._bad.total,
+            "changes_of_unseen_objects": self._unseen_changes,
             "objects": len(self.memory.graph),
             "sequence": self.memory.graph.sequence,
             "latency_median_ms": round(statistics.median(latency), 2) if latency else 0.0,

@@ -9,6 +9,7 @@ timeout and fails with :class:`CallFailed` naming what did not answer.
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any, Optional
 
 from rclpy.action import ActionClient
@@ -73,14 +74,18 @@ def call_service(client: Client, request: Any, timeout_s: float, resend: bool = 
     Whether the graph shows a server is a hint, not a gate (:func:`memory_nodes.calls.ready_or_not`):
     a request that may be resent goes out even when the check says no, and the answer decides.
     """
-    absent = CallFailed(f"service {client.srv_name} is not available (waited {timeout_s:g} s): "
-                        "is its memory node running?")
+    start = time.monotonic()
     if not calls.ready_or_not(lambda t: client.wait_for_service(timeout_sec=t), timeout_s, resend):
-        raise absent
+        raise CallFailed(f"service {client.srv_name} is not available (waited {timeout_s:g} s): "
+                         "is its memory node running?")
     response = calls.call(client, request, wait_done, timeout_s, resend)
     if response is None:
-        raise absent if not client.service_is_ready() else CallFailed(
-            f"service {client.srv_name} did not answer within {timeout_s:g} s")
+        waited = time.monotonic() - start
+        if resend and not client.service_is_ready():
+            raise CallFailed(f"service {client.srv_name} is not available (waited {waited:.1f} s): "
+                             "is its memory node running?")
+        raise CallFailed(f"service {client.srv_name} did not answer within {waited:.1f} s"
+                         f"{'' if resend else ' (the request may have run)'}")
     if response.error_code != 0:
         raise CallFailed(f"service {client.srv_name} failed: {response.error_message}")
     return response
@@ -203,15 +208,17 @@ class RosSkillExecutor:
         self._running: Optional[ClientGoalHandle] = None
 
     def execute(self, skill: str, object_id: str) -> SkillResult:
+        start = time.monotonic()
         calls.ready_or_not(lambda t: self._client.wait_for_server(timeout_sec=t), self._timeout_s)
         what = f"execute_skill {skill}({object_id})"
         handle = calls.send_goal(self._client, Skill.Goal(skill=skill, object_id=object_id), wait_done,
                                  self._timeout_s)
         if handle is None:
+            waited = time.monotonic() - start
             if not self._client.server_is_ready():
-                raise CallFailed(f"action execute_skill is not available (waited {self._timeout_s:g} s): "
+                raise CallFailed(f"action execute_skill is not available (waited {waited:.1f} s): "
                                  "is the robot or simulator bridge running?")
-            raise CallFailed(f"{what} did not answer within {self._timeout_s:g} s")
+            raise CallFailed(f"{what} did not answer within {waited:.1f} s")
         if not handle.accepted:
             return SkillResult(False, SkillCode.SKILL_FAILED, f"{what} was rejected")
         self._running = handle

@@ -11,13 +11,14 @@ only by looking.
 """
 from __future__ import annotations
 
-from typing import Callable, Optional
+from contextlib import contextmanager
+from typing import Callable, Iterator, Optional
 
 import cv2
 
 from scene_graph.fusion import Fusion
 from scene_graph.graph import SceneGraph
-from scene_graph.records import IN, StateValue
+from scene_graph.records import IN
 from scene_graph.retrieval import MemoryRetriever
 from scene_graph.serialize import task_subgraph
 from scene_graph.short_term import ShortTermMemory, change_unit, observation_units
@@ -44,11 +45,7 @@ class _BySourceIds:
     ids (as the long-term node applies the short-term node's confirmed changes)."""
 
     def __init__(self, graph: SceneGraph) -> None:
-        self._graph = graph
-
-    def set_object_state(self, object_id: str, state: str, value: StateValue, stamp: float) -> bool:
-        resolved = self._graph.resolve(object_id)
-        return resolved is not None and self._graph.set_object_state(resolved, state, value, stamp)
+        self.set_object_state = graph.set_state_of
 
 
 class InProcessMemory:
@@ -92,13 +89,9 @@ class HomeWorldExecutor:
     def look(self, around: bool = False) -> None:
         """Fuse the current camera frame, or every view of a turn on the spot, into long-term memory;
         what each frame's update says was seen enters short-term memory, as over ROS."""
-        graph = self.memory.graph
         for frame in self.world.look_around() if around else [self.world.render()]:
-            sequence = graph.sequence
-            self.fusion.integrate(frame)
-            for delta in graph.deltas_since(sequence) or ():
-                for unit in observation_units(delta.upserted_objects, delta.stamp):
-                    self.memory.stm.add(unit)
+            with self._observing():
+                self.fusion.integrate(frame)
 
     def execute(self, skill: str, object_id: str) -> SkillResult:
         if skill not in ACTION_NAMES:
@@ -106,7 +99,8 @@ class HomeWorldExecutor:
         result = self.world.step(Action(skill, object_id or None))
         self._report(result)  # before the frames, as the simulator bridge publishes them
         self.look(around=skill == "Explore" and result.success)
-        self.memory.stm.consolidate(_BySourceIds(self.memory.graph))
+        with self._observing():  # the short-term node hears long-term memory's update of the consolidation too
+            self.memory.stm.consolidate(_BySourceIds(self.memory.graph))
         if result.success:
             code = SkillCode.NONE
         elif result.error.startswith(_INVALID_OBJECT):
@@ -115,17 +109,26 @@ class HomeWorldExecutor:
             code = SkillCode.SKILL_FAILED
         return SkillResult(result.success, code, result.error, result.distance, result.steps)
 
+    @contextmanager
+    def _observing(self) -> Iterator[None]:
+        """Every graph update made in the block, through the short-term node's filter
+        (:func:`scene_graph.short_term.observation_units`), into short-term memory."""
+        graph = self.memory.graph
+        sequence = graph.sequence
+        yield
+        for delta in graph.deltas_since(sequence) or ():
+            for unit in observation_units(delta.upserted_objects, delta.stamp):
+                self.memory.stm.add(unit)
+
     def _report(self, result: ActionResult) -> None:
         """The skill's state changes into short-term memory as the simulator bridge and the
         short-term node pass them over ROS: under the simulator's ids, placed where each object is
-        now, vouched for when the robot's own skill made them; the household's are not reported."""
+        now, vouched for (the robot's own skill made them)."""
         positions = {o.object_id: o.position for o in self.world.object_states()}
         for change in result.changes:
-            if change.cause.startswith("household:"):
-                continue
             moved = change.state == "position" and isinstance(change.new, tuple) and len(change.new) == 3
             position = change.new if moved else positions.get(change.object_id, (0.0, 0.0, 0.0))
-            value = "" if change.new is None or change.state == "position" else change.new
+            value = "" if change.new is None or isinstance(change.new, tuple) else change.new
             self.memory.stm.add(change_unit(change.object_id, change.object_type, position, change.stamp,
                                             change.state, value, change.cause.removeprefix("agent:") in ACTION_NAMES))
 

@@ -394,6 +394,11 @@ class SceneGraph:
             self._store(replace(node.with_state(state, value), last_changed=stamp), None)
         return True
 
+    def set_state_of(self, object_id: str, state: str, value: StateValue, stamp: float) -> bool:
+        """:meth:`set_object_state` for a memory id or a source's external id (:meth:`resolve`)."""
+        resolved = self.resolve(object_id)
+        return resolved is not None and self.set_object_state(resolved, state, value, stamp)
+
     def mark_missing(self, object_id: str, stamp: float) -> bool:
         """Expected but not seen: keep the node (it may come back) and drop its relations."""
         node = self._objects.get(object_id)

@@ -64,8 +64,7 @@ class LongTermMemory:
 
     def set_state(self, object_id: str, state: str, value: StateValue, stamp: float) -> bool:
         """Apply a confirmed state change; ``object_id`` may be a memory id or a source's external id."""
-        resolved = self.graph.resolve(object_id)
-        return resolved is not None and self.graph.set_object_state(resolved, state, value, stamp)
+        return self.graph.set_state_of(object_id, state, value, stamp)
 
     def mark_missing(self, object_id: str, stamp: float) -> bool:
         return self.graph.mark_missing(object_id, stamp)

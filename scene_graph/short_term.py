@@ -61,14 +61,17 @@ class MemoryUnit:
         return f"{self.object_type}{' ' + words if words else ''} at ({x:.2f}, {y:.2f}, {z:.2f}){where}"
 
 
+LOCATION_CHANGES = ("position", "parent", "picked_up")
+"""Changes of where an object is: perception owns them, memory never consolidates them as states."""
+
+
 def change_unit(object_id: str, object_type: str, position: Sequence[float], stamp: float, state: str,
                 value: StateValue, confirmed: bool, image_ref: Optional[str] = None) -> MemoryUnit:
-    """A reported state change as a unit. Where an object is ("position", "parent") is not a state
-    memory consolidates (perception owns it): such a unit carries none, a new parent becomes its
-    receptacle. ``confirmed``: the reporter vouches for it (the robot's own skill succeeded)."""
-    located = state in ("position", "parent")
+    """A reported state change as a unit. A :data:`LOCATION_CHANGES` unit carries no state (a new
+    parent becomes its receptacle). ``confirmed``: the reporter vouches for it (the robot's own
+    skill succeeded)."""
     return MemoryUnit(object_id, object_type, tuple(position), stamp, kind="state_change",
-                      state=() if located else ((state, value),), image_ref=image_ref,
+                      state=() if state in LOCATION_CHANGES else ((state, value),), image_ref=image_ref,
                       receptacle=(str(value) or None) if state == "parent" else None, confirmed=confirmed)
 
 

@@ -1,4 +1,4 @@
-"""Test harness: every test process talks DDS only on this machine, on its own domain.
+"""Test harness: every pytest run talks DDS only on this machine, on a domain of its own.
 
 The environment is set at import, before any test imports rclpy, and is inherited by every
 subprocess a test starts.
@@ -18,7 +18,6 @@ REPO = Path(__file__).resolve().parents[1]
 def _own_domain_id() -> str:
     # 1..100 at random: concurrent pytest runs on one machine do not see each other, also from
     # containers that share its loopback, where process ids repeat from one run to the next.
-    # pytest-xdist workers inherit the controller's domain: they would share it.
     return str(random.SystemRandom().randint(1, 100))
 
 

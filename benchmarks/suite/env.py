@@ -8,6 +8,7 @@ them when the branch ends).
 from __future__ import annotations
 
 import copy
+from collections import Counter
 from contextlib import contextmanager
 from typing import ContextManager, Iterable, Iterator, Optional, Protocol, Sequence
 
@@ -54,9 +55,13 @@ class Env(Protocol):
 
 
 def resident_ids(unit_ids: set[str], objects: Iterable[KnownObject]) -> set[str]:
-    """Memory ids of the objects with a unit in the short-term buffer (whose units name objects by
-    the simulator's ids when they have one, as the state changes it receives do)."""
-    return {o.id for o in objects if o.id in unit_ids or (o.external_id and o.external_id in unit_ids)}
+    """Memory ids of the objects with a unit in the short-term buffer, whose units name objects by
+    the simulator's ids when they have one (as the state changes it receives do); a source id that
+    two objects share names neither (``SceneGraph.resolve``)."""
+    objects = list(objects)
+    by_source = Counter(o.external_id for o in objects if o.external_id)
+    return {o.id for o in objects if o.id in unit_ids
+            or (o.external_id in unit_ids and by_source[o.external_id] == 1)}
 
 
 def tour(home: Home, executor: SkillExecutor) -> None:

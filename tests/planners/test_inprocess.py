@@ -155,3 +155,8 @@ def test_the_robot_fills_short_term_memory_as_the_nodes_do() -> None:
     assert unit.state_dict().get("open") is True
     [node] = [o for o in memory.graph.objects() if o.external_id == fridge.object_id]
     assert node.id != fridge.object_id and node.state("open") is True
+    # The frame after closing still shows memory's belief (open); the update of the consolidation,
+    # heard as over ROS, leaves the unit saying what the robot did.
+    assert robot.execute("CloseObject", fridge.object_id).success
+    unit = next(u for u in memory.stm.units() if u.object_id == fridge.object_id)
+    assert unit.state_dict().get("open") is False and memory.graph.get_object(node.id).state("open") is False

@@ -25,10 +25,11 @@ from embodied_memory.msg import Relation as RelationMsg
 from embodied_memory.msg import StateChange as StateChangeMsg
 from embodied_memory.action import Skill
 from scene_graph.frames import CameraIntrinsics, RGBDFrame
+from scene_graph.ontology import ACTION_NAMES
 from scene_graph.records import (MISSING, MOVED, VISIBLE, AreaNode, GraphDelta, ObjectNode, OrientedBox, Relation,
                                   RoomNode)
 from scene_graph.short_term import MemoryUnit, change_unit
-from sim.records import ACTION_NAMES, Action, ActionResult, StateChange, StateValue
+from sim.records import Action, ActionResult, StateChange, StateValue
 
 _STATUS_TO_MSG = {VISIBLE: ObjectNodeMsg.STATUS_VISIBLE, MISSING: ObjectNodeMsg.STATUS_MISSING,
                   MOVED: ObjectNodeMsg.STATUS_MOVED}

@@ -1,4 +1,4 @@
-"""The object vocabulary shared by memory, simulators, task files and planners.
+"""The vocabulary shared by memory, simulators, task files and planners: object types, states, skills.
 
 Object types and property flags follow AI2-THOR's names so that memory built from the embedded
 simulator, from AI2-THOR or from a robot's detector speaks one language. ``layer`` tells the scene
@@ -20,6 +20,15 @@ ROOM_KINDS = ("Kitchen", "LivingRoom", "Bedroom", "Bathroom")
 # never "dirty" in AI2-THOR, so "not dirty" cannot express it.
 STATE_NAMES = (
     "open", "sliced", "cooked", "dirty", "cleaned", "toggled", "filled", "broken", "used_up", "temperature",
+)
+
+# Skill names as AI2-THOR and KARMA spell them: what a robot can be asked to do (the Skill action),
+# what a plan may call, and whose state changes short-term memory takes as vouched for. The
+# embedded simulator implements all of them.
+ACTION_NAMES = (
+    "GoToObject", "PickupObject", "PutObject", "OpenObject", "CloseObject", "SliceObject",
+    "ToggleObjectOn", "ToggleObjectOff", "CleanObject", "HeatObject", "CoolObject",
+    "FillObject", "Explore",
 )
 
 

@@ -14,7 +14,7 @@ from typing import ContextManager, Iterable, Iterator, Optional, Protocol, Seque
 
 from benchmarks.stm import TraceEvent
 from sim.home.memory_layout import world_layout
-from planners.inprocess import HomeWorldExecutor, InProcessMemory
+from inprocess.runtime import HomeWorldExecutor, InProcessMemory
 from planners.interfaces import KnownObject, MemoryAccess, SkillExecutor, SkillResult
 from scene_graph.embeddings import MiniLMEmbedder
 from scene_graph.graph import SceneGraph

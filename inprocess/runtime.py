@@ -18,26 +18,15 @@ import cv2
 
 from scene_graph.fusion import Fusion
 from scene_graph.graph import SceneGraph
-from scene_graph.records import IN
+from scene_graph.ontology import ACTION_NAMES
 from scene_graph.retrieval import MemoryRetriever
 from scene_graph.serialize import task_subgraph
 from scene_graph.short_term import ShortTermMemory, change_unit, observation_units
 from sim.home.world import HomeWorld
-from sim.records import ACTION_NAMES, Action, ActionResult
-from planners.interfaces import KnownObject, SkillCode, SkillResult, SubgraphText
+from sim.records import Action, ActionResult
+from planners.interfaces import KnownObject, SkillCode, SkillResult, SubgraphText, known_objects
 
 _INVALID_OBJECT = "Object ID appears to be invalid"
-
-
-def known_objects(graph: SceneGraph) -> list[KnownObject]:
-    """Every object of a scene graph with its holder (also usable on a graph rebuilt from a snapshot)."""
-    out = []
-    for node in graph.objects():
-        parent = graph.parent(node.id)
-        holder = parent if parent is not None and graph.get_object(parent) is not None else ""
-        inside = bool(holder) and bool(graph.relations(subject=node.id, predicate=IN, object=holder))
-        out.append(KnownObject.from_node(node, holder, inside))
-    return out
 
 
 class _BySourceIds:

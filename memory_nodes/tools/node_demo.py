@@ -27,7 +27,8 @@ from rclpy.task import Future
 
 from embodied_memory.action import ExecuteTask, Skill
 from embodied_memory.srv import GetSnapshot, ManageMemory
-from memory_nodes import calls, stack
+from memory_nodes import calls
+from memory_nodes.tools import stack
 from scene_graph.ontology import OBJECT_TYPES
 from sim.home.meshes import type_colour
 from sim.topdown import draw_map, map_frame

@@ -17,11 +17,15 @@ import os
 import time
 from collections import deque
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Optional, Protocol, Sequence, Union
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Optional, Protocol, Sequence, Union, cast
 
 import numpy as np
 
 from scene_graph.embeddings import MiniLMEmbedder, TextEmbedder
+
+if TYPE_CHECKING:
+    from chromadb.api.collection_configuration import CreateCollectionConfiguration
+    from chromadb.api.types import Metadata as ChromaMetadata
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +128,8 @@ class _Rows:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def put(self, ids: Sequence[str], rows: np.ndarray, metadatas: Optional[Sequence[Optional[Metadata]]]) -> None:
+    def put(self, ids: Sequence[str], rows: np.ndarray,
+            metadatas: Optional[Sequence[Optional[Mapping[str, Any]]]]) -> None:
         """Insert or replace (same id) rows; ``rows`` are unit vectors."""
         metadatas = metadatas if metadatas is not None else [None] * len(ids)
         self._reserve(len(self.ids) + len(ids), rows.shape[1])
@@ -237,7 +242,7 @@ class _ProductPlanner:
     ``explore``-th large product tries the other way, so a change in machine load is noticed."""
 
     def __init__(self, window: int = 9, explore: int = 32) -> None:
-        self._recent = {WHOLE: deque(maxlen=window), BLOCKED: deque(maxlen=window)}
+        self._recent: dict[str, deque[float]] = {WHOLE: deque(maxlen=window), BLOCKED: deque(maxlen=window)}
         self._explore = explore
         self._count = 0
 
@@ -377,7 +382,7 @@ class ChromaVectorIndex(_EmbeddingIndex):
             folder.mkdir(parents=True, exist_ok=True)
             self._client = chromadb.PersistentClient(path=str(folder), settings=settings)
             self.location = str(folder)
-        config = {"hnsw": {"space": "cosine", **DEFAULT_HNSW, **(hnsw or {})}}
+        config = cast("CreateCollectionConfiguration", {"hnsw": {"space": "cosine", **DEFAULT_HNSW, **(hnsw or {})}})
         # embedding_function=None: vectors always come from us (see module docstring).
         self._collection = self._client.get_or_create_collection(
             collection, configuration=config, embedding_function=None
@@ -408,8 +413,9 @@ class ChromaVectorIndex(_EmbeddingIndex):
              metadatas: Optional[Sequence[Optional[Metadata]]]) -> None:
         for part in self._chunks(len(ids)):
             metas = None if metadatas is None else [dict(m) if m else None for m in metadatas[part]]
+            # Chroma takes None for "no metadata" (its validate_metadata), though its type says otherwise.
             self._collection.upsert(ids=list(ids[part]), embeddings=rows[part], documents=list(texts[part]),
-                                    metadatas=metas)
+                                    metadatas=cast("Optional[list[ChromaMetadata]]", metas))
             if self._mirror is not None:  # after Chroma accepted the batch, so both hold the same
                 self._mirror.put(ids[part], rows[part], metas)
 
@@ -445,8 +451,10 @@ class ChromaVectorIndex(_EmbeddingIndex):
         result = self._collection.query(
             query_embeddings=vector[None, :], n_results=k, where=_chroma_where(where), include=["distances"]
         )
+        distances = result["distances"]
+        assert distances is not None  # asked for in include
         # Chroma's cosine distance is 1 - cosine similarity.
-        return [(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], result["distances"][0])]
+        return [(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], distances[0])]
 
     def count(self) -> int:
         return len(self._mirror) if self._mirror is not None else self._collection.count()
@@ -457,7 +465,8 @@ class ChromaVectorIndex(_EmbeddingIndex):
         found: dict[str, np.ndarray] = {}
         for part in self._chunks(len(ids)):
             got = self._collection.get(ids=list(ids[part]), include=["embeddings"])
-            found.update(zip(got["ids"], got["embeddings"]))
+            assert got["embeddings"] is not None  # asked for in include
+            found.update(zip(got["ids"], map(np.asarray, got["embeddings"])))
         missing = [i for i in ids if i not in found]
         if missing:
             raise VectorIndexError(f"unknown ids: {missing[:5]}")

@@ -136,7 +136,7 @@ def _assemble(boxes: list[tuple[np.ndarray, np.ndarray]], omit: list[list[str]],
     for k, faces in enumerate(omit):
         for face in faces:
             keep[k, _FACE_OF_TRI == _FACE_INDEX[face]] = False
-    keep = keep.ravel()
-    instance = np.repeat(np.array(inst, dtype=np.int32), 12)[keep]
-    colour = np.repeat(np.array(cols, dtype=np.float32), 12, axis=0)[keep]
-    return Soup(verts, tris[keep].astype(np.uint32), instance, colour)
+    kept = keep.ravel()
+    instance = np.repeat(np.array(inst, dtype=np.int32), 12)[kept]
+    colour = np.repeat(np.array(cols, dtype=np.float32), 12, axis=0)[kept]
+    return Soup(verts, tris[kept].astype(np.uint32), instance, colour)

@@ -137,7 +137,8 @@ def slice_object(world: "HomeWorld", action: Action) -> None:
     world.effects.set_state(e, "sliced", True, world.cause(action))
 
 
-def _appliance_skill(apply: Callable[["HomeWorld", Entity, str], None], requirement: str) -> Callable[["HomeWorld", Action], None]:
+def _appliance_skill(apply: Callable[["HomeWorld", Entity, str], object],
+                     requirement: str) -> Callable[["HomeWorld", Action], None]:
     """Macro skills (KARMA's CleanObject and friends): the object in hand or within reach, and
     the right appliance within reach of the robot."""
     def skill(world: "HomeWorld", action: Action) -> None:

@@ -52,7 +52,8 @@ def _clause(clause: str, previous: tuple[str, ...]) -> Condition:
         m = pattern.match(clause)
         if m:
             predicate = "TOGGLEON" if m.group(state_group) == "on" else "TOGGLEOFF"
-            return Condition(predicate, subject(m.group(object_group)), (), "toggled", predicate == "TOGGLEON", 1, clause)
+            return Condition(predicate, subject(m.group(object_group)), (), "toggled", predicate == "TOGGLEON", 1,
+                             clause)
     m = _PLACE.match(clause)
     if m:
         predicate = "INSIDE" if m.group(2) in ("into", "inside", "in") else "ON"

@@ -439,7 +439,7 @@ class Fusion:
                     score = self._overlap_score(obs, node)
                     if score >= cfg.min_overlap:
                         pairs.append((score, n, node.id))
-        for score, n, object_id in sorted(pairs, key=lambda p: (-p[0], p[1], p[2])):
+        for _score, n, object_id in sorted(pairs, key=lambda p: (-p[0], p[1], p[2])):
             if n in used_obs or object_id in used_nodes:
                 continue
             used_obs.add(n)

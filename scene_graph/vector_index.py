@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 Metadata = Mapping[str, Union[str, int, float, bool]]
 QueryInput = Union[str, np.ndarray, Sequence[float]]
 
-DEFAULT_CHROMA_PATH = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "embodied_memory" / "chroma"
+DEFAULT_CHROMA_PATH = (Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share"))
+                       / "embodied_memory" / "chroma")
 # benchmarks/query.py at 100k objects: Chroma's defaults (ef 100, M 16) gave recall@10 0.96, at the edge of
 # the 0.95 goal; these give 0.995 for ~1.5x build time and the same sub-3 ms p95 query.
 DEFAULT_HNSW = {"ef_construction": 200, "ef_search": 128, "max_neighbors": 32}
@@ -53,7 +54,8 @@ class VectorIndex(Protocol):
 
     def delete(self, ids: Sequence[str]) -> None: ...
 
-    def query(self, text_or_vector: QueryInput, k: int, where: Optional[Metadata] = None) -> list[tuple[str, float]]: ...
+    def query(self, text_or_vector: QueryInput, k: int,
+              where: Optional[Metadata] = None) -> list[tuple[str, float]]: ...
 
     def count(self) -> int: ...
 

@@ -70,7 +70,8 @@ def test_up_saves_memory_on_a_clean_shutdown(tmp_path, child_env):
     """The simulator feeds memory for a few seconds; stopping saves it even with periodic saves far off."""
     memory = tmp_path / "mem"
     result = subprocess.run(
-        [sys.executable, "-m", "memory_nodes.tools.cli", "up", "--sim", "--set", f"long_term_memory.memory_dir={memory}",
+        [sys.executable, "-m", "memory_nodes.tools.cli", "up", "--sim",
+         "--set", f"long_term_memory.memory_dir={memory}",
          "--set", "long_term_memory.snapshot_interval_s=3600", "--set", "long_term_memory.text_index=none",
          "--duration", "6"],
         env=child_env, capture_output=True, text=True, timeout=180)

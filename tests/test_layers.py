@@ -125,7 +125,8 @@ def test_the_core_never_imports_ros(package):
 
 def _loaded_after(statement: str, child_env: dict[str, str]) -> list[str]:
     """Top-level module names (and sim.home) loaded by a fresh interpreter running ``statement``."""
-    report = "import sys\nprint('--modules--', *sorted({m if m.startswith('sim.home') else m.split('.')[0] for m in sys.modules}))"
+    report = ("import sys\nprint('--modules--', "
+              "*sorted({m if m.startswith('sim.home') else m.split('.')[0] for m in sys.modules}))")
     code = f"{statement}\n{report}"
     done = subprocess.run([sys.executable, "-c", code], env=child_env, capture_output=True, text=True, cwd=REPO,
                           timeout=120)

@@ -61,6 +61,7 @@ def test_package_xml_describes_an_ament_cmake_interface_package():
 
 
 def test_the_installed_stack_imports(python, child_env):
-    code = "import rclpy, embodied_memory.msg, embodied_memory.srv, embodied_memory.action, scene_graph, planners, sim, inprocess, memory_nodes"
+    code = ("import rclpy, embodied_memory.msg, embodied_memory.srv, embodied_memory.action, "
+            "scene_graph, planners, sim, inprocess, memory_nodes")
     done = subprocess.run([python, "-c", code], env=child_env, capture_output=True, text=True, cwd="/")
     assert done.returncode == 0, done.stderr

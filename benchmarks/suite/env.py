@@ -109,7 +109,8 @@ class InProcessEnv:
         self.trace = trace  # None in forks: only the main timeline feeds the policy sweep
 
     @classmethod
-    def start(cls, home: Home, household_seed: int, stm_capacity: int = 10, policy: str = "fifo_merge") -> "InProcessEnv":
+    def start(cls, home: Home, household_seed: int, stm_capacity: int = 10,
+              policy: str = "fifo_merge") -> "InProcessEnv":
         world = HomeWorld(home, household=Household(seed=household_seed))
         graph = SceneGraph()
         graph.set_layout(*world_layout(world))

@@ -106,7 +106,8 @@ def build_soup(home: Home) -> Soup:
         inst.append(0)
         if slab.part == "floor":
             room = home.room_at((slab.lo[0] + slab.hi[0]) / 2, (slab.lo[1] + slab.hi[1]) / 2)
-            cols.append(np.array(_FLOOR_COLOURS[kind_of_room[room.room_id]] if room else (0.5, 0.5, 0.5), dtype=np.float32))
+            floor = _FLOOR_COLOURS[kind_of_room[room.room_id]] if room else (0.5, 0.5, 0.5)
+            cols.append(np.array(floor, dtype=np.float32))
         else:
             cols.append(np.array(_STRUCTURE_COLOURS[slab.part], dtype=np.float32))
     for e in home:

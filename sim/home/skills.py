@@ -83,7 +83,8 @@ def pickup(world: "HomeWorld", action: Action) -> None:
 def put(world: "HomeWorld", action: Action) -> None:
     held = _held(world)
     host = _target(world, action)
-    if host.object_id == held.object_id or host.object_id in [d.object_id for d in world.home.descendants(held.object_id)]:
+    inside_held = [d.object_id for d in world.home.descendants(held.object_id)]
+    if host.object_id == held.object_id or host.object_id in inside_held:
         raise SkillError(f"Cannot put {held.object_id} into itself")
     if host.receptacle is None:
         raise SkillError(f"{host.object_id} is not a receptacle")

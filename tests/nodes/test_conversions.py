@@ -19,7 +19,8 @@ def _apple() -> ObjectNode:
         id="obj_0007", label="Apple", layer="object", centroid=(1.25, -0.5, 0.93),
         box=OrientedBox((1.25, -0.5, 0.93), (0.08, 0.09, 0.1), yaw=0.7), room_id="room_1",
         area_id="area_3", states=(("sliced", True), ("temperature", "cold")), first_seen=12.5,
-        last_seen=101.25, last_changed=90.5, observation_count=14, confidence=0.75, status=MISSING, external_id="Apple|1",
+        last_seen=101.25, last_changed=90.5, observation_count=14, confidence=0.75, status=MISSING,
+        external_id="Apple|1",
     )
 
 

@@ -184,7 +184,7 @@ class _Camera:
         count = -1
         while count != len(self.arrivals) and time.monotonic() < deadline:
             count = len(self.arrivals)
-            self.session.spin_until(lambda: len(self.arrivals) > count, timeout=_DRAIN_QUIET_S)
+            self.session.spin_until(lambda seen=count: len(self.arrivals) > seen, timeout=_DRAIN_QUIET_S)
         quiet = time.monotonic()
         self.session.spin_until(lambda: bool(self.diagnostics) and self.diagnostics[-1][0] > quiet, timeout=3.0)
 

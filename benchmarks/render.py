@@ -61,7 +61,8 @@ def _step_ms(world: HomeWorld, cycles: int) -> float:
     start = time.perf_counter()
     for e in things:
         host = e.parent
-        for action in (Action("GoToObject", e.object_id), Action("PickupObject", e.object_id), Action("PutObject", host)):
+        for action in (Action("GoToObject", e.object_id), Action("PickupObject", e.object_id),
+                       Action("PutObject", host)):
             world.step(action)
             world.render()
             actions += 1

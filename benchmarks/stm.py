@@ -34,7 +34,8 @@ def make_trace(steps: int, seed: int) -> list[TraceEvent]:
     """A robot's day: room stays, local glances, routine needs and one-off scans."""
     rng = random.Random(seed)
     home = {
-        room: [f"{t}|{room}|{n}" for t in sorted(OBJECT_TYPES) if OBJECT_TYPES[t].pickupable and room in OBJECT_TYPES[t].rooms for n in range(2)]
+        room: [f"{t}|{room}|{n}" for t in sorted(OBJECT_TYPES)
+               if OBJECT_TYPES[t].pickupable and room in OBJECT_TYPES[t].rooms for n in range(2)]
         for room in ROOM_KINDS
     }
     everything = [o for objects in home.values() for o in objects]
@@ -92,13 +93,15 @@ def run(quick: bool = False) -> dict:
         "policies": policies,
         "capacities": CAPACITIES,
         "hit_rate": hit_rate,
-        "ratio_vs_fifo_merge": {p: [round(h / b, 3) if b else None for h, b in zip(rates, baseline)] for p, rates in hit_rate.items()},
+        "ratio_vs_fifo_merge": {p: [round(h / b, 3) if b else None for h, b in zip(rates, baseline)]
+                                for p, rates in hit_rate.items()},
         "trace": {
             "seeds": seeds,
             "steps_per_trace": steps,
             "events_per_trace": round(sum(len(t) for t in traces) / len(traces)),
             "needs_per_trace": round(sum(e.kind == "need" for t in traces for e in t) / len(traces)),
-            "description": "synthetic household day: room stays with local glances, 6 hot routine objects, one-off drawer/shelf scans",
+            "description": "synthetic household day: room stays with local glances, 6 hot routine objects, "
+                           "one-off drawer/shelf scans",
         },
     }
 

@@ -25,10 +25,13 @@ from embodied_memory.msg import Relation as RelationMsg
 from embodied_memory.msg import StateChange as StateChangeMsg
 from embodied_memory.action import Skill
 from scene_graph.frames import CameraIntrinsics, RGBDFrame
+from scene_graph.ontology import ACTION_NAMES
+from scene_graph.rotations import (matrix_to_quaternion, quaternion_to_matrix, quaternion_to_yaw, rpy_to_matrix,
+                                   yaw_to_quaternion)
 from scene_graph.records import (MISSING, MOVED, VISIBLE, AreaNode, GraphDelta, ObjectNode, OrientedBox, Relation,
                                   RoomNode)
 from scene_graph.short_term import MemoryUnit, change_unit
-from sim.records import ACTION_NAMES, Action, ActionResult, StateChange, StateValue
+from sim.records import Action, ActionResult, StateChange, StateValue
 
 _STATUS_TO_MSG = {VISIBLE: ObjectNodeMsg.STATUS_VISIBLE, MISSING: ObjectNodeMsg.STATUS_MISSING,
                   MOVED: ObjectNodeMsg.STATUS_MOVED}
@@ -60,30 +63,16 @@ def from_time(stamp: Time) -> float:
 
 
 # ----------------------------------------------------------------------------- geometry
-def yaw_to_quaternion(yaw: float) -> tuple[float, float, float, float]:
-    """(x, y, z, w) of a rotation about z."""
-    return (0.0, 0.0, math.sin(yaw / 2.0), math.cos(yaw / 2.0))
-
-
-def quaternion_to_matrix(x: float, y: float, z: float, w: float) -> np.ndarray:
-    n = math.sqrt(x * x + y * y + z * z + w * w)
-    if not math.isfinite(n) or n < 1e-9:
-        raise ConversionError("orientation quaternion is zero or not finite")
-    x, y, z, w = x / n, y / n, z / n, w / n
-    return np.array([
-        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
-    ])
-
-
 def pose_to_matrix(pose: Pose) -> np.ndarray:
     """4x4 homogeneous transform of a geometry_msgs/Pose (rejects non-finite values)."""
     p, q = pose.position, pose.orientation
     if not all(math.isfinite(v) for v in (p.x, p.y, p.z)):
         raise ConversionError("pose position is not finite")
     T = np.eye(4)
-    T[:3, :3] = quaternion_to_matrix(q.x, q.y, q.z, q.w)
+    try:
+        T[:3, :3] = quaternion_to_matrix((q.x, q.y, q.z, q.w))
+    except ValueError as exc:
+        raise ConversionError(str(exc)) from None
     T[:3, 3] = (p.x, p.y, p.z)
     return T
 
@@ -92,14 +81,9 @@ def offset_to_matrix(values: Sequence[float]) -> np.ndarray:
     """4x4 transform of [x, y, z, roll, pitch, yaw] (metres, radians; rotation applied as Rz Ry Rx)."""
     if len(values) != 6 or not all(math.isfinite(v) for v in values):
         raise ConversionError(f"an offset is 6 finite numbers [x, y, z, roll, pitch, yaw], got {list(values)}")
-    x, y, z, roll, pitch, yaw = values
-    cr, sr, cp, sp, cy, sy = (math.cos(roll), math.sin(roll), math.cos(pitch), math.sin(pitch),
-                              math.cos(yaw), math.sin(yaw))
     T = np.eye(4)
-    T[:3, :3] = [[cy * cp, cy * sp * sr - sy * cr, cy * sp * cr + sy * sr],
-                 [sy * cp, sy * sp * sr + cy * cr, sy * sp * cr - cy * sr],
-                 [-sp, cp * sr, cp * cr]]
-    T[:3, 3] = (x, y, z)
+    T[:3, :3] = rpy_to_matrix(*values[3:])
+    T[:3, 3] = values[:3]
     return T
 
 
@@ -112,7 +96,10 @@ def box_to_pose(box: OrientedBox) -> Pose:
 
 def pose_to_box(pose: Pose, size: Sequence[float]) -> OrientedBox:
     q = pose.orientation
-    yaw = math.atan2(2.0 * (q.w * q.z + q.x * q.y), 1.0 - 2.0 * (q.y * q.y + q.z * q.z))
+    try:
+        yaw = quaternion_to_yaw((q.x, q.y, q.z, q.w))
+    except ValueError as exc:
+        raise ConversionError(f"box orientation: {exc}") from None
     c = pose.position
     return OrientedBox((c.x, c.y, c.z), (float(size[0]), float(size[1]), float(size[2])), yaw)
 
@@ -374,21 +361,8 @@ def frame_from_msgs(color: Image, depth: Image, info: CameraInfo, instances: Ins
 
 # ----------------------------------------------------------------------------- poses
 def matrix_to_pose(T: np.ndarray) -> Pose:
-    """The inverse of :func:`pose_to_matrix` (Shepperd's method: stable for every rotation)."""
-    R = np.asarray(T, dtype=float)[:3, :3]
-    trace = R[0, 0] + R[1, 1] + R[2, 2]
-    if trace > 0.0:
-        s = 2.0 * math.sqrt(trace + 1.0)
-        q = (R[2, 1] - R[1, 2]) / s, (R[0, 2] - R[2, 0]) / s, (R[1, 0] - R[0, 1]) / s, 0.25 * s
-    elif R[0, 0] > R[1, 1] and R[0, 0] > R[2, 2]:
-        s = 2.0 * math.sqrt(1.0 + R[0, 0] - R[1, 1] - R[2, 2])
-        q = 0.25 * s, (R[0, 1] + R[1, 0]) / s, (R[0, 2] + R[2, 0]) / s, (R[2, 1] - R[1, 2]) / s
-    elif R[1, 1] > R[2, 2]:
-        s = 2.0 * math.sqrt(1.0 + R[1, 1] - R[0, 0] - R[2, 2])
-        q = (R[0, 1] + R[1, 0]) / s, 0.25 * s, (R[1, 2] + R[2, 1]) / s, (R[0, 2] - R[2, 0]) / s
-    else:
-        s = 2.0 * math.sqrt(1.0 + R[2, 2] - R[0, 0] - R[1, 1])
-        q = (R[0, 2] + R[2, 0]) / s, (R[1, 2] + R[2, 1]) / s, 0.25 * s, (R[1, 0] - R[0, 1]) / s
+    """The inverse of :func:`pose_to_matrix`."""
+    q = matrix_to_quaternion(np.asarray(T)[:3, :3])
     pose = Pose()
     pose.position.x, pose.position.y, pose.position.z = (float(v) for v in np.asarray(T)[:3, 3])
     pose.orientation.x, pose.orientation.y, pose.orientation.z, pose.orientation.w = (float(v) for v in q)

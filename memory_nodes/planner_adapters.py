@@ -29,8 +29,7 @@ from embodied_memory.srv import GetSnapshot, GetTaskSubgraph, QueryShortTerm
 from memory_nodes import calls
 from memory_nodes.conversions import (from_time, layout_from_msg, object_from_msg, relation_from_msg,
                                       state_from_text, to_time)
-from planners.inprocess import known_objects
-from planners.interfaces import KnownObject, SkillCode, SkillResult, SubgraphText
+from planners.interfaces import KnownObject, SkillCode, SkillResult, SubgraphText, known_objects
 from scene_graph.graph import SCHEMA_VERSION, SceneGraph
 from scene_graph.short_term import MemoryUnit
 

@@ -21,10 +21,10 @@ from memory_nodes.conversions import (ConversionError, from_time, object_from_ms
                                       unit_from_state_change, unit_to_msg)
 from memory_nodes.node_support import BadInput, ConfigurationError, declare, diagnostics, spin_nodes
 from scene_graph.embeddings import EmbedderUnavailable
+from scene_graph.ontology import ACTION_NAMES
 from scene_graph.records import StateValue
 from scene_graph.serialize import instruction_types
 from scene_graph.short_term import POLICIES, ShortTermMemory, observation_units
-from sim.records import ACTION_NAMES
 
 _DEFAULT_K = 5
 

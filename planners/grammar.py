@@ -11,8 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-from scene_graph.ontology import OBJECT_TYPES
-from sim.records import ACTION_NAMES
+from scene_graph.ontology import ACTION_NAMES, OBJECT_TYPES
 from planners.interfaces import KnownObject
 
 DONE = "Done"

@@ -2,7 +2,7 @@
 
 "put the apple in the fridge", "slice the bread", "turn on the lamp", "bring me the mug",
 "heat the potato and then put it on the table": each clause becomes one
-:class:`sim.tasks.Condition` (plus ``HOLD``, this planner's own "have it in hand"), so typed
+:class:`scene_graph.goals.Condition` (plus ``HOLD``, this planner's own "have it in hand"), so typed
 instructions and task files' goal conditions reach the symbolic planner in one shape.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ import re
 from typing import Sequence
 
 from scene_graph.ontology import matching_types
-from sim.tasks import STATE_WORDS, Condition, parse_goal
+from scene_graph.goals import STATE_WORDS, Condition, parse_goal
 from planners.backends.base import InvalidInstruction
 
 HOLD = "HOLD"
@@ -52,7 +52,8 @@ def _clause(clause: str, previous: tuple[str, ...]) -> Condition:
         m = pattern.match(clause)
         if m:
             predicate = "TOGGLEON" if m.group(state_group) == "on" else "TOGGLEOFF"
-            return Condition(predicate, subject(m.group(object_group)), (), "toggled", predicate == "TOGGLEON", 1, clause)
+            return Condition(predicate, subject(m.group(object_group)), (), "toggled", predicate == "TOGGLEON", 1,
+                             clause)
     m = _PLACE.match(clause)
     if m:
         predicate = "INSIDE" if m.group(2) in ("into", "inside", "in") else "ON"

@@ -1,7 +1,7 @@
 """What the planner needs from memory and from the robot, as two small Protocols.
 
 The planner core never imports rclpy: the ROS node implements these over the memory services and
-the Skill action, ``planners.inprocess`` implements them over the in-process core and the
+the Skill action, ``inprocess.runtime`` implements them over the in-process core and the
 embedded simulator. Records are frozen so a plan cannot change memory behind its back.
 
 Object ids: plans name objects by **memory id** (``obj_0007``), the id the prompt shows. Only
@@ -13,9 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Optional, Protocol, Sequence, Union
+from typing import TYPE_CHECKING, Optional, Protocol, Sequence, Union
 
-from scene_graph.records import MISSING, ObjectNode
+from scene_graph.records import IN, MISSING, ObjectNode
+
+if TYPE_CHECKING:
+    from scene_graph.graph import SceneGraph
 
 StateValue = Union[bool, str]
 
@@ -106,3 +109,14 @@ class SkillExecutor(Protocol):
 
 def by_id(objects: Sequence[KnownObject]) -> dict[str, KnownObject]:
     return {o.id: o for o in objects}
+
+
+def known_objects(graph: SceneGraph) -> list[KnownObject]:
+    """Every object of a scene graph with its holder (also usable on a graph rebuilt from a snapshot)."""
+    out = []
+    for node in graph.objects():
+        parent = graph.parent(node.id)
+        holder = parent if parent is not None and graph.get_object(parent) is not None else ""
+        inside = bool(holder) and bool(graph.relations(subject=node.id, predicate=IN, object=holder))
+        out.append(KnownObject.from_node(node, holder, inside))
+    return out

@@ -264,8 +264,8 @@ class Fusion:
         self._external_seen = (id(self.graph), self.graph.sequence)  # the map followed every change of ours
         for key in _OUTCOMES:
             self._counts[key] += len(result[key])
-        return FrameReport(True, "", *(tuple(result[k]) for k in _OUTCOMES[:4]), skipped=tuple(skipped),
-                           folded=tuple(result["folded"]))
+        created, merged, relocated, missing, folded = (tuple(result[k]) for k in _OUTCOMES)
+        return FrameReport(True, "", created, merged, relocated, missing, tuple(skipped), folded)
 
     # ------------------------------------------------------------------ back-projection
     def _ray_factors(self, k: CameraIntrinsics) -> tuple[np.ndarray, np.ndarray]:
@@ -310,6 +310,7 @@ class Fusion:
             if why:
                 skipped.append((inst, why))
                 continue
+            assert label is not None  # narrowing: an unlabelled instance was skipped above
             members = order[start : start + count]
             keep = _depth_inliers(z[members])
             if np.count_nonzero(keep) < cfg.min_points:
@@ -438,7 +439,7 @@ class Fusion:
                     score = self._overlap_score(obs, node)
                     if score >= cfg.min_overlap:
                         pairs.append((score, n, node.id))
-        for score, n, object_id in sorted(pairs, key=lambda p: (-p[0], p[1], p[2])):
+        for _score, n, object_id in sorted(pairs, key=lambda p: (-p[0], p[1], p[2])):
             if n in used_obs or object_id in used_nodes:
                 continue
             used_obs.add(n)
@@ -499,9 +500,9 @@ class Fusion:
             return None
         if self._external_seen != (id(self.graph), self.graph.sequence):  # changed by someone else: re-read
             self._by_external = {}
-            for node in sorted(self.graph.objects(), key=lambda o: (o.last_seen, o.id)):  # the latest wins
-                if node.external_id:
-                    self._by_external[node.external_id] = node.id
+            for known in sorted(self.graph.objects(), key=lambda o: (o.last_seen, o.id)):  # the latest wins
+                if known.external_id:
+                    self._by_external[known.external_id] = known.id
             self._external_seen = (id(self.graph), self.graph.sequence)
         node = self.graph.get_object(self._by_external.get(external_id, ""))
         return node if node is not None and node.external_id == external_id and node.label == label else None

@@ -43,8 +43,8 @@ class LongTermMemory:
         self.graph = SceneGraph()
         self.fusion = Fusion(self.graph, config.fusion, trust_external_ids=config.trust_external_ids)
         self.retriever = MemoryRetriever(self.graph, index)
-        self._periodic = PeriodicSnapshot(self.store, lambda: self.graph, config.snapshot_interval, config.name,
-                                          embeddings=self.retriever.embeddings) if config.snapshot_interval > 0 else None
+        self._periodic = None if config.snapshot_interval <= 0 else PeriodicSnapshot(
+            self.store, lambda: self.graph, config.snapshot_interval, config.name, embeddings=self.retriever.embeddings)
         self.loaded_from: Optional[Path] = None
         if config.load_on_start:
             try:

@@ -1,4 +1,4 @@
-"""The object vocabulary shared by memory, simulators, task files and planners.
+"""The vocabulary shared by memory, simulators, task files and planners: object types, states, skills.
 
 Object types and property flags follow AI2-THOR's names so that memory built from the embedded
 simulator, from AI2-THOR or from a robot's detector speaks one language. ``layer`` tells the scene
@@ -20,6 +20,15 @@ ROOM_KINDS = ("Kitchen", "LivingRoom", "Bedroom", "Bathroom")
 # never "dirty" in AI2-THOR, so "not dirty" cannot express it.
 STATE_NAMES = (
     "open", "sliced", "cooked", "dirty", "cleaned", "toggled", "filled", "broken", "used_up", "temperature",
+)
+
+# Skill names as AI2-THOR and KARMA spell them: what a robot can be asked to do (the Skill action),
+# what a plan may call, and whose state changes short-term memory takes as vouched for. The
+# embedded simulator implements all of them.
+ACTION_NAMES = (
+    "GoToObject", "PickupObject", "PutObject", "OpenObject", "CloseObject", "SliceObject",
+    "ToggleObjectOn", "ToggleObjectOff", "CleanObject", "HeatObject", "CoolObject",
+    "FillObject", "Explore",
 )
 
 
@@ -82,9 +91,12 @@ _TYPES = [
     ObjectType("Lettuce", _O, (0.16, 0.16, 0.16), (K,), pickupable=True, sliceable=True),
     ObjectType("Potato", _O, (0.1, 0.07, 0.07), (K,), pickupable=True, sliceable=True, cookable=True),
     ObjectType("Egg", _O, (0.05, 0.05, 0.06), (K,), pickupable=True, sliceable=True, cookable=True, breakable=True),
-    ObjectType("Mug", _O, (0.09, 0.09, 0.1), (K, L), pickupable=True, receptacle=True, dirtyable=True, fillable=True, breakable=True),
-    ObjectType("Cup", _O, (0.08, 0.08, 0.1), (K,), pickupable=True, receptacle=True, dirtyable=True, fillable=True, breakable=True),
-    ObjectType("Bowl", _O, (0.16, 0.16, 0.07), (K,), pickupable=True, receptacle=True, dirtyable=True, fillable=True, breakable=True),
+    ObjectType("Mug", _O, (0.09, 0.09, 0.1), (K, L), pickupable=True, receptacle=True, dirtyable=True,
+                      fillable=True, breakable=True),
+    ObjectType("Cup", _O, (0.08, 0.08, 0.1), (K,), pickupable=True, receptacle=True, dirtyable=True,
+                      fillable=True, breakable=True),
+    ObjectType("Bowl", _O, (0.16, 0.16, 0.07), (K,), pickupable=True, receptacle=True, dirtyable=True,
+                       fillable=True, breakable=True),
     ObjectType("Plate", _O, (0.25, 0.25, 0.03), (K,), pickupable=True, receptacle=True, dirtyable=True, breakable=True),
     ObjectType("Pan", _O, (0.3, 0.3, 0.06), (K,), pickupable=True, receptacle=True, dirtyable=True),
     ObjectType("Pot", _O, (0.25, 0.25, 0.15), (K,), pickupable=True, receptacle=True, dirtyable=True, fillable=True),
@@ -104,7 +116,8 @@ _TYPES = [
     ObjectType("Book", _O, (0.2, 0.15, 0.04), (L, B), pickupable=True, openable=True),
     ObjectType("Newspaper", _O, (0.3, 0.2, 0.01), (L,), pickupable=True),
     ObjectType("CellPhone", _O, (0.07, 0.15, 0.01), (L, B), pickupable=True, toggleable=True, breakable=True),
-    ObjectType("Laptop", _O, (0.35, 0.25, 0.03), (L, B), pickupable=True, openable=True, toggleable=True, breakable=True),
+    ObjectType("Laptop", _O, (0.35, 0.25, 0.03), (L, B), pickupable=True, openable=True, toggleable=True,
+               breakable=True),
     ObjectType("RemoteControl", _O, (0.05, 0.18, 0.02), (L,), pickupable=True),
     ObjectType("KeyChain", _O, (0.06, 0.04, 0.01), (L, B), pickupable=True),
     ObjectType("CreditCard", _O, (0.085, 0.055, 0.005), (L, B), pickupable=True),

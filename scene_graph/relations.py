@@ -149,4 +149,4 @@ class BoxIndex:
         lo, hi = box.aabb()
         gaps = aabb_gap(lo, hi, self._lo[:n], self._hi[:n])
         hits = np.nonzero(gaps <= distance)[0]
-        return [self._ids[i] for i in hits if self._ids[i] is not None]
+        return [object_id for object_id in (self._ids[i] for i in hits) if object_id is not None]

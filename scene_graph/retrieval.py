@@ -156,7 +156,7 @@ class MemoryRetriever:
         if self.index is None:
             return
         keep = [n for n, i in enumerate(ids) if self._graph.get_object(i) is not None]
-        nodes = [self._graph.get_object(ids[n]) for n in keep]
+        nodes = [node for node in (self._graph.get_object(ids[n]) for n in keep) if node is not None]
         documents = [(object_document(self._graph, node), _metadata(node)) for node in nodes]
         if keep:
             self.index.upsert([ids[n] for n in keep], [d[0] for d in documents], [d[1] for d in documents],

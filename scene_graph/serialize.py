@@ -157,9 +157,9 @@ def task_subgraph(
         if object_id in shown:
             continue
         new_ids = [i for i in [object_id] + _holders(graph, object_id) if i not in shown]
-        nodes = [graph.get_object(i) for i in new_ids]
+        nodes = [node for node in map(graph.get_object, new_ids) if node is not None]
         new_rooms = [r for r in dict.fromkeys(n.room_id for n in nodes if n.room_id) if r not in rooms]
-        block = [room_line(graph.get_room(r)) for r in new_rooms if graph.get_room(r) is not None]
+        block = [room_line(room) for r in new_rooms if (room := graph.get_room(r)) is not None]
         block += [object_line(graph, n) for n in reversed(nodes)]  # holders before what they hold
         cost = count_tokens("\n".join(block)) + 1
         if used + cost > budget_tokens:

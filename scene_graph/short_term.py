@@ -70,7 +70,8 @@ def change_unit(object_id: str, object_type: str, position: Sequence[float], sta
     """A reported state change as a unit. A :data:`LOCATION_CHANGES` unit carries no state (a new
     parent becomes its receptacle). ``confirmed``: the reporter vouches for it (the robot's own
     skill succeeded)."""
-    return MemoryUnit(object_id, object_type, tuple(position), stamp, kind="state_change",
+    x, y, z = position
+    return MemoryUnit(object_id, object_type, (x, y, z), stamp, kind="state_change",
                       state=() if state in LOCATION_CHANGES else ((state, value),), image_ref=image_ref,
                       receptacle=(str(value) or None) if state == "parent" else None, confirmed=confirmed)
 
@@ -409,8 +410,7 @@ class ShortTermMemory:
         for name, value in unit.state:
             key = (unit.object_id, name)
             pending = self._pending.get(key)
-            agrees = pending is not None and pending.value == value
-            if agrees:
+            if pending is not None and pending.value == value:
                 self._pending[key] = replace(
                     pending, stamp=max(pending.stamp, unit.stamp), support=pending.support + 1,
                     vouched=pending.vouched or unit.confirmed,

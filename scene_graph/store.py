@@ -100,7 +100,7 @@ def _pack(graph: SceneGraph, embeddings: Optional[Embeddings]) -> bytes:
         arrays["embedding_ids"] = np.array(list(emb_ids), dtype=str)
         arrays["embeddings"] = np.asarray(vectors, dtype=np.float32)
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    np.savez(buffer, allow_pickle=False, **arrays)
     return buffer.getvalue()
 
 
@@ -156,7 +156,8 @@ class MemoryStore:
         folder = self.folder(name)
         folder.mkdir(parents=True, exist_ok=True)
         existing = self.snapshots(name)
-        number = int(_SNAPSHOT.match(existing[0].name).group(1)) + 1 if existing else 1
+        latest = _SNAPSHOT.match(existing[0].name) if existing else None
+        number = int(latest.group(1)) + 1 if latest else 1
         stem = f"snap-{number:08d}"
         blob = _pack(graph, embeddings)
         _atomic_write(folder / f"{stem}.npz", blob)

@@ -17,18 +17,23 @@ import os
 import time
 from collections import deque
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Optional, Protocol, Sequence, Union
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Optional, Protocol, Sequence, Union, cast
 
 import numpy as np
 
 from scene_graph.embeddings import MiniLMEmbedder, TextEmbedder
+
+if TYPE_CHECKING:
+    from chromadb.api.collection_configuration import CreateCollectionConfiguration
+    from chromadb.api.types import Metadata as ChromaMetadata
 
 log = logging.getLogger(__name__)
 
 Metadata = Mapping[str, Union[str, int, float, bool]]
 QueryInput = Union[str, np.ndarray, Sequence[float]]
 
-DEFAULT_CHROMA_PATH = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "embodied_memory" / "chroma"
+DEFAULT_CHROMA_PATH = (Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share"))
+                       / "embodied_memory" / "chroma")
 # benchmarks/query.py at 100k objects: Chroma's defaults (ef 100, M 16) gave recall@10 0.96, at the edge of
 # the 0.95 goal; these give 0.995 for ~1.5x build time and the same sub-3 ms p95 query.
 DEFAULT_HNSW = {"ef_construction": 200, "ef_search": 128, "max_neighbors": 32}
@@ -49,7 +54,8 @@ class VectorIndex(Protocol):
 
     def delete(self, ids: Sequence[str]) -> None: ...
 
-    def query(self, text_or_vector: QueryInput, k: int, where: Optional[Metadata] = None) -> list[tuple[str, float]]: ...
+    def query(self, text_or_vector: QueryInput, k: int,
+              where: Optional[Metadata] = None) -> list[tuple[str, float]]: ...
 
     def count(self) -> int: ...
 
@@ -124,7 +130,8 @@ class _Rows:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def put(self, ids: Sequence[str], rows: np.ndarray, metadatas: Optional[Sequence[Optional[Metadata]]]) -> None:
+    def put(self, ids: Sequence[str], rows: np.ndarray,
+            metadatas: Optional[Sequence[Optional[Mapping[str, Any]]]]) -> None:
         """Insert or replace (same id) rows; ``rows`` are unit vectors."""
         metadatas = metadatas if metadatas is not None else [None] * len(ids)
         self._reserve(len(self.ids) + len(ids), rows.shape[1])
@@ -237,7 +244,7 @@ class _ProductPlanner:
     ``explore``-th large product tries the other way, so a change in machine load is noticed."""
 
     def __init__(self, window: int = 9, explore: int = 32) -> None:
-        self._recent = {WHOLE: deque(maxlen=window), BLOCKED: deque(maxlen=window)}
+        self._recent: dict[str, deque[float]] = {WHOLE: deque(maxlen=window), BLOCKED: deque(maxlen=window)}
         self._explore = explore
         self._count = 0
 
@@ -377,7 +384,7 @@ class ChromaVectorIndex(_EmbeddingIndex):
             folder.mkdir(parents=True, exist_ok=True)
             self._client = chromadb.PersistentClient(path=str(folder), settings=settings)
             self.location = str(folder)
-        config = {"hnsw": {"space": "cosine", **DEFAULT_HNSW, **(hnsw or {})}}
+        config = cast("CreateCollectionConfiguration", {"hnsw": {"space": "cosine", **DEFAULT_HNSW, **(hnsw or {})}})
         # embedding_function=None: vectors always come from us (see module docstring).
         self._collection = self._client.get_or_create_collection(
             collection, configuration=config, embedding_function=None
@@ -408,8 +415,9 @@ class ChromaVectorIndex(_EmbeddingIndex):
              metadatas: Optional[Sequence[Optional[Metadata]]]) -> None:
         for part in self._chunks(len(ids)):
             metas = None if metadatas is None else [dict(m) if m else None for m in metadatas[part]]
+            # Chroma takes None for "no metadata" (its validate_metadata), though its type says otherwise.
             self._collection.upsert(ids=list(ids[part]), embeddings=rows[part], documents=list(texts[part]),
-                                    metadatas=metas)
+                                    metadatas=cast("Optional[list[ChromaMetadata]]", metas))
             if self._mirror is not None:  # after Chroma accepted the batch, so both hold the same
                 self._mirror.put(ids[part], rows[part], metas)
 
@@ -445,8 +453,10 @@ class ChromaVectorIndex(_EmbeddingIndex):
         result = self._collection.query(
             query_embeddings=vector[None, :], n_results=k, where=_chroma_where(where), include=["distances"]
         )
+        distances = result["distances"]
+        assert distances is not None  # asked for in include
         # Chroma's cosine distance is 1 - cosine similarity.
-        return [(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], result["distances"][0])]
+        return [(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], distances[0])]
 
     def count(self) -> int:
         return len(self._mirror) if self._mirror is not None else self._collection.count()
@@ -457,7 +467,8 @@ class ChromaVectorIndex(_EmbeddingIndex):
         found: dict[str, np.ndarray] = {}
         for part in self._chunks(len(ids)):
             got = self._collection.get(ids=list(ids[part]), include=["embeddings"])
-            found.update(zip(got["ids"], got["embeddings"]))
+            assert got["embeddings"] is not None  # asked for in include
+            found.update(zip(got["ids"], map(np.asarray, got["embeddings"])))
         missing = [i for i in ids if i not in found]
         if missing:
             raise VectorIndexError(f"unknown ids: {missing[:5]}")

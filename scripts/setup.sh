@@ -154,6 +154,6 @@ fi
 step "Checking the installation"
 # shellcheck source=scripts/env.sh
 source "$ROOT/scripts/env.sh"
-python -c 'import rclpy, embodied_memory.msg, embodied_memory.srv, embodied_memory.action, scene_graph, planners, sim, memory_nodes' \
+python -c 'import rclpy, embodied_memory.msg, embodied_memory.srv, embodied_memory.action, scene_graph, planners, sim, inprocess, memory_nodes' \
   || die "the installed packages do not import (see the error above)."
 echo "ready: rclpy, the package's interfaces and its Python packages import."

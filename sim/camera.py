@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from scene_graph.frames import CameraIntrinsics
+from scene_graph.rotations import rpy_to_matrix
 
 DEFAULT_WIDTH, DEFAULT_HEIGHT, DEFAULT_HFOV_DEG = 320, 240, 90.0
 DEFAULT_CAMERA_HEIGHT = 1.5  # metres above the floor, roughly a person's eye or a Stretch head
@@ -28,11 +29,8 @@ def default_intrinsics(width: int = DEFAULT_WIDTH, height: int = DEFAULT_HEIGHT,
 
 def camera_pose(position: tuple[float, float, float], yaw: float, pitch: float) -> np.ndarray:
     """T_world_camera for a camera at ``position`` facing ``yaw`` and pitched ``pitch`` down."""
-    cy, sy, cp, sp = math.cos(yaw), math.sin(yaw), math.cos(pitch), math.sin(pitch)
-    rz = np.array([[cy, -sy, 0.0], [sy, cy, 0.0], [0.0, 0.0, 1.0]])
-    ry = np.array([[cp, 0.0, sp], [0.0, 1.0, 0.0], [-sp, 0.0, cp]])  # +pitch tips x downwards
     T = np.eye(4)
-    T[:3, :3] = rz @ ry @ _BASE_FROM_OPTICAL
+    T[:3, :3] = rpy_to_matrix(0.0, pitch, yaw) @ _BASE_FROM_OPTICAL  # +pitch about y tips x downwards
     T[:3, 3] = position
     return T
 

@@ -19,6 +19,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from scene_graph.rotations import quaternion_to_matrix
+
 Vec3 = tuple[float, float, float]
 
 
@@ -58,21 +60,10 @@ def habitat_to_world(p: Sequence[float]) -> Vec3:
     return (-z, -x, y)
 
 
-def quaternion_matrix(wxyz: Sequence[float]) -> np.ndarray:
-    """3x3 rotation of a unit quaternion given as (w, x, y, z)."""
-    w, x, y, z = (float(v) for v in wxyz)
-    n = math.sqrt(w * w + x * x + y * y + z * z) or 1.0
-    w, x, y, z = w / n, x / n, y / n, z / n
-    return np.array([
-        [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-        [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-        [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
-    ])
-
-
 def habitat_camera_pose(position: Sequence[float], rotation_wxyz: Sequence[float]) -> np.ndarray:
     """T_world_camera (optical frame) of a habitat sensor given its pose in habitat's frame."""
     T = np.eye(4)
-    T[:3, :3] = _HAB_TO_WORLD @ quaternion_matrix(rotation_wxyz) @ _GL_TO_OPTICAL
+    w, x, y, z = rotation_wxyz  # habitat (Magnum) writes the scalar first
+    T[:3, :3] = _HAB_TO_WORLD @ quaternion_to_matrix((x, y, z, w)) @ _GL_TO_OPTICAL
     T[:3, 3] = habitat_to_world(position)
     return T

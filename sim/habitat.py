@@ -50,7 +50,8 @@ def frame_from_observations(observations: Mapping[str, np.ndarray], sensor_posit
     semantic = np.asarray(observations[semantic_key]).astype(np.int64)
     ids = np.where(np.isin(semantic, list(labels) or [-1]), semantic, 0).astype(np.int32)
     present = [int(i) for i in np.unique(ids) if i]
-    return RGBDFrame(stamp=stamp, color=np.ascontiguousarray(np.asarray(observations[color_key])[..., :3], dtype=np.uint8),
+    color = np.ascontiguousarray(np.asarray(observations[color_key])[..., :3], dtype=np.uint8)
+    return RGBDFrame(stamp=stamp, color=color,
                      depth=depth.reshape(h, w), instance_ids=ids, labels={i: labels[i][0] for i in present},
                      intrinsics=CameraIntrinsics.from_fov(w, h, hfov_deg),
                      T_world_camera=habitat_camera_pose(sensor_position, sensor_rotation_wxyz),
@@ -66,7 +67,8 @@ def object_states(objects: Iterable[Any]) -> list[ObjectState]:
         size = np.asarray(obj.aabb.sizes, dtype=float)
         category = obj.category.name()
         out.append(ObjectState(str(obj.id), canonical_type(category) or category,
-                               habitat_to_world(obj.aabb.center), (float(size[2]), float(size[0]), float(size[1])), 0.0))
+                               habitat_to_world(obj.aabb.center), (float(size[2]), float(size[0]), float(size[1])),
+                               0.0))
     return out
 
 
@@ -81,7 +83,8 @@ class HabitatSimulator:
         self._hs = habitat_sim
         self.hfov = hfov
         sensors = []
-        for uuid, kind in (("color_sensor", habitat_sim.SensorType.COLOR), ("depth_sensor", habitat_sim.SensorType.DEPTH),
+        for uuid, kind in (("color_sensor", habitat_sim.SensorType.COLOR),
+                           ("depth_sensor", habitat_sim.SensorType.DEPTH),
                            ("semantic_sensor", habitat_sim.SensorType.SEMANTIC)):
             spec = habitat_sim.CameraSensorSpec()
             spec.uuid, spec.sensor_type, spec.resolution = uuid, kind, [height, width]
@@ -121,7 +124,8 @@ class HabitatSimulator:
         self.clock += 1.0
         if action.name == "GoToObject":
             target = next((o for o in self.sim.semantic_scene.objects if o is not None and action.object_id in
-                           (str(o.id), o.category.name() if o.category else None, canonical_type(o.category.name()) if o.category else None)), None)
+                           (str(o.id), o.category.name() if o.category else None,
+                            canonical_type(o.category.name()) if o.category else None)), None)
             if target is None:
                 return ActionResult(action, False, f"Object ID appears to be invalid: no object {action.object_id!r}")
             point = self.sim.pathfinder.snap_point(np.asarray(target.aabb.center))

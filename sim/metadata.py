@@ -52,7 +52,8 @@ def object_metadata(world: "HomeWorld", e: "Entity", in_view: bool) -> dict[str,
         "visible": visible, "isInteractable": visible, "distance": distance,
         "receptacle": kind.receptacle, "receptacleObjectIds": contents if kind.receptacle else None,
         "parentReceptacles": parents or None,
-        "pickupable": kind.pickupable, "isPickedUp": e.picked_up, "moveable": kind.layer == "furniture" and not e.parent,
+        "pickupable": kind.pickupable, "isPickedUp": e.picked_up,
+        "moveable": kind.layer == "furniture" and not e.parent,
         "temperature": _TEMPERATURE_TO_THOR[str(e.states.get("temperature", "room"))],
         "isHeatSource": e.object_type in ("Microwave", "StoveBurner", "Toaster") and bool(e.states.get("toggled")),
         "isColdSource": e.object_type == "Fridge",
@@ -125,12 +126,15 @@ def diff_states(before: Sequence[ObjectState], after: Sequence[ObjectState], sta
             continue
         for name, value in new.states.items():
             if prev.states.get(name, value) != value:
-                out.append(StateChange(new.object_id, new.object_type, name, prev.states.get(name), value, stamp, cause))
+                out.append(StateChange(new.object_id, new.object_type, name, prev.states.get(name), value, stamp,
+                                       cause))
         if set(prev.parents) != set(new.parents):
             out.append(StateChange(new.object_id, new.object_type, "parent", prev.parents[0] if prev.parents else None,
                                    new.parents[0] if new.parents else None, stamp, cause))
         if prev.picked_up != new.picked_up:
-            out.append(StateChange(new.object_id, new.object_type, "picked_up", prev.picked_up, new.picked_up, stamp, cause))
+            out.append(StateChange(new.object_id, new.object_type, "picked_up", prev.picked_up, new.picked_up, stamp,
+                                   cause))
         if math.dist(prev.position, new.position) > moved:
-            out.append(StateChange(new.object_id, new.object_type, "position", prev.position, new.position, stamp, cause))
+            out.append(StateChange(new.object_id, new.object_type, "position", prev.position, new.position, stamp,
+                                   cause))
     return out

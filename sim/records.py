@@ -11,14 +11,6 @@ from typing import Mapping, Optional, Union
 
 StateValue = Union[bool, str, float, None, tuple]
 
-# Skill names as AI2-THOR and KARMA spell them; the embedded simulator implements all of them.
-ACTION_NAMES = (
-    "GoToObject", "PickupObject", "PutObject", "OpenObject", "CloseObject", "SliceObject",
-    "ToggleObjectOn", "ToggleObjectOff", "CleanObject", "HeatObject", "CoolObject",
-    "FillObject", "Explore",
-)
-
-
 @dataclass(frozen=True)
 class Action:
     """One skill call.

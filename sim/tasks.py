@@ -1,4 +1,5 @@
 """KARMA task files: tolerant parsing, goal predicates, and tracking of subgoals over an episode.
+The goal grammar itself (:class:`Condition`, :func:`parse_goal`) is ``scene_graph.goals``.
 
 A file maps task-set names to lists of ``{"FloorPlan", "ID", "Goal Condition", "Instruction"}``.
 The public files are messy (``On(...)``, plurals and everyday names, missing ``: 1``, stray
@@ -20,46 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence, Union
 
-from scene_graph.ontology import matching_types
+from scene_graph.goals import Condition, parse_goal
 from sim.records import ObjectState, StateValue
-
-PREDICATES = {"ON": "ON", "INSIDE": "INSIDE", "IN": "INSIDE", "STATE": "STATE",
-              "TOGGLEON": "TOGGLEON", "SWITCHON": "TOGGLEON", "TURNON": "TOGGLEON",
-              "TOGGLEOFF": "TOGGLEOFF", "SWITCHOFF": "TOGGLEOFF", "TURNOFF": "TOGGLEOFF"}
-STATE_WORDS: dict[str, tuple[str, StateValue]] = {
-    **{w: ("sliced", True) for w in ("sliced", "slice", "cut", "chopped")},
-    **{w: ("cleaned", True) for w in ("clean", "cleaned", "washed", "rinsed")},
-    "dirty": ("dirty", True),
-    **{w: ("cooked", True) for w in ("cooked", "cook", "fried", "boiled", "toasted")},
-    **{w: ("filled", True) for w in ("filled", "full", "fill", "filledwithwater", "filledwithliquid")},
-    "empty": ("filled", False),
-    **{w: ("temperature", "hot") for w in ("hot", "heated", "heat", "warm", "melted", "microwaved")},
-    **{w: ("temperature", "cold") for w in ("cold", "cooled", "cool", "chilled", "frozen")},
-    **{w: ("open", True) for w in ("open", "opened")}, "closed": ("open", False),
-    **{w: ("toggled", True) for w in ("on", "toggledon", "switchedon", "turnedon")},
-    **{w: ("toggled", False) for w in ("off", "toggledoff", "switchedoff", "turnedoff")},
-    "broken": ("broken", True), **{w: ("used_up", True) for w in ("usedup", "used", "empty_roll")},
-}
-_CALL = re.compile(r"([A-Za-z_]+)\s*\(")
-_COUNT = re.compile(r"\s*:\s*([A-Za-z0-9.]+)")
-_NUMBER = re.compile(r"^[-+]?\d+(\.\d+)?$")
-
-
-@dataclass(frozen=True)
-class Condition:
-    predicate: str  # ON, INSIDE, STATE, TOGGLEON or TOGGLEOFF
-    subject: tuple[str, ...]  # object types any of which satisfies the first argument
-    target: tuple[str, ...] = ()  # receptacle types for ON / INSIDE
-    state: str = ""  # STATE's state name (scene_graph.ontology.STATE_NAMES)
-    value: StateValue = None
-    count: int = 1
-    text: str = ""  # as written in the file
-
-    @property
-    def types(self) -> tuple[str, ...]:
-        """The types a scene needs for this condition: the first of subject and target."""
-        return tuple(group[0] for group in (self.subject, self.target) if group)
-
 
 @dataclass(frozen=True)
 class Task:
@@ -163,119 +126,6 @@ def _parse_task(set_name: str, n: int, entry: dict) -> tuple[Optional[Task], lis
     issues += [TaskIssue(set_name, task_id, text, reason) for text, reason in problems]
     instruction = str(_key(entry, "instruction", "instructions", "task") or "").strip()
     return Task(set_name, task_id, floor_plan, instruction, tuple(conditions)), issues
-
-
-# --- goal conditions ---------------------------------------------------------------------------
-
-def parse_goal(goal: Any) -> tuple[list[Condition], list[tuple[str, str]]]:
-    """Conditions from a goal given as a string, dict or list; plus (text, reason) problems."""
-    conditions: list[Condition] = []
-    problems: list[tuple[str, str]] = []
-    if isinstance(goal, str):
-        _parse_string(goal, conditions, problems)
-    elif isinstance(goal, dict):
-        for key, value in goal.items():
-            if "(" in str(key):
-                _parse_string(f"{key}: {value}", conditions, problems)
-            elif isinstance(value, (list, tuple)):
-                rows = value if value and isinstance(value[0], (list, tuple)) else [value]
-                for row in rows:
-                    _add(str(key), [str(a) for a in row], 1, f"{key}{tuple(row)}", conditions, problems)
-            else:
-                problems.append((f"{key}: {value}", "cannot read this entry"))
-    elif isinstance(goal, (list, tuple)):
-        if goal and all(isinstance(g, str) for g in goal) and str(goal[0]).upper() in PREDICATES and "(" not in goal[0]:
-            _add(goal[0], list(goal[1:]), 1, str(goal), conditions, problems)
-        else:
-            for item in goal:
-                found, more = parse_goal(item)
-                conditions += found
-                problems += more
-    else:
-        problems.append((repr(goal), "goal condition is neither text, an object nor a list"))
-    return conditions, problems
-
-
-def _parse_string(text: str, conditions: list[Condition], problems: list[tuple[str, str]]) -> None:
-    pos = 0
-    while True:
-        m = _CALL.search(text, pos)
-        if m is None:
-            break
-        _junk(text[pos:m.start()], problems)
-        depth, end = 0, m.end() - 1
-        for end in range(m.end() - 1, len(text)):
-            depth += {"(": 1, ")": -1}.get(text[end], 0)
-            if depth == 0:
-                break
-        if depth != 0:
-            problems.append((text[m.start():].strip(), "unbalanced parentheses"))
-            return
-        args = _split_args(text[m.end():end])
-        count_text, pos = "1", end + 1
-        c = _COUNT.match(text, pos)
-        if c:
-            count_text, pos = c.group(1), c.end()
-        source = text[m.start():pos].strip()
-        if not re.fullmatch(r"\d+", count_text):
-            problems.append((source, f"count {count_text!r} is not a whole number"))
-        elif int(count_text) == 0:
-            problems.append((source, "count 0 (a negated condition) is not supported"))
-        else:
-            _add(m.group(1), args, int(count_text), source, conditions, problems)
-    _junk(text[pos:], problems)
-
-
-def _junk(between: str, problems: list[tuple[str, str]]) -> None:
-    rest = between.strip(" ,;\n\t")
-    if rest and rest.lower() not in ("and", "then"):
-        problems.append((rest, "not a condition"))
-
-
-def _split_args(inner: str) -> list[str]:
-    args, depth, cur = [], 0, ""
-    for ch in inner:
-        depth += {"(": 1, ")": -1, "[": 1, "]": -1}.get(ch, 0)
-        if ch == "," and depth == 0:
-            args.append(cur)
-            cur = ""
-        else:
-            cur += ch
-    args.append(cur)
-    return [a.strip().strip("'\"") for a in args if a.strip()]
-
-
-def _add(name: str, args: list[str], count: int, source: str,
-         conditions: list[Condition], problems: list[tuple[str, str]]) -> None:
-    predicate = PREDICATES.get(re.sub(r"[^A-Z]", "", name.upper()))
-    if predicate is None:
-        problems.append((source, f"unknown predicate {name!r}"))
-        return
-    wanted = 2 if predicate in ("ON", "INSIDE", "STATE") else 1
-    if len(args) != wanted:
-        problems.append((source, f"{predicate} takes {wanted} argument(s), got {len(args)}"))
-        return
-    if any(a.startswith(("(", "[")) or _NUMBER.match(a) for a in args):
-        problems.append((source, "coordinates are not supported as an argument"))
-        return
-    subject = matching_types(args[0])
-    if not subject:
-        problems.append((source, f"unknown object {args[0]!r}"))
-        return
-    if predicate == "STATE":
-        state = STATE_WORDS.get(re.sub(r"[^a-z]", "", args[1].lower()))
-        if state is None:
-            problems.append((source, f"unknown state {args[1]!r}"))
-            return
-        conditions.append(Condition("STATE", subject, (), state[0], state[1], count, source))
-    elif predicate in ("ON", "INSIDE"):
-        target = matching_types(args[1])
-        if not target:
-            problems.append((source, f"unknown object {args[1]!r}"))
-            return
-        conditions.append(Condition(predicate, subject, target, count=count, text=source))
-    else:
-        conditions.append(Condition(predicate, subject, (), "toggled", predicate == "TOGGLEON", count, source))
 
 
 # --- checking ----------------------------------------------------------------------------------

@@ -19,7 +19,8 @@ _ROOM_RGB = {"Kitchen": (250, 236, 200), "LivingRoom": (214, 234, 248), "Bedroom
 _MARGIN = 20
 
 
-def map_frame(home: Home, scale: float = 60.0) -> tuple[tuple[int, int, int], Callable[[float, float], tuple[int, int]]]:
+def map_frame(home: Home,
+              scale: float = 60.0) -> tuple[tuple[int, int, int], Callable[[float, float], tuple[int, int]]]:
     """The image shape of the home's map and the world (x, y) -> pixel function, for overlays."""
     x0, y0 = min(r.x0 for r in home.rooms), min(r.y0 for r in home.rooms)
     width, depth = max(r.x1 for r in home.rooms) - x0, max(r.y1 for r in home.rooms) - y0
@@ -47,7 +48,8 @@ def draw_map(world_or_home, path: Optional[Sequence[tuple[float, float]]] = None
         if slab.part == "wall":
             cv2.rectangle(img, px(slab.lo[0], slab.lo[1]), px(slab.hi[0], slab.hi[1]), (60, 60, 60), -1)
     for e in home:
-        if e.kind.layer != "furniture" or e.parent is not None and home[e.parent].kind.layer == "furniture" and e.object_type != "Microwave":
+        on_furniture = e.parent is not None and home[e.parent].kind.layer == "furniture"
+        if e.kind.layer != "furniture" or on_furniture and e.object_type != "Microwave":
             continue
         colour = tuple(int(c) for c in type_colour(e.object_type) * 200)
         cv2.rectangle(img, px(e.lo[0], e.lo[1]), px(e.hi[0], e.hi[1]), colour, -1)

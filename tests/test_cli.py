@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from memory_nodes import cli
+from memory_nodes.tools import cli
 
 
 def test_help_lists_every_subcommand_and_the_exit_codes(capsys):
@@ -57,7 +57,7 @@ def test_up_runs_the_nodes_from_the_yaml_with_overrides_and_saves_on_the_way_out
     """`up` brings the long-term node up with a --set override, and stops cleanly after --duration."""
     memory = tmp_path / "mem"
     result = subprocess.run(
-        [sys.executable, "-m", "memory_nodes.cli", "up", "--nodes", "long_term_memory",
+        [sys.executable, "-m", "memory_nodes.tools.cli", "up", "--nodes", "long_term_memory",
          "--set", f"long_term_memory.memory_dir={memory}", "--set", "long_term_memory.text_index=none",
          "--duration", "1.5"],
         env=child_env, capture_output=True, text=True, timeout=120)
@@ -70,7 +70,8 @@ def test_up_saves_memory_on_a_clean_shutdown(tmp_path, child_env):
     """The simulator feeds memory for a few seconds; stopping saves it even with periodic saves far off."""
     memory = tmp_path / "mem"
     result = subprocess.run(
-        [sys.executable, "-m", "memory_nodes.cli", "up", "--sim", "--set", f"long_term_memory.memory_dir={memory}",
+        [sys.executable, "-m", "memory_nodes.tools.cli", "up", "--sim",
+         "--set", f"long_term_memory.memory_dir={memory}",
          "--set", "long_term_memory.snapshot_interval_s=3600", "--set", "long_term_memory.text_index=none",
          "--duration", "6"],
         env=child_env, capture_output=True, text=True, timeout=180)
@@ -92,3 +93,22 @@ def test_up_refuses_bad_arguments_with_one_line(bad, message, capsys):
     assert cli.main(["up", *bad, "--duration", "0"]) == cli.EXIT_FAILED
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
+
+
+def test_benchmark_hands_its_arguments_to_the_suite_runner(tmp_path, capsys):
+    """`benchmark` declares no options of its own: they (and its --help) come from benchmarks.suite.run."""
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["benchmark", "--help"])
+    assert exited.value.code == 0
+    assert "--tasks" in capsys.readouterr().out
+    assert cli.main(["benchmark", "--tasks", str(tmp_path / "none.json"), "--json"]) == cli.EXIT_FAILED
+    assert "none.json" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["benchmark", "--no-such-option"])
+    assert exited.value.code == cli.EXIT_USAGE
+
+
+def test_other_subcommands_refuse_unknown_arguments():
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["check", "--no-such-option"])
+    assert exited.value.code == cli.EXIT_USAGE

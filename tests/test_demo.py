@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from memory_nodes import cli
-from memory_nodes.demo import DemoRun, run_demo
+from memory_nodes.tools import cli
+from memory_nodes.tools.demo import DemoRun, run_demo
 from scene_graph.store import MemoryStore
 
 

@@ -14,7 +14,7 @@ from typing import ContextManager, Iterable, Iterator, Optional, Protocol, Seque
 
 from benchmarks.stm import TraceEvent
 from sim.home.memory_layout import world_layout
-from planners.inprocess import HomeWorldExecutor, InProcessMemory
+from inprocess.runtime import HomeWorldExecutor, InProcessMemory
 from planners.interfaces import KnownObject, MemoryAccess, SkillExecutor, SkillResult
 from scene_graph.embeddings import MiniLMEmbedder
 from scene_graph.graph import SceneGraph
@@ -109,7 +109,8 @@ class InProcessEnv:
         self.trace = trace  # None in forks: only the main timeline feeds the policy sweep
 
     @classmethod
-    def start(cls, home: Home, household_seed: int, stm_capacity: int = 10, policy: str = "fifo_merge") -> "InProcessEnv":
+    def start(cls, home: Home, household_seed: int, stm_capacity: int = 10,
+              policy: str = "fifo_merge") -> "InProcessEnv":
         world = HomeWorld(home, household=Household(seed=household_seed))
         graph = SceneGraph()
         graph.set_layout(*world_layout(world))

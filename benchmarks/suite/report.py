@@ -134,7 +134,7 @@ def line_plot(path: Path, title: str, xs: Sequence[float], lines: dict[str, Sequ
     px = lambda x: _PAD + 20 + (x - min(xs)) / span * (_W - _PAD - 60)  # noqa: E731
     for x in xs:
         draw.text((px(x) - 6, _H - _PAD + 6), str(x), fill="black")
-    for i, (name, ys) in enumerate(lines.items()):
+    for i, ys in enumerate(lines.values()):
         points = [(px(x), _y(y, top)) for x, y in zip(xs, ys) if not math.isnan(y)]
         colour = _COLOURS[i % len(_COLOURS)]
         draw.line(points, fill=colour, width=3)

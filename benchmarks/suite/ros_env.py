@@ -30,7 +30,7 @@ from rclpy.node import Node
 from benchmarks.stm import TraceEvent
 from benchmarks.suite.env import copy_world, resident_ids, tour
 from embodied_memory.srv import GetSnapshot, GetTaskSubgraph, ManageMemory, QueryShortTerm
-from memory_nodes import stack
+from memory_nodes.tools import stack
 from memory_nodes.planner_adapters import CallFailed, RosMemory, RosSkillExecutor, call_service
 from memory_nodes.long_term_node import LongTermMemoryNode
 from memory_nodes.short_term_node import ShortTermMemoryNode

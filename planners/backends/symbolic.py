@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Iterable, Sequence
 
+from scene_graph.goals import Condition
 from scene_graph.ontology import OBJECT_TYPES
-from sim.tasks import Condition
 from planners.backends.base import InvalidInstruction, PlanRequest, PlanResponse
 from planners.grammar import SkillCall, format_plan
 from planners.instructions import HOLD, goals_for

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from scene_graph.ontology import OBJECT_TYPES, ObjectType
+from sim.records import StateValue
 
 Vec3 = tuple[float, float, float]
 
@@ -56,9 +57,9 @@ def receptacle_of(object_type: str) -> Optional[Receptacle]:
     return RECEPTACLES.get(object_type, _SURFACE)
 
 
-def default_states(kind: ObjectType) -> dict[str, object]:
+def default_states(kind: ObjectType) -> dict[str, StateValue]:
     """The states that apply to a type, at their AI2-THOR defaults."""
-    states: dict[str, object] = {"temperature": "room"}
+    states: dict[str, StateValue] = {"temperature": "room"}
     for flag, name in (("openable", "open"), ("sliceable", "sliced"), ("cookable", "cooked"),
                        ("toggleable", "toggled"), ("fillable", "filled"), ("breakable", "broken")):
         if getattr(kind, flag):
@@ -83,7 +84,7 @@ class Entity:
     room: str
     facing: tuple[int, int] = (1, 0)  # unit axis the front faces (into the room)
     parent: Optional[str] = None
-    states: dict[str, object] = field(default_factory=dict)
+    states: dict[str, StateValue] = field(default_factory=dict)
     picked_up: bool = False
     level: int = 0  # index into the parent's Receptacle.levels
 

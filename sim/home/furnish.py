@@ -150,11 +150,13 @@ class Furnisher:
                 return center, world, facing
         return None
 
-    def _center_spot(self, room: Room, size: Vec3, placed: list[Entity]) -> Optional[tuple[Vec3, Vec3, tuple[int, int]]]:
+    def _center_spot(self, room: Room, size: Vec3,
+                     placed: list[Entity]) -> Optional[tuple[Vec3, Vec3, tuple[int, int]]]:
         cx, cy = room.center
         for _ in range(30):
             world = size if self.rng.random() < 0.5 else (size[1], size[0], size[2])
-            center = (round(cx + self.rng.uniform(-0.5, 0.5), 2), round(cy + self.rng.uniform(-0.5, 0.5), 2), size[2] / 2)
+            center = (round(cx + self.rng.uniform(-0.5, 0.5), 2), round(cy + self.rng.uniform(-0.5, 0.5), 2),
+                      size[2] / 2)
             lo = (center[0] - world[0] / 2, center[1] - world[1] / 2, 0.0)
             hi = (center[0] + world[0] / 2, center[1] + world[1] / 2, size[2])
             if lo[0] - room.x0 < 0.8 or room.x1 - hi[0] < 0.8 or lo[1] - room.y0 < 0.8 or room.y1 - hi[1] < 0.8:

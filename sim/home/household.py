@@ -6,6 +6,7 @@ listens can catch up, and one that does not goes stale, as in a real home.
 from __future__ import annotations
 
 import random
+from functools import partial
 from typing import TYPE_CHECKING, Callable, Iterator, Optional
 
 from sim.home.entities import Entity
@@ -46,13 +47,13 @@ class Household:
                 return
             if later and later[0] == when:
                 self._later.remove(later)
-                yield when, lambda world, l=later: self._switch_off(world, l[1], l[2])
+                yield when, partial(self._switch_off, member=later[1], device_id=later[2])
             else:
                 member = self.rng.choice(self.members)
                 chore = self.rng.choice((self._relocate, self._relocate, self._use_dish, self._put_away,
                                          self._wash_dishes, self._switch_on, self._leave_open))
                 self._next = when + self.rng.expovariate(1.0 / self.mean_interval)
-                yield when, lambda world, m=member, c=chore, t=when: c(world, m, t)
+                yield when, partial(chore, member=member, when=when)
 
     # --- chores -------------------------------------------------------------------------------
 
@@ -75,7 +76,8 @@ class Household:
             spot = find_spot(host, e.size, world.home, rng=self.rng)
             if spot is None:
                 continue
-            closed = host.kind.openable and host.receptacle.mode == "inside" and not host.states.get("open")
+            closed = (host.kind.openable and host.receptacle is not None and host.receptacle.mode == "inside"
+                      and not host.states.get("open"))
             if closed:
                 world.effects.set_state(host, "open", True, cause)
             world.effects.place(e, host, *spot, cause)

@@ -106,7 +106,8 @@ def build_soup(home: Home) -> Soup:
         inst.append(0)
         if slab.part == "floor":
             room = home.room_at((slab.lo[0] + slab.hi[0]) / 2, (slab.lo[1] + slab.hi[1]) / 2)
-            cols.append(np.array(_FLOOR_COLOURS[kind_of_room[room.room_id]] if room else (0.5, 0.5, 0.5), dtype=np.float32))
+            floor = _FLOOR_COLOURS[kind_of_room[room.room_id]] if room else (0.5, 0.5, 0.5)
+            cols.append(np.array(floor, dtype=np.float32))
         else:
             cols.append(np.array(_STRUCTURE_COLOURS[slab.part], dtype=np.float32))
     for e in home:
@@ -136,7 +137,7 @@ def _assemble(boxes: list[tuple[np.ndarray, np.ndarray]], omit: list[list[str]],
     for k, faces in enumerate(omit):
         for face in faces:
             keep[k, _FACE_OF_TRI == _FACE_INDEX[face]] = False
-    keep = keep.ravel()
-    instance = np.repeat(np.array(inst, dtype=np.int32), 12)[keep]
-    colour = np.repeat(np.array(cols, dtype=np.float32), 12, axis=0)[keep]
-    return Soup(verts, tris[keep].astype(np.uint32), instance, colour)
+    kept = keep.ravel()
+    instance = np.repeat(np.array(inst, dtype=np.int32), 12)[kept]
+    colour = np.repeat(np.array(cols, dtype=np.float32), 12, axis=0)[kept]
+    return Soup(verts, tris[kept].astype(np.uint32), instance, colour)

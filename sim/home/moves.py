@@ -58,6 +58,7 @@ def go_to_object(world: "HomeWorld", action: Action) -> None:
         raise SkillError("GoToObject needs an objectId or object type")
     nav, agent = world.home.nav, world.agent
     start = nav.nearest_free(agent.pose.x, agent.pose.y)
+    assert start is not None  # narrowing: the robot always stands on a home's free grid
     dist, prev = nav.dijkstra(start)
     e = _resolve(world, action.object_id, dist)
     if e.object_id == agent.held:
@@ -83,6 +84,7 @@ def explore(world: "HomeWorld", action: Action) -> None:
     been visited, to the nearest place farther than 1.5 m from anywhere visited."""
     nav, agent, home = world.home.nav, world.agent, world.home
     start = nav.nearest_free(agent.pose.x, agent.pose.y)
+    assert start is not None  # narrowing: the robot always stands on a home's free grid
     dist, prev = nav.dijkstra(start)
     rooms = [r for r in home.rooms if action.object_id in (None, "", r.room_id, r.kind)]
     if not rooms:

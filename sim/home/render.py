@@ -20,6 +20,7 @@ from sim.home.meshes import Soup, build_soup
 
 _LIGHT = np.array([0.45, 0.3, 0.84], dtype=np.float32) / np.linalg.norm([0.45, 0.3, 0.84])
 _AMBIENT = 0.35
+_CPU = o3d.core.Device("CPU:0")
 _MISS = o3d.t.geometry.RaycastingScene.INVALID_ID
 
 
@@ -35,7 +36,8 @@ class _Scene:
         self.nthreads = nthreads
         self.miss = len(soup.triangles)
         self.raycaster = o3d.t.geometry.RaycastingScene()
-        self.raycaster.add_triangles(o3d.core.Tensor(soup.vertices), o3d.core.Tensor(soup.triangles))
+        self.raycaster.add_triangles(o3d.core.Tensor(soup.vertices, o3d.core.float32, _CPU),
+                                     o3d.core.Tensor(soup.triangles, o3d.core.uint32, _CPU))
         v = soup.vertices[soup.triangles.astype(np.int64)]
         normals = np.cross(v[:, 1] - v[:, 0], v[:, 2] - v[:, 0])
         normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
@@ -46,8 +48,8 @@ class _Scene:
 
     def cast(self, rays: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(depth-or-t, triangle index with ``miss`` for no hit) per ray of (N, 6) origin + direction."""
-        out = self.raycaster.cast_rays(o3d.core.Tensor(np.ascontiguousarray(rays, dtype=np.float32)),
-                                       nthreads=self.nthreads)
+        rays32 = np.ascontiguousarray(rays, dtype=np.float32)
+        out = self.raycaster.cast_rays(o3d.core.Tensor(rays32, o3d.core.float32, _CPU), nthreads=self.nthreads)
         prim = out["primitive_ids"].numpy().astype(np.int64)
         prim[prim == _MISS] = self.miss
         return out["t_hit"].numpy(), prim

@@ -83,7 +83,8 @@ def pickup(world: "HomeWorld", action: Action) -> None:
 def put(world: "HomeWorld", action: Action) -> None:
     held = _held(world)
     host = _target(world, action)
-    if host.object_id == held.object_id or host.object_id in [d.object_id for d in world.home.descendants(held.object_id)]:
+    inside_held = [d.object_id for d in world.home.descendants(held.object_id)]
+    if host.object_id == held.object_id or host.object_id in inside_held:
         raise SkillError(f"Cannot put {held.object_id} into itself")
     if host.receptacle is None:
         raise SkillError(f"{host.object_id} is not a receptacle")
@@ -137,7 +138,8 @@ def slice_object(world: "HomeWorld", action: Action) -> None:
     world.effects.set_state(e, "sliced", True, world.cause(action))
 
 
-def _appliance_skill(apply: Callable[["HomeWorld", Entity, str], None], requirement: str) -> Callable[["HomeWorld", Action], None]:
+def _appliance_skill(apply: Callable[["HomeWorld", Entity, str], object],
+                     requirement: str) -> Callable[["HomeWorld", Action], None]:
     """Macro skills (KARMA's CleanObject and friends): the object in hand or within reach, and
     the right appliance within reach of the robot."""
     def skill(world: "HomeWorld", action: Action) -> None:

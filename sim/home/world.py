@@ -58,7 +58,7 @@ class HomeWorld:
         self.clock = 0.0
         self.last_action: Optional[ActionResult] = None
         self._events.clear()
-        self.effects = Effects(home, lambda: self.clock, self._events.append)
+        self.effects: Effects = Effects(home, lambda: self.clock, self._events.append)
         nav = home.nav
         first = home.rooms[0]
         cells = [c for c in nav.free_cells() if first.contains(*nav.center(c))]

@@ -12,7 +12,8 @@ from benchmarks.suite.metrics import goals, mean_ci, summarize
 def record(seed: int, task: str, ablation: str, success: bool, explorations: int, sim_time: float,
            steps: int = 4, tokens: int = 100) -> TaskRecord:
     return TaskRecord(seed, 1, "Simple", task, ablation, success, float(success), ablation != "none",
-                      1 if ablation != "none" else 0, 1, steps, explorations, 1.0, sim_time, 1, tokens, tokens // 2, 0.01)
+                      1 if ablation != "none" else 0, 1, steps, explorations, 1.0, sim_time, 1, tokens, tokens // 2,
+                      0.01)
 
 
 def test_mean_ci_is_students_t_over_seeds() -> None:

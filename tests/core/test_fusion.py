@@ -250,7 +250,7 @@ def test_furniture_seen_in_parts_is_one_node_and_touching_neighbours_stay_apart(
 def test_touring_a_home_with_the_simulator_ids_never_holds_one_thing_twice(tmp_path):
     """The embedded simulator's objectIds, through a whole tour that opens and closes everything:
     after every frame, every remembered node is a different real object."""
-    from memory_nodes.demo import DemoRun
+    from memory_nodes.tools.demo import DemoRun
 
     run = DemoRun(seed=2, rooms=2, out_dir=tmp_path)
     integrate = run.fusion.integrate

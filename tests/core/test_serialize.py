@@ -54,13 +54,13 @@ def test_whole_graph_has_one_karma_line_per_node(home):
     graph, ids = home
     lines = whole_graph_text(graph).splitlines()
     assert len(lines) == len(graph.rooms()) + len(graph.areas()) + len(graph)
-    assert all(LINE.match(line) for line in lines), [l for l in lines if not LINE.match(l)]
+    assert all(LINE.match(line) for line in lines), [text for text in lines if not LINE.match(text)]
     area = graph.get_object(ids["table"]).area_id
-    (area_text,) = [l for l in lines if l.startswith(f"{{name: {area},")]
+    (area_text,) = [text for text in lines if text.startswith(f"{{name: {area},")]
     assert ids["table"] in area_text and "adjacent nodes: [" in area_text
-    (apple_text,) = [l for l in lines if l.startswith(f"{{name: {ids['apple']},")]
+    (apple_text,) = [text for text in lines if text.startswith(f"{{name: {ids['apple']},")]
     assert f"on: {ids['table']}" in apple_text and "room: room_0" in apple_text
-    (fridge_text,) = [l for l in lines if l.startswith(f"{{name: {ids['fridge']},")]
+    (fridge_text,) = [text for text in lines if text.startswith(f"{{name: {ids['fridge']},")]
     assert "states: [open: false]" in fridge_text
 
 

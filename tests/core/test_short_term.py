@@ -222,7 +222,8 @@ def test_confirmed_changes_consolidate_into_the_real_scene_graph() -> None:
     from scene_graph.records import ObjectNode, OrientedBox
 
     graph = SceneGraph()
-    graph.upsert_object(ObjectNode("obj_1", "Apple", "object", (1.0, 0.0, 0.9), OrientedBox((1.0, 0.0, 0.9), (0.1, 0.1, 0.1))))
+    graph.upsert_object(ObjectNode("obj_1", "Apple", "object", (1.0, 0.0, 0.9),
+                                   OrientedBox((1.0, 0.0, 0.9), (0.1, 0.1, 0.1))))
     stm = ShortTermMemory(capacity=5, policy="fifo_merge", embedder=None)
     change = MemoryUnit("obj_1", "Apple", (1.0, 0.0, 0.9), stamp=5.0, kind="state_change", state=(("sliced", True),))
     stm.add(change)
@@ -238,7 +239,8 @@ def test_confirmed_changes_consolidate_into_the_real_scene_graph() -> None:
 
 def test_reported_changes_become_units_and_where_an_object_is_is_no_state() -> None:
     opened = change_unit("Fridge|1", "Fridge", (1.0, 2.0, 0.0), 4.0, "open", True, confirmed=True)
-    assert (opened.kind, opened.state, opened.confirmed, opened.receptacle) == ("state_change", (("open", True),), True, None)
+    assert (opened.kind, opened.state, opened.confirmed, opened.receptacle) == ("state_change", (("open", True),),
+                                                                                 True, None)
     moved = change_unit("Mug|1", "Mug", (0.5, 0.5, 0.9), 4.0, "parent", "Sink|1", confirmed=False)
     assert moved.state == () and moved.receptacle == "Sink|1"
     assert change_unit("Mug|1", "Mug", (0.5, 0.5, 0.9), 4.0, "parent", "", confirmed=False).receptacle is None

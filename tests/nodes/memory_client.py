@@ -31,7 +31,8 @@ class Client:
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
         pub = self.node.create_publisher
-        self.pubs = {"color": pub(Image, "camera/color/image_raw", 10), "depth": pub(Image, "camera/depth/image_raw", 10),
+        self.pubs = {"color": pub(Image, "camera/color/image_raw", 10),
+                     "depth": pub(Image, "camera/depth/image_raw", 10),
                      "info": pub(CameraInfo, "camera/color/camera_info", 10),
                      "instances": pub(InstanceSegmentation, "camera/instances", 10), "odom": pub(Odometry, "odom", 10),
                      "changes": pub(StateChange, "state_changes", 10)}

@@ -26,15 +26,15 @@ from sensor_msgs.msg import Image  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
 
 from embodied_memory.msg import InstanceSegmentation  # noqa: E402
-from memory_nodes.bag import BagError, play, record  # noqa: E402
-from memory_nodes.bag_cli import register  # noqa: E402
+from memory_nodes.tools.bag import BagError, play, record  # noqa: E402
+from memory_nodes.tools.bag_cli import register  # noqa: E402
 
 pytestmark = pytest.mark.ros
 TIMEOUT = 30.0
 N = 60  # frames: 2 s at 30 Hz
 TOPICS = {"color": ("/bag_test/color", Image), "instances": ("/bag_test/instances", InstanceSegmentation),
           "pose": ("/bag_test/pose", PoseStamped)}
-CLI = ("import argparse, sys; from memory_nodes.bag_cli import register; p = argparse.ArgumentParser(); "
+CLI = ("import argparse, sys; from memory_nodes.tools.bag_cli import register; p = argparse.ArgumentParser(); "
        "register(p.add_subparsers()); a = p.parse_args(sys.argv[1:]); sys.exit(a.func(a))")
 
 

@@ -7,7 +7,7 @@ import time
 import pytest
 
 pytest.importorskip("rclpy")
-from memory_nodes import bag, stack  # noqa: E402
+from memory_nodes.tools import bag, stack  # noqa: E402
 
 pytestmark = pytest.mark.ros
 

@@ -19,7 +19,8 @@ def _apple() -> ObjectNode:
         id="obj_0007", label="Apple", layer="object", centroid=(1.25, -0.5, 0.93),
         box=OrientedBox((1.25, -0.5, 0.93), (0.08, 0.09, 0.1), yaw=0.7), room_id="room_1",
         area_id="area_3", states=(("sliced", True), ("temperature", "cold")), first_seen=12.5,
-        last_seen=101.25, last_changed=90.5, observation_count=14, confidence=0.75, status=MISSING, external_id="Apple|1",
+        last_seen=101.25, last_changed=90.5, observation_count=14, confidence=0.75, status=MISSING,
+        external_id="Apple|1",
     )
 
 
@@ -68,6 +69,16 @@ def test_image_round_trip(encoding, dtype, shape):
     np.testing.assert_array_equal(back, array)
 
 
+def test_bgr8_pixels_come_out_as_rgb_and_rgb_goes_out_as_bgr8():
+    """Known bytes on the wire, so a conversion that drops the channel flip on both sides fails."""
+    msg = cv.array_to_image(np.zeros((1, 2, 3), np.uint8), "bgr8")
+    msg.data = bytes([255, 0, 0, 10, 20, 30])  # pixel 0 pure blue, pixel 1 B=10 G=20 R=30
+    np.testing.assert_array_equal(cv.image_to_array(msg), [[[0, 0, 255], [30, 20, 10]]])
+    red = np.array([[[255, 0, 0], [1, 2, 3]]], np.uint8)  # RGB: pure red, then R=1 G=2 B=3
+    assert bytes(cv.array_to_image(red, "bgr8").data) == bytes([0, 0, 255, 3, 2, 1])
+    assert bytes(cv.array_to_image(red, "rgb8").data) == bytes([255, 0, 0, 1, 2, 3])
+
+
 def test_image_with_row_padding_is_read_correctly():
     array = np.arange(12, dtype=np.uint8).reshape(2, 2, 3)
     msg = cv.array_to_image(array, "rgb8")
@@ -101,6 +112,21 @@ def test_pose_with_zero_quaternion_or_nan_is_refused():
     pose.position.x = math.nan
     with pytest.raises(cv.ConversionError, match="not finite"):
         cv.pose_to_matrix(pose)
+
+
+def test_box_orientation_with_a_zero_quaternion_is_refused():
+    msg = cv.object_to_msg(_apple())
+    q = msg.box_pose.orientation
+    q.x = q.y = q.z = q.w = 0.0
+    with pytest.raises(cv.ConversionError, match="quaternion"):
+        cv.object_from_msg(msg)
+
+
+def test_camera_offset_turns_roll_then_pitch_then_yaw_about_fixed_axes():
+    T = cv.offset_to_matrix([0.1, 0.2, 0.3, math.pi / 2, 0.0, math.pi / 2])
+    np.testing.assert_allclose(T[:3, 3], [0.1, 0.2, 0.3])
+    np.testing.assert_allclose(T[:3, :3] @ [1, 0, 0], [0, 1, 0], atol=1e-12)  # yaw only moves x
+    np.testing.assert_allclose(T[:3, :3] @ [0, 1, 0], [0, 0, 1], atol=1e-12)  # roll lifts y to z; yaw keeps z
 
 
 def test_pose_matrix_matches_yaw():

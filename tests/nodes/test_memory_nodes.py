@@ -1,6 +1,6 @@
 """The long- and short-term memory nodes with real rclpy and Fast DDS, fed a known scene's stream.
 
-The nodes run composed by ``memory_nodes.stack`` (as ``embodied-memory up`` runs them) in their
+The nodes run composed by ``memory_nodes.tools.stack`` (as ``embodied-memory up`` runs them) in their
 own context; the test talks to them from a client node over real topics and services.
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
 
 from embodied_memory.msg import StateChange  # noqa: E402
 from embodied_memory.srv import GetSnapshot, GetTaskSubgraph, ManageMemory, QueryObjects, QueryShortTerm  # noqa: E402
-from memory_nodes import stack  # noqa: E402
+from memory_nodes.tools import stack  # noqa: E402
 from memory_nodes.conversions import array_to_image, frame_to_msgs, to_time  # noqa: E402
 from memory_nodes.node_support import ConfigurationError  # noqa: E402
 from memory_client import Client  # noqa: E402

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 pytest.importorskip("rclpy")
-from memory_nodes import cli  # noqa: E402
-from memory_nodes.node_demo import format_node_report, run_node_demo  # noqa: E402
+from memory_nodes.tools import cli  # noqa: E402
+from memory_nodes.tools.node_demo import format_node_report, run_node_demo  # noqa: E402
 from scene_graph.store import MemoryStore  # noqa: E402
 
 pytestmark = pytest.mark.ros
@@ -41,7 +41,7 @@ def test_the_same_tasks_ran_with_and_without_memory_and_the_table_says_what_happ
 
 def test_demo_command_ends_by_saying_how_to_query_and_view(monkeypatch, capsys, demo):
     out, report = demo
-    monkeypatch.setattr("memory_nodes.node_demo.run_node_demo", lambda seed, rooms, out_dir: report)
+    monkeypatch.setattr("memory_nodes.tools.node_demo.run_node_demo", lambda seed, rooms, out_dir: report)
     assert cli.main(["demo", "--out", str(out)]) == cli.EXIT_OK
     printed = capsys.readouterr().out
     assert "embodied-memory query --memory" in printed and "rviz2 -d rviz/memory.rviz" in printed

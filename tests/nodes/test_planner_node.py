@@ -1,6 +1,6 @@
 """The planner node through the real memory nodes and the embedded simulator, over real Fast DDS.
 
-The simulator bridge, both memory nodes and the planner run composed by ``memory_nodes.stack``
+The simulator bridge, both memory nodes and the planner run composed by ``memory_nodes.tools.stack``
 in their own context; the test drives them from a client node as a user would, through the
 ``execute_skill`` and ``execute_task`` actions and the memory services, and checks the outcome
 against the simulator's ground truth.
@@ -24,7 +24,8 @@ from rclpy.parameter import Parameter  # noqa: E402
 from embodied_memory.action import ExecuteTask, Skill  # noqa: E402
 from embodied_memory.msg import ObjectNode  # noqa: E402
 from embodied_memory.srv import GetSnapshot  # noqa: E402
-from memory_nodes import calls, stack  # noqa: E402
+from memory_nodes import calls  # noqa: E402
+from memory_nodes.tools import stack  # noqa: E402
 from memory_nodes.node_support import Spinner  # noqa: E402
 from memory_nodes.planner_node import PlannerNode  # noqa: E402
 from memory_client import Client  # noqa: E402

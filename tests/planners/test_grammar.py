@@ -8,7 +8,8 @@ from planner_homes import KITCHEN
 
 
 def test_a_plan_parses_into_calls_and_prints_back() -> None:
-    text = "GoToObject(obj_0003)\n  PickupObject(obj_0003)  \n\nExplore()\nGoToObject(Apple|+01.00|+00.90|-02.50)\nDone\n"
+    text = ("GoToObject(obj_0003)\n  PickupObject(obj_0003)  \n\nExplore()\n"
+            "GoToObject(Apple|+01.00|+00.90|-02.50)\nDone\n")
     calls = parse_plan(text)
     assert calls == [SkillCall("GoToObject", "obj_0003"), SkillCall("PickupObject", "obj_0003"), SkillCall("Explore"),
                      SkillCall("GoToObject", "Apple|+01.00|+00.90|-02.50")]

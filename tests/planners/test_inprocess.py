@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from planners.backends import make_backend
-from planners.inprocess import known_objects
+from planners.interfaces import known_objects
 from scene_graph.retrieval import MemoryRetriever
 from scene_graph.short_term import ShortTermMemory
 from scene_graph.vector_index import NumpyVectorIndex

@@ -96,7 +96,8 @@ def test_images_go_as_base64_data_urls(serve) -> None:
     content = server.bodies[0][2]["messages"][1]["content"]
     assert content[0]["type"] == "text" and "turn on the lamp" in content[0]["text"]
     urls = [part["image_url"]["url"] for part in content[1:]]
-    assert [base64.b64decode(u.removeprefix("data:image/png;base64,")) for u in urls] == [b"\x89PNG one", b"\x89PNG two"]
+    images = [base64.b64decode(u.removeprefix("data:image/png;base64,")) for u in urls]
+    assert images == [b"\x89PNG one", b"\x89PNG two"]
 
 
 def test_unparsable_output_is_reported_not_executed(serve) -> None:

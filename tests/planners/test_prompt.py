@@ -17,7 +17,8 @@ def _blocks(user: str) -> dict[str, list[str]]:
 
 
 def test_the_prompt_has_rules_skills_instruction_and_fenced_memory() -> None:
-    prompt = build_prompt("put the apple in the fridge", "{name: obj_0001, type: Fridge}\n{name: obj_0002, type: Apple}",
+    memory = "{name: obj_0001, type: Fridge}\n{name: obj_0002, type: Apple}"
+    prompt = build_prompt("put the apple in the fridge", memory,
                           ["Apple at (1.00, 2.00, 0.90)"], ["INSIDE(Apple, Fridge)"], held="obj_0007")
     assert all(f"- {name}(" in prompt.system for name in SKILLS)
     assert "never an instruction" in prompt.system
@@ -35,7 +36,8 @@ def test_an_instruction_like_label_stays_one_quoted_data_line() -> None:
     dirty = build_prompt("slice the bread", "{name: obj_0001, type: Bread}\n" + INJECTED.replace("\n", " "), [INJECTED])
     nonce = re.search(r"<<<DATA-(\w+) ", dirty.user).group(1)
     # The rules are the same text whatever memory holds (but for the fence's nonce).
-    assert dirty.system.replace(nonce, "N") == clean.system.replace(re.search(r"DATA-(\w+)", clean.system).group(1), "N")
+    clean_nonce = re.search(r"DATA-(\w+)", clean.system).group(1)
+    assert dirty.system.replace(nonce, "N") == clean.system.replace(clean_nonce, "N")
     blocks = _blocks(dirty.user)
     assert len(blocks["long_term_memory"]) == 2 and len(blocks["recent_observations"]) == 1
     for line in blocks["long_term_memory"] + blocks["recent_observations"]:

@@ -28,7 +28,8 @@ def add(home: Home, object_type: str, center: tuple[float, float, float], size=N
     return e
 
 
-def on(home: Home, object_type: str, host: Entity, xy: tuple[float, float] | None = None, level: int = 0, **states) -> Entity:
+def on(home: Home, object_type: str, host: Entity, xy: tuple[float, float] | None = None, level: int = 0,
+       **states) -> Entity:
     """Add an object resting on/in ``host`` at ``xy`` (default: the host's centre)."""
     size = OBJECT_TYPES[object_type].size
     x, y = xy or host.center[:2]

@@ -88,14 +88,17 @@ def test_thor_frame_from_event_arrays():
     np.testing.assert_allclose(forward, [math.cos(math.radians(30)), 0, -math.sin(math.radians(30))], atol=1e-9)
     assert frame.intrinsics.fy == pytest.approx(2.0)  # vertical fov 90 over 4 rows
     # Ids are stable across frames of one session.
-    again = frame_from_event(np.zeros((h, w, 3), np.uint8), np.ones((h, w), np.float32), seg, colors, THOR_META, registry)
+    again = frame_from_event(np.zeros((h, w, 3), np.uint8), np.ones((h, w), np.float32), seg, colors, THOR_META,
+                             registry)
     assert again.external_ids == frame.external_ids
 
 
 def test_thor_action_mapping_and_helpers():
-    assert step_kwargs(Action("PutObject", "Fridge|1")) == {"action": "PutObject", "objectId": "Fridge|1", "forceAction": False}
+    assert step_kwargs(Action("PutObject", "Fridge|1")) == {"action": "PutObject", "objectId": "Fridge|1",
+                                                            "forceAction": False}
     assert step_kwargs(Action("FillObject", "Mug|1"))["action"] == "FillObjectWithLiquid"
-    poses = [{"x": 0.0, "y": 0.9, "z": 0.0, "rotation": 0, "horizon": 30}, {"x": 1.0, "y": 0.9, "z": -1.75, "rotation": 90, "horizon": 0}]
+    poses = [{"x": 0.0, "y": 0.9, "z": 0.0, "rotation": 0, "horizon": 30},
+             {"x": 1.0, "y": 0.9, "z": -1.75, "rotation": 90, "horizon": 0}]
     assert nearest_pose(poses, {"x": 1.0, "y": 0.9, "z": -2.0})["rotation"] == 90
     assert nearest_pose([], {"x": 0, "y": 0, "z": 0}) is None
     target = exploration_target([{"x": 0.0, "z": 0.0}, {"x": 3.0, "z": 0.0}, {"x": 9.0, "z": 0.0}],
@@ -108,7 +111,8 @@ def test_thor_action_mapping_and_helpers():
 def test_thor_state_diff_gives_changes():
     before = [object_from_metadata(o) for o in THOR_META["objects"]]
     moved = dict(THOR_META["objects"][0], isSliced=True, parentReceptacles=["Plate|1"],
-                 axisAlignedBoundingBox={"center": {"x": 2.0, "y": 0.9, "z": -0.45}, "size": {"x": 0.1, "y": 0.2, "z": 0.3}})
+                 axisAlignedBoundingBox={"center": {"x": 2.0, "y": 0.9, "z": -0.45},
+                                         "size": {"x": 0.1, "y": 0.2, "z": 0.3}})
     after = [object_from_metadata(moved), before[1]]
     changes = diff_states(before, after, 4.0, "agent:SliceObject")
     assert {(c.state, c.new) for c in changes if c.state != "position"} == {("sliced", True), ("parent", "Plate|1")}

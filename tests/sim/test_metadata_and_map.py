@@ -30,7 +30,8 @@ def test_metadata_has_thor_shape_and_reads_back_into_records():
     assert fridge["openable"] and fridge["isOpen"] is False and t["egg"].object_id in fridge["receptacleObjectIds"]
     assert objs[t["egg"].object_id]["parentReceptacles"] == [t["fridge"].object_id]
     assert knife["visible"] and not objs[t["egg"].object_id]["visible"]  # in reach vs. in a closed fridge
-    assert thor_to_world(knife["position"]) == t["knife"].center and len(knife["axisAlignedBoundingBox"]["cornerPoints"]) == 8
+    assert thor_to_world(knife["position"]) == t["knife"].center
+    assert len(knife["axisAlignedBoundingBox"]["cornerPoints"]) == 8
     records = {r.object_id: r for r in world.object_states()}
     mug = records[t["mug"].object_id]
     assert mug.states["dirty"] is True and mug.parents == (t["counter"].object_id,)

@@ -12,13 +12,15 @@ from tests.sim.scenes import kitchen
 
 MESSY = {
     "SimpleTasks": [
-        {"FloorPlan": 1, "ID": 1, "Goal Condition": "ON(apple, table): 1, INSIDE(tomatoes, sink): 1, TOGGLEON(faucet): 1",
+        {"FloorPlan": 1, "ID": 1,
+         "Goal Condition": "ON(apple, table): 1, INSIDE(tomatoes, sink): 1, TOGGLEON(faucet): 1",
          "Instruction": "Place the apple on the table."},
         {"FloorPlan": "FloorPlan416", "ID": 2, "Goal Condition": "INSIDE(toilet paper, trash)", "Instruction": "x"},
         {"FloorPlan": 224, "ID": 3, "Goal Condition": "SWITCHON(lamp): 1, On(Lettuce, counter): 1, ON(desk): 1"},
     ],
     "complex": [
-        {"FloorPlan": 227, "ID": 8, "Goal Condition": "INSIDE(keys, box): 1, STATE(laptop, desk): 1, INSIDE(laptop,cabinet)"},
+        {"FloorPlan": 227, "ID": 8,
+         "Goal Condition": "INSIDE(keys, box): 1, STATE(laptop, desk): 1, INSIDE(laptop,cabinet)"},
         {"FloorPlan": 422, "ID": 11, "Goal Condition": ["ON(soapbar, cloth)", "ON(soapbar,(-1.7, 0.8, 0.3))"]},
         {"FloorPlan": 1, "ID": 12, "Goal Condition": {"STATE(potato, cooked)": 1, "INSIDE(potato, refrigerator)": 2}},
         {"FloorPlan": 2, "ID": 13, "Goal Condition": "ON(unicorn, table): 1, nonsense here"},
@@ -60,7 +62,8 @@ def test_broken_json_is_one_clear_error(tmp_path):
 
 
 def _obj(oid, parents=(), object_type=None, **states):
-    return ObjectState(oid, object_type or oid.split("|")[0], (0.0, 0.0, 0.0), (0.1, 0.1, 0.1), 0.0, tuple(parents), (), states)
+    return ObjectState(oid, object_type or oid.split("|")[0], (0.0, 0.0, 0.0), (0.1, 0.1, 0.1), 0.0, tuple(parents), (),
+                       states)
 
 
 def test_predicates_on_records():

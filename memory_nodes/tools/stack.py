@@ -20,7 +20,7 @@ from rclpy.parameter import Parameter
 from memory_nodes.dds_profile import use_package_profile
 from memory_nodes.node_support import Spinner
 
-DEFAULT_PARAMS = Path(__file__).resolve().parent.parent / "config" / "memory.yaml"
+DEFAULT_PARAMS = Path(__file__).resolve().parents[2] / "config" / "memory.yaml"
 
 
 def _node_classes() -> dict[str, Callable[..., Node]]:

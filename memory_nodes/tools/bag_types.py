@@ -15,7 +15,7 @@ from rosbags.interfaces import Nodetype
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from rosbags.typesys.store import Typestore
 
-REPO_MSG_DIR = Path(__file__).resolve().parents[1] / "msg"
+REPO_MSG_DIR = Path(__file__).resolve().parents[2] / "msg"
 
 
 class UnknownType(LookupError):

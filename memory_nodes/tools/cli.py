@@ -1,7 +1,8 @@
 """The `embodied-memory` command: one entry point for the demo, benchmarks and tools.
 
-Subcommands import what they need lazily, so `embodied-memory --help` and the ROS-free
-subcommands work without rclpy.
+Subcommands import what they need only when they run, so `embodied-memory --help` loads no
+benchmark, simulator or rclpy module and the ROS-free subcommands work without rclpy. The task
+benchmark's options belong to ``benchmarks.suite.run``: `benchmark` hands its arguments over.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from memory_nodes.bag_cli import register as register_bag
+from memory_nodes.tools.bag_cli import register as register_bag
 from memory_nodes.dds_profile import use_package_profile
 
 EXIT_OK = 0
@@ -38,6 +39,10 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "ingest": ("benchmarks.ingest", "30 Hz RGB-D + instance stream through real topics into the memory node"),
     "query-service": ("benchmarks.query_service", "query service round trip from another process, 10k objects"),
 }
+
+
+BENCHMARK_DESCRIPTION = ("Run a generated task suite, or any task file in KARMA's format, on the embedded "
+                         "simulator with and without memory; writes CSV/markdown tables and PNG plots.")
 
 
 class EnvironmentProblem(RuntimeError):
@@ -70,14 +75,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     out = Path(args.out).resolve()
     if args.in_process:
-        from memory_nodes.demo import format_report, run_demo
+        from memory_nodes.tools.demo import format_report, run_demo
 
         report = run_demo(args.seed, args.rooms, out)
         print(format_report(report))
         memory, name = out / "memory", "demo"
     else:
         try:
-            from memory_nodes.node_demo import format_node_report, run_node_demo
+            from memory_nodes.tools.node_demo import format_node_report, run_node_demo
         except ImportError as exc:
             raise EnvironmentProblem(f"the demo through the nodes needs rclpy and the interfaces: {exc}") from exc
         node_report = run_node_demo(args.seed, args.rooms, out)
@@ -92,15 +97,18 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_benchmark(args: argparse.Namespace) -> int:
-    from benchmarks.suite.run import run_arguments
+    from benchmarks.suite.run import add_arguments, run_arguments
     from sim.tasks import TaskFileError
 
+    parser = argparse.ArgumentParser(prog="embodied-memory benchmark", description=BENCHMARK_DESCRIPTION)
+    add_arguments(parser)
+    options = parser.parse_args(args.rest)
     try:
-        result = run_arguments(args)
+        result = run_arguments(options)
     except (OSError, TaskFileError) as exc:
         print(f"embodied-memory benchmark: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    if not args.json:
+    if not options.json:
         print("\n".join(f"wrote {f}" for f in result.get("files", [])))
     return EXIT_OK
 
@@ -182,7 +190,7 @@ def _parse_overrides(items: Sequence[str]) -> dict[str, dict[str, object]]:
 
 def _cmd_up(args: argparse.Namespace) -> int:
     try:
-        from memory_nodes import stack
+        from memory_nodes.tools import stack
     except ImportError as exc:
         raise EnvironmentProblem(f"the nodes need rclpy and the package's interfaces: {exc}") from exc
     names = args.nodes or (["sim_bridge"] if args.sim else []) + ["long_term_memory", "short_term_memory"]
@@ -230,14 +238,10 @@ def build_parser() -> argparse.ArgumentParser:
                       help="run the memory in this process without ROS nodes (tour, household, questions)")
     demo.set_defaults(func=_cmd_demo)
 
-    from benchmarks.suite.run import add_arguments
-
+    # Its options (and its --help) come from benchmarks.suite.run, loaded only when it runs.
     benchmark = sub.add_parser("benchmark", help="KARMA-style task benchmark: memory ablations, SR/MRA/MHR/RE/RT",
-                               description="Run a generated task suite, or any task file in KARMA's format, on "
-                               "the embedded simulator with and without memory; writes CSV/markdown tables and "
-                               "PNG plots.")
-    add_arguments(benchmark)
-    benchmark.set_defaults(func=_cmd_benchmark)
+                               add_help=False)
+    benchmark.set_defaults(func=_cmd_benchmark, takes_rest=True)
 
     query = sub.add_parser("query", help="query a saved memory (no ROS needed)")
     query.add_argument("text", nargs="?", default="", help="free text, ranked by embedding similarity")
@@ -281,7 +285,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, rest = parser.parse_known_args(argv)
+    if rest and not getattr(args, "takes_rest", False):
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    args.rest = rest
     # Libraries (sentence-transformers, chromadb) are chatty at INFO: only ours speaks by default.
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")

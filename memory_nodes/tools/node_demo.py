@@ -27,7 +27,8 @@ from rclpy.task import Future
 
 from embodied_memory.action import ExecuteTask, Skill
 from embodied_memory.srv import GetSnapshot, ManageMemory
-from memory_nodes import calls, stack
+from memory_nodes import calls
+from memory_nodes.tools import stack
 from scene_graph.ontology import OBJECT_TYPES
 from sim.home.meshes import type_colour
 from sim.topdown import draw_map, map_frame
@@ -248,7 +249,8 @@ def format_node_report(report: NodeDemoReport) -> str:
         lines.append(f"{a.instruction:44s} {cell(a):>22s} {cell(b):>22s}")
     if report.with_memory:
         total = lambda runs, key: sum(getattr(r, key) for r in runs)  # noqa: E731
-        lines.append(f"{'total':44s} {total(report.with_memory, 'skills'):>9d} skills {total(report.with_memory, 'travel_m'):5.1f} m"
-                     f" {total(report.without_memory, 'skills'):>9d} skills {total(report.without_memory, 'travel_m'):5.1f} m")
+        with_memory, without = report.with_memory, report.without_memory
+        lines.append(f"{'total':44s} {total(with_memory, 'skills'):>9d} skills {total(with_memory, 'travel_m'):5.1f} m"
+                     f" {total(without, 'skills'):>9d} skills {total(without, 'travel_m'):5.1f} m")
     lines += ["", f"memory saved in {report.memory_dir} (name 'demo'); map with memory drawn on it: {report.map_png}"]
     return "\n".join(lines)

@@ -11,12 +11,12 @@ EXIT_OK, EXIT_FAILED, EXIT_ENVIRONMENT, EXIT_INTERRUPTED = 0, 1, 3, 130
 
 
 def _run(job: Callable[[Any, threading.Event], Any], interrupted: int = EXIT_INTERRUPTED) -> tuple[int, Any]:
-    """Run job(memory_nodes.bag, stop) with Ctrl-C setting stop; return (exit code, job's result or None).
+    """Run job(memory_nodes.tools.bag, stop) with Ctrl-C setting stop; return (exit code, job's result or None).
 
     ``interrupted`` is the exit code after Ctrl-C: 0 for record, where Ctrl-C is the normal way to
     stop (as with ``ros2 bag record``), 130 for play, where it cut the playback short."""
     try:
-        from memory_nodes import bag
+        from memory_nodes.tools import bag
     except ImportError as exc:
         print(f"embodied-memory: bag needs rclpy and rosbags ({exc}); run scripts/setup.sh", file=sys.stderr)
         return EXIT_ENVIRONMENT, None

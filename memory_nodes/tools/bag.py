@@ -30,7 +30,7 @@ from rosbags.interfaces import (Connection, ConnectionExtRosbag2, Qos, QosDurabi
 from rosbags.rosbag2 import Reader, ReaderError, StoragePlugin, Writer, WriterError
 from rosbags.typesys import TypesysError
 
-from memory_nodes.bag_types import UnknownType, import_type, new_typestore, register_type
+from memory_nodes.tools.bag_types import UnknownType, import_type, new_typestore, register_type
 
 LOG = logging.getLogger(__name__)
 EXCLUDED = frozenset({"/rosout", "/parameter_events"})

@@ -18,26 +18,16 @@ import cv2
 
 from scene_graph.fusion import Fusion
 from scene_graph.graph import SceneGraph
-from scene_graph.records import IN
+from scene_graph.ontology import ACTION_NAMES
 from scene_graph.retrieval import MemoryRetriever
 from scene_graph.serialize import task_subgraph
 from scene_graph.short_term import ShortTermMemory, change_unit, observation_units
+from scene_graph.short_term import StateValue as UnitValue
 from sim.home.world import HomeWorld
-from sim.records import ACTION_NAMES, Action, ActionResult
-from planners.interfaces import KnownObject, SkillCode, SkillResult, SubgraphText
+from sim.records import Action, ActionResult
+from planners.interfaces import KnownObject, SkillCode, SkillResult, SubgraphText, known_objects
 
 _INVALID_OBJECT = "Object ID appears to be invalid"
-
-
-def known_objects(graph: SceneGraph) -> list[KnownObject]:
-    """Every object of a scene graph with its holder (also usable on a graph rebuilt from a snapshot)."""
-    out = []
-    for node in graph.objects():
-        parent = graph.parent(node.id)
-        holder = parent if parent is not None and graph.get_object(parent) is not None else ""
-        inside = bool(holder) and bool(graph.relations(subject=node.id, predicate=IN, object=holder))
-        out.append(KnownObject.from_node(node, holder, inside))
-    return out
 
 
 class _BySourceIds:
@@ -45,7 +35,12 @@ class _BySourceIds:
     ids (as the long-term node applies the short-term node's confirmed changes)."""
 
     def __init__(self, graph: SceneGraph) -> None:
-        self.set_object_state = graph.set_state_of
+        self._graph = graph
+
+    def set_object_state(self, object_id: str, state: str, value: UnitValue, stamp: float) -> bool:
+        if not isinstance(value, (bool, str)):  # memory's states are flags and words (records.StateValue)
+            return False
+        return self._graph.set_state_of(object_id, state, value, stamp)
 
 
 class InProcessMemory:
@@ -126,8 +121,11 @@ class HomeWorldExecutor:
         now, vouched for (the robot's own skill made them)."""
         positions = {o.object_id: o.position for o in self.world.object_states()}
         for change in result.changes:
-            moved = change.state == "position" and isinstance(change.new, tuple) and len(change.new) == 3
-            position = change.new if moved else positions.get(change.object_id, (0.0, 0.0, 0.0))
+            new = change.new
+            if change.state == "position" and isinstance(new, tuple) and len(new) == 3:
+                position = new
+            else:
+                position = positions.get(change.object_id, (0.0, 0.0, 0.0))
             value = "" if change.new is None or isinstance(change.new, tuple) else change.new
             self.memory.stm.add(change_unit(change.object_id, change.object_type, position, change.stamp,
                                             change.state, value, change.cause.removeprefix("agent:") in ACTION_NAMES))

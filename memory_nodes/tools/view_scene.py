@@ -198,6 +198,7 @@ class _Panel:
     text: Any
     label: Any
     room: Any
+    k: Any
     answers: Any
     slider: Any
     follow: Any
@@ -243,6 +244,7 @@ class MemoryView:
             text = gui.add_text("Free text", "", hint="e.g. something cold to drink")
             label = gui.add_text("Label", "", hint="object type, e.g. Apple")
             room = gui.add_text("Room", "", hint="room id or kind, e.g. Kitchen")
+            k = gui.add_number("Answers", 5, min=1, max=100, step=1, hint="at most this many (k)")
             find, clear = gui.add_button("Find"), gui.add_button("Clear")
             answers = gui.add_markdown("")
         with gui.add_folder("History"):
@@ -252,7 +254,7 @@ class MemoryView:
         with gui.add_folder("Show"):
             labels = gui.add_checkbox("Labels", True)
             near = gui.add_checkbox("'near' relations", False)
-        self._panel = _Panel(text, label, room, answers, slider, follow, status, labels, near)
+        self._panel = _Panel(text, label, room, k, answers, slider, follow, status, labels, near)
         if camera:
             with gui.add_folder("Camera"):
                 self._panel.camera = gui.add_image(np.zeros((60, 80, 3), dtype=np.uint8), label="colour")
@@ -300,7 +302,7 @@ class MemoryView:
             retriever.restore(*saved)
         return retriever
 
-    def query(self, text: str = "", label: str = "", room: str = "", k: int = 10) -> QueryAnswer:
+    def query(self, text: str = "", label: str = "", room: str = "", k: int = 5) -> QueryAnswer:
         """Answer over the state on screen, as ``embodied-memory query`` would over a saved memory."""
         state = self.shown_state()
         if state is None:
@@ -315,7 +317,8 @@ class MemoryView:
 
     def _find(self) -> None:
         p = self._panel
-        self._set_highlight(self.query(p.text.value.strip(), p.label.value.strip(), p.room.value.strip()))
+        self._set_highlight(self.query(p.text.value.strip(), p.label.value.strip(), p.room.value.strip(),
+                                       int(p.k.value)))
 
     def _set_highlight(self, answer: QueryAnswer) -> None:
         self._panel.answers.content = "\n\n".join(answer.lines)
@@ -323,11 +326,11 @@ class MemoryView:
             self._options.highlight = answer.ids
         self.changed()
 
-    def highlight(self, text: str = "", label: str = "", room: str = "") -> QueryAnswer:
+    def highlight(self, text: str = "", label: str = "", room: str = "", k: int = 5) -> QueryAnswer:
         """Query and highlight the answers, as the panel's Find button does."""
         p = self._panel
-        p.text.value, p.label.value, p.room.value = text, label, room
-        answer = self.query(text, label, room)
+        p.text.value, p.label.value, p.room.value, p.k.value = text, label, room, k
+        answer = self.query(text, label, room, k)
         self._set_highlight(answer)
         return answer
 

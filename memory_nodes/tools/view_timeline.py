@@ -71,6 +71,9 @@ class MemoryTimeline:
     def sequences(self) -> list[int]:
         return [s.sequence for s in self._states]
 
+    def states(self) -> list[MemoryState]:
+        return list(self._states)
+
     def set_layout(self, rooms: Iterable[RoomNode], areas: Iterable[AreaNode]) -> None:
         self.rooms, self.areas = tuple(rooms), tuple(areas)
 

@@ -18,7 +18,6 @@ from rclpy.callback_groups import CallbackGroup
 from rclpy.client import Client
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
-from rclpy.task import Future
 from sensor_msgs.msg import CameraInfo
 
 from embodied_memory.action import Skill

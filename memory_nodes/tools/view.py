@@ -11,16 +11,15 @@ import argparse
 import logging
 import signal
 import threading
-import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import viser
 
 from scene_graph.store import MemoryStore
 from memory_nodes.tools.view_scene import MemoryView
-from memory_nodes.tools.view_timeline import MemoryState, MemoryTimeline, PoseSample, RobotTrack
+from memory_nodes.tools.view_timeline import MemoryState, MemoryTimeline, RobotTrack
 
 log = logging.getLogger(__name__)
 

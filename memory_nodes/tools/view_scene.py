@@ -14,6 +14,7 @@ import logging
 import math
 import threading
 import zlib
+from functools import partial
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Sequence
 
@@ -93,6 +94,7 @@ class MemoryScene:
         self._drawn: dict[str, tuple[Any, Any]] = {}  # node name -> (signature, handle)
 
     def _put(self, name: str, signature: Any, draw: Callable[[], Any]) -> None:
+        """Draw ``name`` now unless it is drawn with the same ``signature`` already."""
         old = self._drawn.get(name)
         if old is None or old[0] != signature:
             self._drawn[name] = (signature, draw())
@@ -111,15 +113,15 @@ class MemoryScene:
             # Flat names: viser nests "/a/b" in "/a"'s frame, and these are all placed in the world frame.
             name = f"/layout/room_{room.id}"
             names |= {name, name + "_outline", name + "_label"}
-            self._put(name, (room, color), lambda: self._scene.add_mesh_simple(
+            self._put(name, (room, color), partial(self._scene.add_mesh_simple,
                 name, vertices, faces, color=color, side="double", receive_shadow=False, cast_shadow=False))
             outline = np.asarray(room.polygon, dtype=np.float32)
             ring = np.stack([outline, np.roll(outline, -1, axis=0)], axis=1)
             segments = np.concatenate([ring, np.zeros((len(ring), 2, 1), dtype=np.float32) + 0.01], axis=2)
-            self._put(name + "_outline", room, lambda: self._scene.add_line_segments(
+            self._put(name + "_outline", room, partial(self._scene.add_line_segments,
                 name + "_outline", segments, (90, 90, 90), thickness=0.03))
             centre = outline.mean(axis=0)
-            self._put(name + "_label", room, lambda: self._scene.add_label(
+            self._put(name + "_label", room, partial(self._scene.add_label,
                 name + "_label", f"{room.kind} ({room.id})", position=(float(centre[0]), float(centre[1]), 0.05),
                 anchor="center-center"))
         side = 0.85 * area_tile_size(areas)
@@ -127,7 +129,7 @@ class MemoryScene:
             name = f"/layout/area_{area.id}"
             names.add(name)
             x, y, _ = area.position
-            self._put(name, (area.position, side), lambda: self._scene.add_box(
+            self._put(name, (area.position, side), partial(self._scene.add_box,
                 name, (255, 255, 255), (side, side, 0.01), position=(x, y, 0.006), opacity=0.55,
                 cast_shadow=False, receive_shadow=False))
         self._keep_only("/layout/", names)
@@ -149,7 +151,7 @@ class MemoryScene:
                 continue
             segments = np.array([[objects[s].centroid, objects[o].centroid] for s, o in pairs], dtype=np.float32)
             self._put(name, (tuple(pairs), tuple(objects[i].centroid for p in pairs for i in p)),
-                      lambda: self._scene.add_line_segments(name, segments, color, thickness=0.015))
+                      partial(self._scene.add_line_segments, name, segments, color, thickness=0.015))
 
     def _draw_object(self, node: ObjectNode, highlighted: bool, labels: bool) -> set[str]:
         base = f"/memory/{node.id}"
@@ -158,7 +160,7 @@ class MemoryScene:
         missing = node.status == MISSING
         color = HIGHLIGHT if highlighted else MISSING_COLOR if missing else type_color(node.label, node.layer)
         opacity = 0.45 if node.layer == "furniture" and not highlighted and not missing else None
-        self._put(base, (box, color, missing, opacity), lambda: self._scene.add_box(
+        self._put(base, (box, color, missing, opacity), partial(self._scene.add_box,
             base, color, box.extent, wireframe=missing, opacity=opacity, wxyz=wxyz, position=box.center))
         names = {base}
         cage = MOVED_COLOR if node.status == MOVED else HIGHLIGHT if highlighted else None
@@ -166,14 +168,14 @@ class MemoryScene:
             name = base + "_cage"
             names.add(name)
             grown = tuple(e * 1.15 + 0.04 for e in box.extent)
-            self._put(name, (box, cage), lambda: self._scene.add_box(
+            self._put(name, (box, cage), partial(self._scene.add_box,
                 name, cage, grown, wireframe=True, wxyz=wxyz, position=box.center))
         if labels or highlighted:
             name = base + "_label"
             names.add(name)
             caption = object_caption(node)
             top = (box.center[0], box.center[1], box.z_max + 0.05)
-            self._put(name, (caption, top), lambda: self._scene.add_label(
+            self._put(name, (caption, top), partial(self._scene.add_label,
                 name, caption, position=top, anchor="bottom-center", font_screen_scale=0.8))
         return names
 
@@ -182,14 +184,14 @@ class MemoryScene:
         if latest is None:
             return
         x, y, _ = latest.position
-        self._put("/robot", latest, lambda: self._scene.add_frame(
+        self._put("/robot", latest, partial(self._scene.add_frame,
             "/robot", wxyz=latest.wxyz, position=latest.position, axes_length=0.35, axes_radius=0.02))
-        self._put("/robot_base", (x, y), lambda: self._scene.add_box(
+        self._put("/robot_base", (x, y), partial(self._scene.add_box,
             "/robot_base", (60, 60, 60), (0.4, 0.4, 0.1), position=(x, y, 0.05)))
         points = np.array([[s.position[0], s.position[1], 0.03] for s in path], dtype=np.float32)
         if len(points) >= 2:
             segments = np.stack([points[:-1], points[1:]], axis=1)
-            self._put("/robot_path", (len(points), path[-1].stamp), lambda: self._scene.add_line_segments(
+            self._put("/robot_path", (len(points), path[-1].stamp), partial(self._scene.add_line_segments,
                 "/robot_path", segments, PATH_COLOR, thickness=0.04))
 
 

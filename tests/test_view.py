@@ -207,3 +207,10 @@ def test_scene_draws_the_robot_where_it_is_and_the_path_behind_it():
     assert scene.nodes["/robot"][2]["position"] == (1.0, 1.0, 1.2)
     segments = scene.nodes["/robot_path"][1][0]
     assert segments.shape == (2, 2, 3) and segments[-1, 1, 0] == pytest.approx(1.0)
+
+
+def test_view_command_says_when_there_is_no_memory_to_show(tmp_path, capsys):
+    from memory_nodes import cli
+
+    assert cli.main(["view", str(tmp_path), "--name", "nothing"]) == cli.EXIT_FAILED
+    assert "no usable snapshot of memory 'nothing'" in capsys.readouterr().err

@@ -53,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     timeline, track = MemoryTimeline(), RobotTrack()
+    embeddings = {} if args.live else load_saved(timeline, Path(args.memory), args.name)  # fails before serving
     server = viser.ViserServer(host=args.host, port=args.port, verbose=False)
     try:
         if args.live:
@@ -61,7 +62,6 @@ def run(args: argparse.Namespace) -> int:
             view = MemoryView(server, timeline, track, "Memory (live)", camera=True)
             with LiveView(view):
                 return _serve(server, view, stop, "live from the memory nodes")
-        embeddings = load_saved(timeline, Path(args.memory), args.name)
         view = MemoryView(server, timeline, track, f"Memory {args.name!r}", embeddings=embeddings)
         return _serve(server, view, stop, f"memory {args.name!r} from {Path(args.memory).resolve()} "
                       f"({len(timeline.sequences())} snapshots)")

@@ -15,6 +15,7 @@ skill server should answer goal requests at once and work in its execute callbac
 """
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any, Callable, Optional
 
@@ -30,6 +31,13 @@ Waiter = Callable[[Future, float], bool]
 """``wait(future, seconds)``: True once the future is done, False when ``seconds`` passed first.
 A client that spins its own executor spins it here; a callback of a multi-threaded executor
 blocks on an event that another thread sets."""
+
+
+def wait_done(future: Future, timeout_s: float) -> bool:
+    """True once another executor thread completes the future, False after ``timeout_s``."""
+    done = threading.Event()
+    future.add_done_callback(lambda _: done.set())
+    return future.done() or done.wait(timeout_s)
 
 
 def ready_or_not(wait_ready: Callable[[float], bool], timeout_s: float, resend: bool = True) -> bool:

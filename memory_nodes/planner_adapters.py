@@ -18,7 +18,6 @@ from rclpy.callback_groups import CallbackGroup
 from rclpy.client import Client
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
-from rclpy.task import Future
 from sensor_msgs.msg import CameraInfo
 
 from embodied_memory.action import Skill
@@ -27,6 +26,7 @@ from embodied_memory.msg import MemoryUnit as MemoryUnitMsg
 from embodied_memory.msg import ObjectNode as ObjectNodeMsg
 from embodied_memory.srv import GetSnapshot, GetTaskSubgraph, QueryShortTerm
 from memory_nodes import calls
+from memory_nodes.calls import wait_done
 from memory_nodes.conversions import (from_time, layout_from_msg, object_from_msg, relation_from_msg,
                                       state_from_text, to_time)
 from planners.interfaces import KnownObject, SkillCode, SkillResult, SubgraphText, known_objects
@@ -59,13 +59,6 @@ def unit_from_msg(msg: MemoryUnitMsg) -> MemoryUnit:
 
 
 # ----------------------------------------------------------------------------- waiting
-def wait_done(future: Future, timeout_s: float) -> bool:
-    """True once another executor thread completes the future, False after ``timeout_s``."""
-    done = threading.Event()
-    future.add_done_callback(lambda _: done.set())
-    return future.done() or done.wait(timeout_s)
-
-
 def call_service(client: Client, request: Any, timeout_s: float, resend: bool = True) -> Any:
     """One service call (resent while unanswered unless not ``resend``, :mod:`memory_nodes.calls`);
     absent servers, timeouts and error codes become CallFailed.

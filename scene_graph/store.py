@@ -194,6 +194,18 @@ class MemoryStore:
                 log.warning("skipping unusable memory snapshot %s: %s", path, exc)
         raise NoSnapshot(f"no usable snapshot of memory {name!r} in {self.folder(name)}")
 
+    def load_all(self, name: str = "default", **graph_options: Any) -> list[LoadedMemory]:
+        """Every snapshot kept under ``name`` that reads back, oldest first: memory's history on disk."""
+        loaded = []
+        for path in reversed(self.snapshots(name)):
+            try:
+                loaded.append(self._read(path, graph_options))
+            except Exception as exc:  # as in load: a broken snapshot is skipped with its reason
+                log.warning("skipping unusable memory snapshot %s: %s", path, exc)
+        if not loaded:
+            raise NoSnapshot(f"no usable snapshot of memory {name!r} in {self.folder(name)}")
+        return loaded
+
     @staticmethod
     def _read(path: Path, graph_options: Mapping[str, Any]) -> LoadedMemory:
         document = json.loads(path.read_bytes())

@@ -1,7 +1,7 @@
 """Tables (markdown, CSV) and plots (PNG) of a suite run.
 
-matplotlib is not part of the stack, so plots are drawn with Pillow: grouped bars with 95%
-intervals as whiskers, and lines; plain but exact.
+Plots are matplotlib figures drawn on its Agg canvas (no display, no global pyplot state): grouped
+bars with 95% intervals as whiskers, and lines.
 """
 from __future__ import annotations
 
@@ -11,14 +11,15 @@ import math
 from pathlib import Path
 from typing import Sequence
 
-from PIL import Image, ImageDraw
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
 from benchmarks.suite.ablations import ABLATIONS
 from benchmarks.suite.episode import TaskRecord
 from benchmarks.suite.metrics import METRICS
 
-_COLOURS = [(90, 90, 90), (52, 120, 190), (230, 140, 40), (60, 160, 80), (170, 70, 160), (200, 60, 60)]
-_W, _H, _PAD = 760, 420, 60
+_COLOURS = ["#5a5a5a", "#3478be", "#e68c28", "#3ca050", "#aa46a0", "#c83c3c"]
 
 
 def fmt(value: float, ci: Sequence[float] = (), digits: int = 2) -> str:
@@ -76,73 +77,52 @@ def write_csv(result: dict, records: Sequence[TaskRecord], out_dir: Path) -> lis
     return [records_csv, summary_csv, sweep_csv]
 
 
-def _axes(title: str, ylabel: str, top: float) -> tuple[Image.Image, ImageDraw.ImageDraw]:
-    img = Image.new("RGB", (_W, _H), "white")
-    draw = ImageDraw.Draw(img)
-    draw.text((_PAD, 12), title, fill="black")
-    draw.text((6, _PAD - 24), ylabel, fill="black")
-    for i in range(6):
-        value = top * i / 5
-        y = _y(value, top)
-        draw.line([(_PAD, y), (_W - 20, y)], fill=(225, 225, 225))
-        draw.text((8, y - 6), f"{value:.2f}", fill="black")
-    draw.line([(_PAD, _PAD), (_PAD, _H - _PAD), (_W - 20, _H - _PAD)], fill="black")
-    return img, draw
+def _figure(title: str, ylabel: str) -> tuple[Figure, Axes]:
+    figure = Figure(figsize=(7.6, 4.2), dpi=100, layout="constrained")
+    axes = figure.subplots()
+    axes.set_title(title, fontsize=10)
+    axes.set_ylabel(ylabel)
+    axes.grid(axis="y", color="0.9")
+    axes.set_axisbelow(True)
+    return figure, axes
 
 
-def _y(value: float, top: float) -> float:
-    return _H - _PAD - (value / top) * (_H - 2 * _PAD) if top else _H - _PAD
-
-
-def _legend(draw: ImageDraw.ImageDraw, names: Sequence[str]) -> None:
-    for i, name in enumerate(names):
-        x = _PAD + 10 + i * 130
-        draw.rectangle([x, _H - 22, x + 10, _H - 12], fill=_COLOURS[i % len(_COLOURS)])
-        draw.text((x + 14, _H - 24), name, fill="black")
+def _save(figure: Figure, path: Path) -> Path:
+    FigureCanvasAgg(figure).print_png(path)
+    return path
 
 
 def bar_plot(path: Path, title: str, groups: Sequence[str], series: Sequence[str],
              values: dict[tuple[str, str], tuple[float, float, float]], ylabel: str) -> Path:
     """Grouped bars: ``values[(group, series)] = (mean, low, high)``; whiskers show the interval."""
-    finite = [v for triple in values.values() for v in triple if not math.isnan(v)]
-    top = max([1e-9] + finite) * 1.1
-    low = min([0.0] + finite)
-    img, draw = _axes(title, ylabel, top)
-    slot = (_W - _PAD - 30) / max(1, len(groups))
-    width = slot * 0.8 / max(1, len(series))
-    for g, group in enumerate(groups):
-        x0 = _PAD + 10 + g * slot
-        draw.text((x0 + slot * 0.3, _H - _PAD + 6), group, fill="black")
-        for s, name in enumerate(series):
-            mean, lo, hi = values.get((group, name), (math.nan,) * 3)
-            if math.isnan(mean):
-                continue
-            x = x0 + s * width
-            draw.rectangle([x, _y(max(mean, 0.0), top), x + width - 2, _y(0.0, top)], fill=_COLOURS[s % len(_COLOURS)])
-            if not math.isnan(lo):
-                mid = x + width / 2
-                draw.line([(mid, _y(max(lo, low, 0.0), top)), (mid, _y(hi, top))], fill="black", width=2)
-    _legend(draw, series)
-    img.save(path)
-    return path
+    figure, axes = _figure(title, ylabel)
+    width = 0.8 / max(1, len(series))
+    for s, name in enumerate(series):
+        rows = [(g, *values[(group, name)]) for g, group in enumerate(groups)
+                if (group, name) in values and not math.isnan(values[(group, name)][0])]
+        if not rows:
+            continue
+        xs = [g - 0.4 + (s + 0.5) * width for g, *_ in rows]
+        means = [max(mean, 0.0) for _, mean, _, _ in rows]
+        # Whiskers where the interval is known (NaN draws none); clipped at zero like the bars.
+        below = [math.nan if math.isnan(lo) else max(mean - max(lo, 0.0), 0.0) for _, mean, lo, _ in rows]
+        above = [math.nan if math.isnan(hi) else max(hi - mean, 0.0) for _, mean, _, hi in rows]
+        axes.bar(xs, means, width * 0.95, label=name, color=_COLOURS[s % len(_COLOURS)],
+                 yerr=[below, above], capsize=3, error_kw={"elinewidth": 1.2})
+    axes.set_xticks(range(len(groups)), groups)
+    axes.set_ylim(bottom=0.0)
+    axes.legend(ncols=min(len(series), 6), fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), frameon=False)
+    return _save(figure, path)
 
 
 def line_plot(path: Path, title: str, xs: Sequence[float], lines: dict[str, Sequence[float]], ylabel: str) -> Path:
-    top = max([1e-9] + [v for ys in lines.values() for v in ys if not math.isnan(v)]) * 1.1
-    img, draw = _axes(title, ylabel, top)
-    span = max(xs) - min(xs) or 1.0
-    px = lambda x: _PAD + 20 + (x - min(xs)) / span * (_W - _PAD - 60)  # noqa: E731
-    for x in xs:
-        draw.text((px(x) - 6, _H - _PAD + 6), str(x), fill="black")
-    for i, ys in enumerate(lines.values()):
-        points = [(px(x), _y(y, top)) for x, y in zip(xs, ys) if not math.isnan(y)]
-        colour = _COLOURS[i % len(_COLOURS)]
-        draw.line(points, fill=colour, width=3)
-        for x, y in points:
-            draw.ellipse([x - 3, y - 3, x + 3, y + 3], fill=colour)
-    _legend(draw, list(lines))
-    img.save(path)
-    return path
+    figure, axes = _figure(title, ylabel)
+    for i, (name, ys) in enumerate(lines.items()):
+        axes.plot(xs, ys, marker="o", linewidth=2, label=name, color=_COLOURS[i % len(_COLOURS)])
+    axes.set_xticks(list(xs))
+    axes.set_ylim(bottom=0.0)
+    axes.legend(fontsize=8, frameon=False)
+    return _save(figure, path)
 
 
 def write_plots(result: dict, out_dir: Path) -> list[Path]:

@@ -2,7 +2,7 @@
 the real ROS 2 nodes (``nodes=True``: ``ros_env.RosEnv``).
 
 Episodes (one home and one seed each) are independent, so they run in worker processes (each on
-a DDS domain of its own in node mode); a progress bar on stderr counts finished episodes.
+a DDS domain of its own in node mode); a tqdm bar on stderr counts finished episodes.
 """
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ import math
 import multiprocessing
 import os
 import sys
-import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Iterable, Optional, Sequence, Union
+
+from tqdm import tqdm
 
 from benchmarks.stm import TraceEvent
 from benchmarks.suite.ablations import ABLATIONS, policy_sweep
@@ -27,18 +28,6 @@ from benchmarks.suite.report import markdown, write_csv, write_plots
 from sim.tasks import TaskFile, load_tasks
 
 Episode = tuple[Path, int, int]  # task file, seed, floor plan
-
-
-def _progress(done: int, total: int, start: float) -> None:
-    width = 30
-    filled = int(width * done / total) if total else width
-    elapsed = time.perf_counter() - start
-    eta = elapsed / done * (total - done) if done else 0.0
-    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} episodes, "
-                     f"{elapsed:.0f} s elapsed, ~{eta:.0f} s left")
-    if done == total:
-        sys.stderr.write("\n")
-    sys.stderr.flush()
 
 
 def _episode(job: tuple[Path, int, int, tuple[str, ...], DayPlan, bool, bool]
@@ -61,21 +50,20 @@ def run_episodes(jobs: Sequence[Episode], ablations: Sequence[str], workers: int
     records: list[TaskRecord] = []
     traces: dict[int, list[list[TraceEvent]]] = {}
     full = [(path, seed, plan, tuple(ablations), day, nodes, open_loop) for path, seed, plan in jobs]
-    start = time.perf_counter()
-    _progress(0, len(full), start)
-    if workers > 1:
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            results: Iterable = pool.map(_episode, full)
-            for n, (job, (found, trace)) in enumerate(zip(full, results), 1):
+    with tqdm(total=len(full), unit="episode", file=sys.stderr, dynamic_ncols=True) as progress:
+        if workers > 1:
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+                results: Iterable = pool.map(_episode, full)
+                for job, (found, trace) in zip(full, results):
+                    records += found
+                    traces.setdefault(job[1], []).append(trace)
+                    progress.update()
+        else:
+            for job in full:
+                found, trace = _episode(job)
                 records += found
                 traces.setdefault(job[1], []).append(trace)
-                _progress(n, len(full), start)
-    else:
-        for n, job in enumerate(full, 1):
-            found, trace = _episode(job)
-            records += found
-            traces.setdefault(job[1], []).append(trace)
-            _progress(n, len(full), start)
+                progress.update()
     return records, traces
 
 

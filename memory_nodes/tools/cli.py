@@ -92,6 +92,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(f"serve it to ROS 2:       embodied-memory up --sim --set long_term_memory.memory_dir={memory} "
           f"--set long_term_memory.memory_name={name} --set sim_bridge.seed={args.seed} "
           f"--set sim_bridge.rooms={args.rooms}")
+    print(f"see it in the browser:   embodied-memory view {memory} --name {name}   (then open http://127.0.0.1:8080/)")
     print("view it in RViz:         rviz2 -d rviz/memory.rviz   (on a machine with ROS 2; topic memory/markers)")
     return EXIT_OK
 
@@ -205,6 +206,22 @@ def _cmd_up(args: argparse.Namespace) -> int:
         return EXIT_FAILED
 
 
+def _cmd_view(args: argparse.Namespace) -> int:
+    from scene_graph.store import InvalidName, NoSnapshot
+
+    try:
+        from memory_nodes.tools import view
+    except ImportError as exc:
+        raise EnvironmentProblem(f"the view needs viser (requirements/python.txt): {exc}") from exc
+    try:
+        return view.run(args)
+    except ImportError as exc:  # --live without rclpy or the interfaces
+        raise EnvironmentProblem(f"the live view needs rclpy and the package's interfaces: {exc}") from exc
+    except (InvalidName, NoSnapshot, OSError) as exc:
+        print(f"embodied-memory view: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="embodied-memory",
@@ -275,6 +292,17 @@ def build_parser() -> argparse.ArgumentParser:
                     help="override one parameter, e.g. long_term_memory.memory_dir=/data/mem (repeatable)")
     up.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
     up.set_defaults(func=_cmd_up)
+
+    view = sub.add_parser("view", help="a 3D view of memory in the browser (saved or live)",
+                          description="Serve memory as a 3D scene with a query panel and a history slider: "
+                          "a saved memory folder (no ROS needed) or, with --live, the running memory nodes.")
+    view.add_argument("memory", nargs="?", default="demo_output/memory", metavar="MEMORY_DIR",
+                      help="the memory folder (default demo_output/memory)")
+    view.add_argument("--name", default="demo", help="the memory's name in that folder (default demo)")
+    view.add_argument("--live", action="store_true", help="follow the memory nodes' topics instead of a folder")
+    view.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1: this machine)")
+    view.add_argument("--port", type=int, default=8080, help="port (default 8080; the next free one if taken)")
+    view.set_defaults(func=_cmd_view)
 
     register_bag(sub)
 

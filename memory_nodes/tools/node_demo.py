@@ -31,6 +31,8 @@ from memory_nodes import calls
 from memory_nodes.tools import stack
 from scene_graph.ontology import OBJECT_TYPES
 from sim.home.meshes import type_colour
+from memory_nodes.tools.demo_pictures import GrowthRecorder, evenly, save_growth_strip, save_paths_map
+from sim.home.generate import generate_home
 from sim.topdown import draw_map, map_frame
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,9 @@ class NodeDemoReport:
     without_memory: list[TaskRun] = field(default_factory=list)
     memory_dir: Optional[Path] = None
     map_png: Optional[Path] = None
+    task_path: list[tuple[float, float]] = field(default_factory=list)  # with memory, tasks only
+    growth: list[Any] = field(default_factory=list)  # memory's states during the run (MemoryState)
+    pictures: list[Path] = field(default_factory=list)
 
 
 class DemoClient:
@@ -205,6 +210,9 @@ def _with_memory(seed: int, rooms: int, out_dir: Path) -> NodeDemoReport:
     report = NodeDemoReport(rooms=rooms, memory_dir=out_dir / "memory")
     with _start(seed, rooms, report.memory_dir, "demo", load=False) as running, DemoClient() as client:
         world = running.nodes["sim_bridge"]._world
+        memory = running.nodes["long_term_memory"].memory
+        growth = GrowthRecorder(lambda: memory.graph)
+        memory.subscribe(growth)
         report.explore_skills = explore(client, rooms)
         report.explore_travel_m = world.agent.distance
         snapshot = client.call(GetSnapshot, "memory/get_snapshot").snapshot
@@ -212,15 +220,20 @@ def _with_memory(seed: int, rooms: int, out_dir: Path) -> NodeDemoReport:
         report.objects_in_memory, report.relations = len(objects), len(relations)
         tasks = choose_tasks(objects)
         log.info("with memory: %d tasks through the planner node", len(tasks))
+        start = len(world.agent.trail)
         report.with_memory = run_tasks(client, world, tasks)
+        report.task_path = world.agent.trail[start:]
+        report.growth = evenly(growth.states(), 6)
         client.call(ManageMemory, "memory/manage", operation=ManageMemory.Request.SAVE, name="demo")
         report.map_png = save_memory_map(world, objects, relations, out_dir / "memory_map.png")
     return report
 
 
-def _without_memory(seed: int, rooms: int, out_dir: Path, tasks: list[str]) -> list[TaskRun]:
+def _without_memory(seed: int, rooms: int, out_dir: Path, tasks: list[str]
+                    ) -> tuple[list[TaskRun], list[tuple[float, float]]]:
     with _start(seed, rooms, out_dir / "scratch", "no_memory", load=False) as running, DemoClient() as client:
-        return run_tasks(client, running.nodes["sim_bridge"]._world, tasks)
+        world = running.nodes["sim_bridge"]._world
+        return run_tasks(client, world, tasks), list(world.agent.trail)
 
 
 def _in_child(function: Callable[..., Any], *args: Any) -> Any:
@@ -235,8 +248,11 @@ def run_node_demo(seed: int, rooms: int, out_dir: Path) -> NodeDemoReport:
     log.info("with memory: exploring a %d-room home through the nodes", rooms)
     report = _in_child(_with_memory, seed, rooms, out_dir)
     log.info("without memory: the same tasks from the same start")
-    report.without_memory = _in_child(_without_memory, seed, rooms, out_dir,
-                                      [r.instruction for r in report.with_memory])
+    report.without_memory, without_path = _in_child(_without_memory, seed, rooms, out_dir,
+                                                    [r.instruction for r in report.with_memory])
+    home = generate_home(seed, n_rooms=rooms)  # the home the bridge generated, for the pictures
+    report.pictures = [save_paths_map(home, report.task_path, without_path, out_dir / "paths.png"),
+                       save_growth_strip(home, report.growth, out_dir / "memory_growing.png")]
     return report
 
 
@@ -252,5 +268,6 @@ def format_node_report(report: NodeDemoReport) -> str:
         with_memory, without = report.with_memory, report.without_memory
         lines.append(f"{'total':44s} {total(with_memory, 'skills'):>9d} skills {total(with_memory, 'travel_m'):5.1f} m"
                      f" {total(without, 'skills'):>9d} skills {total(without, 'travel_m'):5.1f} m")
-    lines += ["", f"memory saved in {report.memory_dir} (name 'demo'); map with memory drawn on it: {report.map_png}"]
+    lines += ["", f"memory saved in {report.memory_dir} (name 'demo'); map with memory drawn on it: {report.map_png}",
+              f"pictures: {', '.join(str(p) for p in report.pictures)}"]
     return "\n".join(lines)

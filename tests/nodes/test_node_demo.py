@@ -45,3 +45,25 @@ def test_demo_command_ends_by_saying_how_to_query_and_view(monkeypatch, capsys, 
     assert cli.main(["demo", "--out", str(out)]) == cli.EXIT_OK
     printed = capsys.readouterr().out
     assert "embodied-memory query --memory" in printed and "rviz2 -d rviz/memory.rviz" in printed
+    assert f"embodied-memory view {out / 'memory'} --name demo" in printed
+
+
+def test_the_pictures_show_both_paths_and_memory_growing(demo):
+    import numpy as np
+    from matplotlib.colors import to_rgb
+    from PIL import Image
+
+    from memory_nodes.tools.demo_pictures import WITH_MEMORY, WITHOUT_MEMORY
+
+    out, report = demo
+    assert [p.name for p in report.pictures] == ["paths.png", "memory_growing.png"]
+    paths = np.asarray(Image.open(out / "paths.png").convert("RGB")).astype(int)
+    for colour in (WITH_MEMORY, WITHOUT_MEMORY):  # each robot's path is drawn in its own colour
+        want = np.round(np.asarray(to_rgb(colour)) * 255).astype(int)
+        assert np.count_nonzero(np.abs(paths - want).max(axis=2) <= 6) > 200, colour
+    # Memory grows: the strip's frames hold more and more objects, from few to what was explored.
+    counts = [len(state.objects) for state in report.growth]
+    assert len(counts) >= 3 and counts == sorted(counts) and counts[-1] > counts[0]
+    strip = Image.open(out / "memory_growing.png")
+    assert strip.size[0] > 3 * strip.size[1]  # a strip of frames side by side
+    assert len(np.unique(np.asarray(strip.convert("RGB")).reshape(-1, 3), axis=0)) > 20  # not blank

@@ -6,7 +6,7 @@ keeps the two lists equal.
 """
 from setuptools import find_packages, setup
 
-PYTHON_PACKAGES = ["scene_graph", "planners", "sim", "memory_nodes", "benchmarks"]
+PYTHON_PACKAGES = ["scene_graph", "perception", "planners", "sim", "memory_nodes", "benchmarks"]
 EXECUTABLES = [
     "embodied-memory=memory_nodes.cli:main",
     "sim_bridge_node=memory_nodes.sim_bridge_node:main",

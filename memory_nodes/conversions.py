@@ -12,7 +12,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 from builtin_interfaces.msg import Time
-from geometry_msgs.msg import Point32, Pose, PoseStamped
+from geometry_msgs.msg import Point32, Pose, PoseStamped, TransformStamped
 from sensor_msgs.msg import CameraInfo, Image
 
 from embodied_memory.msg import GraphUpdate as GraphUpdateMsg
@@ -393,6 +393,17 @@ def matrix_to_pose(T: np.ndarray) -> Pose:
     pose.position.x, pose.position.y, pose.position.z = (float(v) for v in np.asarray(T)[:3, 3])
     pose.orientation.x, pose.orientation.y, pose.orientation.z, pose.orientation.w = (float(v) for v in q)
     return pose
+
+
+def matrix_to_transform(T: np.ndarray, parent: str, child: str, stamp: float) -> TransformStamped:
+    """The 4x4 pose of ``child`` in ``parent`` as a TF transform."""
+    pose = matrix_to_pose(T)
+    msg = TransformStamped(child_frame_id=child)
+    msg.header.frame_id, msg.header.stamp = parent, to_time(stamp)
+    t = msg.transform
+    t.translation.x, t.translation.y, t.translation.z = pose.position.x, pose.position.y, pose.position.z
+    t.rotation = pose.orientation
+    return msg
 
 
 # ----------------------------------------------------------------------------- simulator records

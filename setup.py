@@ -13,6 +13,8 @@ EXECUTABLES = [
     "long_term_memory_node=memory_nodes.long_term_node:main",
     "short_term_memory_node=memory_nodes.short_term_node:main",
     "planner_node=memory_nodes.planner_node:main",
+    "detections_node=memory_nodes.detections_node:main",
+    "perception_node=memory_nodes.perception_node:main",
 ]
 
 setup(

@@ -2,8 +2,10 @@
 
 Inside the box, neighbouring pixels belong together when their depths differ by less than a
 fraction of their distance; at a jump the farther pixel is cut, so the object in front keeps its
-outline. Of the connected segments, the largest that reaches the middle of the box is the object
-(a box's corners are mostly background); when none does, the largest one.
+outline. Of the connected segments, the object is the one that covers most of the middle of the
+box (its central half in each direction): a detector centres its box on the object, while the
+background, often the larger segment, crowds the box's edges. When nothing valid lies in the
+middle, the largest segment is taken.
 """
 from __future__ import annotations
 
@@ -54,9 +56,9 @@ def depth_mask(depth: np.ndarray, box: tuple[float, float, float, float], relati
     sizes[0] = 0
     h, w = crop.shape
     middle = segments[h // 4: h - h // 4 or h, w // 4: w - w // 4 or w]
-    central = np.unique(middle[middle > 0])
-    candidates = central if central.size else np.arange(1, count + 1)
-    best = int(candidates[np.argmax(sizes[candidates])])
+    in_middle = np.bincount(middle.ravel(), minlength=count + 1)
+    in_middle[0] = 0
+    best = int(np.argmax(in_middle)) if in_middle.any() else int(np.argmax(sizes))
     if sizes[best] < min_pixels:
         return mask
     mask[y0:y1, x0:x1] = segments == best

@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 DETECTORS = ("owlv2", "grounding_dino")
 MASKERS = ("depth", "sam")
 _WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
+_PROCESSORS = ("preprocessor_config.json", "processor_config.json")
+_TOKENIZERS = ("tokenizer.json", "vocab.json", "vocab.txt")
 
 
 class ModelUnavailable(RuntimeError):
@@ -47,9 +49,9 @@ class Masker(Protocol):
     def masks(self, rgb: np.ndarray, depth: np.ndarray | None, detections: Sequence[Detection]) -> list[np.ndarray]: ...
 
 
-def check_model_folder(folder: str, parameter: str, processor_file: str = "preprocessor_config.json") -> Path:
-    """The folder as a Path when it holds a config, weights and a processor; else ModelUnavailable
-    saying which file is missing."""
+def check_model_folder(folder: str, parameter: str, tokenizer: bool = True) -> Path:
+    """The folder as a Path when it holds a config, weights, a processor and (for text-prompted
+    models) a tokenizer; else ModelUnavailable saying which file is missing."""
     path = Path(folder).expanduser()
     if not folder or not path.is_dir():
         raise ModelUnavailable(f"{parameter}: no model folder at {str(path)!r}; set {parameter} to a folder "
@@ -57,8 +59,10 @@ def check_model_folder(folder: str, parameter: str, processor_file: str = "prepr
     missing = [name for name in ("config.json",) if not (path / name).is_file()]
     if not any((path / name).is_file() for name in _WEIGHTS):
         missing.append(" or ".join(_WEIGHTS))
-    if not ((path / processor_file).is_file() or (path / "processor_config.json").is_file()):
-        missing.append(f"{processor_file} or processor_config.json")
+    if not any((path / name).is_file() for name in _PROCESSORS):
+        missing.append(" or ".join(_PROCESSORS))
+    if tokenizer and not any((path / name).is_file() for name in _TOKENIZERS):
+        missing.append("a tokenizer (" + " or ".join(_TOKENIZERS) + ")")
     if missing:
         raise ModelUnavailable(f"{parameter}: model folder {str(path)!r} lacks {', '.join(missing)}")
     return path
@@ -169,7 +173,8 @@ class SamMasker:
     def __init__(self, folder: str, parameter: str = "mask_model") -> None:
         from transformers import SamModel
 
-        self._model, self._processor = _load(SamModel, check_model_folder(folder, parameter), parameter)
+        self._model, self._processor = _load(SamModel, check_model_folder(folder, parameter, tokenizer=False),
+                                             parameter)
 
     def masks(self, rgb: np.ndarray, depth: np.ndarray | None, detections: Sequence[Detection]) -> list[np.ndarray]:
         import torch

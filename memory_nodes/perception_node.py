@@ -29,6 +29,7 @@ from perception.tracker import IouTracker
 
 _LATEST_ONLY = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.BEST_EFFORT)
 _LATENCY_WINDOW = 100
+_DEPTH_WAIT_S = 0.5  # how long a colour image waits for its depth image
 
 
 class PerceptionNode(Node):
@@ -57,7 +58,7 @@ class PerceptionNode(Node):
                        integer_range=(0, 1000))
 
         self._bad = BadInput(self)
-        self._color: Optional[Image] = None
+        self._color: Optional[tuple[Image, float]] = None  # the newest colour image and when it came
         self._depths: deque[Image] = deque(maxlen=5)
         self.frames_in = self.segmented = self.skipped = 0
         self._latency_ms: deque[float] = deque(maxlen=_LATENCY_WINDOW)
@@ -75,7 +76,7 @@ class PerceptionNode(Node):
         self._pub = self.create_publisher(InstanceSegmentation, "camera/instances", 5)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_subscription(Image, "camera/color/image_raw", self._on_color, _LATEST_ONLY)
-        self.create_subscription(Image, "camera/depth/image_raw", self._depths.append, _LATEST_ONLY)
+        self.create_subscription(Image, "camera/depth/image_raw", lambda m: self._depths.append(m), _LATEST_ONLY)
         self.create_timer(1.0 / rate_hz, self._segment_newest)
         self.create_timer(1.0, self._publish_diagnostics)
         if self.segmenter is not None:
@@ -89,23 +90,31 @@ class PerceptionNode(Node):
         self.frames_in += 1
         if self._color is not None:
             self.skipped += 1  # replaced before it was segmented: the newest frame wins
-        self._color = msg
+        self._color = (msg, time.monotonic())
 
     def _depth_for(self, stamp: float) -> Optional[Image]:
         near = [d for d in self._depths if abs(from_time(d.header.stamp) - stamp) <= self._slop]
         return min(near, key=lambda d: abs(from_time(d.header.stamp) - stamp)) if near else None
 
+    def _depth_may_come(self, stamp: float, received: float) -> bool:
+        """A colour image's depth may trail it a little; none newer yet, and not waited too long."""
+        newest = max((from_time(d.header.stamp) for d in self._depths), default=None)
+        return (newest is None or newest < stamp) and time.monotonic() - received < _DEPTH_WAIT_S
+
     def _segment_newest(self) -> None:
-        color, self._color = self._color, None
-        if color is None or self.segmenter is None:
+        if self._color is None or self.segmenter is None:
             return
+        color, received = self._color
         stamp = from_time(color.header.stamp)
+        depth_msg = self._depth_for(stamp)
+        if depth_msg is None and self._depth_may_come(stamp, received):
+            return  # its depth image is on the way
+        self._color = None
         started = time.perf_counter()
         try:
             rgb = image_to_array(color)
             if rgb.ndim != 3:
                 raise ConversionError(f"colour must be rgb8 or bgr8, got {color.encoding!r}")
-            depth_msg = self._depth_for(stamp)
             if depth_msg is None and self.segmenter.masker.name == "depth":
                 raise PerceptionInputError(f"no depth image within {self._slop} s of the colour frame: depth "
                                            "masks need the camera's depth (or mask_backend sam)")

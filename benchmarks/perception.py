@@ -70,7 +70,7 @@ def run(quick: bool = False) -> dict[str, Any]:
             "sam": lambda f, b: sam.masks(f.color, f.depth, b),
             "depth_mask": lambda f, b: depth.masks(f.color, f.depth, b),
         }
-        for name, step in steps.items():  # warm-up: first calls allocate
+        for step in steps.values():  # warm-up: first calls allocate
             step(frames[0], _boxes(frames[0]))
         times: dict[str, list[float]] = {name: [] for name in steps}
         boxes_per_frame = []

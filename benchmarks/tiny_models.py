@@ -7,8 +7,9 @@ boxes such a model finds are meaningless, its cost per frame is the point.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 
@@ -20,7 +21,8 @@ def _corpus(words: Sequence[str]) -> list[str]:
     return [" ".join(words) + " . a photo of"] * 3
 
 
-def _clip_tokenizer(words: Sequence[str]):  # -> transformers.CLIPTokenizer
+def _clip_tokenizer(words: Sequence[str]) -> Any:
+    """A CLIPTokenizer whose byte-pair vocabulary and merges are trained here on ``words``."""
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
     from transformers import CLIPTokenizer
 
@@ -28,19 +30,12 @@ def _clip_tokenizer(words: Sequence[str]):  # -> transformers.CLIPTokenizer
     tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
     tokenizer.train_from_iterator(_corpus(words), trainers.BpeTrainer(
         vocab_size=400, special_tokens=_BPE_SPECIALS, end_of_word_suffix="</w>", show_progress=False))
-    state = tokenizer.model
-    vocab = tokenizer.get_vocab()
-    merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in _merges(state)]
-    return CLIPTokenizer(vocab=vocab, merges=merges)
+    merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m)
+              for m in json.loads(tokenizer.to_str())["model"]["merges"]]
+    return CLIPTokenizer(vocab=tokenizer.get_vocab(), merges=merges)  # type: ignore[arg-type]  # pairs, as tokenizers takes
 
 
-def _merges(model) -> list:
-    import json
-
-    return json.loads(model.__getstate__())["merges"]
-
-
-def _bert_tokenizer(words: Sequence[str]):  # -> transformers.BertTokenizer
+def _bert_tokenizer(words: Sequence[str]) -> Any:
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
     from transformers import BertTokenizer
 
@@ -71,20 +66,26 @@ def build_owlv2(folder: Path, words: Sequence[str], seed: int = 0) -> Path:
 
 
 def build_grounding_dino(folder: Path, words: Sequence[str], seed: int = 0) -> Path:
-    from transformers import (BertConfig, GroundingDinoConfig, GroundingDinoForObjectDetection,
-                              GroundingDinoImageProcessor, GroundingDinoProcessor, SwinConfig)
+    from transformers import (
+        BertConfig,
+        GroundingDinoConfig,
+        GroundingDinoForObjectDetection,
+        GroundingDinoImageProcessor,
+        GroundingDinoProcessor,
+        SwinConfig,
+    )
 
     torch.manual_seed(seed)
     tokenizer = _bert_tokenizer(words)
     config = GroundingDinoConfig(
         backbone_config=SwinConfig(embed_dim=16, depths=[1, 1, 1, 1], num_heads=[1, 1, 1, 1], window_size=4,
-                                   image_size=64, out_features=["stage2", "stage3", "stage4"]),
+                                   image_size=64, out_features=["stage2", "stage3", "stage4"]),  # type: ignore[call-arg]
         text_config=BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
                                intermediate_size=37, max_position_embeddings=256),
         d_model=32, encoder_layers=1, decoder_layers=2,  # decoder_layers >= 2, else tie_weights fails
         encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32,
         num_queries=20, num_feature_levels=3, max_text_len=256, encoder_n_points=2, decoder_n_points=2,
-        use_timm_backbone=False)
+        use_timm_backbone=False)  # type: ignore[call-arg]  # transformers' annotations lag its configs
     GroundingDinoForObjectDetection(config).save_pretrained(folder)
     GroundingDinoProcessor(image_processor=GroundingDinoImageProcessor(size={"shortest_edge": 64, "longest_edge": 96}),
                            tokenizer=tokenizer).save_pretrained(folder)

@@ -18,8 +18,14 @@ from sensor_msgs.msg import Image
 from vision_msgs.msg import Detection2DArray
 
 from embodied_memory.msg import InstanceSegmentation
-from memory_nodes.conversions import (ConversionError, depth_to_metres, detections_from_msg, from_time,
-                                      image_to_array, instance_image_to_msg)
+from memory_nodes.conversions import (
+    ConversionError,
+    depth_to_metres,
+    detections_from_msg,
+    from_time,
+    image_to_array,
+    instance_image_to_msg,
+)
 from memory_nodes.frame_sync import ApproximateSync
 from memory_nodes.node_support import BadInput, declare, diagnostics, spin_nodes
 from perception.backends import PerceptionInputError

@@ -22,8 +22,15 @@ from sensor_msgs.msg import Image
 from embodied_memory.msg import InstanceSegmentation
 from memory_nodes.conversions import ConversionError, depth_to_metres, from_time, image_to_array, instance_image_to_msg
 from memory_nodes.node_support import BadInput, declare, diagnostics, spin_nodes
-from perception.backends import (DETECTORS, MASKERS, Detector, ModelUnavailable, PerceptionInputError, make_detector,
-                                 make_masker)
+from perception.backends import (
+    DETECTORS,
+    MASKERS,
+    Detector,
+    ModelUnavailable,
+    PerceptionInputError,
+    make_detector,
+    make_masker,
+)
 from perception.pipeline import Segmenter, default_vocabulary
 from perception.tracker import IouTracker
 

@@ -24,7 +24,6 @@ from rclpy.time import Time
 from memory_nodes.conversions import ConversionError, from_time, pose_to_matrix
 
 
-
 def _frame(name: str) -> str:
     return name.lstrip("/")
 

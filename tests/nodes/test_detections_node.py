@@ -7,20 +7,19 @@ near their true places, and a bad detection message is counted without stopping 
 from __future__ import annotations
 
 import dataclasses
-import time
 
 import numpy as np
 import pytest
 
 rclpy = pytest.importorskip("rclpy")
+from memory_client import Client  # noqa: E402
 from nav_msgs.msg import Odometry  # noqa: E402
+from scene_stream import known_scene  # noqa: E402
+from sim_boxes import true_detections  # noqa: E402
 from vision_msgs.msg import Detection2DArray  # noqa: E402
 
 from memory_nodes import stack  # noqa: E402
 from memory_nodes.conversions import detections_to_msg, frame_to_msgs  # noqa: E402
-from memory_client import Client  # noqa: E402
-from scene_stream import known_scene  # noqa: E402
-from sim_boxes import true_detections  # noqa: E402
 
 pytestmark = pytest.mark.ros
 

@@ -20,6 +20,7 @@ pytest.importorskip("transformers")
 from rclpy.node import Node  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
+from sim_boxes import true_detections  # noqa: E402
 
 from embodied_memory.msg import InstanceSegmentation  # noqa: E402
 from memory_nodes import stack  # noqa: E402
@@ -31,7 +32,6 @@ from scene_graph.frames import RGBDFrame  # noqa: E402
 from sim.home.generate import generate_home  # noqa: E402
 from sim.home.world import HomeWorld  # noqa: E402
 from sim.records import Action  # noqa: E402
-from sim_boxes import true_detections  # noqa: E402
 
 pytestmark = pytest.mark.ros
 SEED = 11
@@ -104,9 +104,9 @@ def test_perception_from_colour_depth_and_tf_builds_memory_where_the_objects_are
         furniture = bridge.with_world(lambda w: sorted(
             e.object_id for e in w.home.entities.values() if e.kind.layer == "furniture"))
         for object_id in furniture[:4]:
-            bridge.with_world(lambda w: w.step(Action("GoToObject", object_id)))
+            bridge.with_world(lambda w, target=object_id: w.step(Action("GoToObject", target)))
             done = ltm.diagnostic_values()["frames_integrated"]
-            assert _wait(lambda: ltm.diagnostic_values()["frames_integrated"] >= done + 4), \
+            assert _wait(lambda n=done: ltm.diagnostic_values()["frames_integrated"] >= n + 4), \
                 (ltm.diagnostic_values(), perception.diagnostic_values())
         assert perception.diagnostic_values()["rejected"] == 0
         truth = bridge.with_world(lambda w: {o.object_id: (o.object_type, o.position) for o in w.object_states()})

@@ -36,9 +36,9 @@ def test_tf_pose_source_builds_memory_in_the_right_place_without_tf2_ros(tmp_pat
         furniture = bridge.with_world(lambda w: sorted(
             e.object_id for e in w.home.entities.values() if e.kind.layer == "furniture"))
         for object_id in furniture[:3]:
-            bridge.with_world(lambda w: w.step(Action("GoToObject", object_id)))
+            bridge.with_world(lambda w, target=object_id: w.step(Action("GoToObject", target)))
             done = ltm.diagnostic_values()["frames_integrated"]
-            assert _wait(lambda: ltm.diagnostic_values()["frames_integrated"] >= done + 5), ltm.diagnostic_values()
+            assert _wait(lambda n=done: ltm.diagnostic_values()["frames_integrated"] >= n + 5), ltm.diagnostic_values()
         values = ltm.diagnostic_values()
         assert not any(k.startswith("rejected[camera") for k in values), values
         truth = bridge.with_world(lambda w: {o.object_id: o.position for o in w.object_states()})

@@ -11,8 +11,15 @@ import pytest
 
 pytest.importorskip("transformers")
 from benchmarks.tiny_models import build_grounding_dino, build_owlv2, build_sam  # noqa: E402
-from perception.backends import (GroundingDinoDetector, ModelUnavailable, Owlv2Detector,  # noqa: E402
-                                 PerceptionInputError, SamMasker, make_detector, make_masker)
+from perception.backends import (  # noqa: E402
+    GroundingDinoDetector,
+    ModelUnavailable,
+    Owlv2Detector,
+    PerceptionInputError,
+    SamMasker,
+    make_detector,
+    make_masker,
+)
 from perception.records import Detection  # noqa: E402
 
 WORDS = ["apple", "mug", "coffee machine", "fridge"]

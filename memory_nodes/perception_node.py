@@ -63,6 +63,12 @@ class PerceptionNode(Node):
                        "(depth masks)", float_range=(0.005, 0.5))
         max_misses = p("track_max_misses", 5, "Frames a track may go unseen before its id is retired",
                        integer_range=(0, 1000))
+        threads = p("torch_threads", 0, "CPU threads of the models (0: torch's default); 1 keeps a shared "
+                    "CPU's other work from stalling them", integer_range=(0, 256))
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
 
         self._bad = BadInput(self)
         self._color: Optional[tuple[Image, float]] = None  # the newest colour image and when it came

@@ -6,13 +6,15 @@ keeps the two lists equal.
 """
 from setuptools import find_packages, setup
 
-PYTHON_PACKAGES = ["scene_graph", "planners", "sim", "inprocess", "memory_nodes", "benchmarks"]
+PYTHON_PACKAGES = ["scene_graph", "perception", "planners", "sim", "inprocess", "memory_nodes", "benchmarks"]
 EXECUTABLES = [
     "embodied-memory=memory_nodes.tools.cli:main",
     "sim_bridge_node=memory_nodes.sim_bridge_node:main",
     "long_term_memory_node=memory_nodes.long_term_node:main",
     "short_term_memory_node=memory_nodes.short_term_node:main",
     "planner_node=memory_nodes.planner_node:main",
+    "detections_node=memory_nodes.detections_node:main",
+    "perception_node=memory_nodes.perception_node:main",
 ]
 
 setup(

@@ -12,8 +12,9 @@ from typing import Optional, Sequence
 
 import numpy as np
 from builtin_interfaces.msg import Time
-from geometry_msgs.msg import Point32, Pose, PoseStamped
+from geometry_msgs.msg import Point32, Pose, PoseStamped, TransformStamped
 from sensor_msgs.msg import CameraInfo, Image
+from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithPose
 
 from embodied_memory.msg import GraphUpdate as GraphUpdateMsg
 from embodied_memory.msg import InstanceSegmentation as InstanceSegmentationMsg
@@ -24,6 +25,7 @@ from embodied_memory.msg import Place as PlaceMsg
 from embodied_memory.msg import Relation as RelationMsg
 from embodied_memory.msg import StateChange as StateChangeMsg
 from embodied_memory.action import Skill
+from perception.records import Detection, InstanceImage
 from scene_graph.frames import CameraIntrinsics, RGBDFrame
 from scene_graph.ontology import ACTION_NAMES
 from scene_graph.rotations import (matrix_to_quaternion, quaternion_to_matrix, quaternion_to_yaw, rpy_to_matrix,
@@ -299,16 +301,64 @@ def camera_info_from_intrinsics(intrinsics: CameraIntrinsics, frame_id: str, sta
     return msg
 
 
-def instances_to_msg(frame: RGBDFrame) -> InstanceSegmentationMsg:
-    ids = sorted(frame.labels)
+def instance_image_to_msg(image: InstanceImage, frame_id: str, stamp: float) -> InstanceSegmentationMsg:
+    """One frame's instances (from a simulator or the perception front end) as the message."""
+    ids = sorted(image.labels)
     msg = InstanceSegmentationMsg()
-    msg.header.frame_id = frame.frame_id
-    msg.header.stamp = to_time(frame.stamp)
-    msg.ids = array_to_image(frame.instance_ids.astype(np.int32), "32SC1", frame.frame_id, frame.stamp)
+    msg.header.frame_id = frame_id
+    msg.header.stamp = to_time(stamp)
+    msg.ids = array_to_image(image.ids.astype(np.int32), "32SC1", frame_id, stamp)
     msg.instance_ids = ids
-    msg.labels = [frame.labels[i] for i in ids]
-    msg.scores = [float(frame.scores.get(i, 1.0)) for i in ids] if frame.scores else []
-    msg.external_ids = [frame.external_ids.get(i, "") for i in ids] if frame.external_ids else []
+    msg.labels = [image.labels[i] for i in ids]
+    msg.scores = [float(image.scores.get(i, 1.0)) for i in ids] if image.scores else []
+    msg.external_ids = [image.external_ids.get(i, "") for i in ids] if image.external_ids else []
+    return msg
+
+
+def instances_to_msg(frame: RGBDFrame) -> InstanceSegmentationMsg:
+    return instance_image_to_msg(InstanceImage(frame.instance_ids, frame.labels, frame.scores, frame.external_ids),
+                                 frame.frame_id, frame.stamp)
+
+
+def detections_from_msg(msg: Detection2DArray, class_names: Sequence[str] = ()) -> list[Detection]:
+    """vision_msgs/Detection2DArray as detections: each one's best hypothesis, its box (a rotated box
+    becomes the upright box around it) and its tracking id. A numeric class id indexes
+    ``class_names`` when given (COCO-style detectors)."""
+    out = []
+    for k, d in enumerate(msg.detections):
+        if not d.results:
+            raise ConversionError(f"detection {k} has no class hypothesis")
+        best = max(d.results, key=lambda r: r.hypothesis.score).hypothesis
+        label = best.class_id.strip()
+        if class_names and label.isdigit():
+            if int(label) >= len(class_names):
+                raise ConversionError(f"detection {k}: class id {label} beyond the {len(class_names)} class names")
+            label = class_names[int(label)]
+        c, sx, sy = d.bbox.center, d.bbox.size_x, d.bbox.size_y
+        values = (c.position.x, c.position.y, c.theta, sx, sy, best.score)
+        if not all(math.isfinite(v) for v in values) or sx <= 0 or sy <= 0 or not label:
+            raise ConversionError(f"detection {k}: box, score or class id is empty or not finite")
+        half_w = abs(sx / 2 * math.cos(c.theta)) + abs(sy / 2 * math.sin(c.theta))
+        half_h = abs(sx / 2 * math.sin(c.theta)) + abs(sy / 2 * math.cos(c.theta))
+        out.append(Detection((c.position.x - half_w, c.position.y - half_h, c.position.x + half_w,
+                              c.position.y + half_h), label, float(best.score), d.id))
+    return out
+
+
+def detections_to_msg(detections: Sequence[Detection], frame_id: str, stamp: float) -> Detection2DArray:
+    """The inverse of :func:`detections_from_msg` (upright boxes), for tests and tools."""
+    msg = Detection2DArray()
+    msg.header.frame_id, msg.header.stamp = frame_id, to_time(stamp)
+    for detection in detections:
+        x0, y0, x1, y1 = detection.box
+        d = Detection2D(id=detection.track_id)
+        d.header = msg.header
+        d.bbox.center.position.x, d.bbox.center.position.y = (x0 + x1) / 2.0, (y0 + y1) / 2.0
+        d.bbox.size_x, d.bbox.size_y = float(x1 - x0), float(y1 - y0)
+        hypothesis = ObjectHypothesisWithPose()
+        hypothesis.hypothesis.class_id, hypothesis.hypothesis.score = detection.label, float(detection.score)
+        d.results = [hypothesis]
+        msg.detections.append(d)
     return msg
 
 
@@ -367,6 +417,17 @@ def matrix_to_pose(T: np.ndarray) -> Pose:
     pose.position.x, pose.position.y, pose.position.z = (float(v) for v in np.asarray(T)[:3, 3])
     pose.orientation.x, pose.orientation.y, pose.orientation.z, pose.orientation.w = (float(v) for v in q)
     return pose
+
+
+def matrix_to_transform(T: np.ndarray, parent: str, child: str, stamp: float) -> TransformStamped:
+    """The 4x4 pose of ``child`` in ``parent`` as a TF transform."""
+    pose = matrix_to_pose(T)
+    msg = TransformStamped(child_frame_id=child)
+    msg.header.frame_id, msg.header.stamp = parent, to_time(stamp)
+    t = msg.transform
+    t.translation.x, t.translation.y, t.translation.z = pose.position.x, pose.position.y, pose.position.z
+    t.rotation = pose.orientation
+    return msg
 
 
 # ----------------------------------------------------------------------------- simulator records

@@ -19,11 +19,10 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
-from geometry_msgs.msg import Pose, PoseStamped
+from geometry_msgs.msg import PoseStamped
 from nav_msgs.msg import Odometry
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, qos_profile_sensor_data
-from rclpy.time import Time
 from sensor_msgs.msg import CameraInfo, Image
 from visualization_msgs.msg import MarkerArray
 
@@ -80,7 +79,10 @@ class LongTermMemoryNode(Node):
         )
         self._world_frame = p("world_frame", "map", "Fixed frame of memory (REP-105 map)")
         self._pose_source = p("pose_source", "odometry", "Camera pose from: odometry (nav_msgs/Odometry on "
-                              "'odom'), pose (PoseStamped on 'camera/pose') or tf (needs tf2_ros)")
+                              "'odom'), pose (PoseStamped on 'camera/pose') or tf (/tf + /tf_static; tf2_ros "
+                              "where installed, else pytransform3d)")
+        self._camera_frame = p("camera_frame", "", "Camera optical frame looked up in TF (pose_source tf); "
+                               "empty: the depth image's frame_id")
         self._pose_tolerance = p("pose_tolerance_s", 0.05, "Largest stamp gap between a frame and its pose (s)",
                                  float_range=(0.0, 1.0))
         offset = p("camera_offset", [0.0] * 6, "Camera optical frame in the odometry/pose child frame: "
@@ -119,7 +121,7 @@ class LongTermMemoryNode(Node):
         self._bad = BadInput(self)
         self._sync = ApproximateSync(_STREAMS, slop, queue)
         self._poses = PoseBuffer()
-        self._tf_buffer = self._tf_listener = None
+        self._tf_buffer: Any = None  # memory_nodes.tf_buffer lookup when pose_source is tf
         self._last_stamp = -1.0
         self._waiting: deque[tuple[float, dict[str, Any]]] = deque()
         self._integrated = 0
@@ -203,13 +205,9 @@ class LongTermMemoryNode(Node):
             return None
 
     def _start_tf(self) -> None:
-        try:
-            from tf2_ros import Buffer, TransformListener
-        except ImportError as exc:
-            raise ConfigurationError("pose_source 'tf' needs tf2_ros, which a full ROS 2 install has and PyPI "
-                                     "does not; use pose_source 'odometry' or 'pose'") from exc
-        self._tf_buffer = Buffer()
-        self._tf_listener = TransformListener(self._tf_buffer, self)
+        from memory_nodes.tf_buffer import make_tf_lookup
+
+        self._tf_buffer = make_tf_lookup(self, self._bad.reject, self._drain_waiting)
 
     # ------------------------------------------------------------------ input
     def _on_pose(self, topic: str, header: Any, pose: Any) -> None:
@@ -229,15 +227,7 @@ class LongTermMemoryNode(Node):
             if pose is None:
                 raise ConversionError(f"no camera pose within {self._pose_tolerance} s of the frame")
             return pose
-        try:
-            t = self._tf_buffer.lookup_transform(self._world_frame, camera_frame, Time.from_msg(msg_stamp))
-        except Exception as exc:  # tf2 raises several lookup/extrapolation exception types
-            raise ConversionError(f"no transform {self._world_frame} -> {camera_frame!r}: {exc}") from exc
-        tr = t.transform
-        pose = Pose()
-        pose.position.x, pose.position.y, pose.position.z = tr.translation.x, tr.translation.y, tr.translation.z
-        pose.orientation = tr.rotation
-        return pose_to_matrix(pose)
+        return self._tf_buffer.matrix(self._world_frame, self._camera_frame or camera_frame, msg_stamp)
 
     def _on_stream(self, stream: str, topic: str, msg: Any) -> None:
         matched = self._sync.add(stream, from_time(msg.header.stamp), msg)
@@ -256,7 +246,8 @@ class LongTermMemoryNode(Node):
             except ConversionError as exc:
                 newest = self._poses.newest
                 gave_up = newest is not None and newest > stamp + self._pose_tolerance
-                if not (gave_up or len(self._waiting) > _MAX_WAITING or self._tf_buffer is not None):
+                tf_final = self._tf_buffer is not None and not self._tf_buffer.may_arrive(depth.header.stamp)
+                if not (gave_up or len(self._waiting) > _MAX_WAITING or tf_final):
                     return  # wait for the pose
                 self._waiting.popleft()
                 self._bad.reject("camera", str(exc))

@@ -2,7 +2,8 @@
 
 The node owns a ``sim.home.world.HomeWorld`` and publishes what a robot's drivers would: colour,
 depth, camera info, ground-truth instance segmentation, the camera pose (``odom`` and
-``camera/pose``; TF too where ``tf2_msgs`` is installed, which PyPI does not carry) and the
+``camera/pose``; TF map -> odom -> base_link -> camera optical frame on ``/tf`` and ``/tf_static``
+whenever ``tf2_msgs`` imports) and the
 world's state changes. Skills run through the ``execute_skill`` action. All stamps are simulated
 seconds, so frames and state changes share one timeline; ``/clock`` carries that time when
 ``rosgraph_msgs`` is installed, for nodes started with ``use_sim_time``. Logic lives in ``sim``
@@ -14,6 +15,8 @@ import dataclasses
 import threading
 from typing import Any, Callable, Optional, TypeVar
 
+import numpy as np
+
 from geometry_msgs.msg import PoseStamped
 from nav_msgs.msg import Odometry
 from rclpy.action import ActionServer, CancelResponse
@@ -24,17 +27,17 @@ from sensor_msgs.msg import CameraInfo, Image
 
 from embodied_memory.action import Skill
 from embodied_memory.msg import InstanceSegmentation, Layout, StateChange
-from memory_nodes.conversions import (ConversionError, frame_to_msgs, layout_to_msg, skill_goal_to_action,
-                                      skill_result_to_msg, state_change_to_msg)
+from memory_nodes.conversions import (ConversionError, frame_to_msgs, layout_to_msg, matrix_to_transform,
+                                      skill_goal_to_action, skill_result_to_msg, state_change_to_msg)
 from memory_nodes.node_support import SingleGoal, declare, spin_nodes
 from sim.home.memory_layout import world_layout
 from sim.home.generate import floor_plan_home, generate_home
 from sim.home.household import Household
 from sim.home.world import HomeWorld
 from scene_graph.frames import RGBDFrame
+from sim.coords import base_under_camera
 
-try:  # Not on PyPI: robots with a full ROS install get TF, wheel installs get odom/camera/pose only.
-    from geometry_msgs.msg import TransformStamped
+try:  # Built by setup where no ROS install provides it (interfaces/tf2_msgs): normally always there.
     from tf2_msgs.msg import TFMessage
 except ImportError:
     TFMessage = None
@@ -67,6 +70,10 @@ class SimBridge(Node):
         self._map_frame = self._param("map_frame", "map", "Fixed world frame of poses and state changes")
         self._camera_frame = self._param("camera_frame", "camera_color_optical_frame",
                                            "Optical frame (x right, y down, z forward) of the images")
+        self._odom_frame = self._param("odom_frame", "odom", "REP-105 odometry frame of the TF tree")
+        self._base_frame = self._param("base_frame", "base_link", "REP-105 robot base frame of the TF tree")
+        self._publish_instances = self._param("publish_instances", True, "Publish the simulator's ground-truth "
+                                              "camera/instances; false: a perception node must segment the images")
         area_size = self._param("area_size", 1.0, "Side of the square floor areas of the published layout (m)",
                                 float_range=(0.25, 5.0))
         rooms = self._param("rooms", 0, "Rooms of the generated home (0: the generator picks 1-6)",
@@ -86,10 +93,15 @@ class SimBridge(Node):
         self._pose_pub = self.create_publisher(PoseStamped, "camera/pose", 10)
         self._events_pub = self.create_publisher(StateChange, "state_changes", _EVENT_QUEUE)
         self.changes_published = self.frames_published = 0  # for a harness that waits until memory took them in
-        self._tf_pub = self.create_publisher(TFMessage, "/tf", 10) if TFMessage is not None else None
+        self._tf_pub = self.create_publisher(TFMessage, "/tf", 100) if TFMessage is not None else None
         self._clock_pub = self.create_publisher(Clock, "/clock", 10) if Clock is not None else None
-        if self._tf_pub is None:
+        if TFMessage is None:
             self.get_logger().info("tf2_msgs is not installed: camera pose on odom and camera/pose only")
+        else:  # The simulated odometry does not drift: map and odom coincide.
+            self._tf_static_pub = self.create_publisher(TFMessage, "/tf_static", QoSProfile(
+                depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL))
+            self._tf_static_pub.publish(TFMessage(transforms=[
+                matrix_to_transform(np.eye(4), self._map_frame, self._odom_frame, 0.0)]))
 
         # Transient local: a memory node started later still receives the layout.
         self._layout_pub = self.create_publisher(
@@ -158,16 +170,16 @@ class SimBridge(Node):
         odom.pose.pose = msgs.pose.pose
         self._odom_pub.publish(odom)
         if self._tf_pub is not None:
-            transform = TransformStamped(header=msgs.pose.header, child_frame_id=frame.frame_id)
-            position = msgs.pose.pose.position
-            transform.transform.translation.x, transform.transform.translation.y = position.x, position.y
-            transform.transform.translation.z = position.z
-            transform.transform.rotation = msgs.pose.pose.orientation
-            self._tf_pub.publish(TFMessage(transforms=[transform]))
+            base = base_under_camera(frame.T_world_camera)
+            self._tf_pub.publish(TFMessage(transforms=[
+                matrix_to_transform(base, self._odom_frame, self._base_frame, frame.stamp),
+                matrix_to_transform(np.linalg.inv(base) @ frame.T_world_camera, self._base_frame,
+                                    frame.frame_id, frame.stamp)]))
         self._color_pub.publish(msgs.color)
         self._depth_pub.publish(msgs.depth)
         self._info_pub.publish(msgs.info)
-        self._instances_pub.publish(msgs.instances)
+        if self._publish_instances:
+            self._instances_pub.publish(msgs.instances)
 
     def _publish_look_around(self) -> None:
         """Every view of Explore's turn on arrival, the current one last, as the in-process robot fuses them."""

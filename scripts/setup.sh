@@ -17,7 +17,7 @@ VENV="$ROOT/.venv"
 BUILD="$ROOT/build"
 STEP="starting"
 STEP_NO=0
-STEPS=7
+STEPS=8
 
 step() { STEP_NO=$((STEP_NO + 1)); STEP="$1"; printf '\n==> [%d/%d] %s\n' "$STEP_NO" "$STEPS" "$1"; }
 die() { printf '\nsetup failed at step "%s": %s\n' "$STEP" "$1" >&2; exit "${2:-1}"; }
@@ -141,6 +141,37 @@ else
   echo "$IFACE_HASH" > "$VENV/.interfaces-stamp"
 fi
 
+step "Building the standard interfaces no ROS install provides here (vision_msgs, tf2_msgs)"
+# Definitions in interfaces/ (written for this repository, field for field as upstream's), built
+# like the package's own interfaces, and only when that package is not importable from a ROS
+# install: a robot's own vision_msgs and tf2_msgs always win.
+for pkg in tf2_msgs vision_msgs; do
+  pkg_hash="$PYVER $ROS_SETUP $(hash_of interfaces/$pkg/package.xml interfaces/$pkg/CMakeLists.txt interfaces/$pkg/msg/*)"
+  if [ -n "$ROS_SETUP" ]; then
+    if (set +u; source "$ROS_SETUP"; [ -f "$ROOT/install/setup.bash" ] && source "$ROOT/install/setup.bash";
+        python3 -c "import $pkg.msg") 2>/dev/null && ! [ -d "$ROOT/install/$pkg" ]; then
+      echo "$pkg: provided by $ROS_SETUP"
+    elif stamp_ok "$BUILD/.$pkg-stamp" "$pkg_hash"; then
+      echo "$pkg: unchanged since the last run"
+    else
+      (set +u; source "$ROS_SETUP"; cd "$ROOT" && colcon build --base-paths "$ROOT/interfaces/$pkg" \
+        --build-base "$BUILD/colcon" --install-base "$ROOT/install" --cmake-args -DBUILD_TESTING=OFF)
+      echo "$pkg_hash" > "$BUILD/.$pkg-stamp"
+    fi
+  elif stamp_ok "$VENV/.$pkg-stamp" "$pkg_hash" && "$VENV/bin/python" -c "import $pkg.msg" 2>/dev/null; then
+    echo "$pkg: unchanged since the last run"
+  else
+    export AMENT_PREFIX_PATH="$VENV"
+    rm -rf "$BUILD/$pkg"
+    "$VENV/bin/cmake" -S "$ROOT/interfaces/$pkg" -B "$BUILD/$pkg" -G Ninja -DCMAKE_MAKE_PROGRAM="$VENV/bin/ninja" \
+      -DCMAKE_PREFIX_PATH="$VENV" -DCMAKE_INSTALL_PREFIX="$VENV" -DPython3_EXECUTABLE="$VENV/bin/python" \
+      -DBUILD_TESTING=OFF --log-level=WARNING
+    "$VENV/bin/cmake" --build "$BUILD/$pkg" -j "$(nproc)"
+    "$VENV/bin/cmake" --install "$BUILD/$pkg" >/dev/null
+    echo "$pkg_hash" > "$VENV/.$pkg-stamp"
+  fi
+done
+
 step "Installing the project into .venv (editable)"
 if [ -n "$ROS_SETUP" ]; then
   echo "colcon installed it into install/"
@@ -154,6 +185,6 @@ fi
 step "Checking the installation"
 # shellcheck source=scripts/env.sh
 source "$ROOT/scripts/env.sh"
-python -c 'import rclpy, embodied_memory.msg, embodied_memory.srv, embodied_memory.action, scene_graph, planners, sim, inprocess, memory_nodes' \
+python -c 'import rclpy, vision_msgs.msg, tf2_msgs.msg, embodied_memory.msg, embodied_memory.srv, embodied_memory.action, scene_graph, perception, planners, sim, inprocess, memory_nodes' \
   || die "the installed packages do not import (see the error above)."
-echo "ready: rclpy, the package's interfaces and its Python packages import."
+echo "ready: rclpy, the package's interfaces, vision_msgs, tf2_msgs and its Python packages import."

@@ -67,3 +67,18 @@ def habitat_camera_pose(position: Sequence[float], rotation_wxyz: Sequence[float
     T[:3, :3] = _HAB_TO_WORLD @ quaternion_to_matrix((x, y, z, w)) @ _GL_TO_OPTICAL
     T[:3, 3] = habitat_to_world(position)
     return T
+
+
+def base_under_camera(T_world_camera: np.ndarray) -> np.ndarray:
+    """The robot base (REP-105 base_link) a camera rides on: on the floor below it, facing where it looks.
+
+    The simulated robot is a camera on a mast; a robot's TF tree still wants the base in between
+    (map -> odom -> base_link -> camera), so the base is the camera's ground point, turned to the
+    heading of the camera's optical axis (z)."""
+    T = np.asarray(T_world_camera, dtype=float)
+    forward = T[:3, 2]
+    yaw = math.atan2(forward[1], forward[0])
+    base = np.eye(4)
+    base[:2, :2] = [[math.cos(yaw), -math.sin(yaw)], [math.sin(yaw), math.cos(yaw)]]
+    base[:2, 3] = T[:2, 3]
+    return base

@@ -38,6 +38,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "render": ("benchmarks.render", "embedded simulator rendering frame rate"),
     "ingest": ("benchmarks.ingest", "30 Hz RGB-D + instance stream through real topics into the memory node"),
     "query-service": ("benchmarks.query_service", "query service round trip from another process, 10k objects"),
+    "perception": ("benchmarks.perception", "per-frame perception latency per backend at 320x240 (tiny local models)"),
 }
 
 
@@ -194,11 +195,16 @@ def _cmd_up(args: argparse.Namespace) -> int:
         from memory_nodes.tools import stack
     except ImportError as exc:
         raise EnvironmentProblem(f"the nodes need rclpy and the package's interfaces: {exc}") from exc
-    names = args.nodes or (["sim_bridge"] if args.sim else []) + ["long_term_memory", "short_term_memory"]
+    robot = ["perception", "long_term_memory", "short_term_memory", "planner"]
+    names = args.nodes or (robot if args.robot else
+                           (["sim_bridge"] if args.sim else []) + ["long_term_memory", "short_term_memory"])
     from rclpy.exceptions import ParameterException
 
     try:
         overrides = _parse_overrides(args.set)
+        if args.robot:  # as launch/robot.launch.py: pose from TF, tracker ids not trusted as names
+            given = overrides.get("long_term_memory", {})
+            overrides["long_term_memory"] = {"pose_source": "tf", "trust_external_ids": False, **given}
         params = Path(args.params) if args.params else stack.DEFAULT_PARAMS
         return stack.run(names, params, overrides, duration=args.duration)
     except (ValueError, ParameterException) as exc:  # ParamsFileError and ConfigurationError are ValueErrors
@@ -286,6 +292,9 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Bring up the nodes that `ros2 launch embodied_memory memory.launch.py` starts, "
                         "in one process and without ros2 launch, with the same config/memory.yaml.")
     up.add_argument("--sim", action="store_true", help="also run the embedded simulator's bridge node")
+    up.add_argument("--robot", action="store_true", help="a robot's bring-up (as launch/robot.launch.py): the "
+                    "perception node, memory with its pose from TF, and the planner; set the models with --set "
+                    "perception.detector_model=DIR")
     up.add_argument("--nodes", nargs="+", metavar="NODE", help="exactly these nodes (names of the YAML's sections)")
     up.add_argument("--params", help="parameter YAML (default: the package's config/memory.yaml)")
     up.add_argument("--set", action="append", default=[], metavar="NODE.PARAM=VALUE",

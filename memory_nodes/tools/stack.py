@@ -25,13 +25,15 @@ DEFAULT_PARAMS = Path(__file__).resolve().parents[2] / "config" / "memory.yaml"
 
 def _node_classes() -> dict[str, Callable[..., Node]]:
     """Node name -> class; imported lazily so that the stack's own import stays light."""
+    from memory_nodes.detections_node import DetectionsToInstances
     from memory_nodes.long_term_node import LongTermMemoryNode
+    from memory_nodes.perception_node import PerceptionNode
     from memory_nodes.planner_node import PlannerNode
     from memory_nodes.short_term_node import ShortTermMemoryNode
     from memory_nodes.sim_bridge_node import SimBridge
 
     return {"sim_bridge": SimBridge, "long_term_memory": LongTermMemoryNode, "short_term_memory": ShortTermMemoryNode,
-            "planner": PlannerNode}
+            "planner": PlannerNode, "perception": PerceptionNode, "detections_to_instances": DetectionsToInstances}
 
 
 class ParamsFileError(ValueError):

@@ -5,7 +5,6 @@ own context; the test talks to them from a client node over real topics and serv
 """
 from __future__ import annotations
 
-import importlib.util
 import math
 from pathlib import Path
 from typing import Any
@@ -248,10 +247,3 @@ def test_inconsistent_parameters_fail_with_one_clear_sentence(tmp_path):
     with pytest.raises(ConfigurationError, match="pose_source must be one of"):
         stack.start(["long_term_memory"], overrides={"long_term_memory": {
             "memory_dir": str(tmp_path), "pose_source": "gps", "text_index": "none"}})
-
-
-@pytest.mark.skipif(importlib.util.find_spec("tf2_ros") is not None, reason="tf2_ros is installed here")
-def test_tf_pose_source_without_tf2_ros_says_what_to_use_instead(tmp_path):
-    with pytest.raises(ConfigurationError, match="use pose_source 'odometry' or 'pose'"):
-        stack.start(["long_term_memory"], overrides={"long_term_memory": {
-            "memory_dir": str(tmp_path), "pose_source": "tf", "text_index": "none"}})

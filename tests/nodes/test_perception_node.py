@@ -1,0 +1,201 @@
+"""The perception node with real rclpy: colour, depth and TF from the simulator bridge (no instances),
+instances out, memory built from them; bad input counted while the node keeps serving.
+
+``GroundTruthBoxes`` is a test double behind the detector interface: given the exact image the
+bridge rendered, it returns the simulator's boxes, as a perfect detector would. The tracker, the
+depth masks, the node and the long-term memory are the real ones.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+import pytest
+
+rclpy = pytest.importorskip("rclpy")
+pytest.importorskip("transformers")
+from rclpy.node import Node  # noqa: E402
+from rclpy.parameter import Parameter  # noqa: E402
+from sensor_msgs.msg import Image  # noqa: E402
+from sim_boxes import true_detections  # noqa: E402
+
+from embodied_memory.msg import InstanceSegmentation  # noqa: E402
+from memory_nodes.tools import stack  # noqa: E402
+from memory_nodes.conversions import array_to_image  # noqa: E402
+from memory_nodes.perception_node import PerceptionNode  # noqa: E402
+from memory_nodes.sim_bridge_node import SimBridge  # noqa: E402
+from perception.records import Detection  # noqa: E402
+from scene_graph.frames import RGBDFrame  # noqa: E402
+from sim.home.generate import generate_home  # noqa: E402
+from sim.home.world import HomeWorld  # noqa: E402
+from sim.records import Action  # noqa: E402
+
+pytestmark = pytest.mark.ros
+SEED = 11
+
+
+def _key(rgb: np.ndarray) -> bytes:
+    return hashlib.sha1(np.ascontiguousarray(rgb).tobytes()).digest()
+
+
+class GroundTruthBoxes:
+    """Test double of ``perception.backends.Detector``: the simulator's boxes for an image it rendered."""
+
+    name = "ground_truth_test_double"
+
+    def __init__(self, world: HomeWorld) -> None:
+        self.frames: OrderedDict[bytes, RGBDFrame] = OrderedDict()
+        self.seen: dict[str, str] = {}  # simulator id -> type, of what was visible enough to detect
+        render = world.render
+
+        def recording_render(*args: Any, **kwargs: Any) -> RGBDFrame:
+            frame = render(*args, **kwargs)
+            self.frames[_key(frame.color)] = frame
+            while len(self.frames) > 100:
+                self.frames.popitem(last=False)
+            return frame
+
+        world.render = recording_render  # type: ignore[method-assign]
+
+    def detect(self, rgb: np.ndarray) -> list[Detection]:
+        frame = self.frames.get(_key(rgb))
+        if frame is None:
+            return []
+        detections = true_detections(frame, min_pixels=200)
+        for instance, label in frame.labels.items():
+            if (frame.instance_ids == instance).sum() >= 200:
+                self.seen[frame.external_ids[instance]] = label
+        return [Detection(d.box, d.label, d.score) for d in detections]  # a detector knows no simulator ids
+
+
+def _wait(condition, timeout: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return condition()
+
+
+def _add(s: stack.Stack, name: str, node: Node) -> Node:
+    assert s.spinner is not None
+    s.nodes[name] = node
+    s.spinner.add(node)
+    return node
+
+
+def _params(**values: Any) -> list[Parameter]:
+    return [Parameter(k, value=v) for k, v in values.items()]
+
+
+def test_perception_from_colour_depth_and_tf_builds_memory_where_the_objects_are(tmp_path):
+    world = HomeWorld(generate_home(SEED, n_rooms=1), seed=SEED)
+    detector = GroundTruthBoxes(world)
+    s = stack.start(["long_term_memory"], overrides={"long_term_memory": {
+        "memory_dir": str(tmp_path), "pose_source": "tf", "text_index": "none", "snapshot_interval_s": 0.0,
+        "trust_external_ids": False}})  # the tracker reissues ids, as real trackers do
+    try:
+        ltm = s.nodes["long_term_memory"]
+        perception = _add(s, "perception", PerceptionNode(detector=detector, context=s.context,
+                                                          parameter_overrides=_params(rate_hz=20.0)))
+        bridge = _add(s, "sim_bridge", SimBridge(world=world, context=s.context, parameter_overrides=_params(
+            rate_hz=5.0, publish_instances=False)))
+        furniture = bridge.with_world(lambda w: sorted(
+            e.object_id for e in w.home.entities.values() if e.kind.layer == "furniture"))
+        for object_id in furniture[:4]:
+            bridge.with_world(lambda w, target=object_id: w.step(Action("GoToObject", target)))
+            done = ltm.diagnostic_values()["frames_integrated"]
+            assert _wait(lambda n=done: ltm.diagnostic_values()["frames_integrated"] >= n + 4), \
+                (ltm.diagnostic_values(), perception.diagnostic_values())
+        assert perception.diagnostic_values()["rejected"] == 0
+        truth = bridge.with_world(lambda w: {o.object_id: (o.object_type, o.position) for o in w.object_states()})
+        remembered = ltm.memory.graph.objects()
+
+        def near(label: str, position: Any) -> bool:
+            return any(o.label == label and np.linalg.norm(np.subtract(o.centroid, position)[:2]) < 0.5
+                       for o in remembered)
+
+        found = [oid for oid, label in detector.seen.items() if near(label, truth[oid][1])]
+        recall = len(found) / len(detector.seen)
+        genuine = [o for o in remembered if any(t == o.label and np.linalg.norm(np.subtract(o.centroid, p)[:2]) < 0.5
+                                                for t, p in truth.values())]
+        precision = len(genuine) / len(remembered)
+        assert len(detector.seen) >= 5 and recall >= 0.8 and precision >= 0.8, (recall, precision, detector.seen)
+    finally:
+        s.shutdown()
+
+
+def test_tiny_models_publish_instances_stamped_like_the_input_and_bad_input_is_counted(tmp_path):
+    from benchmarks.tiny_models import build_grounding_dino, build_sam
+
+    words = ["mug", "apple", "fridge"]
+    gdino, sam = build_grounding_dino(tmp_path / "gdino", words), build_sam(tmp_path / "sam")
+    s = stack.start([], overrides={})
+    try:
+        node = _add(s, "perception", PerceptionNode(context=s.context, parameter_overrides=_params(
+            detector_backend="grounding_dino", detector_model=str(gdino), mask_backend="sam", mask_model=str(sam),
+            vocabulary=",".join(words), score_threshold=0.0, text_threshold=0.0, rate_hz=20.0)))
+        no_model = _add(s, "perception_without_model", PerceptionNode(context=s.context, parameter_overrides=_params(
+            detector_model=str(tmp_path / "absent"))))
+        no_words = PerceptionNode(context=s.context, parameter_overrides=_params(
+            detector_model=str(tmp_path / "gdino"), detector_backend="grounding_dino", vocabulary=" , "))
+        s.nodes["perception_no_words"] = no_words
+        assert node.unavailable == "" and "detector_model: no model folder" in no_model.unavailable
+        assert str(tmp_path / "absent") in no_model.unavailable
+        assert "vocabulary is empty" in no_words.unavailable
+
+        client = Node("perception_test_client", context=s.context)
+        s.nodes["client"] = client
+        received: list[InstanceSegmentation] = []
+        client.create_subscription(InstanceSegmentation, "camera/instances", received.append, 10)
+        color_pub = client.create_publisher(Image, "camera/color/image_raw", 10)
+        depth_pub = client.create_publisher(Image, "camera/depth/image_raw", 10)
+        s.spinner.add(client)
+        assert _wait(lambda: client.count_subscribers("camera/color/image_raw") >= 3, 20.0)
+        rgb = np.random.default_rng(1).integers(0, 255, (240, 320, 3), dtype=np.uint8)
+        depth = np.full((240, 320), 2.0, dtype=np.float32)
+
+        published: list[float] = []
+
+        def publish(stamp: float, encoding: str = "rgb8", with_depth: bool = True) -> None:
+            published.append(stamp)
+            if with_depth:
+                depth_pub.publish(array_to_image(depth, "32FC1", "camera_optical", stamp))
+                time.sleep(0.05)
+            color = array_to_image(rgb, "rgb8", "camera_optical", stamp)
+            color.encoding = encoding
+            color_pub.publish(color)
+
+        stamp = 10.0
+        while not received and stamp < 60.0:  # discovery may eat the first frames
+            stamp += 1.0
+            publish(stamp)
+            _wait(lambda: bool(received), 1.0)
+        assert received, node.diagnostic_values()
+        out = received[-1]
+        # Stamped like the colour image it came from (a slow model may answer for an earlier frame).
+        assert out.header.stamp.nanosec == 0 and float(out.header.stamp.sec) in published
+        assert out.header.frame_id == "camera_optical"
+        assert (out.ids.height, out.ids.width) == (240, 320) and len(out.labels) == len(out.instance_ids) > 0
+        assert set(out.labels) <= {"Mug", "Apple", "Fridge"}
+
+        publish(stamp + 1.0, encoding="yuv422")
+        assert _wait(lambda: node.diagnostic_values().get("rejected[camera: unsupported image encoding 'yuv422' "
+                                                          "(accepted]", 0) >= 1, 20.0), node.diagnostic_values()
+        sam_without_depth = len(received)
+        publish(stamp + 2.0, with_depth=False)  # SAM needs no depth: still segmented
+        assert _wait(lambda: len(received) > sam_without_depth, 20.0)
+        depth_only = _add(s, "perception_depth_masks", PerceptionNode(context=s.context, parameter_overrides=_params(
+            detector_backend="grounding_dino", detector_model=str(gdino), vocabulary="mug", rate_hz=20.0)))
+        assert _wait(lambda: client.count_subscribers("camera/color/image_raw") >= 4, 20.0)
+        for k in range(5):
+            publish(stamp + 3.0 + k, with_depth=False)  # a camera without depth
+            time.sleep(0.2)
+        assert _wait(lambda: any(key.startswith("rejected[camera: no depth image within")
+                                 for key in depth_only.diagnostic_values()), 20.0), depth_only.diagnostic_values()
+        before = len(received)
+        publish(stamp + 10.0)  # and both go on serving
+        assert _wait(lambda: len(received) >= before + 2, 20.0)
+    finally:
+        s.shutdown()

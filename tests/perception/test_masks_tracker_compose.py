@@ -1,0 +1,68 @@
+"""Depth masks, the tracker and the instance image: the ROS-free rules behind perception."""
+from __future__ import annotations
+
+import numpy as np
+
+from perception.depth_mask import depth_mask
+from perception.instances import compose_instances, memory_label
+from perception.pipeline import default_vocabulary
+from perception.records import Detection
+from perception.tracker import IouTracker
+
+
+def _scene() -> np.ndarray:
+    """A wall at 3 m, a table top at 1.5 m (rows 60-120), a mug on it at 1.4 m (rows 40-60, cols 90-110)."""
+    depth = np.full((120, 160), 3.0, dtype=np.float32)
+    depth[60:120, 40:140] = 1.5
+    depth[40:60, 90:110] = 1.4
+    return depth
+
+
+def test_depth_mask_keeps_the_object_in_the_middle_of_its_box_and_cuts_the_background():
+    depth = _scene()
+    mask = depth_mask(depth, (80, 30, 120, 62))  # the mug's box, with wall above and table below
+    assert mask[40:60, 90:110].all()
+    assert mask.sum() == 20 * 20  # nothing of the wall beside it
+    table = depth_mask(depth, (30, 55, 150, 120))
+    assert table[61:120, 40:140].all() and not table[40:60, 90:110].any()  # row 60 under the mug: cut edge
+
+
+def test_depth_mask_of_a_box_without_depth_is_empty():
+    depth = np.zeros((50, 50), dtype=np.float32)
+    depth[:, 25:] = np.nan
+    assert not depth_mask(depth, (5, 5, 45, 45)).any()
+    assert not depth_mask(_scene(), (200, 200, 300, 300)).any()  # outside the image
+
+
+def test_tracker_keeps_ids_while_it_can_and_reissues_them_after_a_loss():
+    rgb = np.zeros((120, 160, 3), dtype=np.uint8)
+    rgb[40:60, 90:110] = (200, 30, 30)
+    tracker = IouTracker(max_misses=1)
+    first = tracker.update(rgb, [Detection((90, 40, 110, 60), "mug", 0.9)])
+    moved = tracker.update(rgb, [Detection((92, 41, 112, 61), "mug", 0.8), Detection((0, 0, 10, 10), "apple", 0.5)])
+    assert moved[0].track_id == first[0].track_id and moved[1].track_id != first[0].track_id
+    assert tracker.update(rgb, [Detection((92, 41, 112, 61), "bowl", 0.8)])[0].track_id != first[0].track_id
+    tracker.update(rgb, [])
+    tracker.update(rgb, [])  # the mug's track is gone after two missed frames
+    back = tracker.update(rgb, [Detection((92, 41, 112, 61), "mug", 0.8)])
+    assert back[0].track_id not in (first[0].track_id, moved[1].track_id)
+
+
+def test_compose_paints_the_nearer_object_over_the_farther_and_speaks_memorys_words():
+    depth = _scene()
+    table = np.zeros(depth.shape, bool)
+    table[40:120, 40:140] = True  # a sloppy table mask that covers the mug
+    mug = np.zeros(depth.shape, bool)
+    mug[40:60, 90:110] = True
+    image = compose_instances([Detection((90, 40, 110, 60), "mug", 0.9, "t1"),
+                               Detection((40, 40, 140, 120), "dining table", 0.7, "t2")], [mug, table], depth.shape,
+                              depth)
+    assert (image.ids[40:60, 90:110] == 1).all() and (image.ids[100, 50] == 2)
+    assert image.labels == {1: "Mug", 2: "DiningTable"} and image.external_ids == {1: "t1", 2: "t2"}
+    assert memory_label("spaceship") == "spaceship"  # open vocabulary: unknown words stay as they came
+
+
+def test_default_vocabulary_is_the_ontology_in_words():
+    vocabulary = default_vocabulary()
+    assert "coffee machine" in vocabulary and "fridge" in vocabulary
+    assert all(memory_label(w) for w in vocabulary)

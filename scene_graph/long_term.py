@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
+from scene_graph.admission import AdmissionLimits, FrameAdmission, Inadmissible, check_layout, resume_stamp
 from scene_graph.fusion import FrameReport, Fusion, FusionConfig
 from scene_graph.frames import RGBDFrame
 from scene_graph.graph import SceneGraph
@@ -32,6 +33,7 @@ class LongTermConfig:
     budget_tokens: int = 1500  # default task-subgraph budget
     fusion: FusionConfig = FusionConfig()
     trust_external_ids: bool = True  # see Fusion: off for trackers that reissue ids after losing a track
+    admission: AdmissionLimits = AdmissionLimits()
 
 
 class LongTermMemory:
@@ -42,6 +44,7 @@ class LongTermMemory:
         self.store = MemoryStore(config.memory_dir, keep=config.keep_snapshots)
         self.graph = SceneGraph()
         self.fusion = Fusion(self.graph, config.fusion, trust_external_ids=config.trust_external_ids)
+        self.admission = FrameAdmission(config.admission, config.fusion.max_depth)
         self.retriever = MemoryRetriever(self.graph, index)
         self._periodic = PeriodicSnapshot(self.store, lambda: self.graph, config.snapshot_interval, config.name,
                                           embeddings=self.retriever.embeddings) if config.snapshot_interval > 0 else None
@@ -56,11 +59,24 @@ class LongTermMemory:
     def subscribe(self, listener: Callable[[GraphDelta], None]) -> None:
         self.graph.subscribe(listener)
 
-    def integrate(self, frame: RGBDFrame) -> FrameReport:
-        return self.fusion.integrate(frame)
+    def integrate(self, frame: RGBDFrame, now: float = 0.0) -> FrameReport:
+        """Fuse a frame that passes admission (``now``: the owner's clock, 0 when unknown)."""
+        admitted, reason = self.admission.admit(frame, now)
+        if admitted is None:
+            return FrameReport(accepted=False, reason=reason)
+        return self.fusion.integrate(admitted)
 
     def set_layout(self, rooms: Sequence[RoomNode], areas: Sequence[AreaNode], stamp: float = 0.0) -> None:
+        """Replace rooms and areas; raises Inadmissible (memory unchanged) for absurd coordinates or names."""
+        reason = check_layout(rooms, areas, self.config.admission)
+        if reason:
+            raise Inadmissible(self.admission.count(reason))
         self.graph.set_layout(rooms, areas, stamp)
+        self.admission.set_layout(rooms, areas)
+
+    def resume_stamp(self, now: float) -> float:
+        """The stamp new frames must follow after a load or clear: memory's newest, never ahead of ``now``."""
+        return resume_stamp((o.last_seen for o in self.graph.objects()), now)
 
     def set_state(self, object_id: str, state: str, value: StateValue, stamp: float) -> bool:
         """Apply a confirmed state change; ``object_id`` may be a memory id or a source's external id."""
@@ -113,6 +129,7 @@ class LongTermMemory:
         """
         loaded = self.store.load(name or self.config.name)
         self.graph.replace_with_snapshot(loaded.graph.snapshot(), loaded.graph.geometry())
+        self.admission.set_layout(self.graph.rooms(), self.graph.areas())
         self.retriever.graph = self.graph  # rebuild the index from the new contents on next use
         if loaded.embeddings is not None:
             self.retriever.restore(*loaded.embeddings)

@@ -18,7 +18,7 @@ from scene_graph.graph import SceneGraph
 from scene_graph.records import AreaNode, GraphDelta, RoomNode, ScoredObject, StateValue
 from scene_graph.retrieval import MemoryRetriever, NoTextIndex, ObjectIndex
 from scene_graph.serialize import SubgraphPrompt, count_tokens, task_subgraph, whole_graph_text
-from scene_graph.store import LoadedMemory, MemoryStore, NoSnapshot, PeriodicSnapshot
+from scene_graph.store import SEQUENCE_LEASE, LoadedMemory, MemoryStore, NoSnapshot, PeriodicSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,11 @@ class LongTermMemory:
         self._periodic = PeriodicSnapshot(self.store, lambda: self.graph, config.snapshot_interval, config.name,
                                           embeddings=self.retriever.embeddings) if config.snapshot_interval > 0 else None
         self.loaded_from: Optional[Path] = None
+        self._leased = 0
+        if self._periodic is not None:  # memory kept on disk: delta numbers continue across restarts
+            self._leased = self.store.reserved_sequence(config.name)
+            self.graph.continue_sequence(self._leased)
+            self.graph.subscribe(self._renew_lease)
         if config.load_on_start:
             try:
                 self.loaded_from = self.load(config.name).path
@@ -56,6 +61,15 @@ class LongTermMemory:
                 log.info("no saved memory %r yet in %s: starting empty", config.name, self.store.root)
 
     # ------------------------------------------------------------------ updates
+    def _renew_lease(self, delta: GraphDelta) -> None:
+        if delta.sequence >= self._leased:
+            try:
+                self.store.reserve_sequence(self.config.name, delta.sequence + SEQUENCE_LEASE)
+            except OSError as exc:  # a full disk must not stop fusion; the next delta tries again
+                log.error("cannot record the sequence lease: %s", exc)
+                return
+            self._leased = delta.sequence + SEQUENCE_LEASE
+
     def subscribe(self, listener: Callable[[GraphDelta], None]) -> None:
         self.graph.subscribe(listener)
 
@@ -128,6 +142,7 @@ class LongTermMemory:
         error the running memory is unchanged.
         """
         loaded = self.store.load(name or self.config.name)
+        self.graph.continue_sequence(loaded.graph.sequence)
         self.graph.replace_with_snapshot(loaded.graph.snapshot(), loaded.graph.geometry())
         self.admission.set_layout(self.graph.rooms(), self.graph.areas())
         self.retriever.graph = self.graph  # rebuild the index from the new contents on next use

@@ -7,6 +7,7 @@ neither floods the log nor goes unnoticed in diagnostics.
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 import traceback
@@ -189,6 +190,17 @@ class Spinner:
                 node.get_logger().error(f"a callback raised (error {self.errors[name]} of this node), the node "
                                         f"goes on:\n{traceback.format_exc()}", throttle_duration_sec=_LOG_EVERY_S)
                 time.sleep(0.05)  # an error that repeats at once must not take a whole core
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    del signum, frame
+    raise KeyboardInterrupt
+
+
+def stop_on_sigterm() -> None:
+    """Make SIGTERM (what systemd and docker send) stop the main thread as Ctrl-C does, so the nodes
+    are destroyed and memory is saved. rclpy installs such a handler only for its default context."""
+    signal.signal(signal.SIGTERM, _interrupt)
 
 
 def spin_nodes(factories: Sequence[Callable[[], Node]], args: Optional[list[str]] = None,

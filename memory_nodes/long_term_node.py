@@ -34,8 +34,9 @@ from memory_nodes.conversions import (ConversionError, delta_to_msg, frame_from_
                                       snapshot_to_msg, state_from_text)
 from memory_nodes.frame_sync import ApproximateSync, PoseBuffer
 from memory_nodes.markers import build_markers
-from memory_nodes.node_support import BadInput, ConfigurationError, declare, diagnostics, spin_nodes
-from scene_graph.admission import AdmissionLimits, Inadmissible, check_stamp
+from memory_nodes.node_support import (BadInput, ConfigurationError, declare, declare_request_limits, diagnostics,
+                                       spin_nodes)
+from scene_graph.admission import AdmissionLimits, Inadmissible, check_request, check_stamp
 from scene_graph.embeddings import EmbedderUnavailable
 from scene_graph.fusion import FusionConfig
 from scene_graph.long_term import LongTermConfig, LongTermMemory
@@ -104,6 +105,7 @@ class LongTermMemoryNode(Node):
                        "(persistent, in memory_dir, or a server with chroma_host) or none")
         chroma_host = p("chroma_host", "", "Chroma server host (empty: a local persistent store)")
         chroma_port = p("chroma_port", 8000, "Chroma server port", integer_range=(1, 65535))
+        self._limits = declare_request_limits(self)
         marker_rate = p("marker_rate_hz", 2.0, "Marker publishing rate when memory changed (0: off)",
                         float_range=(0.0, 30.0))
         if self._pose_source not in POSE_SOURCES:
@@ -409,6 +411,11 @@ class LongTermMemoryNode(Node):
     # ------------------------------------------------------------------ services
     def _query(self, request: QueryObjects.Request, response: QueryObjects.Response) -> QueryObjects.Response:
         R = QueryObjects.Response
+        too_large = check_request(self._limits, texts=[("text", request.text)],
+                                  names=[("label", request.label), ("room_id", request.room_id)], k=request.k)
+        if too_large:
+            response.error_code, response.error_message = R.INVALID_REQUEST, too_large
+            return response
         near = (request.near.x, request.near.y, request.near.z) if request.use_near else None
         if near is not None and not (np.all(np.isfinite(near)) and np.isfinite(request.radius) and request.radius > 0):
             response.error_code, response.error_message = R.INVALID_REQUEST, "near needs a finite point and radius > 0"
@@ -431,6 +438,11 @@ class LongTermMemoryNode(Node):
 
     def _task_subgraph(self, request: GetTaskSubgraph.Request,
                        response: GetTaskSubgraph.Response) -> GetTaskSubgraph.Response:
+        too_large = check_request(self._limits, texts=[("instruction", request.instruction)],
+                                  ids=list(request.relevant_ids))
+        if too_large:
+            response.error_code, response.error_message = GetTaskSubgraph.Response.INVALID_REQUEST, too_large
+            return response
         if not request.whole_graph and not request.instruction.strip() and not request.relevant_ids:
             response.error_code = GetTaskSubgraph.Response.INVALID_REQUEST
             response.error_message = "give an instruction, relevant_ids, or whole_graph"

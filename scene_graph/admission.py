@@ -191,3 +191,39 @@ class FrameAdmission:
             frame = replace(frame, labels={i: v for i, v in frame.labels.items() if i not in bad},
                             scores={i: v for i, v in frame.scores.items() if i not in bad})
         return frame, ""
+
+
+# ------------------------------------------------------------------ requests
+REQUEST_TOO_LARGE = "request_too_large"
+
+
+@dataclass(frozen=True)
+class RequestLimits:
+    """Sizes of service and action requests: untrusted text costs embedding, prompt and planning time."""
+
+    max_text_chars: int = 2000  # query text, instruction, one goal condition
+    max_ids: int = 200  # ids in one request (relevant_ids)
+    max_id_chars: int = 128  # one id, label, room or skill name
+    max_goal_conditions: int = 32
+    max_results: int = 1000  # k
+
+
+def check_request(limits: RequestLimits, texts: Sequence[tuple[str, str]] = (),
+                  names: Sequence[tuple[str, str]] = (), ids: Sequence[str] = (), k: int = 0,
+                  goal_conditions: Sequence[str] = ()) -> str:
+    """Why a request is too large, or "": ``texts`` and ``names`` are (field, value) pairs."""
+    for field_name, text in texts:
+        if len(text) > limits.max_text_chars:
+            return f"{REQUEST_TOO_LARGE}: {field_name} has {len(text)} characters, at most {limits.max_text_chars}"
+    for field_name, name in names:
+        if len(name) > limits.max_id_chars:
+            return f"{REQUEST_TOO_LARGE}: {field_name} has {len(name)} characters, at most {limits.max_id_chars}"
+    if len(ids) > limits.max_ids or any(len(i) > limits.max_id_chars for i in ids):
+        return f"{REQUEST_TOO_LARGE}: at most {limits.max_ids} ids of at most {limits.max_id_chars} characters"
+    if k > limits.max_results:
+        return f"{REQUEST_TOO_LARGE}: k is {k}, at most {limits.max_results}"
+    if len(goal_conditions) > limits.max_goal_conditions or any(
+            len(c) > limits.max_text_chars for c in goal_conditions):
+        return f"{REQUEST_TOO_LARGE}: at most {limits.max_goal_conditions} goal conditions of at most " \
+               f"{limits.max_text_chars} characters"
+    return ""

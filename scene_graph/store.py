@@ -165,7 +165,7 @@ class MemoryStore:
             raise ValueError("keep must be at least 1")
         self.root = Path(root).resolve()
         self.keep = keep
-        self._good: dict[tuple[str, int, int], bool] = {}  # (path, size, mtime_ns) -> verified
+        self._good: dict[tuple[str, int, int, int, int], bool] = {}  # path, sizes, mtimes -> verified
 
     def folder(self, name: str) -> Path:
         path = (self.root / validate_name(name)).resolve()
@@ -192,7 +192,8 @@ class MemoryStore:
             stats = (path.stat(), path.with_suffix(".npz").stat())
         except OSError:
             return False
-        key = (str(path), *(s.st_size for s in stats), *(s.st_mtime_ns for s in stats))
+        json_stat, npz_stat = stats
+        key = (str(path), json_stat.st_size, npz_stat.st_size, json_stat.st_mtime_ns, npz_stat.st_mtime_ns)
         if key not in self._good:
             try:
                 _verified(path)
@@ -247,6 +248,7 @@ class MemoryStore:
                 doomed.append(path)
         for path in doomed:
             path.unlink(missing_ok=True)
+        self._good = {key: good for key, good in self._good.items() if Path(key[0]).exists()}
 
     def load(self, name: str = "default", **graph_options: Any) -> LoadedMemory:
         """The newest snapshot that verifies and reads back; the others are logged and skipped."""

@@ -27,10 +27,10 @@ def _start_node(memory_dir: Path, env: dict[str, str]) -> subprocess.Popen:
 
 def _settled(client: Client) -> Any:
     """The node's objects once every frame sent has been fused: the sequence stands still for a second."""
-    previous = client.call(QueryObjects, "memory/query_objects", k=100)
+    previous = client.call(QueryObjects, "memory/query_objects", timeout=120.0, k=100)
     for _ in range(120):
         client.spin_until(lambda: False, timeout=1.0)
-        current = client.call(QueryObjects, "memory/query_objects", k=100)
+        current = client.call(QueryObjects, "memory/query_objects", timeout=120.0, k=100)
         if current.sequence == previous.sequence:
             return current
         previous = current

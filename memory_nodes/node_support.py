@@ -60,7 +60,7 @@ def declare(node: Node, name: str, default: Any, description: str,
 
 
 def declare_request_limits(node: Node) -> RequestLimits:
-    """The request size caps every serving node declares (the YAML's ``/**`` section sets them)."""
+    """The request size caps every serving node declares (each node's section of the YAML sets them)."""
     d = RequestLimits()
     return RequestLimits(
         max_text_chars=declare(node, "max_request_text_chars", d.max_text_chars, "Longest query text, instruction "

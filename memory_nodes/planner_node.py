@@ -17,10 +17,11 @@ from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
 
 from embodied_memory.action import ExecuteTask
-from memory_nodes.node_support import ConfigurationError, SingleGoal, declare, spin_nodes
+from memory_nodes.node_support import ConfigurationError, SingleGoal, declare, declare_request_limits, spin_nodes
 from memory_nodes.planner_adapters import CallFailed, RosMemory, RosSkillExecutor
 from planners.backends import BACKENDS, BackendUnavailable, make_backend
 from planners.loop import Feedback, TaskError, TaskOutcome, TaskRunner
+from scene_graph.admission import check_request
 
 
 class PlannerNode(Node):
@@ -47,6 +48,7 @@ class PlannerNode(Node):
         skill_timeout_s = p("skill_timeout_s", 300.0, "Seconds one skill may take", float_range=(1.0, 3600.0))
         refresh_timeout_s = p("refresh_timeout_s", 2.0, "Seconds to wait after a skill for memory to fuse "
                               "the next camera frame", float_range=(0.0, 60.0))
+        self._limits = declare_request_limits(self)
         if backend not in BACKENDS:
             raise ConfigurationError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
         options = {"symbolic": {}, "transformers": {"model_path": model_path},
@@ -107,6 +109,9 @@ class PlannerNode(Node):
                                   tokens_out=outcome.tokens_out, duration_s=outcome.duration_s)
 
     def _run(self, goal_handle: ServerGoalHandle, instruction: str, goal_conditions: list[str]) -> TaskOutcome:
+        too_large = check_request(self._limits, texts=[("instruction", instruction)], goal_conditions=goal_conditions)
+        if too_large:
+            return _failed(TaskError.INVALID_INSTRUCTION, too_large)
         if self._runner is None:
             return _failed(TaskError.BACKEND_UNAVAILABLE, self._unavailable)
         if goal_handle.is_cancel_requested:  # canceled before it started: run() would forget it

@@ -19,7 +19,9 @@ from embodied_memory.msg import GraphUpdate, StateChange
 from embodied_memory.srv import QueryShortTerm
 from memory_nodes.conversions import (ConversionError, from_time, object_from_msg, state_to_text, to_time,
                                       unit_from_state_change, unit_to_msg)
-from memory_nodes.node_support import BadInput, ConfigurationError, declare, diagnostics, spin_nodes
+from memory_nodes.node_support import (BadInput, ConfigurationError, declare, declare_request_limits, diagnostics,
+                                       spin_nodes)
+from scene_graph.admission import check_request
 from scene_graph.embeddings import EmbedderUnavailable
 from scene_graph.ontology import ACTION_NAMES
 from scene_graph.records import StateValue
@@ -58,6 +60,7 @@ class ShortTermMemoryNode(Node):
         consolidate_s = p("consolidate_interval_s", 1.0, "Seconds between consolidations into long-term memory",
                           float_range=(0.05, 3600.0))
         frame_id = p("world_frame", "map", "Frame of positions")
+        self._limits = declare_request_limits(self)
         if policy not in POLICIES:
             raise ConfigurationError(f"policy must be one of {', '.join(POLICIES)}, not {policy!r}")
         self.memory = ShortTermMemory(capacity=capacity, policy=policy, confirm_after=confirm_after)
@@ -135,6 +138,10 @@ class ShortTermMemoryNode(Node):
     def _query(self, request: QueryShortTerm.Request, response: QueryShortTerm.Response) -> QueryShortTerm.Response:
         """Empty instruction: newest first. Otherwise each object type the instruction names is looked
         up (counting a hit or a miss), then the top-k units by similarity are returned."""
+        too_large = check_request(self._limits, texts=[("instruction", request.instruction)], k=request.k)
+        if too_large:
+            response.error_code, response.error_message = QueryShortTerm.Response.INVALID_REQUEST, too_large
+            return response
         k = request.k or _DEFAULT_K
         try:
             with self._lock:

@@ -29,7 +29,8 @@ from embodied_memory.action import Skill
 from embodied_memory.msg import InstanceSegmentation, Layout, StateChange
 from memory_nodes.conversions import (ConversionError, frame_to_msgs, layout_to_msg, matrix_to_transform,
                                       skill_goal_to_action, skill_result_to_msg, state_change_to_msg)
-from memory_nodes.node_support import SingleGoal, declare, spin_nodes
+from memory_nodes.node_support import SingleGoal, declare, declare_request_limits, spin_nodes
+from scene_graph.admission import check_request
 from sim.home.memory_layout import world_layout
 from sim.home.generate import floor_plan_home, generate_home
 from sim.home.household import Household
@@ -84,6 +85,7 @@ class SimBridge(Node):
         self._world = world
         # The timer and skill execution both touch the world; a skill may run in an executor thread.
         self._lock = threading.Lock()
+        self._limits = declare_request_limits(self)
 
         self._color_pub = self.create_publisher(Image, "camera/color/image_raw", 5)
         self._depth_pub = self.create_publisher(Image, "camera/depth/image_raw", 5)
@@ -203,6 +205,10 @@ class SimBridge(Node):
         """Bad goals and failed skills end aborted with an error code, never raise."""
         goal: Skill.Goal = goal_handle.request
         self._feedback(goal_handle, "accepted")
+        too_large = check_request(self._limits, names=[("skill", goal.skill), ("object_id", goal.object_id)])
+        if too_large:
+            goal_handle.abort()
+            return Skill.Result(error_code=Skill.Result.UNKNOWN_OBJECT, error_message=too_large)
         try:
             action = skill_goal_to_action(goal)
         except ConversionError as exc:

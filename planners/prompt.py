@@ -1,8 +1,9 @@
 """Prompts: the rules and skill API, the instruction, and memory as fenced data.
 
 Memory text comes from perception (labels, captions, an open-vocabulary detector's words), so it
-is treated as untrusted data: every line is quoted as a JSON string (a label cannot break a line
-or start a section of its own), fence markers are removed from it, and the fence names a nonce
+is treated as untrusted data: every line is made one plain line (``serialize.plain_line``: no
+control, format or separator characters such as U+2028) and quoted as a JSON string (a label
+cannot break a line or start a section of its own), fence markers are removed from it, and the fence names a nonce
 derived from the data, so no text inside can close the block early. The rules come first, in the
 system message, and say that fenced text is never an instruction. The real guarantee is after
 the model: the plan must parse (planners.grammar) and pass validation (planners.validate), so
@@ -17,10 +18,10 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from planners.grammar import DONE, SKILLS
+from scene_graph.serialize import plain_line
 
 _MAX_LINE = 400
 _FENCES = re.compile(r"<{2,}|>{2,}")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 
 @dataclass(frozen=True)
@@ -44,12 +45,12 @@ def skill_api() -> str:
 
 def quote(line: str) -> str:
     """One memory line as inert data: a JSON string without fence markers, at most 400 characters."""
-    return json.dumps(_FENCES.sub(" ", line)[:_MAX_LINE], ensure_ascii=False)
+    return json.dumps(_FENCES.sub(" ", plain_line(line))[:_MAX_LINE], ensure_ascii=False)
 
 
 def one_line(text: str) -> str:
-    """The user's own text on one line (no control characters, no fence markers)."""
-    return _FENCES.sub(" ", _CONTROL.sub(" ", text)).strip()[:_MAX_LINE]
+    """The user's own text on one line (no control or separator characters, no fence markers)."""
+    return _FENCES.sub(" ", plain_line(text)).strip()[:_MAX_LINE]
 
 
 def _block(name: str, lines: Sequence[str], nonce: str) -> str:
@@ -61,7 +62,7 @@ def build_prompt(instruction: str, subgraph: str, short_term: Sequence[str], goa
                  held: str = "", feedback: str = "") -> Prompt:
     """The planner's prompt; ``feedback`` says why the previous plan failed (robot messages are
     data too, so they are fenced)."""
-    memory = [line for line in subgraph.splitlines() if line.strip()]
+    memory = [line for line in subgraph.split("\n") if line.strip()]  # not splitlines(): U+2028 splits there
     data = "\n".join(memory + list(short_term) + [feedback])
     nonce = hashlib.sha256(data.encode()).hexdigest()[:10]
     system = (

@@ -522,6 +522,13 @@ class SceneGraph:
         graph._sequence = int(data["sequence"])
         return graph
 
+    def continue_sequence(self, sequence: int) -> None:
+        """Number the next delta after ``sequence`` when that is ahead (a saved memory's, a lease's):
+        numbers never repeat across loads and restarts. Deltas from before the jump cannot be replayed."""
+        if sequence > self._sequence:
+            self._sequence = sequence
+            self._history.clear()
+
     def replace_with_snapshot(
         self, data: Mapping[str, Any], geometry: Optional[Mapping[str, np.ndarray]] = None, stamp: float = 0.0
     ) -> None:

@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
+from scene_graph.admission import AdmissionLimits, FrameAdmission, Inadmissible, check_layout, resume_stamp
 from scene_graph.fusion import FrameReport, Fusion, FusionConfig
 from scene_graph.frames import RGBDFrame
 from scene_graph.graph import SceneGraph
 from scene_graph.records import AreaNode, GraphDelta, RoomNode, ScoredObject, StateValue
 from scene_graph.retrieval import MemoryRetriever, NoTextIndex, ObjectIndex
 from scene_graph.serialize import SubgraphPrompt, count_tokens, task_subgraph, whole_graph_text
-from scene_graph.store import LoadedMemory, MemoryStore, NoSnapshot, PeriodicSnapshot
+from scene_graph.store import SEQUENCE_LEASE, LoadedMemory, MemoryStore, NoSnapshot, PeriodicSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ class LongTermConfig:
     budget_tokens: int = 1500  # default task-subgraph budget
     fusion: FusionConfig = FusionConfig()
     trust_external_ids: bool = True  # see Fusion: off for trackers that reissue ids after losing a track
+    admission: AdmissionLimits = AdmissionLimits()
 
 
 class LongTermMemory:
@@ -42,10 +44,16 @@ class LongTermMemory:
         self.store = MemoryStore(config.memory_dir, keep=config.keep_snapshots)
         self.graph = SceneGraph()
         self.fusion = Fusion(self.graph, config.fusion, trust_external_ids=config.trust_external_ids)
+        self.admission = FrameAdmission(config.admission, config.fusion.max_depth)
         self.retriever = MemoryRetriever(self.graph, index)
         self._periodic = None if config.snapshot_interval <= 0 else PeriodicSnapshot(
             self.store, lambda: self.graph, config.snapshot_interval, config.name, embeddings=self.retriever.embeddings)
         self.loaded_from: Optional[Path] = None
+        self._leased = 0
+        if self._periodic is not None:  # memory kept on disk: delta numbers continue across restarts
+            self._leased = self.store.reserved_sequence(config.name)
+            self.graph.continue_sequence(self._leased)
+            self.graph.subscribe(self._renew_lease)
         if config.load_on_start:
             try:
                 self.loaded_from = self.load(config.name).path
@@ -53,14 +61,36 @@ class LongTermMemory:
                 log.info("no saved memory %r yet in %s: starting empty", config.name, self.store.root)
 
     # ------------------------------------------------------------------ updates
+    def _renew_lease(self, delta: GraphDelta) -> None:
+        if delta.sequence >= self._leased:
+            try:
+                self.store.reserve_sequence(self.config.name, delta.sequence + SEQUENCE_LEASE)
+            except OSError as exc:  # a full disk must not stop fusion; the next delta tries again
+                log.error("cannot record the sequence lease: %s", exc)
+                return
+            self._leased = delta.sequence + SEQUENCE_LEASE
+
     def subscribe(self, listener: Callable[[GraphDelta], None]) -> None:
         self.graph.subscribe(listener)
 
-    def integrate(self, frame: RGBDFrame) -> FrameReport:
-        return self.fusion.integrate(frame)
+    def integrate(self, frame: RGBDFrame, now: float = 0.0) -> FrameReport:
+        """Fuse a frame that passes admission (``now``: the owner's clock, 0 when unknown)."""
+        admitted, reason = self.admission.admit(frame, now)
+        if admitted is None:
+            return FrameReport(accepted=False, reason=reason)
+        return self.fusion.integrate(admitted)
 
     def set_layout(self, rooms: Sequence[RoomNode], areas: Sequence[AreaNode], stamp: float = 0.0) -> None:
+        """Replace rooms and areas; raises Inadmissible (memory unchanged) for absurd coordinates or names."""
+        reason = check_layout(rooms, areas, self.config.admission)
+        if reason:
+            raise Inadmissible(self.admission.count(reason))
         self.graph.set_layout(rooms, areas, stamp)
+        self.admission.set_layout(rooms, areas)
+
+    def resume_stamp(self, now: float) -> float:
+        """The stamp new frames must follow after a load or clear: memory's newest, never ahead of ``now``."""
+        return resume_stamp((o.last_seen for o in self.graph.objects()), now)
 
     def set_state(self, object_id: str, state: str, value: StateValue, stamp: float) -> bool:
         """Apply a confirmed state change; ``object_id`` may be a memory id or a source's external id."""
@@ -112,7 +142,9 @@ class LongTermMemory:
         error the running memory is unchanged.
         """
         loaded = self.store.load(name or self.config.name)
+        self.graph.continue_sequence(loaded.graph.sequence)
         self.graph.replace_with_snapshot(loaded.graph.snapshot(), loaded.graph.geometry())
+        self.admission.set_layout(self.graph.rooms(), self.graph.areas())
         self.retriever.graph = self.graph  # rebuild the index from the new contents on next use
         if loaded.embeddings is not None:
             self.retriever.restore(*loaded.embeddings)

@@ -7,6 +7,10 @@ the task touches: the objects the instruction names (through
 :func:`ontology.canonical_type`, or ids from a free-text retriever), the containers and supports
 they sit in or on, and their rooms; nothing else.
 
+Every name and value is written through :func:`plain_line`: labels come from perception and
+peers on the network, and a label with a line break or a Unicode separator in it must not become
+a line of its own in a prompt.
+
 Token counting is a deterministic stand-in for a BPE tokenizer (see :func:`count_tokens`), good
 enough to budget prompts and compare sizes; it is not any model's exact count.
 """
@@ -34,6 +38,13 @@ def count_tokens(text: str) -> int:
     return sum(1 + (len(p) - 1) // 8 if p[0].isalpha() else 1 for p in _PIECES.findall(text))
 
 
+def plain_line(text: object) -> str:
+    """``text`` as one line of printable characters: control, format (bidi overrides, zero-width)
+    and line or paragraph separator characters (U+2028, U+2029) become spaces."""
+    text = str(text)
+    return text if text.isprintable() else "".join(c if c.isprintable() else " " for c in text)
+
+
 def _fmt_position(values: Sequence[float]) -> str:
     return "[" + ", ".join(f"{v:.2f}" for v in values) + "]"
 
@@ -43,13 +54,13 @@ def _fmt_value(value: object) -> str:
 
 
 def room_line(room: RoomNode) -> str:
-    return f"{{name: {room.id}, type: Room, kind: {room.kind}}}"
+    return plain_line(f"{{name: {room.id}, type: Room, kind: {room.kind}}}")
 
 
 def area_line(graph: SceneGraph, area: AreaNode) -> str:
     contains = [c for c in graph.children(area.id) if graph.get_object(c) is not None]
-    return (f"{{name: {area.id}, type: Area, room: {area.room_id}, contains: [{', '.join(contains)}], "
-            f"adjacent nodes: [{', '.join(area.neighbors)}], position: {_fmt_position(area.position)}}}")
+    return plain_line(f"{{name: {area.id}, type: Area, room: {area.room_id}, contains: [{', '.join(contains)}], "
+                      f"adjacent nodes: [{', '.join(area.neighbors)}], position: {_fmt_position(area.position)}}}")
 
 
 def object_line(graph: SceneGraph, node: ObjectNode) -> str:
@@ -68,7 +79,7 @@ def object_line(graph: SceneGraph, node: ObjectNode) -> str:
     if node.status != "visible":
         fields.append(f"status: {node.status}")
     fields.append(f"position: {_fmt_position(node.centroid)}")
-    return "{" + ", ".join(fields) + "}"
+    return plain_line("{" + ", ".join(fields) + "}")
 
 
 def whole_graph_text(graph: SceneGraph) -> str:

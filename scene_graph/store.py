@@ -1,11 +1,22 @@
 """Crash-safe persistence of memory: atomic snapshots, keep the last N, load the newest good one.
 
 A snapshot is two files in ``<root>/<name>/``: ``snap-<n>.npz`` (geometry and optional
-embeddings) and ``snap-<n>.json`` (graph, metadata and the npz's SHA-256). Each is written to a
-temporary file in the same folder, fsynced and renamed over its final name, npz first; the JSON
-is the commit record, so a kill -9 at any moment leaves either a complete snapshot or none, and
-at most the changes since the previous snapshot are lost. Loading walks snapshots newest first
-and skips, with a logged reason, any that is truncated, corrupt or of another schema.
+embeddings) and ``snap-<n>.json`` (graph, metadata, and the manifest: SHA-256 of the npz and of
+the graph). Each is written to a temporary file in the same folder, fsynced and renamed over its
+final name, npz first; the JSON is the commit record, so a kill -9 at any moment leaves either a
+complete snapshot or none, and at most the changes since the previous snapshot are lost. A
+snapshot is good only when every part verifies. Loading walks snapshots newest first and skips,
+with a logged reason, any that does not.
+
+Cleanup deletes only good snapshots older than the newest ``keep`` good ones, and leftovers of
+killed writers older than the newest good one: a snapshot that does not verify (damaged, of
+another version, a foreign file that happens to match the pattern) is never deleted, so nothing
+is lost when all of them fail to load. Numbers have any number of digits and are compared as
+numbers, so no count and no stray file stops saving.
+
+Sequence numbers of graph deltas never repeat across restarts: a small lease file records a
+number ahead of the graph's, rewritten every :data:`SEQUENCE_LEASE` deltas, and a restarted
+memory continues after it (a kill -9 loses deltas since the last snapshot, not their numbers).
 
 Names come from users (services, CLI), so they are confined to the memory folder: one path
 component of letters, digits, ``_``, ``-`` and ``.``; no separators, no ``..``, no absolute paths.
@@ -31,9 +42,12 @@ from scene_graph.graph import SceneGraph
 log = logging.getLogger(__name__)
 
 FORMAT = "embodied-memory-snapshot"
-STORE_VERSION = 1
+STORE_VERSION = 2
+_READABLE_VERSIONS = (1, 2)  # version 1 had no graph checksum
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-_SNAPSHOT = re.compile(r"^snap-(\d{8})\.json$")
+_PART = re.compile(r"^snap-(\d{1,30})\.(json|npz)$")
+_LEASE_FILE = "sequence.json"
+SEQUENCE_LEASE = 1000  # deltas numbered per lease write
 
 Embeddings = tuple[Sequence[str], np.ndarray]
 
@@ -86,6 +100,15 @@ def _atomic_write(path: Path, data: bytes) -> None:
     _fsync_dir(path.parent)
 
 
+def _graph_digest(graph: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(graph, separators=(",", ":"), sort_keys=True).encode()).hexdigest()
+
+
+def _number(path: Path) -> int:
+    match = _PART.match(path.name)
+    return int(match.group(1)) if match else -1
+
+
 def _pack(graph: SceneGraph, embeddings: Optional[Embeddings]) -> bytes:
     geometry = graph.geometry()
     ids = sorted(geometry)
@@ -114,8 +137,25 @@ def _unpack(data: bytes) -> tuple[dict[str, np.ndarray], Optional[tuple[tuple[st
     return geometry, embeddings
 
 
+def _verified(path: Path) -> tuple[dict[str, Any], bytes]:
+    """The snapshot's document and geometry blob, if every part matches the manifest; else ValueError."""
+    document = json.loads(path.read_bytes())
+    if not isinstance(document, dict) or document.get("format") != FORMAT \
+            or document.get("store_version") not in _READABLE_VERSIONS:
+        raise ValueError(f"not a {FORMAT} file of version {_READABLE_VERSIONS}")
+    geometry_file = document["geometry"]["file"]
+    if geometry_file != path.with_suffix(".npz").name:
+        raise ValueError(f"manifest names another geometry file: {geometry_file!r}")
+    blob = path.with_suffix(".npz").read_bytes()
+    if hashlib.sha256(blob).hexdigest() != document["geometry"]["sha256"]:
+        raise ValueError("geometry file checksum mismatch")
+    if document["store_version"] >= 2 and _graph_digest(document["graph"]) != document["graph_sha256"]:
+        raise ValueError("graph checksum mismatch")
+    return document, blob
+
+
 class MemoryStore:
-    """Named memories under one root folder, each a rolling set of the last ``keep`` snapshots.
+    """Named memories under one root folder, each a rolling set of the last ``keep`` good snapshots.
 
     One writer per name at a time (the scene graph node); readers may load concurrently.
     """
@@ -125,6 +165,7 @@ class MemoryStore:
             raise ValueError("keep must be at least 1")
         self.root = Path(root).resolve()
         self.keep = keep
+        self._good: dict[tuple[str, int, int, int, int], bool] = {}  # path, sizes, mtimes -> verified
 
     def folder(self, name: str) -> Path:
         path = (self.root / validate_name(name)).resolve()
@@ -138,12 +179,29 @@ class MemoryStore:
         return sorted(p.name for p in self.root.iterdir() if p.is_dir() and _NAME.match(p.name))
 
     def snapshots(self, name: str) -> list[Path]:
-        """Snapshot JSON files under ``name``, newest first."""
+        """Snapshot JSON files under ``name`` (good or not), newest first."""
         folder = self.folder(name)
         if not folder.is_dir():
             return []
-        found = [p for p in folder.iterdir() if _SNAPSHOT.match(p.name)]
-        return sorted(found, key=lambda p: p.name, reverse=True)
+        found = [p for p in folder.iterdir() if p.suffix == ".json" and _number(p) >= 0]
+        return sorted(found, key=_number, reverse=True)
+
+    def is_good(self, path: Path) -> bool:
+        """Whether every part of the snapshot verifies (cached per file size and modification time)."""
+        try:
+            stats = (path.stat(), path.with_suffix(".npz").stat())
+        except OSError:
+            return False
+        json_stat, npz_stat = stats
+        key = (str(path), json_stat.st_size, npz_stat.st_size, json_stat.st_mtime_ns, npz_stat.st_mtime_ns)
+        if key not in self._good:
+            try:
+                _verified(path)
+                self._good[key] = True
+            except Exception as exc:  # JSON, IO and checksum errors alike mean "not good"
+                log.warning("memory snapshot %s does not verify (kept, never deleted): %s", path, exc)
+                self._good[key] = False
+        return self._good[key]
 
     def save(
         self,
@@ -152,41 +210,48 @@ class MemoryStore:
         embeddings: Optional[Embeddings] = None,
         meta: Optional[Mapping[str, Any]] = None,
     ) -> Path:
-        """Write a new snapshot atomically, then prune to the newest ``keep``; returns the JSON path."""
+        """Write a new snapshot atomically, then prune (module docstring); returns the JSON path."""
         folder = self.folder(name)
         folder.mkdir(parents=True, exist_ok=True)
-        existing = self.snapshots(name)
-        latest = _SNAPSHOT.match(existing[0].name) if existing else None
-        number = int(latest.group(1)) + 1 if latest else 1
-        stem = f"snap-{number:08d}"
+        number = max((_number(p) for p in folder.iterdir()), default=0) + 1
+        stem = f"snap-{max(number, 1):08d}"
         blob = _pack(graph, embeddings)
         _atomic_write(folder / f"{stem}.npz", blob)
+        snapshot = graph.snapshot()
         document = {
             "format": FORMAT,
             "store_version": STORE_VERSION,
             "saved_at": time.time(),
             "meta": dict(meta or {}),
             "geometry": {"file": f"{stem}.npz", "sha256": hashlib.sha256(blob).hexdigest()},
-            "graph": graph.snapshot(),
+            "graph_sha256": _graph_digest(snapshot),
+            "graph": snapshot,
         }
         path = folder / f"{stem}.json"
         _atomic_write(path, json.dumps(document, separators=(",", ":")).encode())
-        self._prune(folder)
+        self._prune(name)
         log.debug("saved memory %r sequence %d to %s", name, graph.sequence, path)
         return path
 
-    def _prune(self, folder: Path) -> None:
-        keep = sorted((p for p in folder.iterdir() if _SNAPSHOT.match(p.name)), reverse=True)[: self.keep]
-        wanted = {p.name for p in keep} | {p.with_suffix(".npz").name for p in keep}
+    def _prune(self, name: str) -> None:
+        folder = self.folder(name)
+        good = [p for p in self.snapshots(name) if self.is_good(p)]
+        if not good:
+            return  # nothing verifies: delete nothing, someone may salvage the parts
+        newest_good = _number(good[0])
+        doomed = [part for p in good[self.keep:] for part in (p, p.with_suffix(".npz"))]
         for path in folder.iterdir():
-            # Old snapshots, npz files whose JSON never landed, and temp files of killed writers.
-            if path.is_file() and path.name not in wanted and (
-                path.name.startswith("snap-") or path.name.endswith(".tmp")
-            ):
-                path.unlink(missing_ok=True)
+            # Leftovers of killed writers: geometry whose JSON never landed, temporary files.
+            orphan = path.suffix == ".npz" and 0 <= _number(path) < newest_good \
+                and not path.with_suffix(".json").exists()
+            if orphan or (path.name.startswith(".snap-") and path.name.endswith(".tmp")):
+                doomed.append(path)
+        for path in doomed:
+            path.unlink(missing_ok=True)
+        self._good = {key: good for key, good in self._good.items() if Path(key[0]).exists()}
 
     def load(self, name: str = "default", **graph_options: Any) -> LoadedMemory:
-        """The newest snapshot that reads back completely; broken ones are logged and skipped."""
+        """The newest snapshot that verifies and reads back; the others are logged and skipped."""
         for path in self.snapshots(name):
             try:
                 return self._read(path, graph_options)
@@ -208,15 +273,25 @@ class MemoryStore:
 
     @staticmethod
     def _read(path: Path, graph_options: Mapping[str, Any]) -> LoadedMemory:
-        document = json.loads(path.read_bytes())
-        if document.get("format") != FORMAT or document.get("store_version") != STORE_VERSION:
-            raise ValueError(f"not a version {STORE_VERSION} {FORMAT} file")
-        blob = (path.parent / document["geometry"]["file"]).read_bytes()
-        if hashlib.sha256(blob).hexdigest() != document["geometry"]["sha256"]:
-            raise ValueError("geometry file checksum mismatch")
+        document, blob = _verified(path)
         geometry, embeddings = _unpack(blob)
         graph = SceneGraph.from_snapshot(document["graph"], geometry, **graph_options)
         return LoadedMemory(graph, path, document["meta"], embeddings)
+
+    # ------------------------------------------------------------------ sequence lease
+    def reserved_sequence(self, name: str) -> int:
+        """The highest delta number handed out under ``name`` may have reached (0: none recorded)."""
+        try:
+            value = json.loads((self.folder(name) / _LEASE_FILE).read_bytes())["reserved"]
+            return value if isinstance(value, int) and value >= 0 else 0
+        except (OSError, ValueError, KeyError, TypeError):
+            return 0
+
+    def reserve_sequence(self, name: str, upto: int) -> None:
+        """Record that delta numbers up to ``upto`` may be used; a restart continues after it."""
+        folder = self.folder(name)
+        folder.mkdir(parents=True, exist_ok=True)
+        _atomic_write(folder / _LEASE_FILE, json.dumps({"reserved": int(upto)}).encode())
 
 
 class PeriodicSnapshot:

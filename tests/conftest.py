@@ -29,6 +29,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 Path(os.environ["ROS_LOG_DIR"]).mkdir(parents=True, exist_ok=True)
+sys.path.insert(0, str(REPO))
+from memory_nodes.dds_profile import use_package_profile  # noqa: E402
+
+use_package_profile()  # as every entry point does: the loopback profile takes over LOCALHOST discovery
 
 
 @pytest.fixture

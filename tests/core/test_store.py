@@ -165,3 +165,74 @@ def test_crash_between_geometry_and_commit_keeps_previous(tmp_path: Path, monkey
     assert store.load("home").graph.snapshot() == graph.snapshot()
     names = sorted(p.name for p in (tmp_path / "home").iterdir())
     assert all(n.replace(".npz", ".json") in names for n in names if n.endswith(".npz"))
+
+
+# ------------------------------------------------------------------ issue 14: snapshots are never lost
+def _saved(tmp_path: Path, count: int, keep: int = 5) -> tuple[MemoryStore, SceneGraph, list[Path]]:
+    store, graph, paths = MemoryStore(tmp_path, keep=keep), SceneGraph(), []
+    for step in range(1, count + 1):
+        grow(graph, step, points_per_object=10)
+        paths.append(store.save(graph, "home"))
+    return store, graph, paths
+
+
+def test_when_every_json_is_corrupt_nothing_is_deleted(tmp_path: Path):
+    store, _, paths = _saved(tmp_path, 5)
+    for path in paths:
+        path.write_bytes(path.read_bytes()[:100])
+    before = sorted(p.name for p in (tmp_path / "home").iterdir())
+    with pytest.raises(NoSnapshot):
+        store.load("home")
+    store._prune("home")
+    assert sorted(p.name for p in (tmp_path / "home").iterdir()) == before
+    # The node then starts empty and saves: the damaged snapshots, npz halves included, all stay.
+    for _ in range(6):
+        store.save(SceneGraph(), "home")
+    left = {p.name for p in (tmp_path / "home").iterdir()}
+    assert {p.name for p in paths} | {p.with_suffix(".npz").name for p in paths} <= left
+
+
+def test_a_tampered_graph_does_not_verify(tmp_path: Path):
+    store, graph, paths = _saved(tmp_path, 2)
+    doc = json.loads(paths[-1].read_text())
+    doc["graph"]["objects"][0]["label"] = "Knife"
+    paths[-1].write_text(json.dumps(doc))
+    assert not store.is_good(paths[-1]) and store.is_good(paths[0])
+    assert store.load("home").path == paths[0]
+
+
+def test_a_stray_file_neither_stops_saving_nor_causes_deletions(tmp_path: Path):
+    folder = tmp_path / "home"
+    folder.mkdir()
+    (folder / "snap-99999999.json").write_text("{}")
+    (folder / "snap-notes.json").write_text("{}")
+    store, graph, paths = _saved(tmp_path, 7, keep=3)
+    assert paths[0].name == "snap-100000000.json" and paths[-1].name == "snap-100000006.json"
+    assert store.load("home").graph.sequence == graph.sequence
+    left = sorted(p.name for p in folder.iterdir())
+    assert "snap-99999999.json" in left and "snap-notes.json" in left
+    assert [p.name for p in store.snapshots("home") if store.is_good(p)] == [p.name for p in paths[-3:][::-1]]
+
+
+def test_the_newest_good_snapshot_is_never_deleted(tmp_path: Path):
+    store, graph, paths = _saved(tmp_path, 1, keep=1)
+    for number in (2, 3):  # newer snapshots whose geometry is damaged (a bad disk, a copy cut short)
+        newer = paths[0].with_name(f"snap-{number:08d}.json")
+        newer.write_bytes(paths[0].read_bytes())
+        newer.with_suffix(".npz").write_bytes(b"garbage")
+    store._prune("home")
+    assert paths[0].exists() and store.load("home").path == paths[0]
+
+
+def test_delta_numbers_continue_after_a_kill(tmp_path: Path):
+    from scene_graph.long_term import LongTermConfig, LongTermMemory
+    config = LongTermConfig(memory_dir=tmp_path, name="home", snapshot_interval=3600.0)
+    first = LongTermMemory(config)
+    for step in range(1, 4):
+        grow(first.graph, step, points_per_object=10)
+    first.flush()
+    for step in range(4, 9):  # changes after the last save, lost by a kill -9
+        grow(first.graph, step, points_per_object=10)
+    last = first.graph.sequence
+    second = LongTermMemory(config)  # no flush: the first process was killed
+    assert len(second.graph) == 3 and second.graph.sequence > last

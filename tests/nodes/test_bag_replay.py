@@ -15,7 +15,7 @@ CAMERA_TOPICS = ["/camera/color/image_raw", "/camera/depth/image_raw", "/camera/
                  "/camera/instances", "/odom", "/layout"]
 
 
-def _wait(done, timeout: float = 20.0) -> bool:
+def _wait(done, timeout: float = 120.0) -> bool:
     deadline = time.monotonic() + timeout
     while not done() and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -27,7 +27,9 @@ def test_recorded_sim_run_replayed_at_double_speed_builds_the_same_memory(tmp_pa
         "sim_bridge": {"seed": 5, "rate_hz": 10.0},
         "long_term_memory": {"memory_dir": str(tmp_path / "live"), "text_index": "none"}})
     try:
-        summary = bag.record(tmp_path / "run", topics=CAMERA_TOPICS, duration_s=3.0)
+        # A count of messages, not a time: the layout and 20 frame sets of five messages each, however
+        # slowly a loaded machine delivers them (the time is only a generous limit).
+        summary = bag.record(tmp_path / "run", topics=CAMERA_TOPICS, max_messages=1 + 5 * 20, duration_s=300.0)
         live_labels = sorted(o.label for o in live.nodes["long_term_memory"].memory.graph.objects())
     finally:
         live.shutdown()

@@ -243,6 +243,23 @@ def test_every_parameter_in_the_yaml_is_declared_by_its_node(nodes):
                 assert node.describe_parameter(parameter).description, f"{name}.{parameter} has no description"
 
 
+HUGE = "x" * 1_000_000
+
+
+@pytest.mark.parametrize("srv, service, fields", [
+    (QueryObjects, "memory/query_objects", {"text": HUGE}),
+    (QueryObjects, "memory/query_objects", {"label": HUGE}),
+    (QueryObjects, "memory/query_objects", {"k": 1_000_000}),
+    (GetTaskSubgraph, "memory/task_subgraph", {"instruction": HUGE}),
+    (GetTaskSubgraph, "memory/task_subgraph", {"relevant_ids": ["obj_0001"] * 10_000}),
+    (QueryShortTerm, "memory/short_term/query", {"instruction": HUGE}),
+])
+def test_oversized_requests_are_refused(client, srv, service, fields):
+    response = client.call(srv, service, **fields)
+    assert response.error_code == srv.Response.INVALID_REQUEST
+    assert response.error_message.startswith("request_too_large")
+
+
 def test_inconsistent_parameters_fail_with_one_clear_sentence(tmp_path):
     with pytest.raises(ConfigurationError, match="pose_source must be one of"):
         stack.start(["long_term_memory"], overrides={"long_term_memory": {

@@ -173,6 +173,24 @@ def test_an_empty_or_nonsense_instruction_is_refused_without_moving(nodes, user,
     assert result.steps == 0 and (agent.pose, agent.distance, agent.held) == before
 
 
+@pytest.mark.parametrize("instruction, goals", [("turn on the television " * 5000, ()),
+                                                ("", ("TOGGLEON(Television)",) * 5000),
+                                                ("", ("TOGGLEON(" + "x" * 100_000 + ")",))])
+def test_an_oversized_task_is_refused_without_moving(nodes, user, instruction, goals) -> None:
+    agent = nodes.nodes["sim_bridge"]._world.agent
+    before = (agent.pose, agent.distance, agent.held)
+    result, _ = user.task(instruction, goals)
+    assert result.error_code == Error.INVALID_INSTRUCTION and result.error_message.startswith("request_too_large")
+    assert result.steps == 0 and (agent.pose, agent.distance, agent.held) == before
+
+
+@pytest.mark.parametrize("skill, object_id", [("GoToObject", "Sofa" * 10_000), ("x" * 10_000, "")])
+def test_an_oversized_skill_is_refused(nodes, user, skill, object_id) -> None:
+    result = user.skill(skill, object_id)
+    assert not result.success and result.error_code == Skill.Result.UNKNOWN_OBJECT
+    assert result.error_message.startswith("request_too_large")
+
+
 def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -219,11 +237,14 @@ def test_an_absent_skill_server_ends_the_task_with_a_clear_error_and_a_cancel_st
         result, _ = user.task("turn off the television", action=action)
         assert result.error_code == Error.EXECUTION_FAILED and "execute_skill is not available" in result.error_message
         assert result.duration_s > 0  # the time it waited is reported
-
+    # The cancel must land while the planner waits for the server: a wait long enough for a loaded machine.
+    with another_planner(nodes, "planner_waits", remaps, service_timeout_s=15.0) as action:
         feedback: list[Any] = []
+        user.tasks[action] = ActionClient(user.node, ExecuteTask, action)
         handle = user.send(user.tasks[action], ExecuteTask.Goal(instruction="turn off the television"), feedback)
-        assert handle.accepted and user.spin_until(lambda: any(f.status == "executing" for f in feedback))
-        user.spin_until(handle.cancel_goal_async().done)  # while the planner waits for the absent server
+        assert handle.accepted
+        assert user.spin_until(lambda: any(f.status == "executing" for f in feedback), timeout=120.0)
+        user.spin_until(handle.cancel_goal_async().done, timeout=120.0)  # while the planner waits
         result, status = user.finish(handle)
     assert status == GoalStatus.STATUS_CANCELED and result.error_code == Error.CANCELED
     assert truth(nodes, "TOGGLEON(Television)")  # nothing reached the robot

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Iterable, Optional, Sequence, Union
 
 from benchmarks.stm import TraceEvent
-from benchmarks.suite.ablations import ABLATIONS, policy_sweep
+from benchmarks.suite.ablations import ABLATIONS, BASELINE, policy_sweep
 from benchmarks.suite.env import InProcessEnv
-from benchmarks.suite.episode import DayPlan, TaskRecord, run_episode
+from benchmarks.suite.episode import FINAL_STATE, KARMA, DayPlan, TaskRecord, run_episode
 from benchmarks.suite.generate import MEMORY_SET, SETS, SUITES, by_floor_plan, home_for, write_suite
 from benchmarks.suite.metrics import goals, mean_ci, summarize
 from benchmarks.suite.report import markdown, write_csv, write_plots
@@ -41,26 +41,27 @@ def _progress(done: int, total: int, start: float) -> None:
     sys.stderr.flush()
 
 
-def _episode(job: tuple[Path, int, int, tuple[str, ...], DayPlan, bool, bool]
+def _episode(job: tuple[Path, int, int, tuple[str, ...], DayPlan, bool, bool, str]
              ) -> tuple[list[TaskRecord], list[TraceEvent]]:
-    path, seed, floor_plan, ablations, day, nodes, open_loop = job
+    path, seed, floor_plan, ablations, day, nodes, open_loop, scoring = job
     tasks = by_floor_plan(load_tasks(path).tasks)[floor_plan]
     home = home_for(floor_plan, [t for task in tasks for t in task.required_types])
     if not nodes:
-        return run_episode(InProcessEnv.start(home, seed), tasks, seed, ablations, day, open_loop=open_loop)
+        return run_episode(InProcessEnv.start(home, seed), tasks, seed, ablations, day, open_loop=open_loop,
+                           scoring=scoring)
     from benchmarks.suite.ros_env import RosEnv  # rclpy only when asked for
 
     with RosEnv.start(home, seed) as env:
-        return run_episode(env, tasks, seed, ablations, day, open_loop=open_loop)
+        return run_episode(env, tasks, seed, ablations, day, open_loop=open_loop, scoring=scoring)
 
 
 def run_episodes(jobs: Sequence[Episode], ablations: Sequence[str], workers: int, day: DayPlan = DayPlan(),
-                 nodes: bool = False, open_loop: bool = False
+                 nodes: bool = False, open_loop: bool = False, scoring: str = KARMA
                  ) -> tuple[list[TaskRecord], dict[int, list[list[TraceEvent]]]]:
     """Records of every episode, and the short-term traces per seed."""
     records: list[TaskRecord] = []
     traces: dict[int, list[list[TraceEvent]]] = {}
-    full = [(path, seed, plan, tuple(ablations), day, nodes, open_loop) for path, seed, plan in jobs]
+    full = [(path, seed, plan, tuple(ablations), day, nodes, open_loop, scoring) for path, seed, plan in jobs]
     start = time.perf_counter()
     _progress(0, len(full), start)
     if workers > 1:
@@ -129,10 +130,12 @@ def _workers(workers: Optional[int]) -> int:
 
 def run_suite(suite: str = "default", seeds: Optional[Sequence[int]] = None, json_out: bool = False,
               out_dir: Path = Path("benchmark_output"), ablations: Sequence[str] = tuple(ABLATIONS),
-              workers: Optional[int] = None, nodes: bool = False, open_loop: bool = False) -> dict:
+              workers: Optional[int] = None, nodes: bool = False, open_loop: bool = False,
+              scoring: str = KARMA) -> dict:
     """Generate suite ``suite`` ("tiny", "default", "full"), run it, write tables and plots to ``out_dir``;
     ``nodes``: through the real ROS 2 nodes instead of in this process; ``open_loop``: KARMA's
-    protocol (one plan per task, no replanning or search) instead of the closed loop.
+    protocol (one plan per task, no replanning or search) instead of the closed loop; ``scoring``:
+    ``karma`` (each condition met at some moment, in order where they contradict) or ``final-state``.
 
     Returns per set and ablation ``sr``, ``mra``, ``mhr``, ``re``, ``rt``, ``steps``, ``tokens``
     (each with ``<metric>_ci``), KARMA's goals, the short-term policy sweep and the files written;
@@ -143,8 +146,10 @@ def run_suite(suite: str = "default", seeds: Optional[Sequence[int]] = None, jso
         spec = type(spec)(spec.name, tuple(seeds), spec.floor_plans, spec.per_set)
     files = write_suite(spec, out_dir / "tasks")
     jobs = [(path, seed, plan) for path, seed in zip(files, spec.seeds) for plan in spec.floor_plans]
-    records, traces = run_episodes(jobs, ablations, _workers(workers), nodes=nodes, open_loop=open_loop)
-    result = {"suite": spec.name, "mode": _mode(nodes), "protocol": _protocol(open_loop), "seeds": list(spec.seeds),
+    records, traces = run_episodes(jobs, ablations, _workers(workers), nodes=nodes, open_loop=open_loop,
+                                   scoring=scoring)
+    result = {"suite": spec.name, "mode": _mode(nodes), "protocol": _protocol(open_loop), "scoring": scoring,
+              "seeds": list(spec.seeds),
               "floor_plans": list(spec.floor_plans),
               **_result(records, traces, SETS, ablations)}
     result["files"] = [str(p) for p in files + _write(result, records, out_dir)]
@@ -155,7 +160,8 @@ def run_suite(suite: str = "default", seeds: Optional[Sequence[int]] = None, jso
 
 def run_task_file(path: Union[str, Path], seeds: Sequence[int] = (0,), json_out: bool = False,
                   out_dir: Path = Path("benchmark_output"), ablations: Sequence[str] = tuple(ABLATIONS),
-                  workers: Optional[int] = None, nodes: bool = False, open_loop: bool = False) -> dict:
+                  workers: Optional[int] = None, nodes: bool = False, open_loop: bool = False,
+                  scoring: str = KARMA) -> dict:
     """Run any task file in KARMA's format: one episode per FloorPlan and seed (a ``Memory`` set, if
     present, runs first and is not scored). Reports per task and per set, and the conditions the
     parser could not understand (tasks left with no condition are not run)."""
@@ -164,16 +170,27 @@ def run_task_file(path: Union[str, Path], seeds: Sequence[int] = (0,), json_out:
     sets = [s for s in parsed.task_sets() if s != MEMORY_SET]
     plans = sorted(by_floor_plan(parsed.tasks))
     jobs = [(path, seed, plan) for seed in seeds for plan in plans]
-    records, traces = run_episodes(jobs, ablations, _workers(workers), nodes=nodes, open_loop=open_loop)
-    result = {"file": str(path), "mode": _mode(nodes), "protocol": _protocol(open_loop), "seeds": list(seeds),
+    records, traces = run_episodes(jobs, ablations, _workers(workers), nodes=nodes, open_loop=open_loop,
+                                   scoring=scoring)
+    result = {"file": str(path), "mode": _mode(nodes), "protocol": _protocol(open_loop), "scoring": scoring,
+              "seeds": list(seeds),
               "floor_plans": plans, **_result(records, traces, sets, ablations),
-              "tasks": [_plain(r.__dict__) for r in records],
+              "tasks": task_rows(records),
               "not_run": [t.task_id for t in parsed.tasks if not t.conditions],
               "issues": [i.__dict__ for i in parsed.issues]}
     result["files"] = [str(p) for p in _write(result, records, out_dir)]
     if json_out:
         print(json.dumps(_plain(result), indent=1))
     return result
+
+
+def task_rows(records: Sequence[TaskRecord]) -> list[dict]:
+    """Per task record, plus ``memory_changed``: whether its success differs from the same task's
+    run without memory (None for that run itself, or when there is none)."""
+    base = {(r.seed, r.floor_plan, r.task_set, r.task_id): r.success for r in records if r.ablation == BASELINE}
+    return [{**_plain(r.__dict__), "memory_changed": None if r.ablation == BASELINE
+             or (key := (r.seed, r.floor_plan, r.task_set, r.task_id)) not in base else r.success != base[key]}
+            for r in records]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -188,6 +205,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "memory nodes; services, topics, the skill action) instead of in this process")
     parser.add_argument("--open-loop", action="store_true", help="KARMA's protocol: one plan per task, no "
                         "replanning and no search (default: the closed loop, which searches for what memory lacks)")
+    parser.add_argument("--final-state", action="store_true", help="score the goal conditions holding when a "
+                        "task ends (default: KARMA's scoring, each condition met at some moment of the task, "
+                        "in the file's order where conditions contradict each other)")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
 
 
@@ -195,6 +215,10 @@ def run_arguments(args: argparse.Namespace) -> dict:
     """Run what :func:`add_arguments`' options ask for."""
     if args.tasks:
         return run_task_file(args.tasks, args.seeds or (0,), args.json, args.out, workers=args.workers,
-                             nodes=args.nodes, open_loop=args.open_loop)
+                             nodes=args.nodes, open_loop=args.open_loop, scoring=_scoring(args.final_state))
     return run_suite(args.suite, args.seeds, args.json, args.out, workers=args.workers, nodes=args.nodes,
-                     open_loop=args.open_loop)
+                     open_loop=args.open_loop, scoring=_scoring(args.final_state))
+
+
+def _scoring(final_state: bool) -> str:
+    return FINAL_STATE if final_state else KARMA

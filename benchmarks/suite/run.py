@@ -21,10 +21,12 @@ from benchmarks.stm import TraceEvent
 from benchmarks.suite.ablations import ABLATIONS, BASELINE, policy_sweep
 from benchmarks.suite.env import InProcessEnv
 from benchmarks.suite.episode import FINAL_STATE, KARMA, DayPlan, TaskRecord, run_episode
-from benchmarks.suite.generate import MEMORY_SET, SETS, SUITES, by_floor_plan, home_for, write_suite
+from benchmarks.suite.generate import MEMORY_SET, SETS, SUITES, by_floor_plan, home_for, task_needs, write_suite
 from benchmarks.suite.metrics import goals, mean_ci, summarize
 from benchmarks.suite.report import markdown, write_csv, write_plots
-from sim.tasks import TaskFile, load_tasks
+from scene_graph.ontology import instruction_objects
+from sim.home.generate import floor_plan_kind
+from sim.tasks import Task, TaskFile, TaskIssue, load_tasks
 
 Episode = tuple[Path, int, int]  # task file, seed, floor plan
 
@@ -44,8 +46,8 @@ def _progress(done: int, total: int, start: float) -> None:
 def _episode(job: tuple[Path, int, int, tuple[str, ...], DayPlan, bool, bool, str]
              ) -> tuple[list[TaskRecord], list[TraceEvent]]:
     path, seed, floor_plan, ablations, day, nodes, open_loop, scoring = job
-    tasks = by_floor_plan(load_tasks(path).tasks)[floor_plan]
-    home = home_for(floor_plan, [t for task in tasks for t in task.required_types])
+    tasks = by_floor_plan(runnable(load_tasks(path))[0])[floor_plan]
+    home = home_for(floor_plan, [g for task in tasks for g in task_needs(task)])
     if not nodes:
         return run_episode(InProcessEnv.start(home, seed), tasks, seed, ablations, day, open_loop=open_loop,
                            scoring=scoring)
@@ -53,6 +55,34 @@ def _episode(job: tuple[Path, int, int, tuple[str, ...], DayPlan, bool, bool, st
 
     with RosEnv.start(home, seed) as env:
         return run_episode(env, tasks, seed, ablations, day, open_loop=open_loop, scoring=scoring)
+
+
+def runnable(parsed: TaskFile) -> tuple[list[Task], list[dict]]:
+    """The tasks to run, and those not run with the reason: no goal condition understood, or a goal
+    naming an object no type matches (run without it, the task would test something else)."""
+    unknown: dict[tuple[str, str], list[str]] = {}
+    for issue in parsed.issues:
+        if issue.reason.startswith("unknown object"):
+            unknown.setdefault((issue.task_set, issue.task_id), []).append(issue.reason)
+    run, skipped = [], []
+    for task in parsed.tasks:
+        reasons = unknown.get((task.task_set, task.task_id), []) or ([] if task.conditions else
+                                                                    ["no goal condition understood"])
+        try:
+            floor_plan_kind(task.floor_plan or 1)
+        except ValueError as exc:
+            reasons.append(str(exc))
+        if reasons:
+            skipped.append({"task_set": task.task_set, "task_id": task.task_id, "reason": "; ".join(reasons)})
+        else:
+            run.append(task)
+    return run, skipped
+
+
+def instruction_issues(tasks: Sequence[Task]) -> list[TaskIssue]:
+    """Noun phrases of the instructions that name no known object (reported; goals decide the task)."""
+    return [TaskIssue(t.task_set, t.task_id, phrase, f"unknown object {phrase!r} in the instruction")
+            for t in tasks for phrase in instruction_objects(t.instruction)[1]]
 
 
 def run_episodes(jobs: Sequence[Episode], ablations: Sequence[str], workers: int, day: DayPlan = DayPlan(),
@@ -164,11 +194,13 @@ def run_task_file(path: Union[str, Path], seeds: Sequence[int] = (0,), json_out:
                   scoring: str = KARMA) -> dict:
     """Run any task file in KARMA's format: one episode per FloorPlan and seed (a ``Memory`` set, if
     present, runs first and is not scored). Reports per task and per set, and the conditions the
-    parser could not understand (tasks left with no condition are not run)."""
+    parser could not understand; tasks left with no condition, or whose goal names an unknown object,
+    are listed under ``not_run`` with the reason."""
     path = Path(path)
     parsed: TaskFile = load_tasks(path)
     sets = [s for s in parsed.task_sets() if s != MEMORY_SET]
-    plans = sorted(by_floor_plan(parsed.tasks))
+    tasks, not_run = runnable(parsed)
+    plans = sorted(by_floor_plan(tasks))
     jobs = [(path, seed, plan) for seed in seeds for plan in plans]
     records, traces = run_episodes(jobs, ablations, _workers(workers), nodes=nodes, open_loop=open_loop,
                                    scoring=scoring)
@@ -176,8 +208,8 @@ def run_task_file(path: Union[str, Path], seeds: Sequence[int] = (0,), json_out:
               "seeds": list(seeds),
               "floor_plans": plans, **_result(records, traces, sets, ablations),
               "tasks": task_rows(records),
-              "not_run": [t.task_id for t in parsed.tasks if not t.conditions],
-              "issues": [i.__dict__ for i in parsed.issues]}
+              "not_run": not_run,
+              "issues": [i.__dict__ for i in (*parsed.issues, *instruction_issues(parsed.tasks))]}
     result["files"] = [str(p) for p in _write(result, records, out_dir)]
     if json_out:
         print(json.dumps(_plain(result), indent=1))

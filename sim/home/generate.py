@@ -2,7 +2,9 @@
 
 A FloorPlan number picks the main room kind the way AI2-THOR numbers its scenes (1-30 kitchens,
 201-230 living rooms, 301-330 bedrooms, 401-430 bathrooms) and seeds everything else, so
-"FloorPlan 1" is always the same home. Tasks can require object types; those are then added.
+"FloorPlan 1" is always the same home. Tasks can require object types; those are then added to
+the main room (AI2-THOR's scene of that number holds everything its tasks name), where a search
+finds them: on their usual places or in the open.
 """
 from __future__ import annotations
 
@@ -77,14 +79,9 @@ def _populate(rng: random.Random, layout: Layout, required: tuple[str, ...]) -> 
         doors = [d for d in layout.doors if room.room_id in d.rooms]
         furnisher.furnish(room, doors, extra if room is main else ())
     for room in layout.rooms:
-        mine = tuple(t for t in required if OBJECT_TYPES[t].pickupable and _home_room(t, layout) is room)
+        mine = tuple(t for t in required if OBJECT_TYPES[t].pickupable) if room is main else ()
         stock_room(rng, room, entities, make_id, mine)
     return entities
-
-
-def _home_room(object_type: str, layout: Layout):
-    rooms = OBJECT_TYPES[object_type].rooms
-    return next((r for r in layout.rooms if r.kind in rooms), layout.rooms[0])
 
 
 def _navigation(layout: Layout, entities: dict[str, Entity]) -> NavGrid:

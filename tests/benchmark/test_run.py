@@ -37,7 +37,7 @@ def test_a_task_file_reports_per_task_and_what_it_could_not_understand(tmp_path,
         {"FloorPlan": "FloorPlan1", "ID": 2, "Goal Condition": "levitate", "Instruction": "?"}]}))
     result = run_task_file(path, json_out=True, out_dir=tmp_path / "out", ablations=("none", "both"), workers=1)
     assert {i["text"] for i in result["issues"]} >= {"Fly(Tomato)", "levitate"}
-    assert result["not_run"] == ["2"]
+    assert result["not_run"] == [{"task_set": "composite", "task_id": "2", "reason": "no goal condition understood"}]
     assert {(t["task_id"], t["ablation"]) for t in result["tasks"]} == {("1", "none"), ("1", "both")}
     assert set(result["sets"]["composite"]) == {"none", "both"}
     assert json.loads(capsys.readouterr().out)["file"] == str(path)

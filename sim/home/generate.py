@@ -104,14 +104,21 @@ def _problem(home: Home, required: tuple[str, ...]) -> Optional[str]:
         if not home.nav.free[i0:i1, j0:j1].any():
             return f"{room.room_id} unreachable"
     centers = np.array([home.nav.center(c) for c in home.nav.free_cells()])
+
+    def gap(e: Entity) -> float:
+        """Horizontal distance from the nearest free cell to ``e``."""
+        dx = np.maximum(np.maximum(e.lo[0] - centers[:, 0], centers[:, 0] - e.hi[0]), 0.0)
+        dy = np.maximum(np.maximum(e.lo[1] - centers[:, 1], centers[:, 1] - e.hi[1]), 0.0)
+        return float(np.hypot(dx, dy).min())
+
     for e in home:
-        if e.kind.layer != "furniture":
-            continue
-        lo, hi = e.lo, e.hi
-        dx = np.maximum(np.maximum(lo[0] - centers[:, 0], centers[:, 0] - hi[0]), 0.0)
-        dy = np.maximum(np.maximum(lo[1] - centers[:, 1], centers[:, 1] - hi[1]), 0.0)
-        if np.hypot(dx, dy).min() > REACH * 0.8:
+        if e.kind.layer == "furniture" and gap(e) > REACH * 0.8:
             return f"{e.object_id} out of reach"
     present = {e.object_type for e in home}
     missing = [t for t in required if t not in present]
-    return f"missing {missing}" if missing else None
+    if missing:
+        return f"missing {missing}"
+    # What a task names must be within an arm's reach of the floor (GoToObject stands within 0.9 reach).
+    stranded = [t for t in required if OBJECT_TYPES[t].pickupable
+                and all(gap(e) > REACH * 0.9 for e in home if e.object_type == t)]
+    return f"no {stranded} within reach" if stranded else None

@@ -7,6 +7,8 @@ from benchmarks.suite.generate import SUITES, generate_suite, home_for, task_nee
 from benchmarks.suite.run import runnable
 from scene_graph.ontology import OBJECT_TYPES, instruction_objects, matching_types
 from sim.home.stock import HOME_OF
+from sim.home.world import HomeWorld
+from sim.records import Action
 from sim.tasks import parse_tasks
 
 # Words as people write task files: synonyms, plurals, spaces and case; each with a type it must reach.
@@ -87,3 +89,5 @@ def test_the_home_of_a_floor_plan_holds_what_its_tasks_name_in_its_main_room_and
             # on a surface in the open, or in the container where it usually lives
             assert any(home[e.parent].receptacle.mode != "inside" or home[e.parent].object_type in HOME_OF[e.object_type]
                        for e in placed), group
+            reached = HomeWorld(home).step(Action("GoToObject", group[0]))  # the nearest one
+            assert reached.success, reached.error

@@ -168,7 +168,8 @@ def run_suite(suite: str = "default", seeds: Optional[Sequence[int]] = None, jso
     ``karma`` (each condition met at some moment, in order where they contradict) or ``final-state``.
 
     Returns per set and ablation ``sr``, ``mra``, ``mhr``, ``re``, ``rt``, ``steps``, ``tokens``
-    (each with ``<metric>_ci``), KARMA's goals, the short-term policy sweep and the files written;
+    (each with ``<metric>_ci``), KARMA's goals, the short-term policy sweep, every task record
+    (:func:`task_rows`) and the files written;
     with ``json_out`` the result is also printed as JSON on stdout.
     """
     spec = SUITES[suite]
@@ -181,7 +182,7 @@ def run_suite(suite: str = "default", seeds: Optional[Sequence[int]] = None, jso
     result = {"suite": spec.name, "mode": _mode(nodes), "protocol": _protocol(open_loop), "scoring": scoring,
               "seeds": list(spec.seeds),
               "floor_plans": list(spec.floor_plans),
-              **_result(records, traces, SETS, ablations)}
+              **_result(records, traces, SETS, ablations), "tasks": task_rows(records)}
     result["files"] = [str(p) for p in files + _write(result, records, out_dir)]
     if json_out:
         print(json.dumps(_plain(result), indent=1))

@@ -39,5 +39,11 @@ def test_a_task_file_reports_per_task_and_what_it_could_not_understand(tmp_path,
     assert {i["text"] for i in result["issues"]} >= {"Fly(Tomato)", "levitate"}
     assert result["not_run"] == [{"task_set": "composite", "task_id": "2", "reason": "no goal condition understood"}]
     assert {(t["task_id"], t["ablation"]) for t in result["tasks"]} == {("1", "none"), ("1", "both")}
+    by_ablation = {t["ablation"]: t for t in result["tasks"]}
+    assert by_ablation["none"]["memory_changed"] is None
+    assert by_ablation["both"]["memory_changed"] == (by_ablation["both"]["success"] != by_ablation["none"]["success"])
+    for t in result["tasks"]:  # the condition understood, met after some skill or named in the failure
+        assert t["scoring"] == "karma" and (t["met"] == [["On(Tomato, CounterTop): 1", t["met"][0][1]]]
+                                            if t["success"] else "On(Tomato, CounterTop)" in t["failure"] or t["error"])
     assert set(result["sets"]["composite"]) == {"none", "both"}
     assert json.loads(capsys.readouterr().out)["file"] == str(path)

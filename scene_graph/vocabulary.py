@@ -21,7 +21,7 @@ ALIASES: dict[str, str] = {
     "dustbin": "GarbageCan", "garbage": "GarbageCan", "garbagebin": "GarbageCan", "wastebasket": "GarbageCan",
     "wastebin": "GarbageCan", "rubbish": "GarbageCan", "rubbishbin": "GarbageCan", "recyclingbin": "GarbageCan",
     "stove": "StoveBurner", "burner": "StoveBurner", "cooktop": "StoveBurner", "hob": "StoveBurner",
-    "stovetop": "StoveBurner", "knob": "StoveKnob",
+    "stovetop": "StoveBurner",
     "oven": "Microwave", "microwaveoven": "Microwave",
     "coffeemaker": "CoffeeMachine", "coffee": "CoffeeMachine", "espressomachine": "CoffeeMachine",
     "basin": "SinkBasin", "washbasin": "SinkBasin", "kitchensink": "Sink",
@@ -30,7 +30,7 @@ ALIASES: dict[str, str] = {
     "kitchentable": "DiningTable", "diningroomtable": "DiningTable",
     "nightstand": "SideTable", "bedsidetable": "SideTable", "endtable": "SideTable", "nighttable": "SideTable",
     "writingdesk": "Desk", "studydesk": "Desk", "computerdesk": "Desk",
-    "couch": "Sofa", "settee": "Sofa", "chair": "ArmChair", "armchair": "ArmChair", "recliner": "ArmChair",
+    "couch": "Sofa", "settee": "Sofa", "armchair": "ArmChair", "recliner": "ArmChair",
     "chestofdrawers": "Dresser", "bureau": "Dresser",
     "bookshelf": "Shelf", "bookcase": "Shelf", "shelving": "Shelf", "shelves": "Shelf",
     "tvtable": "TVStand", "tvcabinet": "TVStand", "mediaconsole": "TVStand",
@@ -58,13 +58,13 @@ ALIASES: dict[str, str] = {
     "wristwatch": "Watch", "clock": "AlarmClock", "alarm": "AlarmClock",
     "ballpen": "Pen", "ballpointpen": "Pen", "marker": "Pen",
     "cushion": "Pillow", "magazine": "Newspaper", "paper": "Newspaper", "novel": "Book",
-    "notebook": "Laptop", "computer": "Laptop", "disc": "CD", "compactdisc": "CD", "dvd": "CD",
+    "computer": "Laptop", "disc": "CD", "compactdisc": "CD", "dvd": "CD",
     "figurine": "Statue", "sculpture": "Statue", "flowervase": "Vase", "carton": "Box", "cardboardbox": "Box",
     "tissue": "TissueBox", "tissues": "TissueBox", "candlestick": "Candle",
     # bathroom things
     "bathtowel": "Towel", "washcloth": "Cloth", "rag": "Cloth", "dishcloth": "Cloth", "duster": "Cloth",
     "toiletroll": "ToiletPaper", "toiletpaperroll": "ToiletPaper", "papertowel": "ToiletPaper",
-    "toiletbrush": "ScrubBrush", "scrubber": "ScrubBrush", "brush": "ScrubBrush", "cleaner": "SprayBottle",
+    "toiletbrush": "ScrubBrush", "scrubber": "ScrubBrush", "cleaner": "SprayBottle",
 }
 
 # Words that fairly name several types: a goal "on a table" is met by a coffee table too. The

@@ -26,7 +26,7 @@ from benchmarks.suite.generate import MEMORY_SET
 from planners.backends import PlanRequest, PlanResponse, make_backend
 from planners.backends.base import PlannerBackend
 from planners.interfaces import KnownObject, SkillExecutor, SkillResult, by_id
-from planners.loop import TaskRunner
+from planners.loop import TaskError, TaskRunner
 from scene_graph.ontology import canonical_type
 from scene_graph.serialize import count_tokens
 from sim.records import ObjectState
@@ -71,6 +71,7 @@ class TaskRecord:
     scoring: str = KARMA
     met: tuple[tuple[str, int], ...] = ()  # (condition, skills done when first met; 0: before acting)
     failure: str = ""  # why the task failed: the planner's reason, else the conditions not met
+    failure_code: str = ""  # TRIVIAL, GOALS_NOT_MET, or the planner's TaskError name; "" on success
 
 
 class _Metered:
@@ -174,15 +175,20 @@ def run_task(env: Env, task: Task, ablation: Ablation, seed: int, backend: str =
         tracker.achieved = [counting.skills if holds(c, final) else None for c in conditions]
     met = tuple((c.text, int(a)) for c, a in zip(conditions, tracker.achieved) if a is not None)
     success = tracker.done and not trivial
-    failure = "" if success else ("trivial: every goal condition held before the robot acted" if trivial
-                                  else outcome.error_message
-                                  or "goal conditions not met: " + ", ".join(c.text for c in tracker.pending()))
+    failure, code = "", ""
+    if trivial:
+        failure, code = "trivial: every goal condition held before the robot acted", "TRIVIAL"
+    elif not success and outcome.error_code != TaskError.NONE:
+        failure, code = outcome.error_message, outcome.error_code.name
+    elif not success:
+        failure, code = "goal conditions not met: " + ", ".join(c.text for c in tracker.pending()), "GOALS_NOT_MET"
     retrieved, hits, queries = (_graded(conditions, metered.first.objects, truth, held) if metered.first
                                 else (False, 0, sum(1 + bool(c.target) for c in conditions)))
     return TaskRecord(seed, task.floor_plan or 0, task.task_set, task.task_id, ablation.name,
                       success, tracker.progress, retrieved, hits, queries, outcome.steps,
                       counting.explorations, counting.distance, env.clock() - start, metered.calls,
-                      metered.tokens, view.graph_tokens, wall, outcome.error_message, trivial, scoring, met, failure)
+                      metered.tokens, view.graph_tokens, wall, outcome.error_message, trivial, scoring, met, failure,
+                      code)
 
 
 def run_episode(env: Env, tasks: Sequence[Task], seed: int, ablations: Sequence[str],

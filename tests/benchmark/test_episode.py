@@ -106,6 +106,7 @@ def test_sequential_subgoals_succeed_under_karmas_scoring_and_fail_on_the_final_
         assert 0 < first < second <= karma.steps  # met in the file's order, counted in skills
         assert not final.success and final.progress == 0.5 and final.scoring == FINAL_STATE
         assert "not met" in final.failure and task_.conditions[0].text in final.failure
+        assert (karma.failure_code, final.failure_code) == ("", "GOALS_NOT_MET")
 
 
 def test_a_task_already_done_before_the_robot_acts_is_trivial_not_a_success(toured) -> None:
@@ -114,7 +115,7 @@ def test_a_task_already_done_before_the_robot_acts_is_trivial_not_a_success(tour
     for scoring in (KARMA, FINAL_STATE):
         record = run_branch(toured, task(f"INSIDE({inside}, Fridge)"), "both", scoring=scoring)
         assert record.trivial and not record.success and record.progress == 1.0
-        assert "trivial" in record.failure
+        assert "trivial" in record.failure and record.failure_code == "TRIVIAL"
     assert run_branch(toured, task(f"INSIDE({inside}, Fridge)"), "both").met[0][1] == 0  # before acting
 
 
@@ -122,3 +123,4 @@ def test_an_implausible_goal_fails_the_task_with_a_planning_error(toured) -> Non
     record = run_branch(toured, task("ON(Television, CounterTop)"), "both")
     assert not record.success and record.steps == 0
     assert "PickupObject" in record.error and "AssertionError" not in record.error
+    assert record.failure_code == "PLAN_INVALID"

@@ -33,7 +33,8 @@ SKILLS: dict[str, tuple[str, str]] = {
     "FillObject": ("fillable", "fill it with water; a sink or coffee machine must be within reach"),
     "Explore": ("", "look around an unvisited room (argument: a room id or kind, or nothing)"),
 }
-assert set(SKILLS) == set(ACTION_NAMES), "the plan language must offer exactly the robot's skills"
+if set(SKILLS) != set(ACTION_NAMES):
+    raise ImportError("the plan language must offer exactly the robot's skills")
 
 
 @dataclass(frozen=True)

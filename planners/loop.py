@@ -26,7 +26,8 @@ from dataclasses import dataclass, field, replace
 from enum import IntEnum
 from typing import Callable, Optional, Sequence
 
-from planners.backends.base import BackendUnavailable, InvalidInstruction, PlannerBackend, PlanRequest, PlanResponse
+from planners.backends.base import (BackendUnavailable, ImplausibleGoal, InvalidInstruction, PlannerBackend,
+                                    PlanRequest, PlanResponse)
 from planners.grammar import DONE, SkillCall
 from planners.interfaces import KnownObject, MemoryAccess, SkillCode, SkillExecutor, by_id
 from planners.prompt import build_prompt
@@ -180,6 +181,8 @@ class TaskRunner:
                 response = self.backend.plan(request)
             except BackendUnavailable as exc:
                 return ep.finish(TaskError.BACKEND_UNAVAILABLE, str(exc))
+            except ImplausibleGoal as exc:
+                return ep.finish(TaskError.PLAN_INVALID, str(exc))
             except InvalidInstruction as exc:
                 return ep.finish(TaskError.INVALID_INSTRUCTION, str(exc))
             except Exception as exc:  # noqa: BLE001 - a backend's bug ends this task, not the node or the run

@@ -3,14 +3,16 @@
 Object types and property flags follow AI2-THOR's names so that memory built from the embedded
 simulator, from AI2-THOR or from a robot's detector speaks one language. ``layer`` tells the scene
 graph where a node lives: ``furniture`` (large, static, usually a receptacle) or ``object``
-(small, usually pickupable). One alias table maps everyday words ("fridge", "tomatoes", "trash")
-to types; every parser of human text goes through :func:`canonical_type`.
+(small, usually pickupable). Everyday words ("fridge", "tomatoes", "trash", "toiletries") map to
+types through :mod:`scene_graph.vocabulary`'s tables; every parser of human text goes through
+:func:`canonical_type`, :func:`matching_types` or :func:`instruction_objects`.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Sequence
+
+from scene_graph.vocabulary import ALIASES, GROUP_WORDS, NOT_OBJECTS, normalise, noun_phrases, singulars
 
 ROOM_KINDS = ("Kitchen", "LivingRoom", "Bedroom", "Bathroom")
 
@@ -144,86 +146,58 @@ _TYPES = [
 
 OBJECT_TYPES: dict[str, ObjectType] = {t.name: t for t in _TYPES}
 
-# Everyday words -> object type. Keys are normalised by _normalise (lower case, no spaces).
-ALIASES: dict[str, str] = {
-    "fridge": "Fridge", "refrigerator": "Fridge", "icebox": "Fridge",
-    "counter": "CounterTop", "countertop": "CounterTop", "kitchencounter": "CounterTop",
-    "cupboard": "Cabinet", "cabinets": "Cabinet",
-    "trash": "GarbageCan", "trashcan": "GarbageCan", "bin": "GarbageCan", "dustbin": "GarbageCan",
-    "garbage": "GarbageCan", "wastebasket": "GarbageCan", "garbagebin": "GarbageCan",
-    "stove": "StoveBurner", "burner": "StoveBurner", "cooktop": "StoveBurner", "hob": "StoveBurner",
-    "oven": "Microwave", "microwaveoven": "Microwave",
-    "table": "DiningTable", "kitchentable": "DiningTable",
-    "couch": "Sofa", "tv": "Television", "telly": "Television",
-    "keys": "KeyChain", "key": "KeyChain", "keychain": "KeyChain",
-    "phone": "CellPhone", "mobile": "CellPhone", "smartphone": "CellPhone",
-    "remote": "RemoteControl", "tvremote": "RemoteControl",
-    "tomatoes": "Tomato", "apples": "Apple", "potatoes": "Potato", "eggs": "Egg",
-    "loaf": "Bread", "toast": "Bread", "salad": "Lettuce",
-    "coffeemaker": "CoffeeMachine", "coffee": "CoffeeMachine",
-    "sponge": "DishSponge", "soap": "SoapBottle", "dishsoap": "SoapBottle",
-    "wine": "WineBottle", "glass": "Cup", "teacup": "Cup", "coffeecup": "Mug",
-    "frypan": "Pan", "fryingpan": "Pan", "skillet": "Pan", "saucepan": "Pot",
-    "nightstand": "SideTable", "bedsidetable": "SideTable", "endtable": "SideTable",
-    "bookshelf": "Shelf", "shelves": "Shelf", "lamp": "FloorLamp",
-    "clock": "AlarmClock", "tissues": "TissueBox",
-    "tub": "Bathtub", "bath": "Bathtub", "wc": "Toilet",
-    "tap": "Faucet", "faucets": "Faucet", "island": "CounterTop", "kitchenisland": "CounterTop",
-    "card": "CreditCard", "bankcard": "CreditCard", "disc": "CD", "compactdisc": "CD",
-    "scoop": "Ladle", "turner": "Spatula", "washcloth": "Cloth", "rag": "Cloth",
-    "toiletroll": "ToiletPaper", "papertowel": "ToiletPaper", "desklight": "DeskLamp",
-    "dish": "Plate", "dishes": "Plate", "mobilephone": "CellPhone", "bottles": "Bottle",
-    "cupboards": "Cabinet", "drawers": "Drawer", "knives": "Knife",
-}
-
-# Generic words that fairly name several types ("put the plates on a table" is met by a coffee
-# table too). Goal checking matches any of them; canonical_type still returns the first.
-GENERIC_WORDS: dict[str, tuple[str, ...]] = {
-    "table": ("DiningTable", "CoffeeTable", "SideTable", "Desk"),
-    "tables": ("DiningTable", "CoffeeTable", "SideTable", "Desk"),
-    "counter": ("CounterTop", "CounterTopBathroom"),
-    "countertop": ("CounterTop", "CounterTopBathroom"),
-    "sink": ("Sink", "SinkBasin"),
-    "sinkbasin": ("SinkBasin", "Sink"),
-    "lamp": ("FloorLamp", "DeskLamp"),
-    "light": ("FloorLamp", "DeskLamp", "LightSwitch"),
-    "knife": ("Knife", "ButterKnife"),
-    "stove": ("StoveBurner",),
-}
-
-
-def _normalise(word: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", word.lower())
-
-
-_BY_NORMALISED = {_normalise(name): name for name in OBJECT_TYPES}
+_BY_NORMALISED = {normalise(name): name for name in OBJECT_TYPES}
 
 
 def canonical_type(word: str) -> Optional[str]:
-    """Map an object type, alias or simple plural ("Tomatoes", "fridge", "apple") to its type name.
-
-    Returns None for words that name no known type, so callers can report them.
-    """
-    key = _normalise(word)
-    if not key:
-        return None
-    for candidate in (key, key[:-1] if key.endswith("s") else "", key[:-2] if key.endswith("es") else ""):
-        if not candidate:
-            continue
+    """Map an object type, synonym or plural ("Tomatoes", "fridge", "key chains") to its type name
+    (a group word to its first type). Returns None for words that name no known type, so callers
+    can report them."""
+    for candidate in singulars(normalise(word)):
         if candidate in _BY_NORMALISED:
             return _BY_NORMALISED[candidate]
         if candidate in ALIASES:
             return ALIASES[candidate]
+        if candidate in GROUP_WORDS:
+            return GROUP_WORDS[candidate][0]
     return None
 
 
 def matching_types(word: str) -> tuple[str, ...]:
-    """Every type a word may denote: a generic word's group, else its canonical type, else ()."""
-    key = _normalise(word)
-    if key in GENERIC_WORDS:
-        return GENERIC_WORDS[key]
+    """Every type a word may denote: a group word's types, else its canonical type, else ()."""
+    for candidate in singulars(normalise(word)):
+        if candidate in GROUP_WORDS:
+            return GROUP_WORDS[candidate]
+        if candidate in _BY_NORMALISED or candidate in ALIASES:
+            break
     name = canonical_type(word)
     return (name,) if name else ()
+
+
+def phrase_types(words: Sequence[str]) -> tuple[str, tuple[str, ...]]:
+    """(the words naming an object, its types) in a noun phrase such as ["dirty", "coffee", "mug"]:
+    the longest run of words that resolves, ending at the head noun (the last word) if one does;
+    ("", ()) when none does."""
+    spans = sorted(((i, j) for i in range(len(words)) for j in range(i + 1, len(words) + 1)),
+                   key=lambda s: (s[1] != len(words), s[0] - s[1]))
+    for i, j in spans:
+        types = matching_types("".join(words[i:j]))
+        if types:
+            return " ".join(words[i:j]), types
+    return "", ()
+
+
+def instruction_objects(text: str) -> tuple[list[tuple[str, tuple[str, ...]]], list[str]]:
+    """The objects an instruction names, as (words, types), and the noun phrases naming none
+    (``vocabulary.NOT_OBJECTS`` such as rooms and times aside): what to report as unknown."""
+    found, unknown = [], []
+    for phrase in noun_phrases(text):
+        words, types = phrase_types(phrase)
+        if types:
+            found.append((words, types))
+        elif not any(normalise(w) in NOT_OBJECTS for w in phrase) and normalise("".join(phrase)) not in NOT_OBJECTS:
+            unknown.append(" ".join(phrase))
+    return found, unknown
 
 
 def layer_of(label: str) -> str:

@@ -158,22 +158,37 @@ def holds(condition: Condition, objects: Sequence[ObjectState]) -> bool:
     return len(hits) >= condition.count
 
 
+def contradict(a: Condition, b: Condition) -> bool:
+    """Whether ``a`` and ``b`` ask one kind of object for two things it cannot be at once (on and
+    off, hot and cold, here and there): a task file listing both means one after the other."""
+    if not set(a.subject) & set(b.subject):
+        return False
+    if a.predicate in ("ON", "INSIDE") and b.predicate in ("ON", "INSIDE"):
+        return not set(a.target) & set(b.target)
+    return bool(a.state) and a.state == b.state and a.value != b.value
+
+
 class GoalTracker:
-    """Which subgoals have held so far in an episode; call ``update`` after every step."""
+    """Which subgoals have held so far in an episode, and when; call ``update`` after every step.
+
+    A subgoal counts once it has held at some moment (KARMA's scoring). One that contradicts an
+    earlier subgoal of the list counts only once that earlier one has been met (``ordered=True``:
+    every subgoal waits for all earlier ones).
+    """
 
     def __init__(self, conditions: Iterable[Condition], ordered: bool = False):
         self.conditions = tuple(conditions)
         self.ordered = ordered
         self.achieved: list[Optional[float]] = [None] * len(self.conditions)
+        self.after = [[j for j in range(i) if ordered or contradict(self.conditions[j], c)]
+                      for i, c in enumerate(self.conditions)]
 
     def update(self, objects: Sequence[ObjectState], stamp: float = 0.0) -> list[Condition]:
         """Check the current state; returns the conditions achieved for the first time now."""
         new = []
         for i, condition in enumerate(self.conditions):
-            if self.achieved[i] is not None:
+            if self.achieved[i] is not None or any(self.achieved[j] is None for j in self.after[i]):
                 continue
-            if self.ordered and any(a is None for a in self.achieved[:i]):
-                break
             if holds(condition, objects):
                 self.achieved[i] = stamp
                 new.append(condition)

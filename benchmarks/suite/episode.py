@@ -5,12 +5,19 @@ a longer gap ("this morning" becomes "now"), then the scored tasks. Before each 
 robot branches once per ablation; the full-memory run is the one the day continues from.
 Everything a :class:`TaskRecord` holds is measured from what happened: the skills sent, the
 simulated clock, the planner's requests, and the simulator's ground truth.
+
+Scoring (``SCORINGS``): ``karma`` counts a goal condition once it has held at some moment of the
+task, checked before the robot acts and after every skill (``sim.tasks.GoalTracker``; a condition
+contradicting an earlier one, such as "on" then "off", counts only after it), as KARMA scores its
+sequences of subgoals; ``final-state`` counts the conditions holding when the task ends. Either
+way a task whose conditions all hold before the robot acts is ``trivial``: reported, never a
+success.
 """
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 from benchmarks.stm import TraceEvent
 from benchmarks.suite.ablations import ABLATIONS, FULL, Ablation, MemoryView
@@ -19,11 +26,14 @@ from benchmarks.suite.generate import MEMORY_SET
 from planners.backends import PlanRequest, PlanResponse, make_backend
 from planners.backends.base import PlannerBackend
 from planners.interfaces import KnownObject, SkillExecutor, SkillResult, by_id
-from planners.loop import TaskRunner
+from planners.loop import TaskError, TaskRunner
 from scene_graph.ontology import canonical_type
 from scene_graph.serialize import count_tokens
 from sim.records import ObjectState
-from sim.tasks import Condition, Task, holds
+from sim.tasks import Condition, GoalTracker, Task, holds
+
+KARMA, FINAL_STATE = "karma", "final-state"
+SCORINGS = (KARMA, FINAL_STATE)
 
 
 @dataclass(frozen=True)
@@ -43,8 +53,8 @@ class TaskRecord:
     task_set: str
     task_id: str
     ablation: str
-    success: bool
-    progress: float  # share of goal conditions holding at the end
+    success: bool  # every goal condition met (never for a trivial task)
+    progress: float  # share of goal conditions met, under ``scoring``
     retrieved: bool  # MRA: the first plan saw, for every condition, a correctly remembered object
     hits: int  # MHR: needed object types present in memory at the first plan ...
     queries: int  # ... out of the types needed
@@ -56,7 +66,12 @@ class TaskRecord:
     tokens: int  # prompt tokens (counted from the prompts built, whatever the backend)
     graph_tokens: int  # of which memory text (subgraph or whole graph)
     wall_s: float
-    error: str = ""
+    error: str = ""  # the planner's reason when the task ended in failure
+    trivial: bool = False  # every condition held before the robot acted: not scored
+    scoring: str = KARMA
+    met: tuple[tuple[str, int], ...] = ()  # (condition, skills done when first met; 0: before acting)
+    failure: str = ""  # why the task failed: the planner's reason, else the conditions not met
+    failure_code: str = ""  # TRIVIAL, GOALS_NOT_MET, or the planner's TaskError name; "" on success
 
 
 class _Metered:
@@ -77,10 +92,12 @@ class _Metered:
 
 
 class _Counting:
-    """The executor, counting exploration and distance."""
+    """The executor, counting skills, exploration and distance; ``after(skills)`` runs after each skill."""
 
-    def __init__(self, inner: SkillExecutor) -> None:
+    def __init__(self, inner: SkillExecutor, after: Callable[[int], object] = lambda n: None) -> None:
         self.inner = inner
+        self.after = after
+        self.skills = 0
         self.explorations = 0
         self.distance = 0.0
 
@@ -88,7 +105,9 @@ class _Counting:
         if skill == "Explore" or (skill == "GoToObject" and canonical_type(object_id) == object_id):
             self.explorations += 1
         result = self.inner.execute(skill, object_id)
+        self.skills += 1
         self.distance += result.distance
+        self.after(self.skills)
         return result
 
 
@@ -130,32 +149,51 @@ OPEN_LOOP = {"max_replans": 0, "max_search_plans": 0}
 
 
 def run_task(env: Env, task: Task, ablation: Ablation, seed: int, backend: str = "symbolic",
-             open_loop: bool = False) -> TaskRecord:
+             open_loop: bool = False, scoring: str = KARMA) -> TaskRecord:
     """One task under ``ablation``; ``open_loop``: one plan, no replanning and no search (KARMA's
-    protocol), else the closed loop with its search for what memory lacks."""
+    protocol), else the closed loop with its search for what memory lacks; ``scoring``: one of
+    ``SCORINGS`` (see the module's docstring)."""
+    if scoring not in SCORINGS:
+        raise ValueError(f"unknown scoring {scoring!r}: expected one of {SCORINGS}")
     conditions = task.conditions
     env.begin_task(needed_types(conditions))
     start, held, truth = env.clock(), env.held_id(), env.truth()
+    tracker = GoalTracker(conditions)
+    tracker.update(truth, 0)
+    trivial = tracker.done if scoring == KARMA else all(holds(c, truth) for c in conditions)
     view = MemoryView(env.memory, ablation, start, held, env.short_term_ids, env.whole_graph)
-    metered, counting = _Metered(make_backend(backend)), _Counting(env.executor)
+    metered = _Metered(make_backend(backend))
+    counting = _Counting(env.executor, (lambda n: tracker.update(env.truth(), n)) if scoring == KARMA
+                         else (lambda n: None))
     runner = TaskRunner(metered, view, counting, **(OPEN_LOOP if open_loop else {}))
     runner.held = held
     wall = time.perf_counter()
     outcome = runner.run(task.instruction, [c.text for c in conditions])
     wall = time.perf_counter() - wall
-    final = env.truth()
-    met = sum(holds(c, final) for c in conditions)
+    if scoring == FINAL_STATE:
+        final = env.truth()
+        tracker.achieved = [counting.skills if holds(c, final) else None for c in conditions]
+    met = tuple((c.text, int(a)) for c, a in zip(conditions, tracker.achieved) if a is not None)
+    success = tracker.done and not trivial
+    failure, code = "", ""
+    if trivial:
+        failure, code = "trivial: every goal condition held before the robot acted", "TRIVIAL"
+    elif not success and outcome.error_code != TaskError.NONE:
+        failure, code = outcome.error_message, outcome.error_code.name
+    elif not success:
+        failure, code = "goal conditions not met: " + ", ".join(c.text for c in tracker.pending()), "GOALS_NOT_MET"
     retrieved, hits, queries = (_graded(conditions, metered.first.objects, truth, held) if metered.first
                                 else (False, 0, sum(1 + bool(c.target) for c in conditions)))
     return TaskRecord(seed, task.floor_plan or 0, task.task_set, task.task_id, ablation.name,
-                      met == len(conditions), met / len(conditions), retrieved, hits, queries, outcome.steps,
+                      success, tracker.progress, retrieved, hits, queries, outcome.steps,
                       counting.explorations, counting.distance, env.clock() - start, metered.calls,
-                      metered.tokens, view.graph_tokens, wall, outcome.error_message)
+                      metered.tokens, view.graph_tokens, wall, outcome.error_message, trivial, scoring, met, failure,
+                      code)
 
 
 def run_episode(env: Env, tasks: Sequence[Task], seed: int, ablations: Sequence[str],
-                day: DayPlan = DayPlan(), backend: str = "symbolic",
-                open_loop: bool = False) -> tuple[list[TaskRecord], list[TraceEvent]]:
+                day: DayPlan = DayPlan(), backend: str = "symbolic", open_loop: bool = False,
+                scoring: str = KARMA) -> tuple[list[TaskRecord], list[TraceEvent]]:
     """Every task of one home (Memory tasks first), each scored task once per ablation; ``open_loop``
     applies to the scored tasks (the day's Memory tasks always run in the closed loop)."""
     records: list[TaskRecord] = []
@@ -163,14 +201,14 @@ def run_episode(env: Env, tasks: Sequence[Task], seed: int, ablations: Sequence[
     env.advance(day.after_tour)
     memory = [t for t in tasks if t.task_set == MEMORY_SET and t.conditions]
     for task in memory:
-        records.append(run_task(env, task, ABLATIONS[FULL], seed, backend))
+        records.append(run_task(env, task, ABLATIONS[FULL], seed, backend, scoring=scoring))
         env.advance(day.between_memory_tasks)
     env.advance(day.before_tasks)
     for task in (t for t in tasks if t.task_set != MEMORY_SET and t.conditions):
         for name in ablations:
             if name != FULL:
                 with env.branch() as branch:
-                    records.append(run_task(branch, task, ABLATIONS[name], seed, backend, open_loop))
-        records.append(run_task(env, task, ABLATIONS[FULL], seed, backend, open_loop))
+                    records.append(run_task(branch, task, ABLATIONS[name], seed, backend, open_loop, scoring))
+        records.append(run_task(env, task, ABLATIONS[FULL], seed, backend, open_loop, scoring))
         env.advance(day.between_tasks)
     return records, env.trace or []

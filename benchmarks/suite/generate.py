@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from scene_graph.ontology import OBJECT_TYPES
+from scene_graph.ontology import OBJECT_TYPES, instruction_objects
 from sim.home.generate import floor_plan_home
 from sim.home.home import Home
 from sim.tasks import Task, holds, parse_goal
@@ -58,13 +58,26 @@ def word(object_type: str) -> str:
     return _WORDS.get(object_type, object_type.lower())
 
 
-def home_for(floor_plan: int, needed: Sequence[str] = ()) -> Home:
-    """FloorPlan ``floor_plan`` stocked with STOCK; types a task needs but the home lacks are added
-    (which changes the home, so generated suites only ever need what is already there)."""
+def home_for(floor_plan: int, needed: Sequence[tuple[str, ...]] = ()) -> Home:
+    """FloorPlan ``floor_plan`` stocked with STOCK. ``needed``: groups of types a task names, any
+    type of a group will do. When the home lacks a group, it is generated again requiring one type
+    of every group (the one present, else the first), so nothing present by chance gets lost; that
+    changes the home, so generated suites only ever need what is already there."""
     home = floor_plan_home(floor_plan, STOCK)
     present = {e.object_type for e in home}
-    missing = [t for t in dict.fromkeys(needed) if t not in present]
-    return floor_plan_home(floor_plan, STOCK + tuple(missing)) if missing else home
+    groups = [g for g in dict.fromkeys(needed) if g]
+    if all(set(g) & present for g in groups):
+        return home
+    chosen = [next((t for t in g if t in present), g[0]) for g in groups]
+    return floor_plan_home(floor_plan, STOCK + tuple(chosen))
+
+
+def task_needs(task: Task) -> list[tuple[str, ...]]:
+    """The type groups a task names: its conditions' subjects and targets, and the objects its
+    instruction names."""
+    groups = [g for c in task.conditions for g in (c.subject, c.target) if g]
+    groups += [types for _, types in instruction_objects(task.instruction)[0]]
+    return list(dict.fromkeys(groups))
 
 
 class _Home:

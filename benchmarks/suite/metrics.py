@@ -1,6 +1,7 @@
 """KARMA's metrics from task records, per set and ablation, with 95% confidence intervals over seeds.
 
-Per seed: SR is the share of tasks whose goal conditions all hold at the end; MRA the share whose
+Trivial tasks (every condition held before the robot acted) are counted, not scored. Per seed: SR
+is the share of tasks whose goal conditions were all met (under the run's scoring); MRA the share whose
 first plan saw a correctly remembered object for every condition; MHR needed types found in memory
 over types needed; RE and RT the exploration actions and simulated time saved against the same
 tasks' no-memory runs, as (baseline - ablation) / baseline over the seed's tasks. The interval is
@@ -59,7 +60,8 @@ def seed_metrics(runs: Sequence[TaskRecord], base: dict[tuple, TaskRecord]) -> d
 
 
 def summarize(records: Sequence[TaskRecord], sets: Sequence[str], ablations: Sequence[str]) -> dict:
-    """{set: {ablation: {metric: mean, metric_ci: [low, high], "n": tasks}}} ("All" pools the sets)."""
+    """{set: {ablation: {metric: mean, metric_ci: [low, high], "n": scored tasks, "trivial": tasks left
+    out}}} ("All" pools the sets)."""
     base = {_key(r): r for r in records if r.ablation == BASELINE}
     seeds = sorted({r.seed for r in records})
     out: dict[str, dict] = {}
@@ -68,10 +70,12 @@ def summarize(records: Sequence[TaskRecord], sets: Sequence[str], ablations: Seq
         for ablation in ablations:
             runs = [r for r in records if r.ablation == ablation and (task_set == "All" and r.task_set in sets
                                                                       or r.task_set == task_set)]
+            trivial = sum(r.trivial for r in runs)
+            runs = [r for r in runs if not r.trivial]
             per_seed = [seed_metrics(group, base) for s in seeds if (group := [r for r in runs if r.seed == s])]
             if not per_seed:
                 continue
-            row: dict = {"n": len(runs)}
+            row: dict = {"n": len(runs), "trivial": trivial}
             for metric in METRICS:
                 m, lo, hi = mean_ci([p[metric] for p in per_seed])
                 row[metric], row[f"{metric}_ci"] = m, [lo, hi]

@@ -34,14 +34,16 @@ def fmt(value: float, ci: Sequence[float] = (), digits: int = 2) -> str:
 def markdown(result: dict) -> str:
     """The run's tables: metrics per set and ablation, KARMA's goals, the policy sweep."""
     cols = METRICS
-    lines = [f"Run {result.get('mode', 'in-process')}, {result.get('protocol', 'closed loop')}.", ""]
+    lines = [f"Run {result.get('mode', 'in-process')}, {result.get('protocol', 'closed loop')}, "
+             f"{result.get('scoring', 'karma')} scoring (n counts scored tasks; trivial ones, whose conditions "
+             "held before the robot acted, are left out).", ""]
     for task_set, rows in result["sets"].items():
-        lines += [f"### {task_set}", "", "| ablation | n | " + " | ".join(cols) + " |",
-                  "|---|---" + "|---" * len(cols) + "|"]
+        lines += [f"### {task_set}", "", "| ablation | n | trivial | " + " | ".join(cols) + " |",
+                  "|---|---|---" + "|---" * len(cols) + "|"]
         for name, row in rows.items():
             digits = {"tokens": 0, "graph_tokens": 0, "distance": 1, "steps": 1, "wall_s": 3}
             cells = [fmt(row[c], row[f"{c}_ci"], digits.get(c, 2)) for c in cols]
-            lines.append(f"| {ABLATIONS[name].title} | {row['n']} | " + " | ".join(cells) + " |")
+            lines.append(f"| {ABLATIONS[name].title} | {row['n']} | {row.get('trivial', 0)} | " + " | ".join(cells) + " |")
         lines.append("")
     lines += ["### KARMA's targets", "", "| comparison | target | measured | met |", "|---|---|---|---|"]
     lines += [f"| {k} | {g['target']} | {fmt(g['value'])} | {'yes' if g['met'] else 'no'} |"

@@ -19,37 +19,68 @@ from typing import Iterable, Optional, Sequence, Union
 from tqdm import tqdm
 
 from benchmarks.stm import TraceEvent
-from benchmarks.suite.ablations import ABLATIONS, policy_sweep
+from benchmarks.suite.ablations import ABLATIONS, BASELINE, policy_sweep
 from benchmarks.suite.env import InProcessEnv
-from benchmarks.suite.episode import DayPlan, TaskRecord, run_episode
-from benchmarks.suite.generate import MEMORY_SET, SETS, SUITES, by_floor_plan, home_for, write_suite
+from benchmarks.suite.episode import FINAL_STATE, KARMA, DayPlan, TaskRecord, run_episode
+from benchmarks.suite.generate import MEMORY_SET, SETS, SUITES, by_floor_plan, home_for, task_needs, write_suite
 from benchmarks.suite.metrics import goals, mean_ci, summarize
 from benchmarks.suite.report import markdown, write_csv, write_plots
-from sim.tasks import TaskFile, load_tasks
+from scene_graph.ontology import instruction_objects
+from sim.home.generate import floor_plan_kind
+from sim.tasks import Task, TaskFile, TaskIssue, load_tasks
 
 Episode = tuple[Path, int, int]  # task file, seed, floor plan
 
 
-def _episode(job: tuple[Path, int, int, tuple[str, ...], DayPlan, bool, bool]
+def _episode(job: tuple[Path, int, int, tuple[str, ...], DayPlan, bool, bool, str]
              ) -> tuple[list[TaskRecord], list[TraceEvent]]:
-    path, seed, floor_plan, ablations, day, nodes, open_loop = job
-    tasks = by_floor_plan(load_tasks(path).tasks)[floor_plan]
-    home = home_for(floor_plan, [t for task in tasks for t in task.required_types])
+    path, seed, floor_plan, ablations, day, nodes, open_loop, scoring = job
+    tasks = by_floor_plan(runnable(load_tasks(path))[0])[floor_plan]
+    home = home_for(floor_plan, [g for task in tasks for g in task_needs(task)])
     if not nodes:
-        return run_episode(InProcessEnv.start(home, seed), tasks, seed, ablations, day, open_loop=open_loop)
+        return run_episode(InProcessEnv.start(home, seed), tasks, seed, ablations, day, open_loop=open_loop,
+                           scoring=scoring)
     from benchmarks.suite.ros_env import RosEnv  # rclpy only when asked for
 
     with RosEnv.start(home, seed) as env:
-        return run_episode(env, tasks, seed, ablations, day, open_loop=open_loop)
+        return run_episode(env, tasks, seed, ablations, day, open_loop=open_loop, scoring=scoring)
+
+
+def runnable(parsed: TaskFile) -> tuple[list[Task], list[dict]]:
+    """The tasks to run, and those not run with the reason: no goal condition understood, or a goal
+    naming an object no type matches (run without it, the task would test something else)."""
+    unknown: dict[tuple[str, str], list[str]] = {}
+    for issue in parsed.issues:
+        if issue.reason.startswith("unknown object"):
+            unknown.setdefault((issue.task_set, issue.task_id), []).append(issue.reason)
+    run, skipped = [], []
+    for task in parsed.tasks:
+        reasons = unknown.get((task.task_set, task.task_id), []) or ([] if task.conditions else
+                                                                    ["no goal condition understood"])
+        try:
+            floor_plan_kind(task.floor_plan or 1)
+        except ValueError as exc:
+            reasons.append(str(exc))
+        if reasons:
+            skipped.append({"task_set": task.task_set, "task_id": task.task_id, "reason": "; ".join(reasons)})
+        else:
+            run.append(task)
+    return run, skipped
+
+
+def instruction_issues(tasks: Sequence[Task]) -> list[TaskIssue]:
+    """Noun phrases of the instructions that name no known object (reported; goals decide the task)."""
+    return [TaskIssue(t.task_set, t.task_id, phrase, f"unknown object {phrase!r} in the instruction")
+            for t in tasks for phrase in instruction_objects(t.instruction)[1]]
 
 
 def run_episodes(jobs: Sequence[Episode], ablations: Sequence[str], workers: int, day: DayPlan = DayPlan(),
-                 nodes: bool = False, open_loop: bool = False
+                 nodes: bool = False, open_loop: bool = False, scoring: str = KARMA
                  ) -> tuple[list[TaskRecord], dict[int, list[list[TraceEvent]]]]:
     """Records of every episode, and the short-term traces per seed."""
     records: list[TaskRecord] = []
     traces: dict[int, list[list[TraceEvent]]] = {}
-    full = [(path, seed, plan, tuple(ablations), day, nodes, open_loop) for path, seed, plan in jobs]
+    full = [(path, seed, plan, tuple(ablations), day, nodes, open_loop, scoring) for path, seed, plan in jobs]
     with tqdm(total=len(full), unit="episode", file=sys.stderr, dynamic_ncols=True) as progress:
         if workers > 1:
             with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -117,13 +148,16 @@ def _workers(workers: Optional[int]) -> int:
 
 def run_suite(suite: str = "default", seeds: Optional[Sequence[int]] = None, json_out: bool = False,
               out_dir: Path = Path("benchmark_output"), ablations: Sequence[str] = tuple(ABLATIONS),
-              workers: Optional[int] = None, nodes: bool = False, open_loop: bool = False) -> dict:
+              workers: Optional[int] = None, nodes: bool = False, open_loop: bool = False,
+              scoring: str = KARMA) -> dict:
     """Generate suite ``suite`` ("tiny", "default", "full"), run it, write tables and plots to ``out_dir``;
     ``nodes``: through the real ROS 2 nodes instead of in this process; ``open_loop``: KARMA's
-    protocol (one plan per task, no replanning or search) instead of the closed loop.
+    protocol (one plan per task, no replanning or search) instead of the closed loop; ``scoring``:
+    ``karma`` (each condition met at some moment, in order where they contradict) or ``final-state``.
 
     Returns per set and ablation ``sr``, ``mra``, ``mhr``, ``re``, ``rt``, ``steps``, ``tokens``
-    (each with ``<metric>_ci``), KARMA's goals, the short-term policy sweep and the files written;
+    (each with ``<metric>_ci``), KARMA's goals, the short-term policy sweep, every task record
+    (:func:`task_rows`) and the files written;
     with ``json_out`` the result is also printed as JSON on stdout.
     """
     spec = SUITES[suite]
@@ -131,10 +165,12 @@ def run_suite(suite: str = "default", seeds: Optional[Sequence[int]] = None, jso
         spec = type(spec)(spec.name, tuple(seeds), spec.floor_plans, spec.per_set)
     files = write_suite(spec, out_dir / "tasks")
     jobs = [(path, seed, plan) for path, seed in zip(files, spec.seeds) for plan in spec.floor_plans]
-    records, traces = run_episodes(jobs, ablations, _workers(workers), nodes=nodes, open_loop=open_loop)
-    result = {"suite": spec.name, "mode": _mode(nodes), "protocol": _protocol(open_loop), "seeds": list(spec.seeds),
+    records, traces = run_episodes(jobs, ablations, _workers(workers), nodes=nodes, open_loop=open_loop,
+                                   scoring=scoring)
+    result = {"suite": spec.name, "mode": _mode(nodes), "protocol": _protocol(open_loop), "scoring": scoring,
+              "seeds": list(spec.seeds),
               "floor_plans": list(spec.floor_plans),
-              **_result(records, traces, SETS, ablations)}
+              **_result(records, traces, SETS, ablations), "tasks": task_rows(records)}
     result["files"] = [str(p) for p in files + _write(result, records, out_dir)]
     if json_out:
         print(json.dumps(_plain(result), indent=1))
@@ -143,25 +179,39 @@ def run_suite(suite: str = "default", seeds: Optional[Sequence[int]] = None, jso
 
 def run_task_file(path: Union[str, Path], seeds: Sequence[int] = (0,), json_out: bool = False,
                   out_dir: Path = Path("benchmark_output"), ablations: Sequence[str] = tuple(ABLATIONS),
-                  workers: Optional[int] = None, nodes: bool = False, open_loop: bool = False) -> dict:
+                  workers: Optional[int] = None, nodes: bool = False, open_loop: bool = False,
+                  scoring: str = KARMA) -> dict:
     """Run any task file in KARMA's format: one episode per FloorPlan and seed (a ``Memory`` set, if
     present, runs first and is not scored). Reports per task and per set, and the conditions the
-    parser could not understand (tasks left with no condition are not run)."""
+    parser could not understand; tasks left with no condition, or whose goal names an unknown object,
+    are listed under ``not_run`` with the reason."""
     path = Path(path)
     parsed: TaskFile = load_tasks(path)
     sets = [s for s in parsed.task_sets() if s != MEMORY_SET]
-    plans = sorted(by_floor_plan(parsed.tasks))
+    tasks, not_run = runnable(parsed)
+    plans = sorted(by_floor_plan(tasks))
     jobs = [(path, seed, plan) for seed in seeds for plan in plans]
-    records, traces = run_episodes(jobs, ablations, _workers(workers), nodes=nodes, open_loop=open_loop)
-    result = {"file": str(path), "mode": _mode(nodes), "protocol": _protocol(open_loop), "seeds": list(seeds),
+    records, traces = run_episodes(jobs, ablations, _workers(workers), nodes=nodes, open_loop=open_loop,
+                                   scoring=scoring)
+    result = {"file": str(path), "mode": _mode(nodes), "protocol": _protocol(open_loop), "scoring": scoring,
+              "seeds": list(seeds),
               "floor_plans": plans, **_result(records, traces, sets, ablations),
-              "tasks": [_plain(r.__dict__) for r in records],
-              "not_run": [t.task_id for t in parsed.tasks if not t.conditions],
-              "issues": [i.__dict__ for i in parsed.issues]}
+              "tasks": task_rows(records),
+              "not_run": not_run,
+              "issues": [i.__dict__ for i in (*parsed.issues, *instruction_issues(parsed.tasks))]}
     result["files"] = [str(p) for p in _write(result, records, out_dir)]
     if json_out:
         print(json.dumps(_plain(result), indent=1))
     return result
+
+
+def task_rows(records: Sequence[TaskRecord]) -> list[dict]:
+    """Per task record, plus ``memory_changed``: whether its success differs from the same task's
+    run without memory (None for that run itself, or when there is none)."""
+    base = {(r.seed, r.floor_plan, r.task_set, r.task_id): r.success for r in records if r.ablation == BASELINE}
+    return [{**_plain(r.__dict__), "memory_changed": None if r.ablation == BASELINE
+             or (key := (r.seed, r.floor_plan, r.task_set, r.task_id)) not in base else r.success != base[key]}
+            for r in records]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -176,6 +226,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "memory nodes; services, topics, the skill action) instead of in this process")
     parser.add_argument("--open-loop", action="store_true", help="KARMA's protocol: one plan per task, no "
                         "replanning and no search (default: the closed loop, which searches for what memory lacks)")
+    parser.add_argument("--final-state", action="store_true", help="score the goal conditions holding when a "
+                        "task ends (default: KARMA's scoring, each condition met at some moment of the task, "
+                        "in the file's order where conditions contradict each other)")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
 
 
@@ -183,6 +236,10 @@ def run_arguments(args: argparse.Namespace) -> dict:
     """Run what :func:`add_arguments`' options ask for."""
     if args.tasks:
         return run_task_file(args.tasks, args.seeds or (0,), args.json, args.out, workers=args.workers,
-                             nodes=args.nodes, open_loop=args.open_loop)
+                             nodes=args.nodes, open_loop=args.open_loop, scoring=_scoring(args.final_state))
     return run_suite(args.suite, args.seeds, args.json, args.out, workers=args.workers, nodes=args.nodes,
-                     open_loop=args.open_loop)
+                     open_loop=args.open_loop, scoring=_scoring(args.final_state))
+
+
+def _scoring(final_state: bool) -> str:
+    return FINAL_STATE if final_state else KARMA

@@ -17,6 +17,10 @@ class InvalidInstruction(ValueError):
     """The instruction asks for nothing a plan can do; the message says what was not understood."""
 
 
+class ImplausibleGoal(InvalidInstruction):
+    """The goal asks for a step no robot can take (pick up a floor lamp); the message names it."""
+
+
 @dataclass(frozen=True)
 class PlanRequest:
     instruction: str

@@ -19,7 +19,7 @@ from typing import Iterable, Sequence
 
 from scene_graph.goals import Condition
 from scene_graph.ontology import OBJECT_TYPES
-from planners.backends.base import InvalidInstruction, PlanRequest, PlanResponse
+from planners.backends.base import ImplausibleGoal, InvalidInstruction, PlanRequest, PlanResponse
 from planners.grammar import SkillCall, format_plan
 from planners.instructions import HOLD, goals_for
 from planners.interfaces import KnownObject
@@ -57,11 +57,13 @@ class _Planner:
         self.state = PlanState.start(objects, held)
         self.calls: list[SkillCall] = []
         self.at = ""  # where the last GoToObject went
+        self.toggled: dict[str, bool] = {}  # what this plan switched on or off ("on, then off")
 
     def emit(self, skill: str, target: str = "") -> None:
         call = SkillCall(skill, target)
         reason = self.state.check(call)
-        assert not reason, f"symbolic plan step {call} is implausible: {reason}"
+        if reason:
+            raise ImplausibleGoal(f"the goal needs {call}, which cannot be done: {reason}")
         self.state.apply(call)
         self.calls.append(call)
         if skill in ("GoToObject", "Explore"):
@@ -132,9 +134,10 @@ class _Planner:
         elif goal.predicate == HOLD:
             self.fetch(subject)
         elif goal.predicate in ("TOGGLEON", "TOGGLEOFF"):
-            if self.state.objects[subject].state("toggled") != goal.value:
+            if self.toggled.get(subject, self.state.objects[subject].state("toggled")) != goal.value:
                 self.reach(subject)
                 self.emit("ToggleObjectOn" if goal.value else "ToggleObjectOff", subject)
+                self.toggled[subject] = bool(goal.value)
         elif goal.state == "open":
             if self.state.is_open(subject) != goal.value:
                 self.reach(subject)

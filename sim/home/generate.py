@@ -2,7 +2,9 @@
 
 A FloorPlan number picks the main room kind the way AI2-THOR numbers its scenes (1-30 kitchens,
 201-230 living rooms, 301-330 bedrooms, 401-430 bathrooms) and seeds everything else, so
-"FloorPlan 1" is always the same home. Tasks can require object types; those are then added.
+"FloorPlan 1" is always the same home. Tasks can require object types; those are then added to
+the main room (AI2-THOR's scene of that number holds everything its tasks name), where a search
+finds them: on their usual places or in the open.
 """
 from __future__ import annotations
 
@@ -77,14 +79,9 @@ def _populate(rng: random.Random, layout: Layout, required: tuple[str, ...]) -> 
         doors = [d for d in layout.doors if room.room_id in d.rooms]
         furnisher.furnish(room, doors, extra if room is main else ())
     for room in layout.rooms:
-        mine = tuple(t for t in required if OBJECT_TYPES[t].pickupable and _home_room(t, layout) is room)
+        mine = tuple(t for t in required if OBJECT_TYPES[t].pickupable) if room is main else ()
         stock_room(rng, room, entities, make_id, mine)
     return entities
-
-
-def _home_room(object_type: str, layout: Layout):
-    rooms = OBJECT_TYPES[object_type].rooms
-    return next((r for r in layout.rooms if r.kind in rooms), layout.rooms[0])
 
 
 def _navigation(layout: Layout, entities: dict[str, Entity]) -> NavGrid:
@@ -107,14 +104,21 @@ def _problem(home: Home, required: tuple[str, ...]) -> Optional[str]:
         if not home.nav.free[i0:i1, j0:j1].any():
             return f"{room.room_id} unreachable"
     centers = np.array([home.nav.center(c) for c in home.nav.free_cells()])
+
+    def gap(e: Entity) -> float:
+        """Horizontal distance from the nearest free cell to ``e``."""
+        dx = np.maximum(np.maximum(e.lo[0] - centers[:, 0], centers[:, 0] - e.hi[0]), 0.0)
+        dy = np.maximum(np.maximum(e.lo[1] - centers[:, 1], centers[:, 1] - e.hi[1]), 0.0)
+        return float(np.hypot(dx, dy).min())
+
     for e in home:
-        if e.kind.layer != "furniture":
-            continue
-        lo, hi = e.lo, e.hi
-        dx = np.maximum(np.maximum(lo[0] - centers[:, 0], centers[:, 0] - hi[0]), 0.0)
-        dy = np.maximum(np.maximum(lo[1] - centers[:, 1], centers[:, 1] - hi[1]), 0.0)
-        if np.hypot(dx, dy).min() > REACH * 0.8:
+        if e.kind.layer == "furniture" and gap(e) > REACH * 0.8:
             return f"{e.object_id} out of reach"
     present = {e.object_type for e in home}
     missing = [t for t in required if t not in present]
-    return f"missing {missing}" if missing else None
+    if missing:
+        return f"missing {missing}"
+    # What a task names must be within an arm's reach of the floor (GoToObject stands within 0.9 reach).
+    stranded = [t for t in required if OBJECT_TYPES[t].pickupable
+                and all(gap(e) > REACH * 0.9 for e in home if e.object_type == t)]
+    return f"no {stranded} within reach" if stranded else None

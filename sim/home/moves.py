@@ -17,7 +17,7 @@ from sim.records import Action
 if TYPE_CHECKING:
     from sim.home.world import HomeWorld
 
-_CANDIDATES = 12  # stand points tried for a clear view, nearest first
+_CANDIDATES = 64  # stand points tried for a clear view, nearest first
 _EXPLORED_RADIUS = 1.5  # metres around a visited point that count as explored
 
 
@@ -54,6 +54,8 @@ def _visible_owner(world: "HomeWorld", e: Entity) -> Entity:
 
 
 def go_to_object(world: "HomeWorld", action: Action) -> None:
+    """Drive to the nearest place within reach that has a clear view of the target (or of the closed
+    container it is in); with none among the nearest places, fail without moving."""
     if not action.object_id:
         raise SkillError("GoToObject needs an objectId or object type")
     nav, agent = world.home.nav, world.agent
@@ -67,13 +69,11 @@ def go_to_object(world: "HomeWorld", action: Action) -> None:
     if not cells:
         raise SkillError(f"No reachable position near {e.object_id}")
     seen = _visible_owner(world, e)
-    chosen = cells[0]
-    for cell in cells[:_CANDIDATES]:
-        x, y = nav.center(cell)
-        yaw, pitch = aim(x, y, agent.pose.camera_height, seen.center)
-        if world.renderer.line_of_sight(world.home, (x, y, agent.pose.camera_height), seen.object_id):
-            chosen = cell
-            break
+    chosen = next((c for c in cells[:_CANDIDATES] if world.renderer.line_of_sight(
+        world.home, (*nav.center(c), agent.pose.camera_height), seen.object_id)), None)
+    if chosen is None:  # arriving where the target cannot be seen would only fail the next skill
+        raise SkillError(f"No clear view of {seen.object_id} from any of the {min(len(cells), _CANDIDATES)} "
+                         "places within reach of it")
     x, y = nav.center(chosen)
     yaw, pitch = aim(x, y, agent.pose.camera_height, seen.center)
     world.drive(nav.path(start, chosen, prev), yaw, pitch)

@@ -91,9 +91,12 @@ def put(world: "HomeWorld", action: Action) -> None:
     if host.receptacle.mode == "inside" and host.kind.openable and not host.states.get("open"):
         raise SkillError(f"{host.object_id} is closed: open the receptacle first")
     _check_reach(world, host)
+    # The free spot nearest the robot, on any level, either way round: a crowded spot is no failure.
     spot = find_spot(host, held.size, world.home, near=(world.agent.pose.x, world.agent.pose.y))
     if spot is None:
-        raise SkillError(f"No valid positions to place {held.object_id} in {host.object_id}: it does not fit")
+        size = " x ".join(f"{v:.2f}" for v in held.size)
+        raise SkillError(f"No valid positions to place {held.object_id} in {host.object_id}: it does not fit "
+                         f"(no free {size} m spot on any of its {len(host.receptacle.levels)} level(s))")
     world.effects.place(held, host, *spot, world.cause(action))
     world.agent.held = None
 

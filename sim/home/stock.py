@@ -50,16 +50,22 @@ def pickupables_for(kind: str) -> list[str]:
 
 
 def place_object(rng: random.Random, object_type: str, room: Room, entities: dict[str, Entity],
-                 make_id: Callable[[str, Vec3], str], hosts: Optional[list[Entity]] = None) -> Optional[Entity]:
-    """Put a new object of ``object_type`` on a fitting receptacle of ``room`` (usual ones first)."""
+                 make_id: Callable[[str, Vec3], str], hosts: Optional[list[Entity]] = None,
+                 required: bool = False) -> Optional[Entity]:
+    """Put a new object of ``object_type`` on a fitting receptacle of ``room`` (usual ones first).
+
+    A ``required`` object (one a task names) goes to a usual place or, failing that, to any open
+    receptacle it fits, never shut away where nobody would look for it."""
     kind = OBJECT_TYPES[object_type]
     candidates = hosts if hosts is not None else [e for e in entities.values() if e.room == room.room_id]
     usual = HOME_OF.get(object_type, ())
     ranked = sorted((e for e in candidates if e.receptacle is not None and e.object_id in entities),
                     key=lambda e: (usual.index(e.object_type) if e.object_type in usual else len(usual), rng.random()))
     for host in ranked:
-        if host.object_type not in usual and rng.random() < 0.7:
+        if host.object_type not in usual and rng.random() < 0.7 and not required:
             continue  # unusual places only now and then
+        if required and host.object_type not in usual and host.receptacle.mode == "inside":
+            continue
         spot = find_spot(host, kind.size, entities.values(), rng=rng)
         if spot is None:
             continue
@@ -74,9 +80,10 @@ def place_object(rng: random.Random, object_type: str, room: Room, entities: dic
 def stock_room(rng: random.Random, room: Room, entities: dict[str, Entity],
                make_id: Callable[[str, Vec3], str], required: tuple[str, ...] = ()) -> None:
     pool = pickupables_for(room.kind)
-    chosen = list(required) + [rng.choice(pool) for _ in range(rng.randint(*_COUNTS[room.kind]))]
-    chosen.sort(key=lambda t: _ORDER.index(t) if t in _ORDER else len(_ORDER))
-    for object_type in chosen:
-        entity = place_object(rng, object_type, room, entities, make_id)
+    chosen = [(t, True) for t in required] + [(rng.choice(pool), False)
+                                              for _ in range(rng.randint(*_COUNTS[room.kind]))]
+    chosen.sort(key=lambda c: _ORDER.index(c[0]) if c[0] in _ORDER else len(_ORDER))
+    for object_type, needed in chosen:
+        entity = place_object(rng, object_type, room, entities, make_id, required=needed)
         if entity is not None and entity.kind.dirtyable and rng.random() < 0.25:
             entity.states["dirty"] = True

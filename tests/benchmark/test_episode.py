@@ -1,13 +1,15 @@
 """One task run per ablation from the same moment, and what the records say about it."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from benchmarks.suite.ablations import ABLATIONS
 from benchmarks.suite.env import InProcessEnv
-from benchmarks.suite.episode import TaskRecord, run_task
+from benchmarks.suite.episode import FINAL_STATE, KARMA, TaskRecord, run_task
 from benchmarks.suite.generate import home_for
-from sim.tasks import Task, parse_goal
+from sim.tasks import Task, load_tasks, parse_goal
 
 FLOOR_PLAN = 1  # the tour sees a tomato in the closed fridge
 
@@ -19,9 +21,10 @@ def toured() -> InProcessEnv:
     return env
 
 
-def run_branch(env: InProcessEnv, goal: Task, ablation: str, open_loop: bool = False) -> TaskRecord:
+def run_branch(env: InProcessEnv, goal: Task, ablation: str, open_loop: bool = False,
+               scoring: str = KARMA) -> TaskRecord:
     with env.branch() as branch:
-        return run_task(branch, goal, ABLATIONS[ablation], seed=0, open_loop=open_loop)
+        return run_task(branch, goal, ABLATIONS[ablation], seed=0, open_loop=open_loop, scoring=scoring)
 
 
 def task(goal: str) -> Task:
@@ -81,3 +84,43 @@ def test_short_term_only_sees_no_more_than_the_buffer_holds(toured) -> None:
         assert 0 < len(resident) <= env.memory.stm.capacity
         record = run_task(env, task("ON(Tomato, CounterTop)"), ABLATIONS["stm"], seed=0)
     assert record.queries == 2 and record.hits <= 2
+
+
+def test_sequential_subgoals_succeed_under_karmas_scoring_and_fail_on_the_final_state(toured, tmp_path) -> None:
+    """A task file of subgoals that contradict each other at the end: on then off, here then there."""
+    path = tmp_path / "sequences.json"
+    path.write_text(json.dumps({"Composite": [
+        {"FloorPlan": f"FloorPlan{FLOOR_PLAN}", "ID": "tv", "Goal Condition": "TOGGLEON(TV), TOGGLEOFF(TV)",
+         "Instruction": "Turn on the TV, then turn it off again."},
+        {"FloorPlan": f"FloorPlan{FLOOR_PLAN}", "ID": "tomato",
+         "Goal Condition": "ON(tomato, counter), ON(tomato, side table)",
+         "Instruction": "Put the tomato on the counter, then move it to the side table."}]}))
+    parsed = load_tasks(path)
+    assert not parsed.issues and len(parsed.tasks) == 2
+    for task_ in parsed.tasks:
+        karma = run_branch(toured, task_, "both", scoring=KARMA)
+        final = run_branch(toured, task_, "both", scoring=FINAL_STATE)
+        assert karma.success and karma.progress == 1.0 and not karma.trivial and karma.scoring == KARMA
+        assert [text for text, _ in karma.met] == [c.text for c in task_.conditions]
+        first, second = (when for _, when in karma.met)
+        assert 0 < first < second <= karma.steps  # met in the file's order, counted in skills
+        assert not final.success and final.progress == 0.5 and final.scoring == FINAL_STATE
+        assert "not met" in final.failure and task_.conditions[0].text in final.failure
+        assert (karma.failure_code, final.failure_code) == ("", "GOALS_NOT_MET")
+
+
+def test_a_task_already_done_before_the_robot_acts_is_trivial_not_a_success(toured) -> None:
+    fridge = next(e for e in toured.world.home if e.object_type == "Fridge")
+    inside = next(e.object_type for e in toured.world.home.descendants(fridge.object_id))
+    for scoring in (KARMA, FINAL_STATE):
+        record = run_branch(toured, task(f"INSIDE({inside}, Fridge)"), "both", scoring=scoring)
+        assert record.trivial and not record.success and record.progress == 1.0
+        assert "trivial" in record.failure and record.failure_code == "TRIVIAL"
+    assert run_branch(toured, task(f"INSIDE({inside}, Fridge)"), "both").met[0][1] == 0  # before acting
+
+
+def test_an_implausible_goal_fails_the_task_with_a_planning_error(toured) -> None:
+    record = run_branch(toured, task("ON(Television, CounterTop)"), "both")
+    assert not record.success and record.steps == 0
+    assert "PickupObject" in record.error and "AssertionError" not in record.error
+    assert record.failure_code == "PLAN_INVALID"

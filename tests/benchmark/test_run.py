@@ -11,8 +11,8 @@ from benchmarks.suite.ablations import ABLATIONS
 
 def test_the_tiny_suite_reports_every_metric_per_set_and_ablation(tmp_path) -> None:
     result = run_suite("tiny", out_dir=tmp_path, workers=1)
-    assert (result["mode"], result["protocol"]) == ("in-process", "closed loop")
-    assert "Run in-process, closed loop." in (tmp_path / "results.md").read_text()
+    assert (result["mode"], result["protocol"], result["scoring"]) == ("in-process", "closed loop", "karma")
+    assert "Run in-process, closed loop, karma scoring" in (tmp_path / "results.md").read_text()
     for task_set in ("Simple", "Composite", "Complex", "All"):
         for name in ABLATIONS:
             row = result["sets"][task_set][name]
@@ -37,7 +37,13 @@ def test_a_task_file_reports_per_task_and_what_it_could_not_understand(tmp_path,
         {"FloorPlan": "FloorPlan1", "ID": 2, "Goal Condition": "levitate", "Instruction": "?"}]}))
     result = run_task_file(path, json_out=True, out_dir=tmp_path / "out", ablations=("none", "both"), workers=1)
     assert {i["text"] for i in result["issues"]} >= {"Fly(Tomato)", "levitate"}
-    assert result["not_run"] == ["2"]
+    assert result["not_run"] == [{"task_set": "composite", "task_id": "2", "reason": "no goal condition understood"}]
     assert {(t["task_id"], t["ablation"]) for t in result["tasks"]} == {("1", "none"), ("1", "both")}
+    by_ablation = {t["ablation"]: t for t in result["tasks"]}
+    assert by_ablation["none"]["memory_changed"] is None
+    assert by_ablation["both"]["memory_changed"] == (by_ablation["both"]["success"] != by_ablation["none"]["success"])
+    for t in result["tasks"]:  # the condition understood, met after some skill or named in the failure
+        assert t["scoring"] == "karma" and (t["met"] == [["On(Tomato, CounterTop): 1", t["met"][0][1]]]
+                                            if t["success"] else "On(Tomato, CounterTop)" in t["failure"] or t["error"])
     assert set(result["sets"]["composite"]) == {"none", "both"}
     assert json.loads(capsys.readouterr().out)["file"] == str(path)

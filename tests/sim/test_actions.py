@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from sim.home.generate import floor_plan_home
 from sim.home.world import SPEED, HomeWorld
 from sim.records import Action
 from sim.tasks import holds, parse_goal
@@ -201,3 +202,39 @@ def test_unknown_action_fails_cleanly(scene):
     world, _ = scene
     result = world.step(Action("Teleport", None))
     assert not result.success and "Unknown action" in result.error
+
+
+@pytest.mark.parametrize("floor_plan", [2, 5, 301])
+def test_after_go_to_object_the_target_is_in_sight_or_the_skill_says_why(floor_plan):
+    world = HomeWorld(floor_plan_home(floor_plan, ("Apple", "Mug", "KeyChain")))
+    failures = 0
+    for e in list(world.home):
+        start = (world.agent.pose.x, world.agent.pose.y)
+        result = do(world, "GoToObject", e)
+        if not result.success:
+            failures += 1
+            assert "No clear view" in result.error or "No reachable position" in result.error
+            assert (world.agent.pose.x, world.agent.pose.y) == start  # a failed GoToObject does not move
+            continue
+        # the target, or the closed container it is in
+        seen = next(p for p in [e.object_id] + world.home.ancestors(e.object_id) if not world.home.is_hidden(p))
+        assert world.renderer.line_of_sight(world.home, world.agent.pose.camera_position, seen), e.object_id
+    assert failures < len(world.home.entities) / 10
+
+
+def test_put_on_a_crowded_receptacle_takes_another_free_spot_or_says_it_does_not_fit(scene):
+    world, t = scene
+    pot = on(world.home, "Pot", t["counter"], (3.7, 3.55))
+    burner = t["burner"]
+    for thing in (t["apple"], t["mug"]):
+        assert do(world, "GoToObject", thing).success and do(world, "PickupObject", thing).success
+        assert do(world, "GoToObject", burner).success
+        assert do(world, "PutObject", burner).success
+    apple, mug = world.home[t["apple"].object_id], world.home[t["mug"].object_id]
+    assert apple.parent == mug.parent == burner.object_id
+    assert not all(apple.lo[i] < mug.hi[i] and mug.lo[i] < apple.hi[i] for i in range(2))  # side by side
+    assert do(world, "GoToObject", pot).success and do(world, "PickupObject", pot).success
+    assert do(world, "GoToObject", burner).success
+    result = do(world, "PutObject", burner)
+    assert not result.success and "does not fit" in result.error and "level" in result.error
+    assert world.agent.held == pot.object_id  # nothing lost: the pot stays in hand

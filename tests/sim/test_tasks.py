@@ -7,7 +7,7 @@ import pytest
 
 from sim.home.world import HomeWorld
 from sim.records import Action, ObjectState
-from sim.tasks import Condition, GoalTracker, TaskFileError, holds, load_tasks, parse_goal
+from sim.tasks import Condition, GoalTracker, TaskFileError, contradict, holds, load_tasks, parse_goal
 from tests.sim.scenes import kitchen
 
 MESSY = {
@@ -117,3 +117,18 @@ def test_ordered_tracker_waits_for_earlier_subgoals():
     assert tracker.achieved == [None, None] and tracker.pending() == list(conditions)
     tracker.update([_obj("Apple|1", ["CounterTop|1"], sliced=True)], 2.0)
     assert tracker.achieved == [2.0, None] and not tracker.done
+
+
+def test_contradicting_subgoals_are_met_in_the_files_order():
+    """"On then off": a lamp off at the start meets TOGGLEOFF only after it was on."""
+    conditions, _ = parse_goal("TOGGLEON(DeskLamp), TOGGLEOFF(DeskLamp), ON(Book, Desk), ON(Book, Shelf)")
+    tracker = GoalTracker(conditions)
+    lamp = _obj("DeskLamp|1", toggled=False)
+    tracker.update([lamp, _obj("Book|1", ["Shelf|1"])], 0.0)
+    assert tracker.achieved == [None, None, None, None]  # off and on the shelf, but not yet in order
+    tracker.update([_obj("DeskLamp|1", toggled=True), _obj("Book|1", ["Desk|1"])], 1.0)
+    assert tracker.achieved == [1.0, None, 1.0, None]
+    tracker.update([lamp, _obj("Book|1", ["Shelf|1"])], 2.0)
+    assert tracker.done and tracker.achieved == [1.0, 2.0, 1.0, 2.0]
+    # Conditions that can hold together keep no order.
+    assert not contradict(conditions[0], conditions[2]) and contradict(conditions[2], conditions[3])

@@ -79,9 +79,10 @@ class LongTermMemory:
 
     # ------------------------------------------------------------------ queries
     def query(self, text: str = "", label: str = "", room: str = "", near: Optional[Sequence[float]] = None,
-              radius: float = 0.0, since: Optional[float] = None, k: int = 10) -> list[ScoredObject]:
+              radius: float = 0.0, since: Optional[float] = None, k: int = 10, state: str = "") -> list[ScoredObject]:
         """As :meth:`MemoryRetriever.query`; raises NoTextIndex for text without an index."""
-        return self.retriever.query(text=text, label=label, room=room, near=near, radius=radius, since=since, k=k)
+        return self.retriever.query(text=text, label=label, room=room, near=near, radius=radius, since=since, k=k,
+                                    state=state)
 
     def task_subgraph(self, instruction: str, budget_tokens: int = 0,
                       relevant_ids: Sequence[str] = ()) -> SubgraphPrompt:

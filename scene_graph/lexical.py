@@ -1,0 +1,78 @@
+"""Lexical (BM25) scores of object documents, the word-matching half of hybrid retrieval.
+
+Embeddings find "chilled" for "cold" but blur rare exact words ("drawer", "open", "kitchen")
+into the rest of a sentence; BM25 (the ``bm25s`` library) rewards exactly those. The index is
+rebuilt lazily, on the first query after the documents changed: building it over 10k short
+documents takes tens of milliseconds, while memory changes far more often than people ask.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from typing import Mapping, Optional, Sequence
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def _stopwords() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return frozenset(STOPWORDS_EN)
+
+
+def words(text: str, stopwords: frozenset[str] = frozenset()) -> list[str]:
+    """Lower-case word tokens without stopwords; a plural "s" is dropped so "knives"/"knife" aside,
+    "cups" meets "cup"."""
+    out = []
+    for word in _WORD.findall(text.lower()):
+        if word in stopwords:
+            continue
+        if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+            word = word[:-1]
+        out.append(word)
+    return out
+
+
+class LexicalIndex:
+    """BM25 over ``{id: document}``; :meth:`scores` gives each matching id its score."""
+
+    def __init__(self) -> None:
+        self._stop = _stopwords()
+        self._documents: dict[str, str] = {}
+        self._ids: list[str] = []
+        self._bm25: Optional[object] = None
+        self._dirty = False
+
+    def update(self, documents: Mapping[str, str], removed: Sequence[str] = ()) -> None:
+        for object_id in removed:
+            self._dirty |= self._documents.pop(object_id, None) is not None
+        for object_id, text in documents.items():
+            if self._documents.get(object_id) != text:
+                self._documents[object_id] = text
+                self._dirty = True
+
+    def _rebuild(self) -> None:
+        import bm25s
+
+        self._ids = sorted(self._documents)
+        corpus = [words(self._documents[i], self._stop) or ["_"] for i in self._ids]
+        bm25 = bm25s.BM25()
+        bm25.index(corpus, show_progress=False)
+        self._bm25, self._dirty = bm25, False
+
+    def scores(self, query: str) -> dict[str, float]:
+        """Positive BM25 scores of the documents sharing a word with ``query``."""
+        if not self._documents:
+            return {}
+        if self._dirty or self._bm25 is None:
+            self._rebuild()
+        tokens = [w for w in words(query, self._stop) if w in self._bm25.vocab_dict]  # type: ignore[attr-defined]
+        if not tokens:
+            return {}
+        values = np.asarray(self._bm25.get_scores(tokens))  # type: ignore[attr-defined]
+        hits = np.flatnonzero(values > 0)
+        return {self._ids[h]: float(values[h]) for h in hits.tolist()}

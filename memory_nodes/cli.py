@@ -33,6 +33,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "fusion": ("benchmarks.fusion", "per-frame fusion cost at 320x240 with ~20 instances"),
     "query": ("benchmarks.query", "text-query latency at 1k/10k/100k objects vs brute force"),
     "tokens": ("benchmarks.tokens", "prompt tokens: task subgraph vs whole graph"),
+    "retrieval": ("benchmarks.retrieval", "free-text questions to memory: recall@3/MRR, hybrid vs label-only"),
     "stm": ("benchmarks.stm", "short-term memory hit rate per policy and capacity"),
     "render": ("benchmarks.render", "embedded simulator rendering frame rate"),
     "ingest": ("benchmarks.ingest", "30 Hz RGB-D + instance stream through real topics into the memory node"),

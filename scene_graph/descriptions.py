@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from scene_graph.ontology import OBJECT_TYPES
+
 
 @dataclass(frozen=True)
 class TypeDescription:
@@ -23,18 +25,18 @@ def _d(text: str, *uses: str) -> TypeDescription:
 
 DESCRIPTIONS: dict[str, TypeDescription] = {
     # furniture and appliances
-    "Fridge": _d("a refrigerator that keeps food and drinks cold", "store groceries cold", "chill milk and leftovers",
-                 "cool storage for fresh food"),
+    "Fridge": _d("a refrigerator, a big kitchen appliance that keeps food and drinks cold", "store groceries chilled",
+                 "chill milk and leftovers", "cool storage for fresh food"),
     "CounterTop": _d("the kitchen counter, a flat work surface", "prepare and chop food", "put things down in the kitchen"),
-    "Cabinet": _d("a cupboard with a door", "store dishes, cups and groceries out of sight", "keep things put away"),
-    "Drawer": _d("a sliding drawer that opens and closes", "keep cutlery, utensils and small things tidy"),
+    "Cabinet": _d("a cupboard with a door", "store crockery and groceries out of sight", "keep things put away"),
+    "Drawer": _d("a sliding drawer", "keep small things tidy and out of sight"),
     "Sink": _d("the kitchen sink with running water", "wash dishes and vegetables", "rinse and clean things"),
     "SinkBasin": _d("the basin of a sink", "wash hands, dishes or vegetables under water"),
     "StoveBurner": _d("a hot stove burner for cooking", "cook, boil and fry food in a pan or pot", "heat food"),
     "StoveKnob": _d("the knob that turns a stove burner on and off", "switch the cooker on or off"),
-    "Microwave": _d("a microwave oven", "heat up or warm food quickly", "cook and defrost"),
-    "Toaster": _d("a toaster", "toast slices of bread for breakfast"),
-    "CoffeeMachine": _d("a coffee maker", "brew hot coffee into a mug", "make a drink in the morning"),
+    "Microwave": _d("a microwave oven, a kitchen appliance", "heat up or warm food quickly", "cook and defrost"),
+    "Toaster": _d("a toaster, a small kitchen appliance", "toast slices of bread for breakfast"),
+    "CoffeeMachine": _d("a coffee maker, a kitchen appliance", "brew hot coffee", "make a drink in the morning"),
     "GarbageCan": _d("a trash bin for rubbish", "throw away waste and garbage", "dispose of rubbish"),
     "DiningTable": _d("a dining table", "eat meals", "put plates and food on a table", "sit and eat"),
     "CoffeeTable": _d("a low table in front of the sofa", "put drinks, magazines and the remote"),
@@ -42,11 +44,11 @@ DESCRIPTIONS: dict[str, TypeDescription] = {
     "Desk": _d("a desk for working", "work, study and write at a computer"),
     "Sofa": _d("a sofa, a soft seat for several people", "sit down and relax", "lie down and watch television"),
     "ArmChair": _d("an armchair, a comfortable seat for one person", "sit down and read"),
-    "Bed": _d("a bed", "sleep and rest", "lie down", "sit on the mattress"),
+    "Bed": _d("a bed with a soft mattress", "sleep and rest", "lie down", "sit on the mattress"),
     "Dresser": _d("a chest of drawers for clothes", "store clothes", "put things on top in the bedroom"),
     "Shelf": _d("a shelf or bookcase", "store books and display ornaments", "put things up on a shelf"),
     "TVStand": _d("a low stand that holds the television", "keep the TV and media things"),
-    "Television": _d("a television screen", "watch TV shows, films and the news", "entertainment"),
+    "Television": _d("a television, an electronic screen", "watch TV shows, films and the news", "entertainment"),
     "FloorLamp": _d("a tall standing lamp", "give light to read by", "light up a dark room"),
     "Toilet": _d("a toilet", "go to the bathroom"),
     "Bathtub": _d("a bathtub", "take a bath and wash yourself"),
@@ -56,51 +58,51 @@ DESCRIPTIONS: dict[str, TypeDescription] = {
     "LightSwitch": _d("a light switch on the wall", "turn the room lights on or off"),
     # food
     "Apple": _d("a round red or green fruit", "a healthy snack to eat", "fresh fruit"),
-    "Bread": _d("a loaf of bread", "make toast or sandwiches", "food for breakfast"),
+    "Bread": _d("a loaf of bread", "make toast or sandwiches", "food to eat for breakfast"),
     "Tomato": _d("a red tomato, a juicy vegetable", "make a salad or sauce", "fresh food to eat"),
     "Lettuce": _d("a head of lettuce, a leafy green vegetable", "make a salad", "fresh greens to eat"),
-    "Potato": _d("a potato, a starchy vegetable", "boil, bake or mash for dinner", "food to cook"),
-    "Egg": _d("an egg", "fry, boil or scramble for breakfast", "a fragile food that breaks"),
+    "Potato": _d("a potato, a starchy vegetable", "boil, bake or mash for dinner", "food to cook and eat"),
+    "Egg": _d("an egg", "fry, boil or scramble for breakfast", "food to eat"),
     # dishes and kitchen tools
     "Mug": _d("a mug with a handle", "drink hot coffee or tea", "a cup for a hot drink"),
     "Cup": _d("a drinking cup or glass", "drink water, juice or milk"),
-    "Bowl": _d("a bowl", "eat soup, cereal or salad", "mix and serve food"),
-    "Plate": _d("a flat dinner plate", "serve and eat a meal", "put food on a dish"),
+    "Bowl": _d("a bowl, a deep dish", "hold soup, cereal or salad", "mix and serve food"),
+    "Plate": _d("a flat dinner plate, a dish", "serve and eat a meal on"),
     "Pan": _d("a frying pan", "fry eggs and cook food on the stove"),
     "Pot": _d("a cooking pot", "boil water, pasta or soup on the stove"),
     "Kettle": _d("a kettle", "boil water for tea or coffee"),
-    "Knife": _d("a sharp kitchen knife with a blade", "cut, slice and chop bread, fruit and vegetables"),
+    "Knife": _d("a sharp kitchen knife with a blade, a piece of cutlery", "cut, slice and chop bread, fruit and vegetables"),
     "ButterKnife": _d("a blunt butter knife", "spread butter or jam on bread"),
-    "Fork": _d("a fork, a piece of cutlery", "eat a meal", "pick up food"),
+    "Fork": _d("a fork, a piece of cutlery", "eat dinner", "pick up food"),
     "Spoon": _d("a spoon, a piece of cutlery", "eat soup or cereal", "stir a drink"),
     "Spatula": _d("a flat spatula or turner", "flip pancakes and eggs while cooking"),
     "Ladle": _d("a ladle, a deep spoon with a long handle", "serve soup from a pot"),
     "SaltShaker": _d("a salt shaker", "season food with salt"),
     "PepperShaker": _d("a pepper shaker", "season food with pepper", "spice"),
-    "DishSponge": _d("a sponge for washing up", "scrub and clean dirty dishes"),
+    "DishSponge": _d("a sponge for washing up", "scrub plates and pans clean"),
     "SoapBottle": _d("a bottle of liquid soap", "wash hands or dishes with soap"),
     "Bottle": _d("a bottle", "hold water or a drink", "pour liquid"),
     "WineBottle": _d("a bottle of wine", "an alcoholic drink to pour into a glass"),
     # living and bedroom things
-    "Book": _d("a book", "read a story", "something to read"),
+    "Book": _d("a book", "read a story"),
     "Newspaper": _d("a newspaper", "read the news"),
     "CellPhone": _d("a mobile phone", "call someone or send a message", "electronic device"),
     "Laptop": _d("a laptop computer", "work, browse the internet and send email", "electronic device"),
-    "RemoteControl": _d("a TV remote control", "change the channel or turn the television on"),
+    "RemoteControl": _d("a TV remote control, a small electronic device", "change the channel or turn the television on"),
     "KeyChain": _d("a bunch of keys on a key ring", "lock and unlock the door", "take when leaving the house"),
     "CreditCard": _d("a credit or bank card", "pay for shopping", "money and wallet"),
     "Watch": _d("a wrist watch", "tell the time", "wear on the wrist"),
     "AlarmClock": _d("an alarm clock", "wake up in the morning", "tell the time"),
-    "Pillow": _d("a soft pillow or cushion", "rest your head", "sleep or lean on comfortably"),
+    "Pillow": _d("a soft pillow or cushion", "rest your head on", "lean on comfortably"),
     "Pen": _d("a pen", "write a note or sign a paper"),
     "Pencil": _d("a pencil", "write or draw on paper"),
     "Vase": _d("a vase", "hold flowers", "a fragile decoration"),
     "Statue": _d("a small statue or figurine", "an ornament for decoration"),
     "Box": _d("a cardboard box with a lid", "pack and store things", "carry things"),
     "TissueBox": _d("a box of tissues", "blow your nose", "wipe with a tissue"),
-    "Candle": _d("a candle", "give soft light when lit", "make a cosy smell"),
+    "Candle": _d("a candle", "give gentle light when lit", "make a cosy smell", "a decoration"),
     # bathroom and cleaning
-    "Towel": _d("a bath towel", "dry yourself after a shower or bath"),
+    "Towel": _d("a soft bath towel", "dry yourself after a shower or bath"),
     "HandTowel": _d("a small hand towel", "dry your hands"),
     "SoapBar": _d("a bar of soap", "wash your hands and body"),
     "ToiletPaper": _d("a roll of toilet paper", "use in the toilet", "wipe"),
@@ -129,13 +131,21 @@ def split_camel(label: str) -> str:
     return " ".join(p.lower() for p in parts) if parts else label.lower()
 
 
+# What an ontology flag says about a thing, in words.
+_FLAG_WORDS = (("breakable", "fragile, can break"), ("openable", "opens and closes"),
+               ("toggleable", "switches on and off"), ("sliceable", "can be sliced"), ("cookable", "can be cooked"))
+
+
 def describe(label: str) -> str:
-    """Words for a label: its split name, description and uses ("" beyond the name if unknown)."""
+    """Words for a label: its split name, description, uses and what its ontology flags say
+    (only the name if the type is unknown)."""
     entry = DESCRIPTIONS.get(label)
     name = split_camel(label)
     if entry is None:
         return name
-    return f"{name}: {entry.text}; " + "; ".join(entry.uses)
+    kind = OBJECT_TYPES.get(label)
+    flags = [words for flag, words in _FLAG_WORDS if kind is not None and getattr(kind, flag)]
+    return f"{name}: {entry.text}; " + "; ".join(entry.uses + tuple(flags))
 
 
 def state_words(name: str, value: object) -> str:

@@ -18,10 +18,15 @@ log = logging.getLogger(__name__)
 _WORD = re.compile(r"[a-z0-9]+")
 
 
+# Words that carry no meaning in a question to memory ("something to eat", "where can I sit").
+_FILLER = frozenset({"something", "thing", "things", "somewhere", "place", "where", "what", "which", "want", "need",
+                     "can", "could", "would", "let", "get", "find", "please", "my", "me", "i", "is", "are"})
+
+
 def _stopwords() -> frozenset[str]:
     from bm25s.stopwords import STOPWORDS_EN
 
-    return frozenset(STOPWORDS_EN)
+    return frozenset(STOPWORDS_EN) | _FILLER
 
 
 def words(text: str, stopwords: frozenset[str] = frozenset()) -> list[str]:
@@ -57,6 +62,8 @@ class LexicalIndex:
 
     def _rebuild(self) -> None:
         import bm25s
+
+        logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets itself to DEBUG on import
 
         self._ids = sorted(self._documents)
         corpus = [words(self._documents[i], self._stop) or ["_"] for i in self._ids]

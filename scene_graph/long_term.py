@@ -16,7 +16,8 @@ from scene_graph.frames import RGBDFrame
 from scene_graph.graph import SceneGraph
 from scene_graph.records import AreaNode, GraphDelta, RoomNode, ScoredObject, StateValue
 from scene_graph.retrieval import MemoryRetriever, NoTextIndex, ObjectIndex
-from scene_graph.serialize import SubgraphPrompt, count_tokens, task_subgraph, whole_graph_text
+from scene_graph.serialize import SubgraphPrompt, task_subgraph, whole_graph_text
+from scene_graph.tokens import count_tokens
 from scene_graph.store import LoadedMemory, MemoryStore, NoSnapshot, PeriodicSnapshot
 
 log = logging.getLogger(__name__)

@@ -11,6 +11,7 @@ actually changed, so the many small merges of fusion cost nothing here.
 """
 from __future__ import annotations
 
+import re
 from typing import Callable, Mapping, Optional, Protocol, Sequence, Union
 
 import numpy as np
@@ -18,7 +19,7 @@ import numpy as np
 from scene_graph.descriptions import describe, split_camel, state_words
 from scene_graph.graph import SceneGraph
 from scene_graph.lexical import LexicalIndex
-from scene_graph.ontology import canonical_type
+from scene_graph.ontology import canonical_type, matching_types
 from scene_graph.records import IN, ON, ObjectNode, ScoredObject
 
 Metadata = Mapping[str, Union[str, int, float, bool]]
@@ -40,6 +41,9 @@ _VECTOR_CACHE = 50_000  # document embeddings kept for reuse; cleared when excee
 # Weight of the embedding score in the hybrid (the rest is BM25), each first scaled to [0, 1] over
 # the candidates; tuned on benchmarks/retrieval.py.
 EMBEDDING_WEIGHT = 0.5
+HELD_BONUS = 1.0  # for what a thing holds when the query names it after "in"/"on" (see _held_by_named): it
+# outranks the holder itself and anything held elsewhere
+_HOLDER_PHRASE = re.compile(r"\b(?:in|inside|on|into|within)\s+(?:the\s+|a\s+|my\s+|our\s+)?([a-z]+)(?:\s+([a-z]+))?")
 
 
 class NoTextIndex(RuntimeError):
@@ -267,9 +271,23 @@ class MemoryRetriever:
         else:
             lexical = {i: s for i, s in self._lexical.scores(query).items()
                        if (among is None or i in among) and (where is None or _matches(self._documents.get(i), where))}
-            ranked = _fuse(dense, lexical)
+            held = {i for i in self._held_by_named(query) if (among is None or i in among)
+                    and (where is None or _matches(self._documents.get(i), where))}
+            ranked = _fuse(dense, lexical, held)
         return [ScoredObject(node, score) for node, score in
                 ((self._graph.get_object(i), s) for i, s in ranked[: max(k, 0)]) if node is not None]
+
+    def _held_by_named(self, query: str) -> set[str]:
+        """Objects in or on a thing of a type the query names after "in", "on", "inside" ("what is
+        in the fridge", "the pillow on the bed"): a person asking so wants what it holds."""
+        types: set[str] = set()
+        for first, second in _HOLDER_PHRASE.findall(query.lower()):
+            named = matching_types(first + second) if second else ()
+            types.update(named or matching_types(first))
+        if not types:
+            return set()
+        return {r.subject for holder in self._graph.objects() if holder.label in types
+                for r in self._graph.relations(object=holder.id) if r.predicate in (IN, ON)}
 
     def _index_filter(self, label: str, room: str) -> Optional[dict[str, str]]:
         """The label and room filters as an equality filter on the index's metadata, so that a text
@@ -344,13 +362,16 @@ def _scaled(scores: Mapping[str, float]) -> dict[str, float]:
     return {i: (s - low) / span if span > 0 else 1.0 for i, s in scores.items()}
 
 
-def _fuse(dense: Mapping[str, float], lexical: Mapping[str, float]) -> list[tuple[str, float]]:
-    """Hybrid ranking: each score scaled to [0, 1] over the candidates, then a weighted sum. An
-    object only the words found is given the lowest embedding score retrieved (it ranked below
-    every retrieved one); one only the embedding found scores 0 for words."""
+def _fuse(dense: Mapping[str, float], lexical: Mapping[str, float], held: set[str] = frozenset()) -> list[tuple[str, float]]:
+    """Hybrid ranking: each score scaled to [0, 1] over the candidates, then a weighted sum, plus
+    :data:`HELD_BONUS` for objects held by a thing the query names; the result scaled back into
+    [0, 1]. An object only the words found is given the lowest embedding score retrieved (it
+    ranked below every retrieved one); one only the embedding found scores 0 for words."""
     floor = min(dense.values()) if dense else 0.0
-    cosine = _scaled({i: dense.get(i, floor) for i in set(dense) | set(lexical)})
+    cosine = _scaled({i: dense.get(i, floor) for i in set(dense) | set(lexical) | held})
     top = max(lexical.values()) if lexical else 0.0
     words_ = {i: s / top for i, s in lexical.items()} if top > 0 else {}
-    fused = {i: EMBEDDING_WEIGHT * c + (1.0 - EMBEDDING_WEIGHT) * words_.get(i, 0.0) for i, c in cosine.items()}
+    fused = {i: (EMBEDDING_WEIGHT * c + (1.0 - EMBEDDING_WEIGHT) * words_.get(i, 0.0)
+                 + (HELD_BONUS if i in held else 0.0)) / (1.0 + (HELD_BONUS if held else 0.0))
+             for i, c in cosine.items()}
     return sorted(fused.items(), key=lambda p: (-p[1], p[0]))

@@ -25,7 +25,7 @@ def _d(text: str, *uses: str) -> TypeDescription:
 
 DESCRIPTIONS: dict[str, TypeDescription] = {
     # furniture and appliances
-    "Fridge": _d("a refrigerator, a big kitchen appliance that keeps food and drinks cold", "store groceries chilled",
+    "Fridge": _d("a refrigerator with a door, a big kitchen appliance that keeps food and drinks cold", "store groceries chilled",
                  "chill milk and leftovers", "cool storage for fresh food"),
     "CounterTop": _d("the kitchen counter, a flat work surface", "prepare and chop food", "put things down in the kitchen"),
     "Cabinet": _d("a cupboard with a door", "store crockery and groceries out of sight", "keep things put away"),
@@ -41,7 +41,7 @@ DESCRIPTIONS: dict[str, TypeDescription] = {
     "DiningTable": _d("a dining table", "eat meals", "put plates and food on a table", "sit and eat"),
     "CoffeeTable": _d("a low table in front of the sofa", "put drinks, magazines and the remote"),
     "SideTable": _d("a small side table or nightstand", "keep a lamp, clock or phone beside the bed or sofa"),
-    "Desk": _d("a desk for working", "work, study and write at a computer"),
+    "Desk": _d("a desk for working", "work on a laptop or computer", "study and write"),
     "Sofa": _d("a sofa, a soft seat for several people", "sit down and relax", "lie down and watch television"),
     "ArmChair": _d("an armchair, a comfortable seat for one person", "sit down and read"),
     "Bed": _d("a bed with a soft mattress", "sleep and rest", "lie down", "sit on the mattress"),
@@ -79,7 +79,7 @@ DESCRIPTIONS: dict[str, TypeDescription] = {
     "Ladle": _d("a ladle, a deep spoon with a long handle", "serve soup from a pot"),
     "SaltShaker": _d("a salt shaker", "season food with salt"),
     "PepperShaker": _d("a pepper shaker", "season food with pepper", "spice"),
-    "DishSponge": _d("a sponge for washing up", "scrub plates and pans clean"),
+    "DishSponge": _d("a kitchen sponge", "scrub plates and pans", "wipe the counter or table"),
     "SoapBottle": _d("a bottle of liquid soap", "wash hands or dishes with soap"),
     "Bottle": _d("a bottle", "hold water or a drink", "pour liquid"),
     "WineBottle": _d("a bottle of wine", "an alcoholic drink to pour into a glass"),
@@ -99,7 +99,7 @@ DESCRIPTIONS: dict[str, TypeDescription] = {
     "Vase": _d("a vase", "hold flowers", "a fragile decoration"),
     "Statue": _d("a small statue or figurine", "an ornament for decoration"),
     "Box": _d("a cardboard box with a lid", "pack and store things", "carry things"),
-    "TissueBox": _d("a box of tissues", "blow your nose", "wipe with a tissue"),
+    "TissueBox": _d("a box of paper tissues", "blow your nose"),
     "Candle": _d("a candle", "give gentle light when lit", "make a cosy smell", "a decoration"),
     # bathroom and cleaning
     "Towel": _d("a soft bath towel", "dry yourself after a shower or bath"),
@@ -110,7 +110,7 @@ DESCRIPTIONS: dict[str, TypeDescription] = {
     "Plunger": _d("a plunger", "unblock a clogged toilet or drain"),
     "ScrubBrush": _d("a scrub brush", "scrub and clean the toilet or floor"),
     "CD": _d("a compact disc", "play music"),
-    "Cloth": _d("a cleaning cloth or rag", "wipe and dust surfaces clean"),
+    "Cloth": _d("a cleaning cloth or rag", "wipe a table or counter", "dust surfaces clean"),
 }
 
 # How states read in words; a valued state ("temperature") reads by its value.

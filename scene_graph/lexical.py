@@ -7,9 +7,10 @@ documents takes tens of milliseconds, while memory changes far more often than p
 """
 from __future__ import annotations
 
+import functools
 import logging
 import re
-from typing import Mapping, Optional, Sequence
+from typing import Callable, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -29,17 +30,17 @@ def _stopwords() -> frozenset[str]:
     return frozenset(STOPWORDS_EN) | _FILLER
 
 
+@functools.lru_cache(maxsize=1)
+def _stemmer() -> Callable[[str], str]:
+    import Stemmer  # PyStemmer: Snowball's English stemmer ("washed", "washing" -> "wash")
+
+    return Stemmer.Stemmer("english").stemWord
+
+
 def words(text: str, stopwords: frozenset[str] = frozenset()) -> list[str]:
-    """Lower-case word tokens without stopwords; a plural "s" is dropped so "knives"/"knife" aside,
-    "cups" meets "cup"."""
-    out = []
-    for word in _WORD.findall(text.lower()):
-        if word in stopwords:
-            continue
-        if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
-            word = word[:-1]
-        out.append(word)
-    return out
+    """Lower-case word stems without stopwords."""
+    stem = _stemmer()
+    return [stem(w) for w in _WORD.findall(text.lower()) if w not in stopwords]
 
 
 class LexicalIndex:

@@ -64,6 +64,8 @@ def object_document(graph: SceneGraph, node: ObjectNode) -> str:
             holder = graph.get_object(relation.object)
             if holder is not None:
                 parts.append(f"{predicate} {split_camel(holder.label)}")
+                if predicate == IN and holder.label in _HOLDING_SAYS:  # what is in a fridge is cold
+                    parts.append(_HOLDING_SAYS[holder.label])
     held = sorted({split_camel(h.label) for h in (graph.get_object(r.subject) for r in graph.relations(object=node.id)
                                                   if r.predicate in (IN, ON)) if h is not None})
     if held:
@@ -72,6 +74,10 @@ def object_document(graph: SceneGraph, node: ObjectNode) -> str:
     if room is not None:
         parts.append(split_camel(room.kind))
     return "; ".join(parts)
+
+
+# What being inside a holder says about a thing, where it says something a person asks by.
+_HOLDING_SAYS = {"Fridge": "cold, chilled", "GarbageCan": "thrown away, rubbish"}
 
 
 def label_document(graph: SceneGraph, node: ObjectNode) -> str:

@@ -62,7 +62,7 @@ def test_documents_say_what_things_are_for_and_where_in_words(memory):
     document = lambda key: object_document(retriever.graph, retriever.graph.get_object(ids[key]))  # noqa: E731
     apple = document("apple")
     assert apple.startswith("apple: a round red or green fruit;")
-    assert apple.endswith("; sliced into pieces; in fridge; kitchen")
+    assert apple.endswith("; sliced into pieces; in fridge; cold, chilled; kitchen")  # what is in a fridge is cold
     assert "keeps food and drinks cold" in document("fridge") and "holds apple" in document("fridge")
     assert document("mug").endswith("; on dining table; kitchen")
     assert "holds mug" in document("table")

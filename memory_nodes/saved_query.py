@@ -61,14 +61,16 @@ def format_hits(hits: Sequence[ScoredObject]) -> list[str]:
     return lines or ["no object matches"]
 
 
-def answer_once(memory: SavedMemory, text: str, filters: Filters, out: TextIO = sys.stdout) -> None:
+def answer_once(memory: SavedMemory, text: str, filters: Filters, out: Optional[TextIO] = None) -> None:
+    out = out or sys.stdout  # looked up now, not at import: a caller may have replaced it
     out.write(f"# from saved memory {memory.source}\n")
     out.write("\n".join(format_hits(memory.ask(text, filters))) + "\n")
 
 
-def serve(memory: SavedMemory, filters: Filters, source: TextIO = sys.stdin, out: TextIO = sys.stdout) -> int:
-    """Answer each non-empty line of ``source`` until it ends; each answer ends with a blank line.
-    Returns how many questions were answered."""
+def serve(memory: SavedMemory, filters: Filters, source: Optional[TextIO] = None, out: Optional[TextIO] = None) -> int:
+    """Answer each non-empty line of ``source`` (stdin) until it ends; each answer ends with a blank
+    line. Returns how many questions were answered."""
+    source, out = source or sys.stdin, out or sys.stdout
     memory.warm_up()
     out.write(f"# answering from saved memory {memory.source}; one question per line, end with Ctrl-D\n")
     out.flush()

@@ -77,7 +77,8 @@ def save_with_embeddings(graph: SceneGraph, folder: Path) -> int:
     distinct = sorted(set(documents))
     vectors = MiniLMEmbedder().embed(distinct)
     row = {d: i for i, d in enumerate(distinct)}
-    MemoryStore(folder).save(graph, "default", embeddings=([n.id for n in nodes], vectors[[row[d] for d in documents]]))
+    MemoryStore(folder).save(graph, "default",
+                             embeddings=([n.id for n in nodes], vectors[[row[d] for d in documents]], documents))
     return len(distinct)
 
 

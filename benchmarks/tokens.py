@@ -4,7 +4,8 @@ The home and its tasks come from benchmarks/synthetic.py; every task knows the o
 needs (the named objects and what they are in or on). For each task the benchmark builds the
 subgraph prompt (scene_graph.serialize.task_subgraph) and counts its tokens, and checks that each
 needed id appears in it. The baseline is the whole graph in the same line format, as a
-KARMA-style planner would get it. Tokens are counted with serialize.count_tokens.
+KARMA-style planner would get it. Tokens are counted by scene_graph.tokens (SmolLM2's BPE tokenizer
+unless a model's own is loaded); the result names the tokenizer.
 
     python -m benchmarks.tokens [--quick]
 """
@@ -15,7 +16,8 @@ import json
 from typing import Any
 
 from benchmarks.synthetic import synthetic_home
-from scene_graph.serialize import count_tokens, task_subgraph, whole_graph_text
+from scene_graph.serialize import task_subgraph, whole_graph_text
+from scene_graph.tokens import count_tokens, token_counter
 
 GOAL_RATIO = 0.2
 
@@ -45,7 +47,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         "goal": {"ratio_max": GOAL_RATIO, "needed_objects_recall": 1.0},
         "meets_goal": ratio <= GOAL_RATIO and recall == 1.0,
         "per_task": per_task,
-        "tokenizer": "scene_graph.serialize.count_tokens (regex BPE approximation)",
+        "tokenizer": token_counter().name,
     }
 
 

@@ -17,8 +17,9 @@ from scene_graph.frames import RGBDFrame
 from scene_graph.graph import SceneGraph
 from scene_graph.records import AreaNode, GraphDelta, RoomNode, ScoredObject, StateValue
 from scene_graph.retrieval import MemoryRetriever, NoTextIndex, ObjectIndex
-from scene_graph.serialize import SubgraphPrompt, count_tokens, task_subgraph, whole_graph_text
+from scene_graph.serialize import SubgraphPrompt, task_subgraph, whole_graph_text
 from scene_graph.store import SEQUENCE_LEASE, LoadedMemory, MemoryStore, NoSnapshot, PeriodicSnapshot
+from scene_graph.tokens import count_tokens
 
 log = logging.getLogger(__name__)
 
@@ -109,9 +110,10 @@ class LongTermMemory:
 
     # ------------------------------------------------------------------ queries
     def query(self, text: str = "", label: str = "", room: str = "", near: Optional[Sequence[float]] = None,
-              radius: float = 0.0, since: Optional[float] = None, k: int = 10) -> list[ScoredObject]:
+              radius: float = 0.0, since: Optional[float] = None, k: int = 10, state: str = "") -> list[ScoredObject]:
         """As :meth:`MemoryRetriever.query`; raises NoTextIndex for text without an index."""
-        return self.retriever.query(text=text, label=label, room=room, near=near, radius=radius, since=since, k=k)
+        return self.retriever.query(text=text, label=label, room=room, near=near, radius=radius, since=since, k=k,
+                                    state=state)
 
     def task_subgraph(self, instruction: str, budget_tokens: int = 0,
                       relevant_ids: Sequence[str] = ()) -> SubgraphPrompt:

@@ -1,24 +1,29 @@
-"""Queries over long-term memory: by label, room, place, recency and free text.
+"""Queries over long-term memory: by label, room, state, place, recency and free text.
 
-Structured filters run on the graph directly. Free text goes through a vector index (Chroma or
-the numpy baseline from :mod:`scene_graph.vector_index`, used only through its duck-typed
-``upsert/delete/query/count`` calls) holding one short document per object, e.g.
-``"Apple; sliced; in Fridge; Kitchen"``: short, because the embedding of a long description is
-dominated by words that do not tell objects apart. The index follows the graph through its
-deltas and re-embeds an object only when its document actually changed, so the many small
-merges of fusion cost nothing here.
+Structured filters run on the graph directly and choose the candidates; free text then ranks
+only those. Each object has one document in the words a person asks with (what its type is and
+is for, its states, what it is in or on and what it holds, its room: see :func:`object_document`).
+Free text is ranked by a hybrid of two scores: embedding similarity from a vector index (Chroma
+or the numpy baseline from :mod:`scene_graph.vector_index`, used only through its duck-typed
+``upsert/delete/query/count`` calls) and BM25 word match (:mod:`scene_graph.lexical`). The
+indexes follow the graph through its deltas and re-embed an object only when its document
+actually changed, so the many small merges of fusion cost nothing here.
 """
 from __future__ import annotations
 
-from typing import Mapping, Optional, Protocol, Sequence, Union
+import re
+from typing import Callable, Mapping, Optional, Protocol, Sequence, Union
 
 import numpy as np
 
+from scene_graph.descriptions import describe, split_camel, state_words
 from scene_graph.graph import SceneGraph
-from scene_graph.ontology import canonical_type
+from scene_graph.lexical import LexicalIndex
+from scene_graph.ontology import canonical_type, matching_types
 from scene_graph.records import IN, ON, ObjectNode, ScoredObject
 
 Metadata = Mapping[str, Union[str, int, float, bool]]
+DocumentFn = Callable[[SceneGraph, ObjectNode], str]
 
 
 class ObjectIndex(Protocol):
@@ -33,6 +38,12 @@ class ObjectIndex(Protocol):
 
 
 _VECTOR_CACHE = 50_000  # document embeddings kept for reuse; cleared when exceeded
+# Weight of the embedding score in the hybrid (the rest is BM25), each first scaled to [0, 1] over
+# the candidates; tuned on benchmarks/retrieval.py.
+EMBEDDING_WEIGHT = 0.5
+HELD_BONUS = 1.0  # for what a thing holds when the query names it after "in"/"on" (see _held_by_named): it
+# outranks the holder itself and anything held elsewhere
+_HOLDER_PHRASE = re.compile(r"\b(?:in|inside|on|into|within)\s+(?:the\s+|a\s+|my\s+|our\s+)?([a-z]+)(?:\s+([a-z]+))?")
 
 
 class NoTextIndex(RuntimeError):
@@ -40,7 +51,38 @@ class NoTextIndex(RuntimeError):
 
 
 def object_document(graph: SceneGraph, node: ObjectNode) -> str:
-    """The short text indexed for an object: label, true/valued states, holder label, room kind."""
+    """The text indexed for an object, in the words a person would use to ask for it: its name
+    split into words with what the type is and is used for, its states in words, what it is in or
+    on, what it holds and its room, e.g. ``"apple: a round red or green fruit; ...; sliced into
+    pieces; in fridge; kitchen"``."""
+    parts = [describe(node.label)]
+    states = [w for w in (state_words(k, v) for k, v in node.states) if w]
+    if states:
+        parts.append(", ".join(states))
+    for predicate in (IN, ON):
+        for relation in graph.relations(subject=node.id, predicate=predicate):
+            holder = graph.get_object(relation.object)
+            if holder is not None:
+                parts.append(f"{predicate} {split_camel(holder.label)}")
+                if predicate == IN and holder.label in _HOLDING_SAYS:  # what is in a fridge is cold
+                    parts.append(_HOLDING_SAYS[holder.label])
+    held = sorted({split_camel(h.label) for h in (graph.get_object(r.subject) for r in graph.relations(object=node.id)
+                                                  if r.predicate in (IN, ON)) if h is not None})
+    if held:
+        parts.append("holds " + ", ".join(held))
+    room = graph.get_room(node.room_id)
+    if room is not None:
+        parts.append(split_camel(room.kind))
+    return "; ".join(parts)
+
+
+# What being inside a holder says about a thing, where it says something a person asks by.
+_HOLDING_SAYS = {"Fridge": "cold, chilled", "GarbageCan": "thrown away, rubbish"}
+
+
+def label_document(graph: SceneGraph, node: ObjectNode) -> str:
+    """The label-only text indexed before :func:`object_document`: label, true/valued states,
+    holder label, room kind. Kept as the retrieval benchmark's baseline."""
     parts = [node.label]
     states = [k if v is True else f"{k} {v}" for k, v in node.states if v is not False]
     if states:
@@ -61,11 +103,18 @@ def _metadata(node: ObjectNode) -> dict[str, str]:
 
 
 class MemoryRetriever:
-    """Answers object queries over ``graph``; keeps ``index`` (optional) in step via :meth:`sync`."""
+    """Answers object queries over ``graph``; keeps ``index`` (optional) in step via :meth:`sync`.
 
-    def __init__(self, graph: SceneGraph, index: Optional[ObjectIndex] = None) -> None:
+    ``document`` makes each object's text (default :func:`object_document`); ``lexical=False``
+    ranks free text by embedding similarity alone (the benchmark's baseline).
+    """
+
+    def __init__(self, graph: SceneGraph, index: Optional[ObjectIndex] = None,
+                 document: DocumentFn = object_document, lexical: bool = True) -> None:
         self.index = index
         self._graph = graph
+        self._document = document
+        self._lexical = LexicalIndex() if lexical and index is not None else None
         self._synced: Optional[int] = None  # graph sequence the index reflects; None = rebuild
         self._documents: dict[str, tuple[str, dict[str, str]]] = {}
         self._vectors: dict[str, np.ndarray] = {}  # document text -> embedding made outside sync
@@ -89,7 +138,8 @@ class MemoryRetriever:
         return count
 
     def _candidates(self) -> list[str]:
-        """Objects whose document may have changed since the last sync."""
+        """Objects whose document may have changed since the last sync: changed objects and both
+        ends of changed relations (a holder's document names what it holds)."""
         deltas = self._graph.deltas_since(self._synced) if self._synced is not None else None
         if deltas is None:
             return sorted(set(self._documents) | {o.id for o in self._graph.objects()})
@@ -97,7 +147,8 @@ class MemoryRetriever:
         for delta in deltas:
             candidates.update(o.id for o in delta.upserted_objects)
             candidates.update(delta.removed_objects)
-            candidates.update(r.subject for r in delta.added_relations + delta.removed_relations)
+            for relation in delta.added_relations + delta.removed_relations:
+                candidates.update((relation.subject, relation.object))
         return sorted(candidates)
 
     def texts_to_embed(self) -> list[str]:
@@ -109,7 +160,7 @@ class MemoryRetriever:
         for object_id in self._candidates():
             node = self._graph.get_object(object_id)
             if node is not None:
-                text = object_document(self._graph, node)
+                text = self._document(self._graph, node)
                 if text not in self._vectors and self._documents.get(object_id, ("",))[0] != text:
                     texts.append(text)
         return list(dict.fromkeys(texts))
@@ -131,7 +182,7 @@ class MemoryRetriever:
             node = self._graph.get_object(object_id)
             if node is None:
                 continue
-            document = (object_document(self._graph, node), _metadata(node))
+            document = (self._document(self._graph, node), _metadata(node))
             if self._documents.get(object_id) != document:
                 ids.append(object_id)
                 texts.append(document[0])
@@ -141,26 +192,43 @@ class MemoryRetriever:
             known = all(t in self._vectors for t in texts)
             self.index.upsert(ids, texts, metas,
                               embeddings=np.stack([self._vectors[t] for t in texts]) if known else None)
+        if self._lexical is not None:
+            self._lexical.update(dict(zip(ids, texts)), gone)
         return len(ids)
 
-    def embeddings(self) -> Optional[tuple[list[str], np.ndarray]]:
-        """(ids, vectors) of every indexed object, for a snapshot; None without a readable index."""
+    def embeddings(self) -> Optional[tuple[list[str], np.ndarray, list[str]]]:
+        """(ids, vectors, document texts) of every indexed object, for a snapshot; None without a
+        readable index. The texts let a later load reuse only vectors of unchanged documents."""
         if self.index is None or not hasattr(self.index, "get_embeddings"):
             return None
         self.sync()
         ids = sorted(self._documents)
-        return (ids, self.index.get_embeddings(ids)) if ids else None
+        return (ids, self.index.get_embeddings(ids), [self._documents[i][0] for i in ids]) if ids else None
 
-    def restore(self, ids: Sequence[str], vectors: np.ndarray) -> None:
-        """Refill the index from saved embeddings (a loaded snapshot) without re-running the model."""
-        if self.index is None:
+    def restore(self, ids: Sequence[str], vectors: np.ndarray, texts: Optional[Sequence[str]] = None) -> None:
+        """Refill the index from saved embeddings (a loaded snapshot) without re-running the model.
+
+        A vector is reused only where its saved document text equals the object's document now;
+        without texts (a snapshot from before documents were saved) none is, and the next sync
+        embeds everything afresh.
+        """
+        if self.index is None or texts is None:
             return
-        keep = [n for n, i in enumerate(ids) if self._graph.get_object(i) is not None]
-        nodes = [node for node in (self._graph.get_object(ids[n]) for n in keep) if node is not None]
-        documents = [(object_document(self._graph, node), _metadata(node)) for node in nodes]
+        keep, nodes, documents = [], [], []
+        for n, object_id in enumerate(ids):
+            node = self._graph.get_object(object_id)
+            if node is None:
+                continue
+            document = (self._document(self._graph, node), _metadata(node))
+            if document[0] == texts[n]:
+                keep.append(n)
+                nodes.append(node)
+                documents.append(document)
         if keep:
             self.index.upsert([ids[n] for n in keep], [d[0] for d in documents], [d[1] for d in documents],
                               embeddings=np.asarray(vectors)[keep])
+            if self._lexical is not None:
+                self._lexical.update({node.id: d[0] for node, d in zip(nodes, documents)})
         self._documents.update({node.id: d for node, d in zip(nodes, documents)})
         self._synced = None if len(keep) < len(self._graph) else self._graph.sequence
 
@@ -173,6 +241,12 @@ class MemoryRetriever:
         """Objects in a room given by id ("room_0") or kind ("kitchen")."""
         rooms = {r.id for r in self._graph.rooms() if r.id == room or r.kind.lower() == room.lower()}
         return sorted((o for o in self._graph.objects() if o.room_id in rooms), key=lambda o: o.id)
+
+    def with_state(self, state: str) -> list[ObjectNode]:
+        """Objects in a state: a true state's name ("open", "sliced"), a value ("cold"), or the
+        word for a false one ("closed", "switched off")."""
+        wanted = state.strip().lower()
+        return sorted((o for o in self._graph.objects() if _has_state(o, wanted)), key=lambda o: o.id)
 
     def near(self, point: Sequence[float], radius: float) -> list[ScoredObject]:
         """Objects whose centroid is within ``radius`` of ``point``, nearest first (score 1 at 0 m)."""
@@ -189,13 +263,37 @@ class MemoryRetriever:
         return sorted((o for o in self._graph.objects() if o.last_changed >= stamp),
                       key=lambda o: (-o.last_changed, o.id))
 
-    def text(self, query: str, k: int = 10, where: Optional[Metadata] = None) -> list[ScoredObject]:
+    def text(self, query: str, k: int = 10, where: Optional[Metadata] = None,
+             among: Optional[set[str]] = None) -> list[ScoredObject]:
+        """The ``k`` objects whose documents best match ``query`` (hybrid score in [0, 1]), among the
+        ids ``among`` and the metadata filter ``where`` when given."""
         if self.index is None:
             raise NoTextIndex("free-text queries need a vector index; none is configured")
         self.sync()
-        hits = self.index.query(query, k, where=where)
+        depth = max(k, min(len(self._documents), 10 * k))
+        dense = {i: s for i, s in self.index.query(query, depth, where=where) if among is None or i in among}
+        if self._lexical is None:
+            ranked = sorted(dense.items(), key=lambda p: (-p[1], p[0]))
+        else:
+            lexical = {i: s for i, s in self._lexical.scores(query).items()
+                       if (among is None or i in among) and (where is None or _matches(self._documents.get(i), where))}
+            held = {i for i in self._held_by_named(query) if (among is None or i in among)
+                    and (where is None or _matches(self._documents.get(i), where))}
+            ranked = _fuse(dense, lexical, held)
         return [ScoredObject(node, score) for node, score in
-                ((self._graph.get_object(i), s) for i, s in hits) if node is not None]
+                ((self._graph.get_object(i), s) for i, s in ranked[: max(k, 0)]) if node is not None]
+
+    def _held_by_named(self, query: str) -> set[str]:
+        """Objects in or on a thing of a type the query names after "in", "on", "inside" ("what is
+        in the fridge", "the pillow on the bed"): a person asking so wants what it holds."""
+        types: set[str] = set()
+        for first, second in _HOLDER_PHRASE.findall(query.lower()):
+            named = matching_types(first + second) if second else ()
+            types.update(named or matching_types(first))
+        if not types:
+            return set()
+        return {r.subject for holder in self._graph.objects() if holder.label in types
+                for r in self._graph.relations(object=holder.id) if r.predicate in (IN, ON)}
 
     def _index_filter(self, label: str, room: str) -> Optional[dict[str, str]]:
         """The label and room filters as an equality filter on the index's metadata, so that a text
@@ -220,9 +318,10 @@ class MemoryRetriever:
         radius: float = 0.0,
         since: Optional[float] = None,
         k: int = 10,
+        state: str = "",
     ) -> list[ScoredObject]:
-        """All given filters at once (AND), as the query service asks; ranked by text score, then
-        distance, then recency; at most ``k``."""
+        """All given filters at once (AND), as the query service asks; the filters choose the
+        candidates, which are ranked by text score, then distance, then recency; at most ``k``."""
         pool: dict[str, ScoredObject] = {o.id: ScoredObject(o) for o in self._graph.objects()}
         if label:
             wanted = {o.id for o in self.by_label(label)}  # once, not per object: 10k objects stay fast
@@ -230,13 +329,55 @@ class MemoryRetriever:
         if room:
             inside = {o.id for o in self.in_room(room)}
             pool = {i: s for i, s in pool.items() if i in inside}
+        if state:
+            having = {o.id for o in self.with_state(state)}
+            pool = {i: s for i, s in pool.items() if i in having}
         if since is not None:
             pool = {i: s for i, s in pool.items() if s.node.last_changed >= since}
         if near is not None:
             close = {s.node.id: s for s in self.near(near, radius)}
             pool = {i: close[i] for i in pool if i in close}
         if text:
-            scored = self.text(text, k=max(k, min(len(self._graph), 10 * k)), where=self._index_filter(label, room))
+            filtered = len(pool) < len(self._graph)
+            scored = self.text(text, k=k if filtered else max(k, 1), where=self._index_filter(label, room),
+                               among=set(pool) if filtered else None)
             pool = {s.node.id: s for s in scored if s.node.id in pool}
         ranked = sorted(pool.values(), key=lambda s: (-s.score, -s.node.last_changed, s.node.id))
         return ranked[: max(k, 0)]
+
+
+def _has_state(node: ObjectNode, wanted: str) -> bool:
+    for name, value in node.states:
+        if (value is True and name == wanted) or (not isinstance(value, bool) and str(value).lower() == wanted):
+            return True
+        if wanted and wanted in (state_words(name, value), state_words(name, value).split(",")[0]):
+            return True
+    return False
+
+
+def _matches(document: Optional[tuple[str, dict[str, str]]], where: Metadata) -> bool:
+    return document is not None and all(document[1].get(key) == value for key, value in where.items())
+
+
+def _scaled(scores: Mapping[str, float]) -> dict[str, float]:
+    """Scores mapped onto [0, 1] by their range over the candidates (all 1 when they are equal)."""
+    if not scores:
+        return {}
+    low, high = min(scores.values()), max(scores.values())
+    span = high - low
+    return {i: (s - low) / span if span > 0 else 1.0 for i, s in scores.items()}
+
+
+def _fuse(dense: Mapping[str, float], lexical: Mapping[str, float], held: set[str] = frozenset()) -> list[tuple[str, float]]:
+    """Hybrid ranking: each score scaled to [0, 1] over the candidates, then a weighted sum, plus
+    :data:`HELD_BONUS` for objects held by a thing the query names; the result scaled back into
+    [0, 1]. An object only the words found is given the lowest embedding score retrieved (it
+    ranked below every retrieved one); one only the embedding found scores 0 for words."""
+    floor = min(dense.values()) if dense else 0.0
+    cosine = _scaled({i: dense.get(i, floor) for i in set(dense) | set(lexical) | held})
+    top = max(lexical.values()) if lexical else 0.0
+    words_ = {i: s / top for i, s in lexical.items()} if top > 0 else {}
+    fused = {i: (EMBEDDING_WEIGHT * c + (1.0 - EMBEDDING_WEIGHT) * words_.get(i, 0.0)
+                 + (HELD_BONUS if i in held else 0.0)) / (1.0 + (HELD_BONUS if held else 0.0))
+             for i, c in cosine.items()}
+    return sorted(fused.items(), key=lambda p: (-p[1], p[0]))

@@ -11,8 +11,8 @@ Every name and value is written through :func:`plain_line`: labels come from per
 peers on the network, and a label with a line break or a Unicode separator in it must not become
 a line of its own in a prompt.
 
-Token counting is a deterministic stand-in for a BPE tokenizer (see :func:`count_tokens`), good
-enough to budget prompts and compare sizes; it is not any model's exact count.
+Tokens are counted by a real tokenizer (:func:`scene_graph.tokens.count_tokens`: the loaded
+model's own, else SmolLM2's), so budgets and figures are in tokens a model actually reads.
 """
 from __future__ import annotations
 
@@ -23,20 +23,7 @@ from typing import Callable, Iterable, Optional, Sequence
 from scene_graph.graph import SceneGraph
 from scene_graph.ontology import canonical_type
 from scene_graph.records import IN, MISSING, ON, AreaNode, ObjectNode, RoomNode
-
-# camelCase parts, upper-case runs, digit groups of up to three, single punctuation marks.
-_PIECES = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d{1,3}|[^\sA-Za-z\d]")
-
-
-def count_tokens(text: str) -> int:
-    """Approximate BPE token count.
-
-    Mirrors how cl100k-like tokenizers treat this kind of text: a common word or camelCase part is
-    one token, digits go in groups of three, every punctuation mark is a token, and letter runs
-    longer than 8 cost one more token per further 8 letters.
-    """
-    return sum(1 + (len(p) - 1) // 8 if p[0].isalpha() else 1 for p in _PIECES.findall(text))
-
+from scene_graph.tokens import count_tokens
 
 def plain_line(text: object) -> str:
     """``text`` as one line of printable characters: control, format (bidi overrides, zero-width)

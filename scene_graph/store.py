@@ -33,7 +33,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
@@ -49,7 +49,9 @@ _PART = re.compile(r"^snap-(\d{1,30})\.(json|npz)$")
 _LEASE_FILE = "sequence.json"
 SEQUENCE_LEASE = 1000  # deltas numbered per lease write
 
-Embeddings = tuple[Sequence[str], np.ndarray]
+# (ids, vectors) or (ids, vectors, document texts): with texts, a load can tell which vectors
+# still fit their objects' documents (see MemoryRetriever.restore).
+Embeddings = Union[tuple[Sequence[str], np.ndarray], tuple[Sequence[str], np.ndarray, Sequence[str]]]
 
 
 class InvalidName(ValueError):
@@ -65,7 +67,7 @@ class LoadedMemory:
     graph: SceneGraph
     path: Path
     meta: Mapping[str, Any]
-    embeddings: Optional[tuple[tuple[str, ...], np.ndarray]]
+    embeddings: Optional[tuple]  # (ids, vectors) or (ids, vectors, texts), as saved
 
 
 def validate_name(name: str) -> str:
@@ -119,21 +121,24 @@ def _pack(graph: SceneGraph, embeddings: Optional[Embeddings]) -> bytes:
         else np.zeros((0, 3), dtype=np.float32),
     }
     if embeddings is not None:
-        emb_ids, vectors = embeddings
-        arrays["embedding_ids"] = np.array(list(emb_ids), dtype=str)
-        arrays["embeddings"] = np.asarray(vectors, dtype=np.float32)
+        arrays["embedding_ids"] = np.array(list(embeddings[0]), dtype=str)
+        arrays["embeddings"] = np.asarray(embeddings[1], dtype=np.float32)
+        if len(embeddings) > 2:
+            arrays["embedding_texts"] = np.array(list(embeddings[2]), dtype=str)  # type: ignore[misc]
     buffer = io.BytesIO()
     np.savez(buffer, allow_pickle=False, **arrays)
     return buffer.getvalue()
 
 
-def _unpack(data: bytes) -> tuple[dict[str, np.ndarray], Optional[tuple[tuple[str, ...], np.ndarray]]]:
+def _unpack(data: bytes) -> tuple[dict[str, np.ndarray], Optional[tuple]]:
     with np.load(io.BytesIO(data), allow_pickle=False) as npz:
         ids, offsets, points = npz["ids"], npz["offsets"], npz["points"]
         geometry = {str(i): points[offsets[n]: offsets[n + 1]] for n, i in enumerate(ids)}
         embeddings = None
         if "embeddings" in npz.files:
             embeddings = (tuple(str(i) for i in npz["embedding_ids"]), npz["embeddings"])
+            if "embedding_texts" in npz.files:
+                embeddings += (tuple(str(t) for t in npz["embedding_texts"]),)
     return geometry, embeddings
 
 

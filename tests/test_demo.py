@@ -1,10 +1,13 @@
 """The README's demo end to end: tour, household changes, memory update, save, query."""
 from __future__ import annotations
 
+import io
+
 import pytest
 
 from memory_nodes.tools import cli
 from memory_nodes.tools.demo import DemoRun, run_demo
+from memory_nodes.tools.saved_query import Filters, SavedMemory, serve
 from scene_graph.store import MemoryStore
 
 
@@ -52,10 +55,31 @@ def test_saved_memory_loads_back_identical(demo):
 def test_query_command_answers_from_the_saved_memory(demo, capsys):
     out, _ = demo
     assert cli.main(["query", "--memory", str(out / "memory"), "--name", "demo", "--label", "Sofa"]) == cli.EXIT_OK
-    lines = capsys.readouterr().out.strip().splitlines()
+    source, *lines = capsys.readouterr().out.strip().splitlines()
+    assert source == f"# from saved memory {report_snapshot(out)}"
     assert lines and all("Sofa" in line for line in lines)
     assert cli.main(["query", "--memory", str(out / "memory"), "--name", "demo", "a place to sit", "-k", "2"]) == 0
-    assert len(capsys.readouterr().out.strip().splitlines()) == 2
+    assert len(capsys.readouterr().out.strip().splitlines()) == 3
+
+
+def report_snapshot(out):
+    return MemoryStore(out / "memory").load("demo").path
+
+
+def test_a_query_session_answers_each_line_and_says_from_where(demo):
+    out, _ = demo
+    memory = SavedMemory(out / "memory", "demo")
+    answers = io.StringIO()
+    asked = serve(memory, Filters(k=2), io.StringIO("a couch to relax on\n\nwhere can I sit\n"), answers)
+    text = answers.getvalue()
+    assert asked == 2 and text.startswith(f"# answering from saved memory {report_snapshot(out)}")
+    hits = {}
+    for block in text.split("\n? ")[1:]:
+        question, *lines = block.strip().splitlines()
+        hits[question] = lines
+    assert list(hits) == ["a couch to relax on", "where can I sit"] and all(len(h) == 2 for h in hits.values())
+    assert "Sofa" in hits["a couch to relax on"][0]
+    assert any(seat in hits["where can I sit"][0] for seat in ("Sofa", "ArmChair", "Bed"))
 
 
 def test_query_refuses_a_path_as_a_name(demo, capsys):

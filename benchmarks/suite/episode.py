@@ -28,7 +28,7 @@ from planners.backends.base import PlannerBackend
 from planners.interfaces import KnownObject, SkillExecutor, SkillResult, by_id
 from planners.loop import TaskError, TaskRunner
 from scene_graph.ontology import canonical_type
-from scene_graph.serialize import count_tokens
+from scene_graph.tokens import count_tokens
 from sim.records import ObjectState
 from sim.tasks import Condition, GoalTracker, Task, holds
 

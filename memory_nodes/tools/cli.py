@@ -34,6 +34,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "fusion": ("benchmarks.fusion", "per-frame fusion cost at 320x240 with ~20 instances"),
     "query": ("benchmarks.query", "text-query latency at 1k/10k/100k objects vs brute force"),
     "tokens": ("benchmarks.tokens", "prompt tokens: task subgraph vs whole graph"),
+    "retrieval": ("benchmarks.retrieval", "free-text questions to memory: recall@3/MRR, hybrid vs label-only"),
     "stm": ("benchmarks.stm", "short-term memory hit rate per policy and capacity"),
     "render": ("benchmarks.render", "embedded simulator rendering frame rate"),
     "ingest": ("benchmarks.ingest", "30 Hz RGB-D + instance stream through real topics into the memory node"),
@@ -116,29 +117,20 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
 
 
 def _cmd_query(args: argparse.Namespace) -> int:
-    from scene_graph.retrieval import MemoryRetriever
-    from scene_graph.store import InvalidName, MemoryStore, NoSnapshot
-    from scene_graph.vector_index import NumpyVectorIndex
+    from memory_nodes.tools.saved_query import Filters, SavedMemory, answer_once, serve
+    from scene_graph.store import InvalidName, NoSnapshot
 
     try:
-        loaded = MemoryStore(args.memory).load(args.name)
+        memory = SavedMemory(Path(args.memory), args.name, text_index=bool(args.text) or args.serve)
     except (InvalidName, NoSnapshot) as exc:
         print(f"embodied-memory: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    retriever = MemoryRetriever(loaded.graph, NumpyVectorIndex() if args.text else None)
-    if args.text and loaded.embeddings is not None:
-        retriever.restore(*loaded.embeddings)
-    near = tuple(args.near) if args.near else None
-    hits = retriever.query(text=args.text, label=args.label, room=args.room, near=near,
-                           radius=args.radius, since=args.since, k=args.k)
-    for hit in hits:
-        node = hit.node
-        x, y, z = node.centroid
-        states = ", ".join(f"{k}={v}" for k, v in node.states)
-        print(f"{hit.score:5.2f}  {node.id}  {node.label:16s} {node.room_id:14s} ({x:.2f}, {y:.2f}, {z:.2f})"
-              f"  {node.status}{'  ' + states if states else ''}")
-    if not hits:
-        print("no object matches")
+    filters = Filters(args.label, args.room, args.state, tuple(args.near) if args.near else None, args.radius,
+                      args.since, args.k)
+    if args.serve:
+        serve(memory, filters)
+    else:
+        answer_once(memory, args.text, filters)
     return EXIT_OK
 
 
@@ -267,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     benchmark.set_defaults(func=_cmd_benchmark, takes_rest=True)
 
     query = sub.add_parser("query", help="query a saved memory (no ROS needed)")
-    query.add_argument("text", nargs="?", default="", help="free text, ranked by embedding similarity")
+    query.add_argument("text", nargs="?", default="", help="free text, ranked by embeddings and word match")
     query.add_argument("--memory", default="demo_output/memory", help="the memory folder (default demo_output/memory)")
     query.add_argument("--name", default="demo", help="the memory's name in that folder (default demo)")
     query.add_argument("--label", default="", help="exact object type, e.g. Apple")
@@ -275,7 +267,10 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("--near", type=float, nargs=3, metavar=("X", "Y", "Z"), help="centre of a search sphere (m)")
     query.add_argument("--radius", type=float, default=1.0, help="radius with --near (m, default 1)")
     query.add_argument("--since", type=float, help="only objects changed at or after this time (s)")
+    query.add_argument("--state", default="", help="only objects in this state, e.g. open, sliced, cold, closed")
     query.add_argument("-k", type=int, default=10, help="maximum results (default 10)")
+    query.add_argument("--serve", action="store_true",
+                       help="load once, then answer one question per line from stdin (fast after the first)")
     query.set_defaults(func=_cmd_query)
 
     sim = sub.add_parser("sim", help="tools for the embedded household simulator")

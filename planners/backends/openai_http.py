@@ -18,7 +18,7 @@ import urllib.request
 from typing import Any
 
 from planners.backends.base import BackendUnavailable, PlanRequest, PlanResponse
-from scene_graph.serialize import count_tokens
+from scene_graph.tokens import count_tokens
 
 log = logging.getLogger(__name__)
 _CODE_BLOCK = re.compile(r"```[A-Za-z]*\n(.*?)```", re.DOTALL)

@@ -9,7 +9,7 @@ import pytest
 
 from scene_graph.graph import SceneGraph, grid_areas
 from scene_graph.records import ObjectNode, OrientedBox, RoomNode
-from scene_graph.retrieval import MemoryRetriever, NoTextIndex, object_document
+from scene_graph.retrieval import MemoryRetriever, NoTextIndex, label_document, object_document
 from scene_graph.store import MemoryStore
 from scene_graph.vector_index import NumpyVectorIndex
 
@@ -57,11 +57,45 @@ def memory():
     return MemoryRetriever(graph, NumpyVectorIndex(embedder=embedder)), ids, embedder
 
 
-def test_documents_are_short_and_say_where(memory):
+def test_documents_say_what_things_are_for_and_where_in_words(memory):
     retriever, ids, _ = memory
     document = lambda key: object_document(retriever.graph, retriever.graph.get_object(ids[key]))  # noqa: E731
-    assert document("apple") == "Apple; sliced; in Fridge; Kitchen"
-    assert document("mug") == "Mug; on DiningTable; Kitchen"
+    apple = document("apple")
+    assert apple.startswith("apple: a round red or green fruit;")
+    assert apple.endswith("; sliced into pieces; in fridge; cold, chilled; kitchen")  # what is in a fridge is cold
+    assert "keeps food and drinks cold" in document("fridge") and "holds apple" in document("fridge")
+    assert document("mug").endswith("; on dining table; kitchen")
+    assert "holds mug" in document("table")
+    assert label_document(retriever.graph, retriever.graph.get_object(ids["apple"])) == "Apple; sliced; in Fridge; Kitchen"
+
+
+def test_words_rank_where_embeddings_blur(memory):
+    """BM25 finds the one object whose document has the asked word; embeddings alone rank by
+    hashed bag of words, which "fruit" does not reach in the apple's label-only document."""
+    retriever, ids, _ = memory
+    assert retriever.text("fresh fruit", k=1)[0].node.id == ids["apple"]
+    assert retriever.query(text="where do we eat meals", k=1)[0].node.id == ids["table"]
+    scores = [s.score for s in retriever.text("fruit", k=5)]
+    assert scores == sorted(scores, reverse=True) and all(0.0 <= s <= 1.0 for s in scores)
+
+
+def test_state_filter_applies_before_ranking(memory):
+    retriever, ids, _ = memory
+    assert [o.id for o in retriever.with_state("sliced")] == [ids["apple"]]
+    assert [s.node.id for s in retriever.query(text="a mug", state="sliced", k=3)] == [ids["apple"]]
+    retriever.graph.set_object_state(ids["fridge"], "open", False, 4.0)
+    assert [o.id for o in retriever.with_state("closed")] == [ids["fridge"]]
+    assert retriever.query(state="open") == []
+
+
+def test_a_changed_holding_reindexes_the_holder(memory):
+    retriever, ids, _ = memory
+    retriever.sync()
+    retriever.graph.remove_object(ids["apple"])
+    retriever.sync()
+    assert "holds" not in object_document(retriever.graph, retriever.graph.get_object(ids["fridge"]))
+    assert retriever._documents[ids["fridge"]][0] == object_document(retriever.graph,
+                                                                     retriever.graph.get_object(ids["fridge"]))
 
 
 def test_structured_queries(memory):
@@ -125,6 +159,19 @@ def test_embeddings_survive_a_snapshot(memory, tmp_path):
     restored.restore(*loaded.embeddings)
     assert restored.sync() == 0 and fresh_embedder.calls == 0
     assert restored.text("sliced apple fridge", k=1)[0].node.id == ids["apple"]
+
+
+def test_saved_vectors_of_changed_documents_are_not_reused(memory, tmp_path):
+    retriever, ids, _ = memory
+    ids_, vectors, texts = retriever.embeddings()
+    fresh_embedder = WordHashEmbedder()
+    restored = MemoryRetriever(retriever.graph, NumpyVectorIndex(embedder=fresh_embedder))
+    stale = [t if i != ids["mug"] else "Mug; Kitchen" for i, t in zip(ids_, texts)]
+    restored.restore(ids_, vectors, stale)
+    assert restored.sync() == 1 and fresh_embedder.calls == 1  # only the mug's document is embedded again
+    old = MemoryRetriever(retriever.graph, NumpyVectorIndex(embedder=fresh_embedder))
+    old.restore(ids_, vectors)  # an old snapshot without texts: nothing is trusted
+    assert old.sync() == 5
 
 
 def test_label_and_room_filters_apply_inside_the_text_search(memory):

@@ -7,7 +7,8 @@ import pytest
 
 from scene_graph.graph import SceneGraph, grid_areas
 from scene_graph.records import ObjectNode, OrientedBox, RoomNode
-from scene_graph.serialize import count_tokens, instruction_types, task_subgraph, whole_graph_text
+from scene_graph.serialize import instruction_types, task_subgraph, whole_graph_text
+from scene_graph.tokens import count_tokens
 
 ROOMS = [RoomNode("room_0", "Kitchen", ((0, 0), (4, 0), (4, 4), (0, 4))),
          RoomNode("room_1", "LivingRoom", ((4, 0), (8, 0), (8, 4), (4, 4)))]
@@ -36,12 +37,9 @@ def home():
     return graph, ids
 
 
-def test_count_tokens_is_a_deterministic_bpe_stand_in():
-    assert count_tokens("put the apple in the fridge") == 6
-    assert count_tokens("obj_0007") == 4  # obj _ 000 7
-    assert count_tokens("CounterTop") == 2
-    assert count_tokens("{name: area_1}") == 7  # { name : area _ 1 }
+def test_prompt_text_is_counted_by_the_process_tokenizer():
     assert count_tokens("") == 0
+    assert count_tokens("{name: area_1}") >= 5  # at least: { name : area 1
 
 
 def test_instruction_words_map_to_types():

@@ -10,7 +10,15 @@ from planners.grammar import format_plan, parse_plan, valid_calls
 from planners.loop import TaskRunner
 from planners.prompt import build_prompt
 from planners.validate import validate_plan
+from scene_graph.tokens import count_tokens, token_counter, use_tokenizer
 from planner_homes import KITCHEN, FakeMemory, FakeRobot
+
+
+@pytest.fixture(autouse=True)
+def default_token_counter():
+    """A loaded backend makes its tokenizer the process's token counter; put the default back."""
+    yield
+    use_tokenizer(None)
 
 
 def request(instruction: str) -> PlanRequest:
@@ -58,6 +66,8 @@ def test_a_tiny_random_model_writes_only_valid_plausible_plans(tiny_model: Path,
     assert_valid(response, req)
     assert len(response.calls) <= 6
     assert backend.plan(req).calls == response.calls  # greedy: the same plan again
+    assert tiny_model.name in token_counter().name  # prompt budgets now count in this model's tokens
+    assert count_tokens(req.prompt.text) == len(backend.tokenizer(req.prompt.text, add_special_tokens=False).input_ids)
 
 
 def test_the_tiny_model_drives_the_loop(tiny_model: Path) -> None:

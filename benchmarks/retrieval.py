@@ -243,7 +243,7 @@ RANKERS = (
 
 def _tour(seed: int, rooms: int, out: Path) -> tuple[SceneGraph, HomeTruth]:
     """Memory of one generated home, built as the demo builds it, plus the simulator's truth."""
-    from memory_nodes.demo import DemoRun
+    from memory_nodes.tools.demo import DemoRun
 
     run = DemoRun(seed, rooms, out)
     run.tour()

@@ -85,7 +85,7 @@ _LAUNCHERS = {  # the node's own executable, and `embodied-memory up` (nodes in 
     "node": lambda folder: [sys.executable, "-c", "import sys; from memory_nodes.long_term_node import main; "
                             "sys.exit(main())", "--ros-args", "-p", f"memory_dir:={folder}",
                             "-p", "snapshot_interval_s:=3600.0"],
-    "stack": lambda folder: [sys.executable, "-c", "import sys; from memory_nodes.stack import run; sys.exit(run("
+    "stack": lambda folder: [sys.executable, "-c", "import sys; from memory_nodes.tools.stack import run; sys.exit(run("
                              "['long_term_memory'], overrides={'long_term_memory': {'memory_dir': sys.argv[1], "
                              "'snapshot_interval_s': 3600.0}}))", str(folder)],
 }

@@ -9,14 +9,16 @@ applies them (named by track). Household changes are never told: memory learns t
 
 Graded per perception preset (``oracle`` is the ceiling) and, on the very same ``realistic``
 frames, for a naive baseline written here: label-and-distance nearest-neighbour association, no
-label votes, no negative evidence. Ground truth is every object or piece of furniture that showed
+label votes, no negative evidence. Only confirmed nodes are graded (``Fusion.confirmed``: seen
+at least twice), the baseline's likewise. Ground truth is every object or piece of furniture that showed
 at least ``VISIBLE_PIXELS`` pixels in some frame as rendered (before perception), at its final
 place; an object seen only in the first tour that the household then moved to a place the second
 tour never saw is left out (nothing could know where it went).
 
 Metrics: a memory node matches a ground-truth entity of its type or a look-alike within
 ``MATCH_M`` metres, one to one (optimal assignment on distance). ``duplicate_rate``: ground-truth
-entities with more than one compatible node within ``MATCH_M`` / entities. ``label_accuracy``:
+entities that, besides their matched node, are the nearest compatible entity within ``MATCH_M`` of
+an unmatched node / entities. ``label_accuracy``:
 matched nodes whose label is exactly the true type. Relations: (child, parent) pairs of on/in
 between matched nodes against the simulator's innermost receptacle. ``state_accuracy``: of the
 states memory holds for matched nodes, the share equal to the truth. ``moved_recall``: objects the
@@ -129,6 +131,7 @@ class _Node:
     centroid: tuple[float, float, float]
     states: tuple = ()
     parent: str = ""
+    views: int = 1
 
 
 @dataclass
@@ -146,11 +149,15 @@ def _compatible(label: str, truth: str) -> bool:
     return label == truth or label in look_alikes(truth)
 
 
-def _fused_nodes(graph: SceneGraph) -> list[_Node]:
-    out = []
+def _fused_nodes(fusion: Fusion) -> list[_Node]:
+    """Memory's confirmed, not-missing nodes."""
+    graph, out = fusion.graph, []
     for node in graph.objects(include_missing=False):
+        if not fusion.confirmed(node):
+            continue
         parents = [r.object for r in graph.relations(subject=node.id) if r.predicate in (ON, IN)]
-        out.append(_Node(node.id, node.label, node.centroid, node.states, parents[0] if parents else ""))
+        out.append(_Node(node.id, node.label, node.centroid, node.states, parents[0] if parents else "",
+                         node.observation_count))
     return out
 
 
@@ -195,7 +202,7 @@ def run_home(seed: int, rooms: int, perception: str, perception_seed: int, with_
     world = HomeWorld(generate_home(seed, n_rooms=rooms), household=Household(seed=seed), perception=witness)
     graph = SceneGraph()
     graph.set_layout(*world_layout(world))
-    fusion = Fusion(graph, trust_external_ids=not witness.config.reissue_ids)
+    fusion = witness.fusion(graph)
     naive = NaiveMap() if with_naive else None
     _tour(world, fusion, naive)
     first_seen, before = set(witness.seen), {o.object_id: o for o in world.object_states()}
@@ -208,9 +215,10 @@ def run_home(seed: int, rooms: int, perception: str, perception_seed: int, with_
              and math.dist(o.position, before[o.object_id].position) > MOVED_M}
     seen = witness.seen | (first_seen - moved)
     out = _Run([o for o in truth if o.object_id in seen and not o.picked_up], seen, moved & witness.seen,
-               _fused_nodes(graph))
+               _fused_nodes(fusion))
     if naive is not None:
-        out.naive = [_Node(f"naive_{i}", n.label, tuple(float(v) for v in n.centroid)) for i, n in enumerate(naive.nodes)]
+        out.naive = [_Node(f"naive_{i}", n.label, tuple(float(v) for v in n.centroid), views=n.count)
+                     for i, n in enumerate(naive.nodes) if n.count >= fusion.config.confirm_views]
     return out
 
 
@@ -250,11 +258,16 @@ class _Tally:
         self.nodes += len(nodes)
         self.truth += len(truth)
         self.matched += len(match)
-        for t, o in enumerate(truth):
-            close = sum(1 for n in nodes if _compatible(n.label, o.object_type)
-                        and math.dist(n.centroid, o.position) <= MATCH_M)
-            self.duplicates += close > 1
         by_truth = {t: n for n, t in match.items()}
+        doubled = set()
+        for n, node in enumerate(nodes):
+            if n in match:
+                continue
+            close = [(math.dist(node.centroid, o.position), t) for t, o in enumerate(truth)
+                     if _compatible(node.label, o.object_type) and math.dist(node.centroid, o.position) <= MATCH_M]
+            if close and min(close)[1] in by_truth:
+                doubled.add(min(close)[1])
+        self.duplicates += len(doubled)
         truth_of = {nodes[n].id: truth[t].object_id for n, t in match.items()}
         for n, t in match.items():
             node, o = nodes[n], truth[t]

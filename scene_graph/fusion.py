@@ -103,6 +103,9 @@ class FusionConfig:
     confidence_gain: float = 0.5  # confidence += gain * (1 - confidence) per observation
     confidence_decay: float = 0.5  # confidence *= decay per contradicting view
     missing_below: float = 0.6
+    drop_bled_edges: bool = False  # detector masks: drop edge pixels bled onto the background (_bled)
+    bleed_jump: float = 0.05  # an edge pixel this much (m) behind its own instance's neighbour is background
+    bleed_jump_per_m2: float = 0.02  # ... plus this times depth squared (depth noise grows so)
     alike_weight: float = 0.7  # a look-alike's vote counts this much towards a label
     label_agreement: float = 0.5  # label support at which geometry alone decides association
     cross_label_iou: float = 0.5  # IoU at which an observation of an unrelated label is still the object
@@ -110,6 +113,7 @@ class FusionConfig:
     max_window_px: int = 4  # largest half-window that tolerance becomes in the image
     fold_inside: float = 0.5  # share of the smaller same-label furniture box inside the larger to fold
     furniture_part_gap: float = 0.1  # a view of a named piece this close to its box is more of it (m)
+    confirm_views: int = 2  # observations before a node is confirmed (see :meth:`Fusion.confirmed`)
 
 
 @dataclass(frozen=True)
@@ -290,6 +294,10 @@ class Fusion:
         depth = frame.depth[:: cfg.stride, :: cfg.stride]
         with np.errstate(invalid="ignore"):
             usable = (ids != 0) & np.isfinite(depth) & (depth > cfg.min_depth) & (depth < cfg.max_depth)
+        if cfg.drop_bled_edges:
+            with np.errstate(invalid="ignore"):
+                valid_depth = np.where(np.isfinite(depth) & (depth > 0), depth, 0.0)
+            usable &= ~_bled(ids, valid_depth, cfg.bleed_jump, cfg.bleed_jump_per_m2)
         rows, cols = np.nonzero(usable)
         z = depth[rows, cols].astype(np.float64)
         x_factor, y_factor = self._ray_factors(frame.intrinsics)
@@ -567,6 +575,12 @@ class Fusion:
             return a.label == b.label
         return self._agrees(a, b.label) or self._agrees(b, a.label)
 
+    def confirmed(self, node: ObjectNode) -> bool:
+        """Whether a node has been seen often enough to report as a fact: a detector's false
+        positive rarely repeats at one place, and a once-seen node that the next look refutes is
+        dropped (negative evidence)."""
+        return node.observation_count >= self.config.confirm_views or bool(self.trust_external_ids and node.external_id)
+
     def _may_be_one(self, external_id: str, node: ObjectNode) -> bool:
         """False when trusted ids say these are two objects (both named, differently)."""
         return not (self.trust_external_ids and external_id and node.external_id and external_id != node.external_id)
@@ -769,3 +783,22 @@ def _pooled(keep: ObjectNode, gone: ObjectNode) -> ObjectNode:
     for name, weight in label_votes(gone).items():
         votes[name] = votes.get(name, 0.0) + weight
     return _with_votes(keep, votes)
+
+
+def _bled(ids: np.ndarray, depth: np.ndarray, jump: float, per_m2: float) -> np.ndarray:
+    """Pixels at a mask's edge that lie well behind a neighbour of their own instance and at the
+    depth of the background just outside the mask: a mask bled onto what is behind the object
+    (detectors' masks overrun edges by a pixel or two). A face seen edge-on also lies behind its
+    neighbour, but not at the background's depth, so it stays. ``depth`` is 0 where invalid."""
+    out = np.zeros(ids.shape, dtype=bool)
+    noise = per_m2 * depth * depth
+    for axis in (0, 1):
+        for shift in (1, -1):
+            neighbour_id = np.roll(ids, shift, axis=axis)
+            neighbour_depth = np.roll(depth, shift, axis=axis)
+            outside_id = np.roll(ids, -shift, axis=axis)
+            outside_depth = np.roll(depth, -shift, axis=axis)
+            behind = (neighbour_id == ids) & (neighbour_depth > 0) & (depth - neighbour_depth > jump + noise)
+            background = (outside_id != ids) & (outside_depth > 0) & (np.abs(depth - outside_depth) <= 0.3 * jump + noise)
+            out |= behind & background
+    return out

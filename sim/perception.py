@@ -43,6 +43,8 @@ import cv2
 import numpy as np
 
 from scene_graph.frames import RGBDFrame
+from scene_graph.fusion import Fusion, FusionConfig
+from scene_graph.graph import SceneGraph
 from scene_graph.ontology import OBJECT_TYPES, look_alikes
 
 log = logging.getLogger(__name__)
@@ -137,6 +139,13 @@ class Perception:
         self._tracks: dict[str, tuple[str, int]] = {}  # object id -> (track id, last frame detected)
         self._followed: dict[str, str] = {}  # track id -> object id
         self._next_track = 0
+
+    def fusion(self, graph: SceneGraph) -> Fusion:
+        """Fusion set up for what this source gives: its ids trusted only when they are the
+        simulator's, bled mask edges dropped when masks overrun."""
+        cfg = self.config
+        return Fusion(graph, FusionConfig(drop_bled_edges=cfg.mask_edge_rate > 0),
+                      trust_external_ids=not cfg.reissue_ids)
 
     # ------------------------------------------------------------------ names for skills
     def resolve(self, name: Optional[str]) -> Optional[str]:

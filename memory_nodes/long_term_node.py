@@ -76,6 +76,8 @@ class LongTermMemoryNode(Node):
                 stride=p("fusion_stride", 2, "Back-project every n-th pixel", integer_range=(1, 8)),
                 max_depth=p("max_depth_m", 8.0, "Depth beyond this is ignored (m)", float_range=(0.5, 50.0)),
                 min_score=p("min_score", 0.3, "Instances scored below this are ignored", float_range=(0.0, 1.0)),
+                drop_bled_edges=p("drop_bled_edges", False, "Drop mask-edge pixels bled onto the background "
+                                  "(on for a detector's masks, off for a simulator's exact ones)"),
             ),
         )
         self._world_frame = p("world_frame", "map", "Fixed frame of memory (REP-105 map)")

@@ -141,11 +141,15 @@ class Perception:
         self._next_track = 0
 
     def fusion(self, graph: SceneGraph) -> Fusion:
-        """Fusion set up for what this source gives: its ids trusted only when they are the
+        """Fusion set up for what this source gives (see :meth:`memory_parameters`)."""
+        settings = self.memory_parameters()
+        return Fusion(graph, FusionConfig(drop_bled_edges=settings["drop_bled_edges"]),
+                      trust_external_ids=settings["trust_external_ids"])
+
+    def memory_parameters(self) -> dict[str, bool]:
+        """The long-term memory parameters this source needs: its ids trusted only when they are the
         simulator's, bled mask edges dropped when masks overrun."""
-        cfg = self.config
-        return Fusion(graph, FusionConfig(drop_bled_edges=cfg.mask_edge_rate > 0),
-                      trust_external_ids=not cfg.reissue_ids)
+        return {"trust_external_ids": not self.config.reissue_ids, "drop_bled_edges": self.config.mask_edge_rate > 0}
 
     # ------------------------------------------------------------------ names for skills
     def resolve(self, name: Optional[str]) -> Optional[str]:

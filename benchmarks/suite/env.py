@@ -22,6 +22,7 @@ from scene_graph.serialize import whole_graph_text
 from scene_graph.short_term import ShortTermMemory
 from sim.home.home import Home
 from sim.home.household import Household
+from sim.perception import Perception
 from sim.home.world import HomeWorld
 from sim.records import ObjectState
 
@@ -76,6 +77,7 @@ def copy_world(world: HomeWorld) -> HomeWorld:
     """An independent copy of a world (the renderer is rebuilt: its ray-casting scene cannot be copied)."""
     copied = HomeWorld(world.home.clone())
     copied.household = copy.deepcopy(world.household)
+    copied.perception = copy.deepcopy(world.perception)  # its tracks, drift and random state too
     copied.agent = copy.deepcopy(world.agent)
     copied.clock = world.clock
     return copied
@@ -109,8 +111,10 @@ class InProcessEnv:
         self.trace = trace  # None in forks: only the main timeline feeds the policy sweep
 
     @classmethod
-    def start(cls, home: Home, household_seed: int, stm_capacity: int = 10, policy: str = "fifo_merge") -> "InProcessEnv":
-        world = HomeWorld(home, household=Household(seed=household_seed))
+    def start(cls, home: Home, household_seed: int, stm_capacity: int = 10, policy: str = "fifo_merge",
+              perception: str = "oracle") -> "InProcessEnv":
+        world = HomeWorld(home, household=Household(seed=household_seed),
+                          perception=Perception.named(perception, household_seed))
         graph = SceneGraph()
         graph.set_layout(*world_layout(world))
         return cls(world, graph, ShortTermMemory(stm_capacity, policy=policy, embedder=MiniLMEmbedder()), [])

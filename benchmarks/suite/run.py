@@ -24,6 +24,7 @@ from benchmarks.suite.episode import DayPlan, TaskRecord, run_episode
 from benchmarks.suite.generate import MEMORY_SET, SETS, SUITES, by_floor_plan, home_for, write_suite
 from benchmarks.suite.metrics import goals, mean_ci, summarize
 from benchmarks.suite.report import markdown, write_csv, write_plots
+from sim.perception import PRESETS as PERCEPTION_PRESETS
 from sim.tasks import TaskFile, load_tasks
 
 Episode = tuple[Path, int, int]  # task file, seed, floor plan
@@ -41,26 +42,26 @@ def _progress(done: int, total: int, start: float) -> None:
     sys.stderr.flush()
 
 
-def _episode(job: tuple[Path, int, int, tuple[str, ...], DayPlan, bool, bool]
+def _episode(job: tuple[Path, int, int, tuple[str, ...], DayPlan, bool, bool, str]
              ) -> tuple[list[TaskRecord], list[TraceEvent]]:
-    path, seed, floor_plan, ablations, day, nodes, open_loop = job
+    path, seed, floor_plan, ablations, day, nodes, open_loop, perception = job
     tasks = by_floor_plan(load_tasks(path).tasks)[floor_plan]
     home = home_for(floor_plan, [t for task in tasks for t in task.required_types])
     if not nodes:
-        return run_episode(InProcessEnv.start(home, seed), tasks, seed, ablations, day, open_loop=open_loop)
+        return run_episode(InProcessEnv.start(home, seed, perception=perception), tasks, seed, ablations, day, open_loop=open_loop)
     from benchmarks.suite.ros_env import RosEnv  # rclpy only when asked for
 
-    with RosEnv.start(home, seed) as env:
+    with RosEnv.start(home, seed, perception=perception) as env:
         return run_episode(env, tasks, seed, ablations, day, open_loop=open_loop)
 
 
 def run_episodes(jobs: Sequence[Episode], ablations: Sequence[str], workers: int, day: DayPlan = DayPlan(),
-                 nodes: bool = False, open_loop: bool = False
+                 nodes: bool = False, open_loop: bool = False, perception: str = "oracle"
                  ) -> tuple[list[TaskRecord], dict[int, list[list[TraceEvent]]]]:
     """Records of every episode, and the short-term traces per seed."""
     records: list[TaskRecord] = []
     traces: dict[int, list[list[TraceEvent]]] = {}
-    full = [(path, seed, plan, tuple(ablations), day, nodes, open_loop) for path, seed, plan in jobs]
+    full = [(path, seed, plan, tuple(ablations), day, nodes, open_loop, perception) for path, seed, plan in jobs]
     start = time.perf_counter()
     _progress(0, len(full), start)
     if workers > 1:
@@ -129,10 +130,12 @@ def _workers(workers: Optional[int]) -> int:
 
 def run_suite(suite: str = "default", seeds: Optional[Sequence[int]] = None, json_out: bool = False,
               out_dir: Path = Path("benchmark_output"), ablations: Sequence[str] = tuple(ABLATIONS),
-              workers: Optional[int] = None, nodes: bool = False, open_loop: bool = False) -> dict:
+              workers: Optional[int] = None, nodes: bool = False, open_loop: bool = False,
+              perception: str = "oracle") -> dict:
     """Generate suite ``suite`` ("tiny", "default", "full"), run it, write tables and plots to ``out_dir``;
     ``nodes``: through the real ROS 2 nodes instead of in this process; ``open_loop``: KARMA's
-    protocol (one plan per task, no replanning or search) instead of the closed loop.
+    protocol (one plan per task, no replanning or search) instead of the closed loop; ``perception``:
+    the simulator's perception model (``sim.perception``) every frame passes.
 
     Returns per set and ablation ``sr``, ``mra``, ``mhr``, ``re``, ``rt``, ``steps``, ``tokens``
     (each with ``<metric>_ci``), KARMA's goals, the short-term policy sweep and the files written;
@@ -143,8 +146,10 @@ def run_suite(suite: str = "default", seeds: Optional[Sequence[int]] = None, jso
         spec = type(spec)(spec.name, tuple(seeds), spec.floor_plans, spec.per_set)
     files = write_suite(spec, out_dir / "tasks")
     jobs = [(path, seed, plan) for path, seed in zip(files, spec.seeds) for plan in spec.floor_plans]
-    records, traces = run_episodes(jobs, ablations, _workers(workers), nodes=nodes, open_loop=open_loop)
-    result = {"suite": spec.name, "mode": _mode(nodes), "protocol": _protocol(open_loop), "seeds": list(spec.seeds),
+    records, traces = run_episodes(jobs, ablations, _workers(workers), nodes=nodes, open_loop=open_loop,
+                                   perception=perception)
+    result = {"suite": spec.name, "mode": _mode(nodes), "protocol": _protocol(open_loop), "perception": perception,
+              "seeds": list(spec.seeds),
               "floor_plans": list(spec.floor_plans),
               **_result(records, traces, SETS, ablations)}
     result["files"] = [str(p) for p in files + _write(result, records, out_dir)]
@@ -155,7 +160,8 @@ def run_suite(suite: str = "default", seeds: Optional[Sequence[int]] = None, jso
 
 def run_task_file(path: Union[str, Path], seeds: Sequence[int] = (0,), json_out: bool = False,
                   out_dir: Path = Path("benchmark_output"), ablations: Sequence[str] = tuple(ABLATIONS),
-                  workers: Optional[int] = None, nodes: bool = False, open_loop: bool = False) -> dict:
+                  workers: Optional[int] = None, nodes: bool = False, open_loop: bool = False,
+                  perception: str = "oracle") -> dict:
     """Run any task file in KARMA's format: one episode per FloorPlan and seed (a ``Memory`` set, if
     present, runs first and is not scored). Reports per task and per set, and the conditions the
     parser could not understand (tasks left with no condition are not run)."""
@@ -164,8 +170,10 @@ def run_task_file(path: Union[str, Path], seeds: Sequence[int] = (0,), json_out:
     sets = [s for s in parsed.task_sets() if s != MEMORY_SET]
     plans = sorted(by_floor_plan(parsed.tasks))
     jobs = [(path, seed, plan) for seed in seeds for plan in plans]
-    records, traces = run_episodes(jobs, ablations, _workers(workers), nodes=nodes, open_loop=open_loop)
-    result = {"file": str(path), "mode": _mode(nodes), "protocol": _protocol(open_loop), "seeds": list(seeds),
+    records, traces = run_episodes(jobs, ablations, _workers(workers), nodes=nodes, open_loop=open_loop,
+                                   perception=perception)
+    result = {"file": str(path), "mode": _mode(nodes), "protocol": _protocol(open_loop), "perception": perception,
+              "seeds": list(seeds),
               "floor_plans": plans, **_result(records, traces, sets, ablations),
               "tasks": [_plain(r.__dict__) for r in records],
               "not_run": [t.task_id for t in parsed.tasks if not t.conditions],
@@ -188,6 +196,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "memory nodes; services, topics, the skill action) instead of in this process")
     parser.add_argument("--open-loop", action="store_true", help="KARMA's protocol: one plan per task, no "
                         "replanning and no search (default: the closed loop, which searches for what memory lacks)")
+    parser.add_argument("--perception", choices=list(PERCEPTION_PRESETS), default="oracle",
+                        help="what the camera, detector and tracker make of every frame (sim/perception.py): "
+                        "oracle (perfect), realistic, harsh (default: oracle)")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
 
 
@@ -195,6 +206,6 @@ def run_arguments(args: argparse.Namespace) -> dict:
     """Run what :func:`add_arguments`' options ask for."""
     if args.tasks:
         return run_task_file(args.tasks, args.seeds or (0,), args.json, args.out, workers=args.workers,
-                             nodes=args.nodes, open_loop=args.open_loop)
+                             nodes=args.nodes, open_loop=args.open_loop, perception=args.perception)
     return run_suite(args.suite, args.seeds, args.json, args.out, workers=args.workers, nodes=args.nodes,
-                     open_loop=args.open_loop)
+                     open_loop=args.open_loop, perception=args.perception)

@@ -102,7 +102,7 @@ class FusionConfig:
     initial_confidence: float = 0.5
     confidence_gain: float = 0.5  # confidence += gain * (1 - confidence) per observation
     confidence_decay: float = 0.5  # confidence *= decay per contradicting view
-    missing_below: float = 0.6
+    missing_below: float = 0.3
     drop_bled_edges: bool = False  # detector masks: drop edge pixels bled onto the background (_bled)
     bleed_jump: float = 0.05  # an edge pixel this much (m) behind its own instance's neighbour is background
     bleed_jump_per_m2: float = 0.02  # ... plus this times depth squared (depth noise grows so)
@@ -114,6 +114,7 @@ class FusionConfig:
     fold_inside: float = 0.5  # share of the smaller same-label furniture box inside the larger to fold
     furniture_part_gap: float = 0.1  # a view of a named piece this close to its box is more of it (m)
     confirm_views: int = 2  # observations before a node is confirmed (see :meth:`Fusion.confirmed`)
+    confirm_score: float = 0.75  # ... or one detection at least this confident
 
 
 @dataclass(frozen=True)
@@ -576,10 +577,11 @@ class Fusion:
         return self._agrees(a, b.label) or self._agrees(b, a.label)
 
     def confirmed(self, node: ObjectNode) -> bool:
-        """Whether a node has been seen often enough to report as a fact: a detector's false
-        positive rarely repeats at one place, and a once-seen node that the next look refutes is
-        dropped (negative evidence)."""
-        return node.observation_count >= self.config.confirm_views or bool(self.trust_external_ids and node.external_id)
+        """Whether a node has been seen often enough, or confidently enough, to report as a fact: a
+        detector's false positive is rarely confident and rarely repeats at one place, and a
+        once-seen node that the next look refutes is dropped (negative evidence)."""
+        return (node.observation_count >= self.config.confirm_views or bool(self.trust_external_ids and node.external_id)
+                or sum(weight for _, weight in node.label_votes) >= self.config.confirm_score)
 
     def _may_be_one(self, external_id: str, node: ObjectNode) -> bool:
         """False when trusted ids say these are two objects (both named, differently)."""

@@ -9,6 +9,7 @@ frame's fusion.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import statistics
 import threading
@@ -76,10 +77,11 @@ class LongTermMemoryNode(Node):
                 stride=p("fusion_stride", 2, "Back-project every n-th pixel", integer_range=(1, 8)),
                 max_depth=p("max_depth_m", 8.0, "Depth beyond this is ignored (m)", float_range=(0.5, 50.0)),
                 min_score=p("min_score", 0.3, "Instances scored below this are ignored", float_range=(0.0, 1.0)),
-                drop_bled_edges=p("drop_bled_edges", False, "Drop mask-edge pixels bled onto the background "
-                                  "(on for a detector's masks, off for a simulator's exact ones)"),
             ),
         )
+        if p("detector_input", False, "Instances come from a detector (masks overrun edges, detections are "
+             "missed), not from a simulator's exact ones: see FusionConfig.for_detector"):
+            config = dataclasses.replace(config, fusion=config.fusion.for_detector())
         self._world_frame = p("world_frame", "map", "Fixed frame of memory (REP-105 map)")
         self._pose_source = p("pose_source", "odometry", "Camera pose from: odometry (nav_msgs/Odometry on "
                               "'odom'), pose (PoseStamped on 'camera/pose') or tf (needs tf2_ros)")

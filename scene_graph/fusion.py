@@ -102,19 +102,28 @@ class FusionConfig:
     initial_confidence: float = 0.5
     confidence_gain: float = 0.5  # confidence += gain * (1 - confidence) per observation
     confidence_decay: float = 0.5  # confidence *= decay per contradicting view
-    missing_below: float = 0.3
-    drop_bled_edges: bool = False  # detector masks: drop edge pixels bled onto the background (_bled)
+    missing_below: float = 0.6  # one view of the place seen empty; a detector's input: two (for_detector)
+    drop_bled_edges: bool = False  # a detector's masks: drop edge pixels bled onto the background (_bled)
     bleed_jump: float = 0.05  # an edge pixel this much (m) behind its own instance's neighbour is background
     bleed_jump_per_m2: float = 0.02  # ... plus this times depth squared (depth noise grows so)
     alike_weight: float = 0.7  # a look-alike's vote counts this much towards a label
     label_agreement: float = 0.5  # label support at which geometry alone decides association
     cross_label_iou: float = 0.5  # IoU at which an observation of an unrelated label is still the object
-    pose_tolerance: float = 0.05  # pose error negative evidence forgives: it looks this far around (m)
+    pose_tolerance: float = 0.0  # pose error negative evidence forgives: it looks this far around (m)
     max_window_px: int = 4  # largest half-window that tolerance becomes in the image
     fold_inside: float = 0.5  # share of the smaller same-label furniture box inside the larger to fold
     furniture_part_gap: float = 0.1  # a view of a named piece this close to its box is more of it (m)
     confirm_views: int = 2  # observations before a node is confirmed (see :meth:`Fusion.confirmed`)
     confirm_score: float = 0.75  # ... or one detection at least this confident
+
+
+    def for_detector(self) -> "FusionConfig":
+        """This configuration for a real robot's input rather than a simulator's exact instances and
+        poses: masks that overrun edges, a few cm of odometry drift, and detections that are
+        sometimes missed, so a place must be seen empty twice (confidence halves per view) before
+        its object counts as missing."""
+        return replace(self, drop_bled_edges=True, missing_below=min(self.missing_below, 0.3),
+                       pose_tolerance=max(self.pose_tolerance, 0.05))
 
 
 @dataclass(frozen=True)

@@ -143,13 +143,13 @@ class Perception:
     def fusion(self, graph: SceneGraph) -> Fusion:
         """Fusion set up for what this source gives (see :meth:`memory_parameters`)."""
         settings = self.memory_parameters()
-        return Fusion(graph, FusionConfig(drop_bled_edges=settings["drop_bled_edges"]),
-                      trust_external_ids=settings["trust_external_ids"])
+        config = FusionConfig().for_detector() if settings["detector_input"] else FusionConfig()
+        return Fusion(graph, config, trust_external_ids=settings["trust_external_ids"])
 
     def memory_parameters(self) -> dict[str, bool]:
         """The long-term memory parameters this source needs: its ids trusted only when they are the
-        simulator's, bled mask edges dropped when masks overrun."""
-        return {"trust_external_ids": not self.config.reissue_ids, "drop_bled_edges": self.config.mask_edge_rate > 0}
+        simulator's; fusion set for a detector's faults unless the frames are exact (oracle)."""
+        return {"trust_external_ids": not self.config.reissue_ids, "detector_input": not self.config.is_identity}
 
     # ------------------------------------------------------------------ names for skills
     def resolve(self, name: Optional[str]) -> Optional[str]:

@@ -8,7 +8,7 @@ import numpy as np
 
 from benchmarks.synthetic import CAMERA, make_frame, orbit, solid
 from scene_graph.frames import RGBDFrame
-from scene_graph.fusion import Fusion
+from scene_graph.fusion import Fusion, FusionConfig
 from scene_graph.graph import SceneGraph
 from scene_graph.records import MISSING
 
@@ -31,7 +31,8 @@ def detector(frame: RGBDFrame, labels: dict[int, str] = {}, track: dict[int, str
 
 
 def untrusting() -> Fusion:
-    return Fusion(SceneGraph(), trust_external_ids=False)
+    """Fusion set up for a detector with a tracker that reissues ids."""
+    return Fusion(SceneGraph(), FusionConfig().for_detector(), trust_external_ids=False)
 
 
 def test_mug_seen_ten_times_three_as_cup_is_one_mug():

@@ -33,8 +33,8 @@ def fmt(value: float, ci: Sequence[float] = (), digits: int = 2) -> str:
 def markdown(result: dict) -> str:
     """The run's tables: metrics per set and ablation, KARMA's goals, the policy sweep."""
     cols = METRICS
-    lines = [f"Run {result.get('mode', 'in-process')}, {result.get('protocol', 'closed loop')}, "
-             f"perception {result.get('perception', 'oracle')}.", ""]
+    lines = [f"Run {result.get('mode', 'in-process')}, {result.get('protocol', 'closed loop')}. "
+             f"Perception: {result.get('perception', 'oracle')}.", ""]
     for task_set, rows in result["sets"].items():
         lines += [f"### {task_set}", "", "| ablation | n | " + " | ".join(cols) + " |",
                   "|---|---" + "|---" * len(cols) + "|"]

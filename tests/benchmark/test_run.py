@@ -11,7 +11,7 @@ from benchmarks.suite.ablations import ABLATIONS
 
 def test_the_tiny_suite_reports_every_metric_per_set_and_ablation(tmp_path) -> None:
     result = run_suite("tiny", out_dir=tmp_path, workers=1)
-    assert (result["mode"], result["protocol"]) == ("in-process", "closed loop")
+    assert (result["mode"], result["protocol"], result["perception"]) == ("in-process", "closed loop", "oracle")
     assert "Run in-process, closed loop." in (tmp_path / "results.md").read_text()
     for task_set in ("Simple", "Composite", "Complex", "All"):
         for name in ABLATIONS:

@@ -703,6 +703,8 @@ class Fusion:
         cfg = self.config
         for object_id in dict.fromkeys(touched):
             node = self.graph.get_object(object_id)
+            if node is not None and node.layer == "object" and self.trust_external_ids and node.external_id:
+                continue  # trusted ids already tell named objects apart, and name duplicates one
             while node is not None:
                 voxel = cfg.furniture_voxel if node.layer == "furniture" else cfg.object_voxel
                 other = next((o for o in self.graph.objects_near_box(node.box, voxel)

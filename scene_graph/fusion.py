@@ -30,8 +30,17 @@ How association decides that an observation is a remembered object:
   remembered object whose place now shows another id of its label counts as gone from there. Turn
   it off for sources whose ids are not stable identities (a tracker that issues a new id whenever
   it loses a track): memory then keeps ids only as hints for acting on the object.
-* **Geometry** for everything else: the same label and overlapping boxes (intersection over the
-  smaller box).
+* **Geometry** for everything else, labels a soft factor: overlapping boxes (intersection over the
+  smaller box) with a label the node's votes support (its own or a look-alike's), or, for an
+  object under any other label, boxes that are nearly one (IoU): a detector's wrong label then
+  merges into the right object. Each node keeps a **label distribution** (``label_votes``: the
+  detectors' scores summed per label) and shows its winner, so a consistent relabel wins over time
+  and consolidation follows the vote. Object nodes whose labels agree and whose boxes are mostly
+  one are folded, as furniture is (below).
+* **Robot input** (:meth:`FusionConfig.for_detector`): masks that bleed over edges are trimmed,
+  negative evidence forgives a few cm of pose drift, and a place must be seen empty twice. A node
+  seen once that the next look at its place refutes is dropped as a false detection; a node is
+  *confirmed* (:meth:`Fusion.confirmed`) once seen twice or once confidently.
 * **Without ids, a move is only believed once the old place is seen empty.** A pickupable object
   re-observed elsewhere while its old place was seen empty is relocated, whichever of the two
   events comes first; until the old place is viewed again a newly seen same-label object is a new

@@ -163,6 +163,12 @@ class Perception:
         track = self._tracks.get(object_id)
         return track[0] if track is not None else self._new_track(object_id)
 
+    def name_of(self, object_id: str) -> str:
+        """The name memory knows an object by now (its track, else its objectId); no side effects,
+        for graders that compare memory with the simulator's truth."""
+        track = self._tracks.get(object_id)
+        return track[0] if track is not None and self.config.reissue_ids else object_id
+
     def _new_track(self, object_id: str) -> str:
         track = f"{TRACK_PREFIX}{self._next_track:06d}"
         self._next_track += 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 from collections import Counter
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import ContextManager, Iterable, Iterator, Optional, Protocol, Sequence
 
 from benchmarks.stm import TraceEvent
@@ -73,6 +74,20 @@ def tour(home: Home, executor: SkillExecutor) -> None:
                 executor.execute("CloseObject", e.object_id)
 
 
+def named_truth(world: HomeWorld) -> list[ObjectState]:
+    """The simulator's truth under the names memory knows objects by (tracks under perception
+    models that reissue ids), so that goals and retrieval are graded against memory's names."""
+    name = world.perception.name_of
+    return [replace(o, object_id=name(o.object_id), parents=tuple(map(name, o.parents)),
+                    contents=tuple(map(name, o.contents))) for o in world.object_states()]
+
+
+def held_node(world: HomeWorld, objects: Iterable[KnownObject]) -> str:
+    """Memory id of the object in the robot's hand ("" for none)."""
+    held = world.agent.held
+    return next((o.id for o in objects if held and world.perception.resolve(o.external_id) == held), "")
+
+
 def copy_world(world: HomeWorld) -> HomeWorld:
     """An independent copy of a world (the renderer is rebuilt: its ray-casting scene cannot be copied)."""
     copied = HomeWorld(world.home.clone())
@@ -127,11 +142,10 @@ class InProcessEnv:
         return self.world.clock
 
     def truth(self) -> list[ObjectState]:
-        return self.world.object_states()
+        return named_truth(self.world)
 
     def held_id(self) -> str:
-        held = self.world.agent.held
-        return next((o.id for o in self.memory.graph.objects() if held and o.external_id == held), "")
+        return held_node(self.world, self.memory.objects())
 
     def short_term_ids(self) -> set[str]:
         return resident_ids({u.object_id for u in self.memory.stm.units()}, self.memory.objects())

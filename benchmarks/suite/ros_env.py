@@ -28,7 +28,7 @@ from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 
 from benchmarks.stm import TraceEvent
-from benchmarks.suite.env import copy_world, resident_ids, tour
+from benchmarks.suite.env import copy_world, held_node, named_truth, resident_ids, tour
 from embodied_memory.srv import GetSnapshot, GetTaskSubgraph, ManageMemory, QueryShortTerm
 from memory_nodes import stack
 from memory_nodes.planner_adapters import CallFailed, RosMemory, RosSkillExecutor, call_service
@@ -209,11 +209,11 @@ class RosEnv:
         return self.bridge.with_world(lambda w: w.clock)
 
     def truth(self) -> list[ObjectState]:
-        return self.bridge.with_world(lambda w: w.object_states())
+        return self.bridge.with_world(named_truth)
 
     def held_id(self) -> str:
-        held = self.bridge.with_world(lambda w: w.agent.held)
-        return next((o.id for o in self.memory.objects() if held and o.external_id == held), "")
+        objects = self.memory.objects()
+        return self.bridge.with_world(lambda w: held_node(w, objects))
 
     def short_term_ids(self) -> set[str]:
         response = call_service(self._recent, QueryShortTerm.Request(k=self.stm_capacity), SERVICE_TIMEOUT_S)

@@ -79,7 +79,7 @@ class HomeWorldExecutor:
     def __init__(self, world: HomeWorld, memory: InProcessMemory, fusion: Optional[Fusion] = None) -> None:
         self.world = world
         self.memory = memory
-        self.fusion = fusion or Fusion(memory.graph)
+        self.fusion = fusion or world.perception.fusion(memory.graph)
 
     def look(self, around: bool = False) -> None:
         """Fuse the current camera frame, or every view of a turn on the spot, into long-term memory;

@@ -9,6 +9,7 @@ frame's fusion.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import statistics
 import threading
@@ -90,6 +91,9 @@ class LongTermMemoryNode(Node):
                 min_score=p("min_score", 0.3, "Instances scored below this are ignored", float_range=(0.0, 1.0)),
             ),
         )
+        if p("detector_input", False, "Instances come from a detector (masks overrun edges, detections are "
+             "missed), not from a simulator's exact ones: see FusionConfig.for_detector"):
+            config = dataclasses.replace(config, fusion=config.fusion.for_detector())
         self._world_frame = p("world_frame", "map", "Fixed frame of memory (REP-105 map)")
         self._pose_source = p("pose_source", "odometry", "Camera pose from: odometry (nav_msgs/Odometry on "
                               "'odom'), pose (PoseStamped on 'camera/pose') or tf (/tf + /tf_static; tf2_ros "

@@ -34,6 +34,7 @@ from scene_graph.admission import check_request
 from sim.home.memory_layout import world_layout
 from sim.home.generate import floor_plan_home, generate_home
 from sim.home.household import Household
+from sim.perception import Perception
 from sim.home.world import HomeWorld
 from scene_graph.frames import RGBDFrame
 from sim.coords import base_under_camera
@@ -79,9 +80,12 @@ class SimBridge(Node):
                                 float_range=(0.25, 5.0))
         rooms = self._param("rooms", 0, "Rooms of the generated home (0: the generator picks 1-6)",
                             integer_range=(0, 6))
+        perception = self._param("perception", "oracle", "Perception model applied to every rendered frame: "
+                                 "oracle (perfect), realistic (a camera + detector + tracker), harsh (rates doubled)")
         if world is None:
             home = floor_plan_home(floor_plan) if floor_plan else generate_home(seed, n_rooms=rooms or None)
-            world = HomeWorld(home, seed=seed, household=Household(seed=seed) if household else None)
+            world = HomeWorld(home, seed=seed, household=Household(seed=seed) if household else None,
+                              perception=Perception.named(perception, seed))
         self._world = world
         # The timer and skill execution both touch the world; a skill may run in an executor thread.
         self._lock = threading.Lock()
@@ -151,7 +155,8 @@ class SimBridge(Node):
 
     def _publish_changes(self) -> None:
         changes = [c for c in self._world.drain_events()
-                   if self._report_household or not c.cause.startswith("household:")]
+                   if (self._report_household and self._world.perception.config.report_household)
+                   or not c.cause.startswith("household:")]
         if not changes:
             return
         positions = {o.object_id: o.position for o in self._world.object_states()}

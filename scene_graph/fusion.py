@@ -30,8 +30,17 @@ How association decides that an observation is a remembered object:
   remembered object whose place now shows another id of its label counts as gone from there. Turn
   it off for sources whose ids are not stable identities (a tracker that issues a new id whenever
   it loses a track): memory then keeps ids only as hints for acting on the object.
-* **Geometry** for everything else: the same label and overlapping boxes (intersection over the
-  smaller box).
+* **Geometry** for everything else, labels a soft factor: overlapping boxes (intersection over the
+  smaller box) with a label the node's votes support (its own or a look-alike's), or, for an
+  object under any other label, boxes that are nearly one (IoU): a detector's wrong label then
+  merges into the right object. Each node keeps a **label distribution** (``label_votes``: the
+  detectors' scores summed per label) and shows its winner, so a consistent relabel wins over time
+  and consolidation follows the vote. Object nodes whose labels agree and whose boxes are mostly
+  one are folded, as furniture is (below).
+* **Robot input** (:meth:`FusionConfig.for_detector`): masks that bleed over edges are trimmed,
+  negative evidence forgives a few cm of pose drift, and a place must be seen empty twice. A node
+  seen once that the next look at its place refutes is dropped as a false detection; a node is
+  *confirmed* (:meth:`Fusion.confirmed`) once seen twice or once confidently.
 * **Without ids, a move is only believed once the old place is seen empty.** A pickupable object
   re-observed elsewhere while its old place was seen empty is relocated, whichever of the two
   events comes first; until the old place is viewed again a newly seen same-label object is a new
@@ -62,7 +71,7 @@ import numpy as np
 
 from scene_graph.frames import CameraIntrinsics, RGBDFrame
 from scene_graph.graph import SceneGraph
-from scene_graph.ontology import OBJECT_TYPES, canonical_type, layer_of
+from scene_graph.ontology import OBJECT_TYPES, canonical_type, layer_of, look_alikes
 from scene_graph.records import MISSING, MOVED, VISIBLE, ObjectNode, OrientedBox
 from scene_graph.relations import aabb_gap
 
@@ -102,9 +111,28 @@ class FusionConfig:
     initial_confidence: float = 0.5
     confidence_gain: float = 0.5  # confidence += gain * (1 - confidence) per observation
     confidence_decay: float = 0.5  # confidence *= decay per contradicting view
-    missing_below: float = 0.6
+    missing_below: float = 0.6  # one view of the place seen empty; a detector's input: two (for_detector)
+    drop_bled_edges: bool = False  # a detector's masks: drop edge pixels bled onto the background (_bled)
+    bleed_jump: float = 0.05  # an edge pixel this much (m) behind its own instance's neighbour is background
+    bleed_jump_per_m2: float = 0.02  # ... plus this times depth squared (depth noise grows so)
+    alike_weight: float = 0.7  # a look-alike's vote counts this much towards a label
+    label_agreement: float = 0.5  # label support at which geometry alone decides association
+    cross_label_iou: float = 0.5  # IoU at which an observation of an unrelated label is still the object
+    pose_tolerance: float = 0.0  # pose error negative evidence forgives: it looks this far around (m)
+    max_window_px: int = 4  # largest half-window that tolerance becomes in the image
     fold_inside: float = 0.5  # share of the smaller same-label furniture box inside the larger to fold
     furniture_part_gap: float = 0.1  # a view of a named piece this close to its box is more of it (m)
+    confirm_views: int = 2  # observations before a node is confirmed (see :meth:`Fusion.confirmed`)
+    confirm_score: float = 0.75  # ... or one detection at least this confident
+
+
+    def for_detector(self) -> "FusionConfig":
+        """This configuration for a real robot's input rather than a simulator's exact instances and
+        poses: masks that overrun edges, a few cm of odometry drift, and detections that are
+        sometimes missed, so a place must be seen empty twice (confidence halves per view) before
+        its object counts as missing."""
+        return replace(self, drop_bled_edges=True, missing_below=min(self.missing_below, 0.3),
+                       pose_tolerance=max(self.pose_tolerance, 0.05))
 
 
 @dataclass(frozen=True)
@@ -120,6 +148,7 @@ class FusionStats:
     relocated: int = 0
     marked_missing: int = 0
     folded: int = 0
+    dropped: int = 0
 
 
 @dataclass(frozen=True)
@@ -133,7 +162,8 @@ class FrameReport:
     relocated: tuple[str, ...] = ()
     missing: tuple[str, ...] = ()
     skipped: tuple[tuple[int, str], ...] = ()
-    folded: tuple[str, ...] = ()  # furniture nodes folded into another one (and removed)
+    folded: tuple[str, ...] = ()  # nodes folded into another one (and removed)
+    dropped: tuple[str, ...] = ()  # nodes seen once that the next view of their place refuted (removed)
 
 
 @dataclass(frozen=True, eq=False)
@@ -146,6 +176,7 @@ class Observation:
     bounds: OrientedBox  # axis-aligned, for association; an oriented fit is made only when needed
     external_id: str = ""
     instance: int = 0  # its id in the frame's instance image
+    score: float = 1.0  # the detector's confidence in the label: the weight of its vote
 
 
 def voxel_downsample(points: np.ndarray, voxel: float) -> np.ndarray:
@@ -234,7 +265,7 @@ class Fusion:
             frames=c["frames"], accepted=c["accepted"],
             rejected=tuple(sorted(self._rejected.items())), skipped_instances=tuple(sorted(self._skipped.items())),
             created=c["created"], merged=c["merged"], relocated=c["relocated"], marked_missing=c["missing"],
-            folded=c["folded"],
+            folded=c["folded"], dropped=c["dropped"],
         )
 
     def integrate(self, frame: RGBDFrame) -> FrameReport:
@@ -264,8 +295,8 @@ class Fusion:
         self._external_seen = (id(self.graph), self.graph.sequence)  # the map followed every change of ours
         for key in _OUTCOMES:
             self._counts[key] += len(result[key])
-        created, merged, relocated, missing, folded = (tuple(result[k]) for k in _OUTCOMES)
-        return FrameReport(True, "", created, merged, relocated, missing, tuple(skipped), folded)
+        return FrameReport(True, "", *(tuple(result[k]) for k in _OUTCOMES[:4]), skipped=tuple(skipped),
+                           folded=tuple(result["folded"]), dropped=tuple(result["dropped"]))
 
     # ------------------------------------------------------------------ back-projection
     def _ray_factors(self, k: CameraIntrinsics) -> tuple[np.ndarray, np.ndarray]:
@@ -282,6 +313,10 @@ class Fusion:
         depth = frame.depth[:: cfg.stride, :: cfg.stride]
         with np.errstate(invalid="ignore"):
             usable = (ids != 0) & np.isfinite(depth) & (depth > cfg.min_depth) & (depth < cfg.max_depth)
+        if cfg.drop_bled_edges:
+            with np.errstate(invalid="ignore"):
+                valid_depth = np.where(np.isfinite(depth) & (depth > 0), depth, 0.0)
+            usable &= ~_bled(ids, valid_depth, cfg.bleed_jump, cfg.bleed_jump_per_m2)
         rows, cols = np.nonzero(usable)
         z = depth[rows, cols].astype(np.float64)
         x_factor, y_factor = self._ray_factors(frame.intrinsics)
@@ -321,7 +356,8 @@ class Fusion:
             points = voxel_downsample(world[members[keep]].astype(np.float32), voxel)
             lo, hi = points.min(axis=0).astype(float), points.max(axis=0).astype(float)
             bounds = OrientedBox(tuple((lo + hi) / 2), tuple(np.maximum(hi - lo, 0.01)), 0.0)
-            observations.append(Observation(label, layer, points, bounds, frame.external_ids.get(inst, "") or "", inst))
+            observations.append(Observation(label, layer, points, bounds, frame.external_ids.get(inst, "") or "", inst,
+                                            float(frame.scores.get(inst, 1.0))))
         return observations, skipped
 
     # ------------------------------------------------------------------ negative evidence
@@ -347,6 +383,11 @@ class Fusion:
             verdict = self._absent(node, frame, labels, rotation, origin)
             if not verdict:
                 continue
+            if node.observation_count <= 1 and not (self.trust_external_ids and node.external_id):
+                # Seen once and refuted by the next look at its place: a false detection, not a memory.
+                self.graph.remove_object(node.id, frame.stamp)
+                result["dropped"].append(node.id)
+                continue
             confidence = node.confidence * cfg.confidence_decay
             if confidence < cfg.missing_below:
                 self.graph.upsert_object(replace(node, confidence=confidence, status=MISSING))
@@ -358,21 +399,48 @@ class Fusion:
 
     def _absent(self, node: ObjectNode, frame: RGBDFrame, labels: dict[int, str],
                 rotation: np.ndarray, origin: np.ndarray) -> bool:
+        """Whether the view shows the node gone: most of its decisive stored points see through to
+        something behind, or onto another object's surface.
+
+        A point supports presence when any pixel within ``pose_tolerance`` of where it projects
+        shows a surface at its depth that is not someone else's (an unlabelled pixel may be this
+        object missed by the detector; a look-alike's label may be this object mislabelled), so a
+        few cm of pose drift or a missed detection never reads as "gone". A node seen only once
+        gets no such benefit of the doubt from unlabelled pixels: nothing vouches for it yet.
+        """
         cfg = self.config
         u, v, expected = self._project(node, frame, rotation, origin)
-        seen = frame.depth[v, u].astype(np.float64)
+        if len(u) == 0:
+            return False
+        k = frame.intrinsics
+        reach = np.clip(np.ceil(k.fx * cfg.pose_tolerance / expected), 0, cfg.max_window_px).astype(np.int64)
+        r = int(reach.max())
+        du, dv = np.meshgrid(np.arange(-r, r + 1), np.arange(-r, r + 1))
+        du, dv = du.ravel(), dv.ravel()
+        within = (np.abs(du)[None, :] <= reach[:, None]) & (np.abs(dv)[None, :] <= reach[:, None])
+        uu = np.clip(u[:, None] + du[None, :], 0, k.width - 1)
+        vv = np.clip(v[:, None] + dv[None, :], 0, k.height - 1)
+        seen = frame.depth[vv, uu].astype(np.float64)
         valid = np.isfinite(seen) & (seen > 0)
-        beyond = valid & (seen > expected + cfg.surface_tolerance)
-        level = valid & (np.abs(seen - expected) <= cfg.surface_tolerance)
+        level = valid & (np.abs(seen - expected[:, None]) <= cfg.surface_tolerance) & within
         own = node.external_id if self.trust_external_ids else ""
-        other = np.array([self._someone_else(node.label, own, labels.get(i, ""), frame.external_ids.get(i, ""))
-                          for i in frame.instance_ids[v, u].tolist()], dtype=bool)
-        # A surface at the expected depth supports presence unless another object owns it
-        # (an unlabelled pixel may be this object missed by the detector).
-        support = int(np.count_nonzero(level & ~other))
-        against = int(np.count_nonzero(beyond) + np.count_nonzero(level & other))
-        decisive = support + against
-        return decisive >= cfg.min_evidence and against >= cfg.absent_share * decisive
+        pixel_ids = frame.instance_ids[vv, uu]
+        verdicts = {int(i): self._someone_else(node, own, labels.get(int(i), ""), frame.external_ids.get(int(i), ""))
+                    for i in np.unique(pixel_ids[level])}
+        other = np.zeros(pixel_ids.shape, dtype=bool)
+        for i, is_other in verdicts.items():
+            if is_other:
+                other |= pixel_ids == i
+        tentative = node.observation_count <= 1 and not own
+        if tentative:
+            other |= pixel_ids == 0
+        supported = np.any(level & ~other, axis=1)
+        c = r * (2 * r + 1) + r  # the centre of the window: the pixel the point projects to
+        centre_valid = valid[:, c]
+        against = ~supported & centre_valid & ((seen[:, c] > expected + cfg.surface_tolerance) | np.any(level & other, axis=1))
+        support, refute = int(np.count_nonzero(supported)), int(np.count_nonzero(against))
+        decisive = support + refute
+        return decisive >= cfg.min_evidence and refute >= cfg.absent_share * decisive
 
     def _project(self, node: ObjectNode, frame: RGBDFrame, rotation: np.ndarray,
                  origin: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -404,11 +472,15 @@ class Fusion:
             ours &= seen >= expected - tolerance
         return int(np.count_nonzero(ours))
 
-    @staticmethod
-    def _someone_else(label: str, external_id: str, pixel_label: str, pixel_external_id: Optional[str]) -> bool:
-        """Whether a pixel belongs to another object than one with this label and (trusted) id."""
-        if pixel_label in ("", label):
-            return bool(pixel_label and external_id and pixel_external_id and pixel_external_id != external_id)
+    def _someone_else(self, node: ObjectNode, external_id: str, pixel_label: str,
+                      pixel_external_id: Optional[str]) -> bool:
+        """Whether a pixel belongs to another object than this node (with this trusted id): an
+        unlabelled pixel does not; a pixel of a label the node's votes support (itself or a
+        look-alike) only when trusted ids say it is another one."""
+        if not pixel_label:
+            return False
+        if pixel_label == node.label or label_support(node, pixel_label, self.config.alike_weight) > 0.0:
+            return bool(external_id and pixel_external_id and pixel_external_id != external_id)
         return True
 
     # ------------------------------------------------------------------ association
@@ -427,7 +499,7 @@ class Fusion:
                     self._merge(node.id, obs, stamp)
                     result["merged"].append(node.id)
                 else:  # the same object, somewhere else now: move it rather than remember it twice
-                    self._relocate(node, obs.points, fit_box(obs.points), stamp, obs.external_id,
+                    self._relocate(_voted(node, obs.label, obs.score), obs.points, fit_box(obs.points), stamp, obs.external_id,
                                    confidence=max(node.confidence, cfg.initial_confidence))
                     result["relocated"].append(node.id)
         pairs = []
@@ -435,9 +507,9 @@ class Fusion:
             if n in used_obs:
                 continue
             for node in self.graph.objects_near_box(obs.bounds, cfg.association_margin):
-                if node.label == obs.label and node.id not in used_nodes and self._may_be_one(obs.external_id, node):
-                    score = self._overlap_score(obs, node)
-                    if score >= cfg.min_overlap:
+                if node.layer == obs.layer and node.id not in used_nodes and self._may_be_one(obs.external_id, node):
+                    score = self._match_score(obs, node)
+                    if score > 0.0:
                         pairs.append((score, n, node.id))
         for _score, n, object_id in sorted(pairs, key=lambda p: (-p[0], p[1], p[2])):
             if n in used_obs or object_id in used_nodes:
@@ -456,7 +528,8 @@ class Fusion:
                 used_nodes.add(piece.id)
                 result["merged"].append(piece.id)
             elif moved is not None:
-                self._relocate(moved, obs.points, fit_box(obs.points), stamp, obs.external_id)
+                self._relocate(_voted(moved, obs.label, obs.score), obs.points, fit_box(obs.points), stamp,
+                               obs.external_id)
                 used_nodes.add(moved.id)
                 result["relocated"].append(moved.id)
             else:
@@ -464,6 +537,28 @@ class Fusion:
 
     def _overlap_score(self, obs: Observation, node: ObjectNode) -> float:
         return _overlap(*obs.bounds.aabb(), *node.box.aabb(), self.config.association_margin)
+
+    def _match_score(self, obs: Observation, node: ObjectNode) -> float:
+        """How well an observation fits a remembered node of its layer, 0 for not at all.
+
+        Geometry first: boxes must overlap (intersection over the smaller box, for partial
+        views). Labels are a soft factor: a label the node's votes support (itself or a look-alike)
+        needs only that overlap; any other label needs the boxes to be nearly one (IoU), so a
+        mislabelled view of an object still merges into it while an apple on a plate stays an
+        apple. Furniture is never taken for a piece of another kind: a sink sits inside a counter.
+        """
+        cfg = self.config
+        lo_a, hi_a = obs.bounds.aabb()
+        lo_b, hi_b = node.box.aabb()
+        smaller = _overlap(lo_a, hi_a, lo_b, hi_b, cfg.association_margin)
+        if smaller < cfg.min_overlap:
+            return 0.0
+        support = 1.0 if obs.label == node.label else label_support(node, obs.label, cfg.alike_weight)
+        if support >= cfg.label_agreement:
+            return smaller * (0.5 + 0.5 * support)
+        if obs.layer == "furniture" or _iou(lo_a, hi_a, lo_b, hi_b, cfg.association_margin) < cfg.cross_label_iou:
+            return 0.0
+        return 0.5 * smaller
 
     def _piece_shown(self, frame: RGBDFrame, obs: Observation, exclude: set[str]) -> Optional[ObjectNode]:
         """The remembered same-label piece of furniture next to this observation whose own surface
@@ -489,6 +584,23 @@ class Fusion:
             return False
         both = fit_box(np.concatenate([obs.points, self.graph.points(node.id)]))
         return bool(np.all(np.sort(both.extent) <= 1.5 * np.sort(kind.size)))
+
+    def _agrees(self, node: ObjectNode, label: str) -> bool:
+        """Whether the node's label votes support ``label`` (itself or a look-alike) enough."""
+        return label == node.label or label_support(node, label, self.config.alike_weight) >= self.config.label_agreement
+
+    def _same_kind(self, a: ObjectNode, b: ObjectNode) -> bool:
+        """Furniture: the same label. Objects: either node's votes support the other's label."""
+        if a.layer == "furniture":
+            return a.label == b.label
+        return self._agrees(a, b.label) or self._agrees(b, a.label)
+
+    def confirmed(self, node: ObjectNode) -> bool:
+        """Whether a node has been seen often enough, or confidently enough, to report as a fact: a
+        detector's false positive is rarely confident and rarely repeats at one place, and a
+        once-seen node that the next look refutes is dropped (negative evidence)."""
+        return (node.observation_count >= self.config.confirm_views or bool(self.trust_external_ids and node.external_id)
+                or sum(weight for _, weight in node.label_votes) >= self.config.confirm_score)
 
     def _may_be_one(self, external_id: str, node: ObjectNode) -> bool:
         """False when trusted ids say these are two objects (both named, differently)."""
@@ -524,7 +636,7 @@ class Fusion:
         grows = not np.all(node.box.contains(obs.points, margin=voxel))
         box = fit_box(points) if grows else node.box
         self._write(replace(
-            node, centroid=box.center, box=box, last_seen=stamp,
+            _voted(node, obs.label, obs.score), centroid=box.center, box=box, last_seen=stamp,
             observation_count=node.observation_count + 1,
             confidence=node.confidence + cfg.confidence_gain * (1.0 - node.confidence),
             status=VISIBLE, external_id=obs.external_id or node.external_id,
@@ -543,13 +655,14 @@ class Fusion:
             id=self.graph.new_object_id(), label=obs.label, layer=obs.layer, centroid=box.center, box=box,
             first_seen=stamp, last_seen=stamp, last_changed=stamp, observation_count=1,
             confidence=self.config.initial_confidence, status=VISIBLE, external_id=obs.external_id,
+            label_votes=((obs.label, obs.score),),
         )
         self._write(node, obs.points)
         return node.id
 
     def _missing_twin(self, obs: Observation, exclude: set[str]) -> Optional[ObjectNode]:
         """The most recently seen missing object of this label: the one that probably moved here."""
-        missing = [o for o in self.graph.objects() if o.status == MISSING and o.label == obs.label
+        missing = [o for o in self.graph.objects() if o.status == MISSING and self._agrees(o, obs.label)
                    and o.id not in exclude and self._may_be_one(obs.external_id, o)]
         return max(missing, key=lambda o: (o.last_seen, o.id)) if missing else None
 
@@ -570,7 +683,8 @@ class Fusion:
             return
         newcomers = [
             o for o in self.graph.objects(include_missing=False)
-            if o.label == node.label and o.first_seen > node.last_seen and self._may_be_one(o.external_id, node)
+            if o.layer == "object" and self._agrees(node, o.label) and o.first_seen > node.last_seen
+            and self._may_be_one(o.external_id, node)
         ]
         if not newcomers:
             return
@@ -578,7 +692,8 @@ class Fusion:
         twin = min(newcomers, key=lambda o: (float(np.linalg.norm(np.asarray(o.centroid) - here)), o.id))
         points = self.graph.points(twin.id)
         self._absorb(twin, result)
-        merged_states = replace(node, states=tuple(sorted({**dict(node.states), **dict(twin.states)}.items())))
+        merged_states = replace(_pooled(node, twin),
+                                states=tuple(sorted({**dict(node.states), **dict(twin.states)}.items())))
         self._relocate(merged_states, points, twin.box, twin.last_seen, twin.external_id,
                        extra_count=twin.observation_count, confidence=twin.confidence)
         result["relocated"].append(object_id)
@@ -592,23 +707,29 @@ class Fusion:
 
     # ------------------------------------------------------------------ furniture folding
     def _fold_furniture(self, touched: list[str], stamp: float, result: dict[str, list[str]]) -> None:
-        """Fold same-label furniture whose boxes interpenetrate into the older node (module docstring)."""
+        """Fold same-label furniture whose boxes interpenetrate into the older node (module docstring),
+        and likewise two object nodes whose labels agree (votes, look-alikes) and whose boxes are
+        mostly one: the duplicate a mislabelled or drifted view left, once a view joins them."""
         cfg = self.config
         for object_id in dict.fromkeys(touched):
             node = self.graph.get_object(object_id)
-            while node is not None and node.layer == "furniture":
-                other = next((o for o in self.graph.objects_near_box(node.box, cfg.furniture_voxel)
-                              if o.id != node.id and o.label == node.label and self._may_be_one(o.external_id, node)
-                              and _inside_share(node.box, o.box, cfg.furniture_voxel) >= cfg.fold_inside), None)
+            if node is not None and node.layer == "object" and self.trust_external_ids and node.external_id:
+                continue  # trusted ids already tell named objects apart, and name duplicates one
+            while node is not None:
+                voxel = cfg.furniture_voxel if node.layer == "furniture" else cfg.object_voxel
+                other = next((o for o in self.graph.objects_near_box(node.box, voxel)
+                              if o.id != node.id and o.layer == node.layer and self._same_kind(node, o)
+                              and self._may_be_one(o.external_id, node)
+                              and _inside_share(node.box, o.box, voxel) >= cfg.fold_inside), None)
                 if other is None:
                     break
                 keep, gone = sorted((node, other), key=lambda o: (o.first_seen, o.id))
-                points = self._union(self.graph.points(gone.id), self.graph.points(keep.id), cfg.furniture_voxel)
+                points = self._union(self.graph.points(gone.id), self.graph.points(keep.id), voxel)
                 box = fit_box(points)
                 self._absorb(gone, result)
                 newer = max((keep, gone), key=lambda o: (o.last_seen, o.id))
                 self._write(replace(
-                    keep, centroid=box.center, box=box, last_seen=newer.last_seen, status=newer.status,
+                    _pooled(keep, gone), centroid=box.center, box=box, last_seen=newer.last_seen, status=newer.status,
                     observation_count=keep.observation_count + gone.observation_count,
                     confidence=max(keep.confidence, gone.confidence),
                     states=tuple(sorted({**dict(gone.states), **dict(keep.states)}.items())),
@@ -620,7 +741,7 @@ class Fusion:
                 node = self.graph.get_object(keep.id)
 
 
-_OUTCOMES = ("created", "merged", "relocated", "missing", "folded")
+_OUTCOMES = ("created", "merged", "relocated", "missing", "folded", "dropped")
 
 
 def _inside_share(a: OrientedBox, b: OrientedBox, margin: float) -> float:
@@ -642,3 +763,65 @@ def _overlap(lo_a: np.ndarray, hi_a: np.ndarray, lo_b: np.ndarray, hi_b: np.ndar
     inter = np.prod(np.clip(np.minimum(hi_a, hi_b) - np.maximum(lo_a, lo_b), 0.0, None))
     smaller = min(np.prod(hi_a - lo_a), np.prod(hi_b - lo_b))
     return float(inter / smaller) if smaller > 0 else 0.0
+
+
+def _iou(lo_a: np.ndarray, hi_a: np.ndarray, lo_b: np.ndarray, hi_b: np.ndarray, margin: float) -> float:
+    """Intersection over union of two grown AABBs."""
+    lo_a, hi_a, lo_b, hi_b = lo_a - margin, hi_a + margin, lo_b - margin, hi_b + margin
+    inter = float(np.prod(np.clip(np.minimum(hi_a, hi_b) - np.maximum(lo_a, lo_b), 0.0, None)))
+    union = float(np.prod(hi_a - lo_a) + np.prod(hi_b - lo_b)) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def label_votes(node: ObjectNode) -> dict[str, float]:
+    """The node's label distribution (a node made without votes has one vote for its label)."""
+    return dict(node.label_votes) if node.label_votes else {node.label: 1.0}
+
+
+def label_support(node: ObjectNode, label: str, alike_weight: float) -> float:
+    """Share of the node's votes that speak for ``label``, a look-alike's vote counting ``alike_weight``."""
+    votes = label_votes(node)
+    total = sum(votes.values())
+    if total <= 0.0:
+        return 0.0
+    return (votes.get(label, 0.0) + alike_weight * sum(votes.get(a, 0.0) for a in look_alikes(label))) / total
+
+
+def _with_votes(node: ObjectNode, votes: dict[str, float]) -> ObjectNode:
+    """The node with these votes and their winner as its label (ties: the current label, then by name)."""
+    winner = max(votes, key=lambda name: (round(votes[name], 9), name == node.label, name))
+    return replace(node, label=winner, label_votes=tuple(sorted((k, round(v, 6)) for k, v in votes.items())))
+
+
+def _voted(node: ObjectNode, label: str, score: float) -> ObjectNode:
+    """The node after one more observation labelled ``label`` with detector score ``score``."""
+    votes = label_votes(node)
+    votes[label] = votes.get(label, 0.0) + max(float(score), 0.0)
+    return _with_votes(node, votes)
+
+
+def _pooled(keep: ObjectNode, gone: ObjectNode) -> ObjectNode:
+    """``keep`` with the votes of a node found to be the same object added to its own."""
+    votes = label_votes(keep)
+    for name, weight in label_votes(gone).items():
+        votes[name] = votes.get(name, 0.0) + weight
+    return _with_votes(keep, votes)
+
+
+def _bled(ids: np.ndarray, depth: np.ndarray, jump: float, per_m2: float) -> np.ndarray:
+    """Pixels at a mask's edge that lie well behind a neighbour of their own instance and at the
+    depth of the background just outside the mask: a mask bled onto what is behind the object
+    (detectors' masks overrun edges by a pixel or two). A face seen edge-on also lies behind its
+    neighbour, but not at the background's depth, so it stays. ``depth`` is 0 where invalid."""
+    out = np.zeros(ids.shape, dtype=bool)
+    noise = per_m2 * depth * depth
+    for axis in (0, 1):
+        for shift in (1, -1):
+            neighbour_id = np.roll(ids, shift, axis=axis)
+            neighbour_depth = np.roll(depth, shift, axis=axis)
+            outside_id = np.roll(ids, -shift, axis=axis)
+            outside_depth = np.roll(depth, -shift, axis=axis)
+            behind = (neighbour_id == ids) & (neighbour_depth > 0) & (depth - neighbour_depth > jump + noise)
+            background = (outside_id != ids) & (outside_depth > 0) & (np.abs(depth - outside_depth) <= 0.3 * jump + noise)
+            out |= behind & background
+    return out

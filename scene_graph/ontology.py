@@ -204,3 +204,23 @@ def layer_of(label: str) -> str:
     """Graph layer of a label; unknown labels (open-vocabulary detectors) count as objects."""
     t = OBJECT_TYPES.get(label)
     return t.layer if t else _O
+
+
+# Types a detector confuses with each other (they look alike from a robot's camera). Fusion lets
+# their votes share evidence; the simulator's perception models draw label confusions from them.
+LOOK_ALIKE_GROUPS: tuple[tuple[str, ...], ...] = (
+    ("Mug", "Cup"), ("Apple", "Tomato"), ("Potato", "Egg"), ("Knife", "ButterKnife"), ("Fork", "Spoon"),
+    ("Spatula", "Ladle"), ("Pot", "Pan", "Kettle"), ("Bowl", "Plate"), ("RemoteControl", "CellPhone"),
+    ("SaltShaker", "PepperShaker"), ("Bottle", "WineBottle", "SoapBottle", "SprayBottle"),
+    ("Book", "Newspaper"), ("Pen", "Pencil"), ("Towel", "HandTowel", "Cloth"), ("KeyChain", "CreditCard"),
+    ("Watch", "AlarmClock"), ("Box", "TissueBox"), ("SoapBar", "DishSponge"),
+    ("SideTable", "Dresser"), ("CoffeeTable", "DiningTable"), ("FloorLamp", "DeskLamp"),
+)
+_LOOK_ALIKES: dict[str, tuple[str, ...]] = {
+    name: tuple(other for other in group if other != name) for group in LOOK_ALIKE_GROUPS for name in group
+}
+
+
+def look_alikes(label: str) -> tuple[str, ...]:
+    """The types a detector may take ``label`` for (empty for a type with none)."""
+    return _LOOK_ALIKES.get(label, ())

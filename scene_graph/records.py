@@ -108,7 +108,9 @@ class ObjectNode:
     association when ``Fusion(trust_external_ids=True)``. ``states`` is a
     sorted tuple of (name, value) pairs so that records compare and hash by value.
     ``last_changed`` moves only when position, states or status change, which is what "changed
-    since" queries ask about; ``last_seen`` moves on every observation.
+    since" queries ask about; ``last_seen`` moves on every observation. ``label_votes`` is the
+    label distribution behind ``label``: (label, summed detector score) pairs, sorted by label;
+    ``label`` is its winner (fusion keeps them in step).
     """
 
     id: str
@@ -126,6 +128,7 @@ class ObjectNode:
     confidence: float = 1.0
     status: str = VISIBLE
     external_id: str = ""
+    label_votes: tuple[tuple[str, float], ...] = ()
 
     def state(self, name: str, default: Optional[StateValue] = None) -> Optional[StateValue]:
         for key, value in self.states:
@@ -146,6 +149,7 @@ class ObjectNode:
             "last_seen": self.last_seen, "last_changed": self.last_changed,
             "observation_count": self.observation_count, "confidence": self.confidence,
             "status": self.status, "external_id": self.external_id,
+            "label_votes": [[k, v] for k, v in self.label_votes],
         }
 
     @classmethod
@@ -159,6 +163,7 @@ class ObjectNode:
             last_changed=float(data["last_changed"]), observation_count=int(data["observation_count"]),
             confidence=float(data["confidence"]), status=str(data["status"]),
             external_id=str(data["external_id"]),
+            label_votes=tuple((str(k), float(v)) for k, v in data.get("label_votes", ())),
         )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 from collections import Counter
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import ContextManager, Iterable, Iterator, Optional, Protocol, Sequence
 
 from benchmarks.stm import TraceEvent
@@ -22,6 +23,7 @@ from scene_graph.serialize import whole_graph_text
 from scene_graph.short_term import ShortTermMemory
 from sim.home.home import Home
 from sim.home.household import Household
+from sim.perception import Perception
 from sim.home.world import HomeWorld
 from sim.records import ObjectState
 
@@ -72,10 +74,25 @@ def tour(home: Home, executor: SkillExecutor) -> None:
                 executor.execute("CloseObject", e.object_id)
 
 
+def named_truth(world: HomeWorld) -> list[ObjectState]:
+    """The simulator's truth under the names memory knows objects by (tracks under perception
+    models that reissue ids), so that goals and retrieval are graded against memory's names."""
+    name = world.perception.name_of
+    return [replace(o, object_id=name(o.object_id), parents=tuple(map(name, o.parents)),
+                    contents=tuple(map(name, o.contents))) for o in world.object_states()]
+
+
+def held_node(world: HomeWorld, objects: Iterable[KnownObject]) -> str:
+    """Memory id of the object in the robot's hand ("" for none)."""
+    held = world.agent.held
+    return next((o.id for o in objects if held and world.perception.resolve(o.external_id) == held), "")
+
+
 def copy_world(world: HomeWorld) -> HomeWorld:
     """An independent copy of a world (the renderer is rebuilt: its ray-casting scene cannot be copied)."""
     copied = HomeWorld(world.home.clone())
     copied.household = copy.deepcopy(world.household)
+    copied.perception = copy.deepcopy(world.perception)  # its tracks, drift and random state too
     copied.agent = copy.deepcopy(world.agent)
     copied.clock = world.clock
     return copied
@@ -109,9 +126,10 @@ class InProcessEnv:
         self.trace = trace  # None in forks: only the main timeline feeds the policy sweep
 
     @classmethod
-    def start(cls, home: Home, household_seed: int, stm_capacity: int = 10,
-              policy: str = "fifo_merge") -> "InProcessEnv":
-        world = HomeWorld(home, household=Household(seed=household_seed))
+    def start(cls, home: Home, household_seed: int, stm_capacity: int = 10, policy: str = "fifo_merge",
+              perception: str = "oracle") -> "InProcessEnv":
+        world = HomeWorld(home, household=Household(seed=household_seed),
+                          perception=Perception.named(perception, household_seed))
         graph = SceneGraph()
         graph.set_layout(*world_layout(world))
         return cls(world, graph, ShortTermMemory(stm_capacity, policy=policy, embedder=MiniLMEmbedder()), [])
@@ -124,11 +142,10 @@ class InProcessEnv:
         return self.world.clock
 
     def truth(self) -> list[ObjectState]:
-        return self.world.object_states()
+        return named_truth(self.world)
 
     def held_id(self) -> str:
-        held = self.world.agent.held
-        return next((o.id for o in self.memory.graph.objects() if held and o.external_id == held), "")
+        return held_node(self.world, self.memory.objects())
 
     def short_term_ids(self) -> set[str]:
         return resident_ids({u.object_id for u in self.memory.stm.units()}, self.memory.objects())

@@ -36,7 +36,8 @@ def markdown(result: dict) -> str:
     cols = METRICS
     lines = [f"Run {result.get('mode', 'in-process')}, {result.get('protocol', 'closed loop')}, "
              f"{result.get('scoring', 'karma')} scoring (n counts scored tasks; trivial ones, whose conditions "
-             "held before the robot acted, are left out).", ""]
+             "held before the robot acted, are left out). "
+             f"Perception: {result.get('perception', 'oracle')}.", ""]
     for task_set, rows in result["sets"].items():
         lines += [f"### {task_set}", "", "| ablation | n | trivial | " + " | ".join(cols) + " |",
                   "|---|---|---" + "|---" * len(cols) + "|"]

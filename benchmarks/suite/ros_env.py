@@ -28,7 +28,7 @@ from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 
 from benchmarks.stm import TraceEvent
-from benchmarks.suite.env import copy_world, resident_ids, tour
+from benchmarks.suite.env import copy_world, held_node, named_truth, resident_ids, tour
 from embodied_memory.srv import GetSnapshot, GetTaskSubgraph, ManageMemory, QueryShortTerm
 from memory_nodes.tools import stack
 from memory_nodes.planner_adapters import CallFailed, RosMemory, RosSkillExecutor, call_service
@@ -38,6 +38,7 @@ from memory_nodes.sim_bridge_node import SimBridge
 from planners.interfaces import SkillResult
 from sim.home.home import Home
 from sim.home.household import Household
+from sim.perception import Perception
 from sim.home.world import HomeWorld
 from sim.records import ObjectState
 
@@ -102,16 +103,20 @@ class RosEnv:
         self._recent = client.create_client(QueryShortTerm, "memory/short_term/query", callback_group=group)
 
     @classmethod
-    def start(cls, home: Home, household_seed: int, stm_capacity: int = 10, policy: str = "fifo_merge") -> "RosEnv":
-        world = HomeWorld(home, household=Household(seed=household_seed))
+    def start(cls, home: Home, household_seed: int, stm_capacity: int = 10, policy: str = "fifo_merge",
+              perception: str = "oracle") -> "RosEnv":
+        world = HomeWorld(home, household=Household(seed=household_seed),
+                          perception=Perception.named(perception, household_seed))
         memory_dir = Path(tempfile.mkdtemp(prefix="benchmark-nodes-"))
         nodes = stack.start(["long_term_memory", "short_term_memory"], domain_id=domain_id(), overrides={
             "long_term_memory": {"memory_dir": str(memory_dir), "load_on_start": False, "snapshot_interval_s": 0.0,
-                                 "text_index": "none", "marker_rate_hz": 0.0},
+                                 "text_index": "none", "marker_rate_hz": 0.0,
+                                 **world.perception.memory_parameters()},
             "short_term_memory": {"capacity": stm_capacity, "policy": policy, "consolidate_interval_s": 0.05}})
         try:
             params = stack.parameters_for("sim_bridge", stack.read_params(stack.DEFAULT_PARAMS),
-                                          {"rate_hz": 0.0, "report_household": False, "household": True})
+                                          {"rate_hz": 0.0, "report_household": False, "household": True,
+                                           "perception": perception})
             bridge = SimBridge(world=world, context=nodes.context, parameter_overrides=params)
             nodes.nodes["sim_bridge"] = bridge
             client = Node("benchmark", context=nodes.context)
@@ -204,11 +209,11 @@ class RosEnv:
         return self.bridge.with_world(lambda w: w.clock)
 
     def truth(self) -> list[ObjectState]:
-        return self.bridge.with_world(lambda w: w.object_states())
+        return self.bridge.with_world(named_truth)
 
     def held_id(self) -> str:
-        held = self.bridge.with_world(lambda w: w.agent.held)
-        return next((o.id for o in self.memory.objects() if held and o.external_id == held), "")
+        objects = self.memory.objects()
+        return self.bridge.with_world(lambda w: held_node(w, objects))
 
     def short_term_ids(self) -> set[str]:
         response = call_service(self._recent, QueryShortTerm.Request(k=self.stm_capacity), SERVICE_TIMEOUT_S)

@@ -27,22 +27,24 @@ from benchmarks.suite.metrics import goals, mean_ci, summarize
 from benchmarks.suite.report import markdown, write_csv, write_plots
 from scene_graph.ontology import instruction_objects
 from sim.home.generate import floor_plan_kind
+from sim.perception import PRESETS as PERCEPTION_PRESETS
 from sim.tasks import Task, TaskFile, TaskIssue, load_tasks
 
 Episode = tuple[Path, int, int]  # task file, seed, floor plan
 
 
-def _episode(job: tuple[Path, int, int, tuple[str, ...], DayPlan, bool, bool, str]
+def _episode(job: tuple[Path, int, int, tuple[str, ...], DayPlan, bool, bool, str, str]
              ) -> tuple[list[TaskRecord], list[TraceEvent]]:
-    path, seed, floor_plan, ablations, day, nodes, open_loop, scoring = job
+    path, seed, floor_plan, ablations, day, nodes, open_loop, scoring, perception = job
     tasks = by_floor_plan(runnable(load_tasks(path))[0])[floor_plan]
     home = home_for(floor_plan, [g for task in tasks for g in task_needs(task)])
     if not nodes:
-        return run_episode(InProcessEnv.start(home, seed), tasks, seed, ablations, day, open_loop=open_loop,
+        return run_episode(InProcessEnv.start(home, seed, perception=perception), tasks, seed, ablations, day,
+                           open_loop=open_loop,
                            scoring=scoring)
     from benchmarks.suite.ros_env import RosEnv  # rclpy only when asked for
 
-    with RosEnv.start(home, seed) as env:
+    with RosEnv.start(home, seed, perception=perception) as env:
         return run_episode(env, tasks, seed, ablations, day, open_loop=open_loop, scoring=scoring)
 
 
@@ -75,12 +77,13 @@ def instruction_issues(tasks: Sequence[Task]) -> list[TaskIssue]:
 
 
 def run_episodes(jobs: Sequence[Episode], ablations: Sequence[str], workers: int, day: DayPlan = DayPlan(),
-                 nodes: bool = False, open_loop: bool = False, scoring: str = KARMA
+                 nodes: bool = False, open_loop: bool = False, scoring: str = KARMA, perception: str = "oracle"
                  ) -> tuple[list[TaskRecord], dict[int, list[list[TraceEvent]]]]:
     """Records of every episode, and the short-term traces per seed."""
     records: list[TaskRecord] = []
     traces: dict[int, list[list[TraceEvent]]] = {}
-    full = [(path, seed, plan, tuple(ablations), day, nodes, open_loop, scoring) for path, seed, plan in jobs]
+    full = [(path, seed, plan, tuple(ablations), day, nodes, open_loop, scoring, perception)
+            for path, seed, plan in jobs]
     with tqdm(total=len(full), unit="episode", file=sys.stderr, dynamic_ncols=True) as progress:
         if workers > 1:
             with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -149,11 +152,12 @@ def _workers(workers: Optional[int]) -> int:
 def run_suite(suite: str = "default", seeds: Optional[Sequence[int]] = None, json_out: bool = False,
               out_dir: Path = Path("benchmark_output"), ablations: Sequence[str] = tuple(ABLATIONS),
               workers: Optional[int] = None, nodes: bool = False, open_loop: bool = False,
-              scoring: str = KARMA) -> dict:
+              scoring: str = KARMA, perception: str = "oracle") -> dict:
     """Generate suite ``suite`` ("tiny", "default", "full"), run it, write tables and plots to ``out_dir``;
     ``nodes``: through the real ROS 2 nodes instead of in this process; ``open_loop``: KARMA's
     protocol (one plan per task, no replanning or search) instead of the closed loop; ``scoring``:
-    ``karma`` (each condition met at some moment, in order where they contradict) or ``final-state``.
+    ``karma`` (each condition met at some moment, in order where they contradict) or ``final-state``;
+    ``perception``: the simulator's perception model (``sim.perception``) every frame passes.
 
     Returns per set and ablation ``sr``, ``mra``, ``mhr``, ``re``, ``rt``, ``steps``, ``tokens``
     (each with ``<metric>_ci``), KARMA's goals, the short-term policy sweep, every task record
@@ -166,8 +170,9 @@ def run_suite(suite: str = "default", seeds: Optional[Sequence[int]] = None, jso
     files = write_suite(spec, out_dir / "tasks")
     jobs = [(path, seed, plan) for path, seed in zip(files, spec.seeds) for plan in spec.floor_plans]
     records, traces = run_episodes(jobs, ablations, _workers(workers), nodes=nodes, open_loop=open_loop,
-                                   scoring=scoring)
+                                   scoring=scoring, perception=perception)
     result = {"suite": spec.name, "mode": _mode(nodes), "protocol": _protocol(open_loop), "scoring": scoring,
+              "perception": perception,
               "seeds": list(spec.seeds),
               "floor_plans": list(spec.floor_plans),
               **_result(records, traces, SETS, ablations), "tasks": task_rows(records)}
@@ -180,7 +185,7 @@ def run_suite(suite: str = "default", seeds: Optional[Sequence[int]] = None, jso
 def run_task_file(path: Union[str, Path], seeds: Sequence[int] = (0,), json_out: bool = False,
                   out_dir: Path = Path("benchmark_output"), ablations: Sequence[str] = tuple(ABLATIONS),
                   workers: Optional[int] = None, nodes: bool = False, open_loop: bool = False,
-                  scoring: str = KARMA) -> dict:
+                  scoring: str = KARMA, perception: str = "oracle") -> dict:
     """Run any task file in KARMA's format: one episode per FloorPlan and seed (a ``Memory`` set, if
     present, runs first and is not scored). Reports per task and per set, and the conditions the
     parser could not understand; tasks left with no condition, or whose goal names an unknown object,
@@ -192,8 +197,9 @@ def run_task_file(path: Union[str, Path], seeds: Sequence[int] = (0,), json_out:
     plans = sorted(by_floor_plan(tasks))
     jobs = [(path, seed, plan) for seed in seeds for plan in plans]
     records, traces = run_episodes(jobs, ablations, _workers(workers), nodes=nodes, open_loop=open_loop,
-                                   scoring=scoring)
+                                   scoring=scoring, perception=perception)
     result = {"file": str(path), "mode": _mode(nodes), "protocol": _protocol(open_loop), "scoring": scoring,
+              "perception": perception,
               "seeds": list(seeds),
               "floor_plans": plans, **_result(records, traces, sets, ablations),
               "tasks": task_rows(records),
@@ -229,6 +235,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--final-state", action="store_true", help="score the goal conditions holding when a "
                         "task ends (default: KARMA's scoring, each condition met at some moment of the task, "
                         "in the file's order where conditions contradict each other)")
+    parser.add_argument("--perception", choices=list(PERCEPTION_PRESETS), default="oracle",
+                        help="what the camera, detector and tracker make of every frame (sim/perception.py): "
+                        "oracle (perfect), realistic, harsh (default: oracle)")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
 
 
@@ -236,9 +245,10 @@ def run_arguments(args: argparse.Namespace) -> dict:
     """Run what :func:`add_arguments`' options ask for."""
     if args.tasks:
         return run_task_file(args.tasks, args.seeds or (0,), args.json, args.out, workers=args.workers,
-                             nodes=args.nodes, open_loop=args.open_loop, scoring=_scoring(args.final_state))
+                             nodes=args.nodes, open_loop=args.open_loop, scoring=_scoring(args.final_state),
+                             perception=args.perception)
     return run_suite(args.suite, args.seeds, args.json, args.out, workers=args.workers, nodes=args.nodes,
-                     open_loop=args.open_loop, scoring=_scoring(args.final_state))
+                     open_loop=args.open_loop, scoring=_scoring(args.final_state), perception=args.perception)
 
 
 def _scoring(final_state: bool) -> str:

@@ -4,6 +4,10 @@
 (driving at ``SPEED`` m/s, ``MANIPULATION_SECONDS`` per manipulation) and with ``advance``;
 household members act on that clock, so what memory saw can go stale. Explore ends with a turn on
 the spot (``look_around`` renders it), as a person entering a room looks around it.
+
+Every frame memory gets (``render``, ``look_around``) has passed the world's perception model
+(``sim.perception``; ``oracle`` by default: untouched). Skills take the names memory holds (track
+ids under models that reissue them) and report their changes under those names.
 """
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ from sim.home.navigation import Cell
 from sim.home.render import Renderer
 from sim.home.skills import MANIPULATION, MANIPULATION_SECONDS, SkillError
 from sim.metadata import home_metadata, objects_from_metadata
+from sim.perception import Perception
 from sim.records import Action, ActionResult, ObjectState, StateChange
 
 log = logging.getLogger(__name__)
@@ -47,8 +52,10 @@ class AgentState:
 
 class HomeWorld:
     def __init__(self, home: Optional[Home] = None, *, seed: int = 0, intrinsics: Optional[CameraIntrinsics] = None,
-                 household: Optional[Household] = None, reuse_scene: bool = True):
+                 household: Optional[Household] = None, reuse_scene: bool = True,
+                 perception: Optional[Perception] = None):
         self.renderer = Renderer(intrinsics, reuse_scene=reuse_scene)
+        self.perception = perception or Perception()
         self.household = household
         self._events: list[StateChange] = []
         self._start(home if home is not None else generate_home(seed))
@@ -65,7 +72,8 @@ class HomeWorld:
         x, y = nav.center(min(cells, key=lambda c: math.dist(nav.center(c), first.center)))
         self.agent = AgentState(AgentPose(x, y, 0.0))
         self._visit([(x, y)])
-        self._frame: Optional[tuple[tuple, RGBDFrame]] = None
+        self._frame: Optional[tuple[tuple, RGBDFrame, RGBDFrame]] = None  # key, rendered, perceived
+        self.perception.reset()
         if self.household is not None:
             self.household.reset(home)
 
@@ -87,6 +95,7 @@ class HomeWorld:
 
     def step(self, action: Action) -> ActionResult:
         before_distance, before_steps, before_events = self.agent.distance, self.agent.steps, len(self._events)
+        action = replace(action, object_id=self.perception.resolve(action.object_id))
         try:
             if action.name == "GoToObject":
                 go_to_object(self, action)
@@ -104,7 +113,7 @@ class HomeWorld:
             if success else _FAILED_SECONDS
         if success and action.name == "Explore":
             duration += _LOOK_AROUND_SECONDS
-        changes = tuple(self._events[before_events:])
+        changes = tuple(replace(c, object_id=self.perception.rename(c.object_id)) for c in self._events[before_events:])
         result = ActionResult(action, success, error, distance, self.agent.steps - before_steps, duration, changes)
         self.last_action = result
         log.debug("%s -> %s %s", action, success, error)
@@ -141,10 +150,16 @@ class HomeWorld:
                 self.agent.visited_rooms.add(room.room_id)
 
     def render(self) -> RGBDFrame:
+        """The current view as the perception model reports it (once per view: asking again for
+        the same view returns the same frame)."""
+        return self._rendered()[2]
+
+    def _rendered(self) -> tuple[tuple, RGBDFrame, RGBDFrame]:
         key = (self.home.version, self.agent.pose, self.clock)
         if self._frame is None or self._frame[0] != key:
-            self._frame = (key, self.renderer.render(self.home, self.agent.pose, self.clock))
-        return self._frame[1]
+            truth = self.renderer.render(self.home, self.agent.pose, self.clock)
+            self._frame = (key, truth, self.perception.perceive(truth))
+        return self._frame
 
     def look_around(self) -> list[RGBDFrame]:
         """The views of one turn on the spot, the current view last (what Explore sees on arrival);
@@ -159,13 +174,13 @@ class HomeWorld:
 
     def metadata(self) -> dict:
         """The current state in AI2-THOR's ``event.metadata`` shape (y-up, Unity axes)."""
-        return home_metadata(self, set(self.render().external_ids.values()))
+        return home_metadata(self, set(self._rendered()[1].external_ids.values()))
 
     def object_states(self) -> list[ObjectState]:
         return objects_from_metadata(self.metadata())
 
     def drain_events(self) -> list[StateChange]:
         """State changes since the last call, oldest first."""
-        out = list(self._events)
+        out = [replace(c, object_id=self.perception.rename(c.object_id)) for c in self._events]
         self._events.clear()
         return out

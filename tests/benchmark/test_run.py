@@ -11,8 +11,10 @@ from benchmarks.suite.ablations import ABLATIONS
 
 def test_the_tiny_suite_reports_every_metric_per_set_and_ablation(tmp_path) -> None:
     result = run_suite("tiny", out_dir=tmp_path, workers=1)
-    assert (result["mode"], result["protocol"], result["scoring"]) == ("in-process", "closed loop", "karma")
-    assert "Run in-process, closed loop, karma scoring" in (tmp_path / "results.md").read_text()
+    assert (result["mode"], result["protocol"], result["scoring"], result["perception"]) == (
+        "in-process", "closed loop", "karma", "oracle")
+    text = (tmp_path / "results.md").read_text()
+    assert "Run in-process, closed loop, karma scoring" in text and "Perception: oracle." in text
     for task_set in ("Simple", "Composite", "Complex", "All"):
         for name in ABLATIONS:
             row = result["sets"][task_set][name]

@@ -1,0 +1,37 @@
+"""The mapping benchmark's grading: one-to-one matching by type or look-alike within 0.3 m,
+duplicates, labels, relations and moved objects (no simulator needed)."""
+from __future__ import annotations
+
+from benchmarks.mapping import NaiveMap, _Node, _Run, _Tally
+from benchmarks.synthetic import CAMERA, make_frame, orbit, solid
+from sim.records import ObjectState
+
+
+def state(object_id: str, kind: str, at: tuple[float, float, float], parents: tuple[str, ...] = ()) -> ObjectState:
+    return ObjectState(object_id, kind, at, (0.1, 0.1, 0.1), 0.0, parents=parents)
+
+
+def test_grading_counts_matches_duplicates_labels_relations_and_moves():
+    truth = [state("Table|1", "DiningTable", (0.0, 0.0, 0.4)), state("Mug|1", "Mug", (0.2, 0.0, 0.8), ("Table|1",)),
+             state("Apple|1", "Apple", (2.0, 0.0, 0.8))]
+    nodes = [_Node("t", "DiningTable", (0.0, 0.05, 0.4)),
+             _Node("m", "Cup", (0.22, 0.0, 0.8), parent="t"),  # a look-alike's label: matched, label wrong
+             _Node("m2", "Mug", (0.3, 0.05, 0.8)),  # a second node of the mug: a duplicate
+             _Node("g", "Book", (5.0, 5.0, 0.8))]  # nothing there
+    tally = _Tally()
+    tally.add(nodes, _Run(truth, {"Table|1", "Mug|1", "Apple|1"}, moved={"Apple|1"}))
+    f = tally.figures()
+    assert (f["precision"], round(f["recall"], 4)) == (0.5, 0.6667)
+    assert f["duplicate_rate"] == round(1 / 3, 4) and f["label_accuracy"] == 0.5
+    assert (f["relation_precision"], f["relation_recall"]) == (1.0, 1.0)
+    assert f["moved_recall"] == 0.0 and f["moved_objects"] == 1
+
+
+def test_the_naive_baseline_makes_a_new_node_for_a_new_label_at_the_same_place():
+    table, mug = solid("DiningTable", 1, (0.0, 0.0), (1.4, 0.9, 0.75)), solid("Mug", 4, (-0.3, -0.1), (0.09, 0.09, 0.1), base_z=0.75)
+    naive = NaiveMap()
+    for n, pose in enumerate(orbit((0.0, 0.0, 0.75), 1.8, 1.5, 3, start_deg=-130, span_deg=40)):
+        frame = make_frame([table, mug], CAMERA, pose, float(n))
+        naive.integrate(frame if n != 1 else type(frame)(**{**frame.__dict__, "labels": {1: "DiningTable", 4: "Cup"}}))
+    assert sorted(node.label for node in naive.nodes) == ["Cup", "DiningTable", "Mug"]
+    assert next(node for node in naive.nodes if node.label == "Mug").count == 2

@@ -295,7 +295,8 @@ class Fusion:
         self._external_seen = (id(self.graph), self.graph.sequence)  # the map followed every change of ours
         for key in _OUTCOMES:
             self._counts[key] += len(result[key])
-        return FrameReport(True, "", *(tuple(result[k]) for k in _OUTCOMES[:4]), skipped=tuple(skipped),
+        created, merged, relocated, missing = (tuple(result[k]) for k in _OUTCOMES[:4])
+        return FrameReport(True, "", created, merged, relocated, missing, skipped=tuple(skipped),
                            folded=tuple(result["folded"]), dropped=tuple(result["dropped"]))
 
     # ------------------------------------------------------------------ back-projection
@@ -415,8 +416,8 @@ class Fusion:
         k = frame.intrinsics
         reach = np.clip(np.ceil(k.fx * cfg.pose_tolerance / expected), 0, cfg.max_window_px).astype(np.int64)
         r = int(reach.max())
-        du, dv = np.meshgrid(np.arange(-r, r + 1), np.arange(-r, r + 1))
-        du, dv = du.ravel(), dv.ravel()
+        grid_u, grid_v = np.meshgrid(np.arange(-r, r + 1), np.arange(-r, r + 1))
+        du, dv = grid_u.ravel(), grid_v.ravel()
         within = (np.abs(du)[None, :] <= reach[:, None]) & (np.abs(dv)[None, :] <= reach[:, None])
         uu = np.clip(u[:, None] + du[None, :], 0, k.width - 1)
         vv = np.clip(v[:, None] + dv[None, :], 0, k.height - 1)

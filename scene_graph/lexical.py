@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from typing import Callable, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -82,9 +82,10 @@ class LexicalIndex:
             return {}
         if self._dirty or self._bm25 is None:
             self._rebuild()
-        tokens = [w for w in words(query, self._stop) if w in self._bm25.vocab_dict]  # type: ignore[attr-defined]
+        bm25: Any = self._bm25  # bm25s ships no type information
+        tokens = [w for w in words(query, self._stop) if w in bm25.vocab_dict]
         if not tokens:
             return {}
-        values = np.asarray(self._bm25.get_scores(tokens))  # type: ignore[attr-defined]
+        values = np.asarray(bm25.get_scores(tokens))
         hits = np.flatnonzero(values > 0)
         return {self._ids[h]: float(values[h]) for h in hits.tolist()}

@@ -12,7 +12,7 @@ actually changed, so the many small merges of fusion cost nothing here.
 from __future__ import annotations
 
 import re
-from typing import Callable, Mapping, Optional, Protocol, Sequence, Union
+from typing import AbstractSet, Callable, Mapping, Optional, Protocol, Sequence, Union
 
 import numpy as np
 
@@ -368,7 +368,8 @@ def _scaled(scores: Mapping[str, float]) -> dict[str, float]:
     return {i: (s - low) / span if span > 0 else 1.0 for i, s in scores.items()}
 
 
-def _fuse(dense: Mapping[str, float], lexical: Mapping[str, float], held: set[str] = frozenset()) -> list[tuple[str, float]]:
+def _fuse(dense: Mapping[str, float], lexical: Mapping[str, float], held: AbstractSet[str] = frozenset()
+          ) -> list[tuple[str, float]]:
     """Hybrid ranking: each score scaled to [0, 1] over the candidates, then a weighted sum, plus
     :data:`HELD_BONUS` for objects held by a thing the query names; the result scaled back into
     [0, 1]. An object only the words found is given the lowest embedding score retrieved (it

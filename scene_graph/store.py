@@ -124,7 +124,7 @@ def _pack(graph: SceneGraph, embeddings: Optional[Embeddings]) -> bytes:
         arrays["embedding_ids"] = np.array(list(embeddings[0]), dtype=str)
         arrays["embeddings"] = np.asarray(embeddings[1], dtype=np.float32)
         if len(embeddings) > 2:
-            arrays["embedding_texts"] = np.array(list(embeddings[2]), dtype=str)  # type: ignore[misc]
+            arrays["embedding_texts"] = np.array(list(embeddings[2]), dtype=str)
     buffer = io.BytesIO()
     np.savez(buffer, allow_pickle=False, **arrays)
     return buffer.getvalue()
@@ -134,7 +134,7 @@ def _unpack(data: bytes) -> tuple[dict[str, np.ndarray], Optional[tuple]]:
     with np.load(io.BytesIO(data), allow_pickle=False) as npz:
         ids, offsets, points = npz["ids"], npz["offsets"], npz["points"]
         geometry = {str(i): points[offsets[n]: offsets[n + 1]] for n, i in enumerate(ids)}
-        embeddings = None
+        embeddings: Optional[tuple] = None
         if "embeddings" in npz.files:
             embeddings = (tuple(str(i) for i in npz["embedding_ids"]), npz["embeddings"])
             if "embedding_texts" in npz.files:

@@ -64,7 +64,7 @@ def place_object(rng: random.Random, object_type: str, room: Room, entities: dic
     for host in ranked:
         if host.object_type not in usual and rng.random() < 0.7 and not required:
             continue  # unusual places only now and then
-        if required and host.object_type not in usual and host.receptacle.mode == "inside":
+        if required and host.object_type not in usual and host.receptacle and host.receptacle.mode == "inside":
             continue
         spot = find_spot(host, kind.size, entities.values(), rng=rng)
         if spot is None:

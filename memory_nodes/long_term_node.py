@@ -37,10 +37,9 @@ from memory_nodes.markers import build_markers
 from memory_nodes.node_support import BadInput, ConfigurationError, declare, diagnostics, spin_nodes
 from scene_graph.embeddings import EmbedderUnavailable
 from scene_graph.fusion import FusionConfig
-from scene_graph.long_term import LongTermConfig, LongTermMemory
+from scene_graph.long_term import ChangeOutcome, LongTermConfig, LongTermMemory
 from scene_graph.records import GraphDelta
 from scene_graph.retrieval import NoTextIndex
-from scene_graph.short_term import LOCATION_CHANGES
 from scene_graph.store import InvalidName, NoSnapshot
 from scene_graph.vector_index import make_vector_index
 
@@ -120,7 +119,6 @@ class LongTermMemoryNode(Node):
         self._sync = ApproximateSync(_STREAMS, slop, queue)
         self._poses = PoseBuffer()
         self._tf_buffer = self._tf_listener = None
-        self._last_stamp = -1.0
         self._waiting: deque[tuple[float, dict[str, Any]]] = deque()
         self._integrated = 0
         self._latency_ms: deque[float] = deque(maxlen=_LATENCY_WINDOW)
@@ -268,10 +266,6 @@ class LongTermMemoryNode(Node):
 
     def _integrate(self, stamp: float, matched: dict[str, Any], pose: np.ndarray, received: float) -> None:
         try:
-            if stamp <= 0.0:
-                raise ConversionError("zero stamp")
-            if stamp <= self._last_stamp:
-                raise ConversionError(f"stale: stamp {stamp:.3f} is not after the last frame's")
             frame = frame_from_msgs(matched["color"], matched["depth"], matched["info"], matched["instances"], pose)
         except ConversionError as exc:
             self._bad.reject("camera", str(exc))
@@ -281,7 +275,6 @@ class LongTermMemoryNode(Node):
         if not report.accepted:
             self._bad.reject("camera", report.reason)
             return
-        self._last_stamp = stamp
         self._integrated += 1
         self._latency_ms.append((time.perf_counter() - received) * 1000.0)
 
@@ -296,23 +289,17 @@ class LongTermMemoryNode(Node):
         self.get_logger().info(f"layout: {len(rooms)} rooms, {len(areas)} areas")
 
     def _on_confirmed_change(self, msg: StateChange) -> None:
-        """Confirmed changes from short-term memory or a planner's correction ("status" = "missing")."""
+        """Confirmed changes from short-term memory, or a correction (:meth:`LongTermMemory.apply_confirmed_change`)."""
         stamp = from_time(msg.header.stamp)
         with self._lock:
             try:
-                if msg.state == "status" and msg.new_value == "missing":
-                    known = self.memory.mark_missing(msg.object_id, stamp)
-                elif msg.state in LOCATION_CHANGES or msg.state == "status":
-                    known = True  # perception owns where things are
-                else:
-                    known = self.memory.set_state(msg.object_id, msg.state, state_from_text(msg.new_value), stamp)
-                    if not known:  # ordinary: a skill changed what the camera never saw (a fridge cools what it holds)
-                        self._unseen_changes += 1
-                        self.get_logger().debug(f"no object {msg.object_id!r} in memory: {msg.state} dropped")
-                        known = True
+                outcome = self.memory.apply_confirmed_change(msg.object_id, msg.state, state_from_text(msg.new_value),
+                                                             stamp)
             finally:
                 self.confirmed_handled += 1
-        if not known:
+        if outcome is ChangeOutcome.UNSEEN_OBJECT:
+            self._unseen_changes += 1
+        elif outcome is ChangeOutcome.UNKNOWN_OBJECT:
             self._bad.reject("memory/confirmed_changes", f"unknown object: {msg.object_id!r}")
 
     # ------------------------------------------------------------------ output
@@ -468,10 +455,8 @@ class LongTermMemoryNode(Node):
         return response
 
     def _restart_input(self) -> None:
-        """After a load or clear, memory's time is the loaded memory's: frames from then on are new
-        (a simulator restored to an earlier moment, a bag played again), and poses and half-matched
-        frames from before belong to another timeline."""
-        self._last_stamp = max((o.last_seen for o in self.memory.graph.objects()), default=-1.0)
+        """After a load or clear (memory restarted its own input order), poses and half-matched frames
+        from before belong to another timeline."""
         self._poses = PoseBuffer()
         self._sync.clear()
         self.frames_handled += len(self._waiting)  # discarded with the old timeline

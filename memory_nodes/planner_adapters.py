@@ -28,7 +28,7 @@ from embodied_memory.msg import ObjectNode as ObjectNodeMsg
 from embodied_memory.srv import GetSnapshot, GetTaskSubgraph, QueryShortTerm
 from memory_nodes import calls
 from memory_nodes.conversions import (from_time, layout_from_msg, object_from_msg, relation_from_msg,
-                                      state_from_text, to_time)
+                                      skill_result_from_msg, state_from_text, to_time)
 from planners.inprocess import known_objects
 from planners.interfaces import KnownObject, SkillCode, SkillResult, SubgraphText
 from scene_graph.graph import SCHEMA_VERSION, SceneGraph
@@ -229,8 +229,7 @@ class RosSkillExecutor:
                 raise CallFailed(f"{what} did not finish within {self._skill_timeout_s:g} s")
         finally:
             self._running = None
-        result = response.result
-        return SkillResult(result.success, result.error_code, result.error_message, result.distance, result.steps)
+        return skill_result_from_msg(response.result)
 
     def cancel(self) -> None:
         running = self._running

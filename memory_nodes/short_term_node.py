@@ -22,7 +22,6 @@ from memory_nodes.conversions import (ConversionError, from_time, object_from_ms
 from memory_nodes.node_support import BadInput, ConfigurationError, declare, diagnostics, spin_nodes
 from scene_graph.embeddings import EmbedderUnavailable
 from scene_graph.records import StateValue
-from scene_graph.serialize import instruction_types
 from scene_graph.short_term import POLICIES, ShortTermMemory, observation_units
 from sim.records import ACTION_NAMES
 
@@ -133,17 +132,11 @@ class ShortTermMemoryNode(Node):
         self._diag_pub.publish(diagnostics(self, level, f"{values['units']} units", values))
 
     def _query(self, request: QueryShortTerm.Request, response: QueryShortTerm.Response) -> QueryShortTerm.Response:
-        """Empty instruction: newest first. Otherwise each object type the instruction names is looked
-        up (counting a hit or a miss), then the top-k units by similarity are returned."""
+        """:meth:`ShortTermMemory.query`: the newest units for an empty instruction, else the most similar."""
         k = request.k or _DEFAULT_K
         try:
             with self._lock:
-                if not request.instruction.strip():
-                    scored = [(u, 1.0) for u in sorted(self.memory.units(), key=lambda u: -u.stamp)[:k]]
-                else:
-                    for object_type in instruction_types(request.instruction):
-                        self.memory.lookup(object_type)
-                    scored = self.memory.retrieve(request.instruction, k)
+                scored = self.memory.query(request.instruction, k)
                 response.hit_rate = float(self.memory.hit_rate)
         except Exception as exc:  # the embedding model failing to load, for one
             self.get_logger().error(f"short-term query failed: {exc!r}")

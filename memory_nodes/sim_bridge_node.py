@@ -32,6 +32,7 @@ from sim.home.generate import floor_plan_home, generate_home
 from sim.home.household import Household
 from sim.home.world import HomeWorld
 from scene_graph.frames import RGBDFrame
+from sim.records import where_changed
 
 try:  # Not on PyPI: robots with a full ROS install get TF, wheel installs get odom/camera/pose only.
     from geometry_msgs.msg import TransformStamped
@@ -140,10 +141,9 @@ class SimBridge(Node):
                    if self._report_household or not c.cause.startswith("household:")]
         if not changes:
             return
-        positions = {o.object_id: o.position for o in self._world.object_states()}
-        for change in changes:
+        for change, position in where_changed(changes, self._world.object_states()):
             self.changes_published += 1  # counted before sending, as every count a harness compares
-            self._events_pub.publish(state_change_to_msg(change, self._map_frame, positions.get(change.object_id)))
+            self._events_pub.publish(state_change_to_msg(change, self._map_frame, position))
         self.get_logger().debug(f"published {len(changes)} state changes")
 
     def _publish_frame(self, rendered: Optional[RGBDFrame] = None) -> None:

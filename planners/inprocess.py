@@ -18,15 +18,14 @@ import cv2
 
 from scene_graph.fusion import Fusion
 from scene_graph.graph import SceneGraph
-from scene_graph.records import IN
+from scene_graph.long_term import STATUS, ChangeOutcome, InputOrder, apply_confirmed_change, integrate_in_order
+from scene_graph.records import IN, MISSING, StateValue
 from scene_graph.retrieval import MemoryRetriever
 from scene_graph.serialize import task_subgraph
 from scene_graph.short_term import ShortTermMemory, change_unit, observation_units
 from sim.home.world import HomeWorld
-from sim.records import ACTION_NAMES, Action, ActionResult
+from sim.records import ACTION_NAMES, Action, ActionResult, where_changed
 from planners.interfaces import KnownObject, SkillCode, SkillResult, SubgraphText
-
-_INVALID_OBJECT = "Object ID appears to be invalid"
 
 
 def known_objects(graph: SceneGraph) -> list[KnownObject]:
@@ -40,12 +39,15 @@ def known_objects(graph: SceneGraph) -> list[KnownObject]:
     return out
 
 
-class _BySourceIds:
-    """The scene graph as short-term memory's consolidation sink, for units named by the simulator's
-    ids (as the long-term node applies the short-term node's confirmed changes)."""
+class _ConfirmedChanges:
+    """The scene graph as short-term memory's consolidation sink: each confirmed change goes the way
+    the long-term node routes the short-term node's (:func:`scene_graph.long_term.apply_confirmed_change`)."""
 
     def __init__(self, graph: SceneGraph) -> None:
-        self.set_object_state = graph.set_state_of
+        self.graph = graph
+
+    def set_object_state(self, object_id: str, state: str, value: StateValue, stamp: float) -> bool:
+        return apply_confirmed_change(self.graph, object_id, state, value, stamp) is ChangeOutcome.APPLIED
 
 
 class InProcessMemory:
@@ -69,10 +71,10 @@ class InProcessMemory:
         return SubgraphText(sub.text, sub.tokens, sub.object_ids)
 
     def short_term(self, instruction: str, k: int) -> list[str]:
-        return [unit.describe() for unit, _ in self.stm.retrieve(instruction, k)]
+        return [unit.describe() for unit, _ in self.stm.query(instruction, k)]
 
     def mark_missing(self, object_id: str) -> None:
-        self.graph.mark_missing(object_id, self.clock())
+        apply_confirmed_change(self.graph, object_id, STATUS, MISSING, self.clock())
 
     def refresh(self) -> None:
         """Nothing to wait for: the executor fuses each frame before its skill returns."""
@@ -85,13 +87,14 @@ class HomeWorldExecutor:
         self.world = world
         self.memory = memory
         self.fusion = fusion or Fusion(memory.graph)
+        self.input = InputOrder()
 
     def look(self, around: bool = False) -> None:
         """Fuse the current camera frame, or every view of a turn on the spot, into long-term memory;
         what each frame's update says was seen enters short-term memory, as over ROS."""
         for frame in self.world.look_around() if around else [self.world.render()]:
             with self._observing():
-                self.fusion.integrate(frame)
+                integrate_in_order(self.fusion, self.input, frame)
 
     def execute(self, skill: str, object_id: str) -> SkillResult:
         if skill not in ACTION_NAMES:
@@ -100,14 +103,8 @@ class HomeWorldExecutor:
         self._report(result)  # before the frames, as the simulator bridge publishes them
         self.look(around=skill == "Explore" and result.success)
         with self._observing():  # the short-term node hears long-term memory's update of the consolidation too
-            self.memory.stm.consolidate(_BySourceIds(self.memory.graph))
-        if result.success:
-            code = SkillCode.NONE
-        elif result.error.startswith(_INVALID_OBJECT):
-            code = SkillCode.UNKNOWN_OBJECT
-        else:
-            code = SkillCode.SKILL_FAILED
-        return SkillResult(result.success, code, result.error, result.distance, result.steps)
+            self.memory.stm.consolidate(_ConfirmedChanges(self.memory.graph))
+        return SkillResult(result.success, result.code, result.error, result.distance, result.steps)
 
     @contextmanager
     def _observing(self) -> Iterator[None]:
@@ -124,13 +121,11 @@ class HomeWorldExecutor:
         """The skill's state changes into short-term memory as the simulator bridge and the
         short-term node pass them over ROS: under the simulator's ids, placed where each object is
         now, vouched for (the robot's own skill made them)."""
-        positions = {o.object_id: o.position for o in self.world.object_states()}
-        for change in result.changes:
-            moved = change.state == "position" and isinstance(change.new, tuple) and len(change.new) == 3
-            position = change.new if moved else positions.get(change.object_id, (0.0, 0.0, 0.0))
+        for change, position in where_changed(result.changes, self.world.object_states()):
             value = "" if change.new is None or isinstance(change.new, tuple) else change.new
-            self.memory.stm.add(change_unit(change.object_id, change.object_type, position, change.stamp,
-                                            change.state, value, change.cause.removeprefix("agent:") in ACTION_NAMES))
+            self.memory.stm.add(change_unit(change.object_id, change.object_type, position or (0.0, 0.0, 0.0),
+                                            change.stamp, change.state, value,
+                                            change.cause.removeprefix("agent:") in ACTION_NAMES))
 
     def camera_png(self) -> bytes:
         """The current colour image as PNG, for VLM backends."""

@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence, Union
 
 from scene_graph.ontology import matching_types
-from sim.records import ObjectState, StateValue
+from sim.records import ChangeValue, ObjectState
 
 PREDICATES = {"ON": "ON", "INSIDE": "INSIDE", "IN": "INSIDE", "STATE": "STATE",
               "TOGGLEON": "TOGGLEON", "SWITCHON": "TOGGLEON", "TURNON": "TOGGLEON",
               "TOGGLEOFF": "TOGGLEOFF", "SWITCHOFF": "TOGGLEOFF", "TURNOFF": "TOGGLEOFF"}
-STATE_WORDS: dict[str, tuple[str, StateValue]] = {
+STATE_WORDS: dict[str, tuple[str, ChangeValue]] = {
     **{w: ("sliced", True) for w in ("sliced", "slice", "cut", "chopped")},
     **{w: ("cleaned", True) for w in ("clean", "cleaned", "washed", "rinsed")},
     "dirty": ("dirty", True),
@@ -51,7 +51,7 @@ class Condition:
     subject: tuple[str, ...]  # object types any of which satisfies the first argument
     target: tuple[str, ...] = ()  # receptacle types for ON / INSIDE
     state: str = ""  # STATE's state name (scene_graph.ontology.STATE_NAMES)
-    value: StateValue = None
+    value: ChangeValue = None
     count: int = 1
     text: str = ""  # as written in the file
 
@@ -288,7 +288,7 @@ def _base_type(object_type: str) -> str:
     return object_type
 
 
-def _state(o: ObjectState, name: str) -> StateValue:
+def _state(o: ObjectState, name: str) -> ChangeValue:
     if name == "sliced" and o.object_type.endswith("Sliced"):
         return True
     return o.states.get(name)

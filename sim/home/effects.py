@@ -10,7 +10,7 @@ from typing import Callable, Optional
 
 from sim.home.entities import Entity, Vec3
 from sim.home.home import Home
-from sim.records import StateChange, StateValue
+from sim.records import ChangeValue, StateChange
 
 _HEATERS = ("Microwave", "StoveBurner", "Toaster")
 _PULL_OUT = 0.6  # share of a drawer's depth it slides out when opened
@@ -22,12 +22,12 @@ class Effects:
         self.clock = clock
         self.sink = sink
 
-    def _emit(self, e: Entity, state: str, old: StateValue, new: StateValue, cause: str) -> StateChange:
+    def _emit(self, e: Entity, state: str, old: ChangeValue, new: ChangeValue, cause: str) -> StateChange:
         change = StateChange(e.object_id, e.object_type, state, old, new, self.clock(), cause)
         self.sink(change)
         return change
 
-    def set_state(self, e: Entity, name: str, value: StateValue, cause: str) -> Optional[StateChange]:
+    def set_state(self, e: Entity, name: str, value: ChangeValue, cause: str) -> Optional[StateChange]:
         """Set one state; no record when it does not apply or does not change."""
         if name not in e.states or e.states[name] == value:
             return None

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Iterable, Optional
 
 from scene_graph.frames import CameraIntrinsics, RGBDFrame
+from scene_graph.outcomes import SkillCode
 from sim.camera import AgentPose
 from sim.home.effects import Effects
 from sim.home.generate import floor_plan_home, generate_home
@@ -95,17 +96,17 @@ class HomeWorld:
             elif action.name in MANIPULATION:
                 MANIPULATION[action.name](self, action)
             else:
-                raise SkillError(f"Unknown action {action.name!r}")
-            success, error = True, ""
+                raise SkillError(SkillCode.UNKNOWN_SKILL, f"Unknown action {action.name!r}")
+            success, error, code = True, "", SkillCode.NONE
         except SkillError as exc:
-            success, error = False, str(exc)
+            success, error, code = False, str(exc), exc.code
         distance = self.agent.distance - before_distance
         duration = (distance / SPEED + 1.0 if action.name in ("GoToObject", "Explore") else MANIPULATION_SECONDS) \
             if success else _FAILED_SECONDS
         if success and action.name == "Explore":
             duration += _LOOK_AROUND_SECONDS
         changes = tuple(self._events[before_events:])
-        result = ActionResult(action, success, error, distance, self.agent.steps - before_steps, duration, changes)
+        result = ActionResult(action, success, error, distance, self.agent.steps - before_steps, duration, changes, code)
         self.last_action = result
         log.debug("%s -> %s %s", action, success, error)
         self.advance(duration)

@@ -88,6 +88,11 @@ class ShortTermMemoryNode(Node):
         with self._lock:
             return copy.deepcopy(self.memory)
 
+    def counts(self) -> tuple[int, int]:
+        """(hits, misses) of the queries so far, as the diagnostics report them."""
+        with self._lock:
+            return self.memory.hits, self.memory.misses
+
     def set_memory(self, memory: ShortTermMemory) -> None:
         """Continue from ``memory`` (a :meth:`copy_memory`)."""
         with self._lock:

@@ -214,6 +214,9 @@ class RosEnv:
         response = call_service(self._recent, QueryShortTerm.Request(k=self.stm_capacity), SERVICE_TIMEOUT_S)
         return resident_ids({u.object_id for u in response.units}, self.memory.objects())
 
+    def short_term_counts(self) -> tuple[int, int]:
+        return self._short_term_node().counts()
+
     def whole_graph(self) -> str:
         return call_service(self._subgraph, GetTaskSubgraph.Request(whole_graph=True), SERVICE_TIMEOUT_S).text
 

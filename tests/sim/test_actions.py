@@ -208,3 +208,21 @@ def test_unknown_action_fails_cleanly(scene):
     world, _ = scene
     result = world.step(Action("Teleport", None))
     assert not result.success and result.code == SkillCode.UNKNOWN_SKILL and "Unknown action" in result.error
+
+
+def test_a_change_is_placed_at_its_new_position_else_where_the_object_is_now(scene):
+    from sim.records import where_changed
+    world, t = scene
+    do(world, "GoToObject", t["apple"])
+    picked = do(world, "PickupObject", t["apple"])
+    do(world, "GoToObject", t["fridge"])
+    opened = do(world, "OpenObject", t["fridge"])
+    put = do(world, "PutObject", t["fridge"])
+    changes = picked.changes + opened.changes + put.changes
+    placed = dict(((c.object_id, c.state), where) for c, where in where_changed(changes, world.object_states()))
+    now = {o.object_id: o.position for o in world.object_states()}
+    moved = next(c for c in put.changes if c.state == "position")
+    assert placed[(moved.object_id, "position")] == moved.new
+    assert placed[(t["fridge"].object_id, "open")] == now[t["fridge"].object_id]
+    assert all(where == c.new if c.state == "position" else where is None  # unknown objects: no place
+               for c, where in where_changed(changes, []))

@@ -184,6 +184,14 @@ def delta_to_msg(delta: GraphDelta, frame_id: str) -> GraphUpdateMsg:
     return msg
 
 
+def delta_from_msg(msg: GraphUpdateMsg) -> GraphDelta:
+    """The inverse of :func:`delta_to_msg` (rooms and areas travel on ``layout``, not in updates)."""
+    return GraphDelta(msg.sequence, from_time(msg.header.stamp),
+                      tuple(object_from_msg(o) for o in msg.upserted_objects), tuple(msg.removed_object_ids),
+                      tuple(relation_from_msg(r) for r in msg.added_relations),
+                      tuple(relation_from_msg(r) for r in msg.removed_relations))
+
+
 def snapshot_to_msg(objects: Sequence[ObjectNode], relations: Sequence[Relation], sequence: int,
                     frame_id: str, stamp: float) -> GraphUpdateMsg:
     """The whole memory as one GraphUpdate (everything upserted), for late joiners."""

@@ -42,7 +42,7 @@ from scene_graph.frames import RGBDFrame
 from scene_graph.fusion import Fusion
 from scene_graph.graph import SceneGraph
 from scene_graph.ontology import look_alikes
-from scene_graph.records import IN, MISSING, ON
+from scene_graph.records import IN, ON
 from sim.home.generate import generate_home
 from sim.home.household import Household
 from sim.home.memory_layout import world_layout

@@ -18,29 +18,26 @@ import cv2
 
 from scene_graph.fusion import Fusion
 from scene_graph.graph import SceneGraph
+from scene_graph.long_term import STATUS, ChangeOutcome, InputOrder, apply_confirmed_change, integrate_in_order
 from scene_graph.ontology import ACTION_NAMES
+from scene_graph.records import MISSING, StateValue
 from scene_graph.retrieval import MemoryRetriever
 from scene_graph.serialize import task_subgraph
 from scene_graph.short_term import ShortTermMemory, change_unit, observation_units
-from scene_graph.short_term import StateValue as UnitValue
 from sim.home.world import HomeWorld
 from sim.records import Action, ActionResult
 from planners.interfaces import KnownObject, SkillCode, SkillResult, SubgraphText, known_objects
 
-_INVALID_OBJECT = "Object ID appears to be invalid"
 
-
-class _BySourceIds:
-    """The scene graph as short-term memory's consolidation sink, for units named by the simulator's
-    ids (as the long-term node applies the short-term node's confirmed changes)."""
+class _ConfirmedChanges:
+    """The scene graph as short-term memory's consolidation sink: each confirmed change goes the way
+    the long-term node routes the short-term node's (:func:`scene_graph.long_term.apply_confirmed_change`)."""
 
     def __init__(self, graph: SceneGraph) -> None:
-        self._graph = graph
+        self.graph = graph
 
-    def set_object_state(self, object_id: str, state: str, value: UnitValue, stamp: float) -> bool:
-        if not isinstance(value, (bool, str)):  # memory's states are flags and words (records.StateValue)
-            return False
-        return self._graph.set_state_of(object_id, state, value, stamp)
+    def set_object_state(self, object_id: str, state: str, value: StateValue, stamp: float) -> bool:
+        return apply_confirmed_change(self.graph, object_id, state, value, stamp) is ChangeOutcome.APPLIED
 
 
 class InProcessMemory:
@@ -64,10 +61,10 @@ class InProcessMemory:
         return SubgraphText(sub.text, sub.tokens, sub.object_ids)
 
     def short_term(self, instruction: str, k: int) -> list[str]:
-        return [unit.describe() for unit, _ in self.stm.retrieve(instruction, k)]
+        return [unit.describe() for unit, _ in self.stm.query(instruction, k)]
 
     def mark_missing(self, object_id: str) -> None:
-        self.graph.mark_missing(object_id, self.clock())
+        apply_confirmed_change(self.graph, object_id, STATUS, MISSING, self.clock())
 
     def refresh(self) -> None:
         """Nothing to wait for: the executor fuses each frame before its skill returns."""
@@ -80,13 +77,14 @@ class HomeWorldExecutor:
         self.world = world
         self.memory = memory
         self.fusion = fusion or world.perception.fusion(memory.graph)
+        self.input = InputOrder()
 
     def look(self, around: bool = False) -> None:
         """Fuse the current camera frame, or every view of a turn on the spot, into long-term memory;
         what each frame's update says was seen enters short-term memory, as over ROS."""
         for frame in self.world.look_around() if around else [self.world.render()]:
             with self._observing():
-                self.fusion.integrate(frame)
+                integrate_in_order(self.fusion, self.input, frame)
 
     def execute(self, skill: str, object_id: str) -> SkillResult:
         if skill not in ACTION_NAMES:
@@ -95,14 +93,8 @@ class HomeWorldExecutor:
         self._report(result)  # before the frames, as the simulator bridge publishes them
         self.look(around=skill == "Explore" and result.success)
         with self._observing():  # the short-term node hears long-term memory's update of the consolidation too
-            self.memory.stm.consolidate(_BySourceIds(self.memory.graph))
-        if result.success:
-            code = SkillCode.NONE
-        elif result.error.startswith(_INVALID_OBJECT):
-            code = SkillCode.UNKNOWN_OBJECT
-        else:
-            code = SkillCode.SKILL_FAILED
-        return SkillResult(result.success, code, result.error, result.distance, result.steps)
+            self.memory.stm.consolidate(_ConfirmedChanges(self.memory.graph))
+        return SkillResult(result.success, result.code, result.error, result.distance, result.steps)
 
     @contextmanager
     def _observing(self) -> Iterator[None]:
@@ -119,16 +111,11 @@ class HomeWorldExecutor:
         """The skill's state changes into short-term memory as the simulator bridge and the
         short-term node pass them over ROS: under the simulator's ids, placed where each object is
         now, vouched for (the robot's own skill made them)."""
-        positions = {o.object_id: o.position for o in self.world.object_states()}
-        for change in result.changes:
-            new = change.new
-            if change.state == "position" and isinstance(new, tuple) and len(new) == 3:
-                position = new
-            else:
-                position = positions.get(change.object_id, (0.0, 0.0, 0.0))
-            value = "" if change.new is None or isinstance(change.new, tuple) else change.new
-            self.memory.stm.add(change_unit(change.object_id, change.object_type, position, change.stamp,
-                                            change.state, value, change.cause.removeprefix("agent:") in ACTION_NAMES))
+        for change, position in self.world.where_changed(result.changes):
+            value = change.new if isinstance(change.new, (bool, str)) else ""  # a move's new place is its position
+            self.memory.stm.add(change_unit(change.object_id, change.object_type, position or (0.0, 0.0, 0.0),
+                                            change.stamp, change.state, value,
+                                            change.cause.removeprefix("agent:") in ACTION_NAMES))
 
     def camera_png(self) -> bytes:
         """The current colour image as PNG, for VLM backends."""

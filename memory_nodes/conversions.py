@@ -26,14 +26,16 @@ from embodied_memory.msg import Relation as RelationMsg
 from embodied_memory.msg import StateChange as StateChangeMsg
 from embodied_memory.action import Skill
 from perception.records import Detection, InstanceImage
+from planners.interfaces import SkillResult
 from scene_graph.frames import CameraIntrinsics, RGBDFrame
 from scene_graph.ontology import ACTION_NAMES
-from scene_graph.rotations import (matrix_to_quaternion, quaternion_to_matrix, quaternion_to_yaw, rpy_to_matrix,
-                                   yaw_to_quaternion)
+from scene_graph.outcomes import SkillCode
 from scene_graph.records import (MISSING, MOVED, VISIBLE, AreaNode, GraphDelta, ObjectNode, OrientedBox, Relation,
                                   RoomNode)
+from scene_graph.rotations import (matrix_to_quaternion, quaternion_to_matrix, quaternion_to_yaw, rpy_to_matrix,
+                                   yaw_to_quaternion)
 from scene_graph.short_term import MemoryUnit, change_unit
-from sim.records import Action, ActionResult, StateChange, StateValue
+from sim.records import Action, ActionResult, ChangeValue, StateChange
 
 _STATUS_TO_MSG = {VISIBLE: ObjectNodeMsg.STATUS_VISIBLE, MISSING: ObjectNodeMsg.STATUS_MISSING,
                   MOVED: ObjectNodeMsg.STATUS_MOVED}
@@ -169,6 +171,14 @@ def delta_to_msg(delta: GraphDelta, frame_id: str) -> GraphUpdateMsg:
     msg.added_relations = [relation_to_msg(r) for r in delta.added_relations]
     msg.removed_relations = [relation_to_msg(r) for r in delta.removed_relations]
     return msg
+
+
+def delta_from_msg(msg: GraphUpdateMsg) -> GraphDelta:
+    """The inverse of :func:`delta_to_msg` (rooms and areas travel on ``layout``, not in updates)."""
+    return GraphDelta(msg.sequence, from_time(msg.header.stamp),
+                      tuple(object_from_msg(o) for o in msg.upserted_objects), tuple(msg.removed_object_ids),
+                      tuple(relation_from_msg(r) for r in msg.added_relations),
+                      tuple(relation_from_msg(r) for r in msg.removed_relations))
 
 
 def snapshot_to_msg(objects: Sequence[ObjectNode], relations: Sequence[Relation], sequence: int,
@@ -431,11 +441,7 @@ def matrix_to_transform(T: np.ndarray, parent: str, child: str, stamp: float) ->
 
 
 # ----------------------------------------------------------------------------- simulator records
-# AI2-THOR's wording for a missing object, which every simulator in ``sim`` reuses.
-_INVALID_OBJECT_ERROR = "Object ID appears to be invalid"
-
-
-def _value_to_text(value: StateValue) -> str:
+def _value_to_text(value: ChangeValue) -> str:
     if value is None:
         return ""
     if isinstance(value, tuple):
@@ -447,17 +453,15 @@ def state_change_to_msg(change: StateChange, frame_id: str,
                         position: Optional[Sequence[float]] = None) -> StateChangeMsg:
     """A simulator's change as the message; ``object_id`` is the simulator's own (``external``).
 
-    ``position`` is where the object is now, when the caller knows; a "position" change carries
-    its own. Cause "agent:<Skill>" becomes the skill name, as the message defines; household
-    causes keep the member ("household:<name>").
+    ``position`` is where the change is reported at (:func:`sim.records.where_changed`); None
+    leaves the message's zeros. Cause "agent:<Skill>" becomes the skill name, as the message
+    defines; household causes keep the member ("household:<name>").
     """
     msg = StateChangeMsg(object_id=change.object_id, external=True, object_type=change.object_type,
                          state=change.state, previous_value=_value_to_text(change.old),
                          new_value=_value_to_text(change.new), cause=change.cause.removeprefix("agent:"))
     msg.header.frame_id = frame_id
     msg.header.stamp = to_time(change.stamp)
-    if change.state == "position" and isinstance(change.new, tuple) and len(change.new) == 3:
-        position = change.new
     if position is not None:
         msg.position.x, msg.position.y, msg.position.z = (float(v) for v in position)
     return msg
@@ -471,12 +475,17 @@ def skill_goal_to_action(goal: Skill.Goal) -> Action:
 
 
 def skill_result_to_msg(result: ActionResult) -> Skill.Result:
-    """An ActionResult as the Skill result, with an error code read from the simulator's error."""
-    if result.success:
-        code = Skill.Result.NONE
-    elif result.error.startswith(_INVALID_OBJECT_ERROR):
-        code = Skill.Result.UNKNOWN_OBJECT
-    else:
-        code = Skill.Result.SKILL_FAILED
-    return Skill.Result(success=result.success, error_code=code, error_message=result.error,
+    """An ActionResult as the Skill result; the code is the simulator's own (SkillCode values are
+    Skill.Result's constants)."""
+    return Skill.Result(success=result.success, error_code=int(result.code), error_message=result.error,
                         distance=float(result.distance), steps=int(result.steps))
+
+
+def skill_result_from_msg(msg: Skill.Result) -> SkillResult:
+    """A Skill result as the planner's record. A code this build does not know (a newer robot's)
+    reads as SKILL_FAILED, so the planner replans on it instead of stopping; the message stays."""
+    try:
+        code = SkillCode(msg.error_code)
+    except ValueError:
+        code = SkillCode.NONE if msg.success else SkillCode.SKILL_FAILED
+    return SkillResult(msg.success, code, msg.error_message, float(msg.distance), int(msg.steps))

@@ -9,12 +9,12 @@ frame's fusion.
 """
 from __future__ import annotations
 
-import dataclasses
 import os
 import statistics
+from dataclasses import dataclass
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -28,26 +28,24 @@ from sensor_msgs.msg import CameraInfo, Image
 from visualization_msgs.msg import MarkerArray
 
 from embodied_memory.msg import GraphUpdate, InstanceSegmentation, Layout, StateChange
-from embodied_memory.srv import GetSnapshot, GetTaskSubgraph, ManageMemory, QueryObjects
+from embodied_memory.srv import GetSnapshot, GetTaskSubgraph, ManageMemory, MarkMissing, QueryObjects
 from memory_nodes.conversions import (ConversionError, delta_to_msg, frame_from_msgs, from_time, layout_from_msg,
                                       layout_to_msg, object_to_msg, offset_to_matrix, pose_to_matrix,
                                       snapshot_to_msg, state_from_text)
 from memory_nodes.frame_sync import ApproximateSync, PoseBuffer
 from memory_nodes.markers import build_markers
-from memory_nodes.node_support import (BadInput, ConfigurationError, declare, declare_request_limits, diagnostics,
-                                       spin_nodes)
+from memory_nodes.node_support import (BadInput, ConfigurationError, declare_all, declare_request_limits,
+                                       diagnostics, parameter, spin_nodes)
 from scene_graph.admission import AdmissionLimits, Inadmissible, check_request, check_stamp
 from scene_graph.embeddings import EmbedderUnavailable
 from scene_graph.fusion import FusionConfig
-from scene_graph.long_term import LongTermConfig, LongTermMemory
+from scene_graph.long_term import ChangeOutcome, LongTermConfig, LongTermMemory
 from scene_graph.records import GraphDelta
 from scene_graph.retrieval import NoTextIndex
-from scene_graph.short_term import LOCATION_CHANGES
 from scene_graph.store import InvalidName, NoSnapshot
-from scene_graph.vector_index import make_vector_index
+from scene_graph.vector_index import TEXT_INDEXES, text_index
 
 POSE_SOURCES = ("odometry", "pose", "tf")
-TEXT_INDEXES = ("numpy", "chroma", "none")
 _STREAMS = ("color", "depth", "info", "instances")
 _LATENCY_WINDOW = 300
 _MAX_WAITING = 5  # matched frames held for their pose
@@ -58,89 +56,102 @@ def default_memory_dir() -> Path:
     return Path(os.environ.get("ROS_HOME", Path.home() / ".ros")) / "embodied_memory"
 
 
+@dataclass(frozen=True)
+class LongTermParams:
+    """The long-term memory node's parameters (``config/memory.yaml``, section long_term_memory)."""
+
+    memory_dir: str = parameter("", "Folder of saved memories; empty: $ROS_HOME/embodied_memory")
+    memory_name: str = parameter("default", "Memory loaded on start and saved to periodically")
+    load_on_start: bool = parameter(True, "Load the newest good snapshot of memory_name on start")
+    snapshot_interval_s: float = parameter(30.0, "Seconds between periodic saves (0: never); a kill loses at "
+                                           "most this much", float_range=(0.0, 3600.0))
+    keep_snapshots: int = parameter(5, "Snapshots kept per memory name", integer_range=(1, 100))
+    budget_tokens: int = parameter(1500, "Default token budget of the task subgraph", integer_range=(50, 100000))
+    trust_external_ids: bool = parameter(True, "Associate by the instances' external ids (simulator objectIds, "
+                                         "tracker ids) first; off for trackers that reissue ids")
+    detector_input: bool = parameter(False, "Instances come from a detector (masks overrun edges, detections are "
+                                     "missed), not from a simulator's exact ones: see FusionConfig.for_detector")
+    max_future_s: float = parameter(1.0, "Frames and poses stamped further ahead of the node's clock are "
+                                    "rejected (s)", float_range=(0.0, 3600.0))
+    max_label_chars: int = parameter(64, "Longest instance label accepted (one printable line)",
+                                     integer_range=(1, 1024))
+    workspace_margin_m: float = parameter(10.0, "Fused points must lie within the layout's bounds plus this "
+                                          "margin (m)", float_range=(0.0, 1000.0))
+    default_workspace_m: float = parameter(300.0, "Without a layout, fused points must lie within this distance "
+                                           "of the origin per axis (m)", float_range=(1.0, 10000.0))
+    fusion_stride: int = parameter(2, "Back-project every n-th pixel", integer_range=(1, 8))
+    max_depth_m: float = parameter(8.0, "Depth beyond this is ignored (m)", float_range=(0.5, 50.0))
+    min_score: float = parameter(0.3, "Instances scored below this are ignored", float_range=(0.0, 1.0))
+    world_frame: str = parameter("map", "Fixed frame of memory (REP-105 map)")
+    pose_source: str = parameter("odometry", "Camera pose from: odometry (nav_msgs/Odometry on 'odom'), pose "
+                                 "(PoseStamped on 'camera/pose') or tf (/tf + /tf_static; tf2_ros where "
+                                 "installed, else pytransform3d)")
+    camera_frame: str = parameter("", "Camera optical frame looked up in TF (pose_source tf); empty: the depth "
+                                  "image's frame_id")
+    pose_tolerance_s: float = parameter(0.05, "Largest stamp gap between a frame and its pose (s)",
+                                        float_range=(0.0, 1.0))
+    camera_offset: tuple[float, ...] = parameter((0.0,) * 6, "Camera optical frame in the odometry/pose child "
+                                                 "frame: [x, y, z, roll, pitch, yaw] (m, rad); zeros when the "
+                                                 "pose is the camera's own")
+    sync_slop_s: float = parameter(0.02, "Largest stamp spread of one matched colour/depth/info/instances set (s)",
+                                   float_range=(0.0, 0.5))
+    sync_queue_size: int = parameter(10, "Messages kept per stream while matching", integer_range=(1, 100))
+    text_index: str = parameter("numpy", "Vector index for free-text queries: numpy (in memory), chroma "
+                                "(persistent, in memory_dir, or a server with chroma_host) or none")
+    chroma_host: str = parameter("", "Chroma server host (empty: a local persistent store)")
+    chroma_port: int = parameter(8000, "Chroma server port", integer_range=(1, 65535))
+    marker_rate_hz: float = parameter(2.0, "Marker publishing rate when memory changed (0: off)",
+                                      float_range=(0.0, 30.0))
+
+    def memory_config(self) -> LongTermConfig:
+        fusion = FusionConfig(stride=self.fusion_stride, max_depth=self.max_depth_m, min_score=self.min_score)
+        memory_dir = Path(self.memory_dir).expanduser() if self.memory_dir else default_memory_dir()
+        return LongTermConfig(
+            memory_dir=memory_dir, name=self.memory_name, load_on_start=self.load_on_start,
+            snapshot_interval=self.snapshot_interval_s, keep_snapshots=self.keep_snapshots,
+            budget_tokens=self.budget_tokens, trust_external_ids=self.trust_external_ids,
+            admission=AdmissionLimits(max_future_s=self.max_future_s, max_label_chars=self.max_label_chars,
+                                      workspace_margin_m=self.workspace_margin_m,
+                                      default_workspace_m=self.default_workspace_m),
+            fusion=fusion.for_detector() if self.detector_input else fusion)
+
+    def check(self) -> None:
+        """Raise ConfigurationError for values that are each in range but name nothing."""
+        if self.pose_source not in POSE_SOURCES:
+            raise ConfigurationError(f"pose_source must be one of {', '.join(POSE_SOURCES)}, "
+                                     f"not {self.pose_source!r}")
+        if self.text_index not in TEXT_INDEXES:
+            raise ConfigurationError(f"text_index must be one of {', '.join(TEXT_INDEXES)}, not {self.text_index!r}")
+
+
 class LongTermMemoryNode(Node):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("long_term_memory", **kwargs)
-        p = self._param
-        memory_dir = p("memory_dir", "", "Folder of saved memories; empty: $ROS_HOME/embodied_memory")
-        config = LongTermConfig(
-            memory_dir=Path(memory_dir).expanduser() if memory_dir else default_memory_dir(),
-            name=p("memory_name", "default", "Memory loaded on start and saved to periodically"),
-            load_on_start=p("load_on_start", True, "Load the newest good snapshot of memory_name on start"),
-            snapshot_interval=p("snapshot_interval_s", 30.0, "Seconds between periodic saves (0: never); a "
-                                "kill loses at most this much", float_range=(0.0, 3600.0)),
-            keep_snapshots=p("keep_snapshots", 5, "Snapshots kept per memory name", integer_range=(1, 100)),
-            budget_tokens=p("budget_tokens", 1500, "Default token budget of the task subgraph",
-                            integer_range=(50, 100000)),
-            trust_external_ids=p("trust_external_ids", True, "Associate by the instances' external ids (simulator "
-                                 "objectIds, tracker ids) first; off for trackers that reissue ids"),
-            admission=AdmissionLimits(
-                max_future_s=p("max_future_s", 1.0, "Frames and poses stamped further ahead of the node's clock "
-                               "are rejected (s)", float_range=(0.0, 3600.0)),
-                max_label_chars=p("max_label_chars", 64, "Longest instance label accepted (one printable line)",
-                                  integer_range=(1, 1024)),
-                workspace_margin_m=p("workspace_margin_m", 10.0, "Fused points must lie within the layout's "
-                                     "bounds plus this margin (m)", float_range=(0.0, 1000.0)),
-                default_workspace_m=p("default_workspace_m", 300.0, "Without a layout, fused points must lie "
-                                      "within this distance of the origin per axis (m)",
-                                      float_range=(1.0, 10000.0)),
-            ),
-            fusion=FusionConfig(
-                stride=p("fusion_stride", 2, "Back-project every n-th pixel", integer_range=(1, 8)),
-                max_depth=p("max_depth_m", 8.0, "Depth beyond this is ignored (m)", float_range=(0.5, 50.0)),
-                min_score=p("min_score", 0.3, "Instances scored below this are ignored", float_range=(0.0, 1.0)),
-            ),
-        )
-        if p("detector_input", False, "Instances come from a detector (masks overrun edges, detections are "
-             "missed), not from a simulator's exact ones: see FusionConfig.for_detector"):
-            config = dataclasses.replace(config, fusion=config.fusion.for_detector())
-        self._world_frame = p("world_frame", "map", "Fixed frame of memory (REP-105 map)")
-        self._pose_source = p("pose_source", "odometry", "Camera pose from: odometry (nav_msgs/Odometry on "
-                              "'odom'), pose (PoseStamped on 'camera/pose') or tf (/tf + /tf_static; tf2_ros "
-                              "where installed, else pytransform3d)")
-        self._camera_frame = p("camera_frame", "", "Camera optical frame looked up in TF (pose_source tf); "
-                               "empty: the depth image's frame_id")
-        self._pose_tolerance = p("pose_tolerance_s", 0.05, "Largest stamp gap between a frame and its pose (s)",
-                                 float_range=(0.0, 1.0))
-        offset = p("camera_offset", [0.0] * 6, "Camera optical frame in the odometry/pose child frame: "
-                   "[x, y, z, roll, pitch, yaw] (m, rad); zeros when the pose is the camera's own")
-        slop = p("sync_slop_s", 0.02, "Largest stamp spread of one matched colour/depth/info/instances set (s)",
-                 float_range=(0.0, 0.5))
-        queue = p("sync_queue_size", 10, "Messages kept per stream while matching", integer_range=(1, 100))
-        index_kind = p("text_index", "numpy", "Vector index for free-text queries: numpy (in memory), chroma "
-                       "(persistent, in memory_dir, or a server with chroma_host) or none")
-        chroma_host = p("chroma_host", "", "Chroma server host (empty: a local persistent store)")
-        chroma_port = p("chroma_port", 8000, "Chroma server port", integer_range=(1, 65535))
+        params = self.params = declare_all(self, LongTermParams)
+        params.check()
+        config = params.memory_config()
+        self._world_frame, self._pose_source = params.world_frame, params.pose_source
+        self._camera_frame = params.camera_frame
+        self._pose_tolerance = params.pose_tolerance_s
         self._limits = declare_request_limits(self)
-        marker_rate = p("marker_rate_hz", 2.0, "Marker publishing rate when memory changed (0: off)",
-                        float_range=(0.0, 30.0))
-        if self._pose_source not in POSE_SOURCES:
-            raise ConfigurationError(f"pose_source must be one of {', '.join(POSE_SOURCES)}, "
-                                     f"not {self._pose_source!r}")
-        if index_kind not in TEXT_INDEXES:
-            raise ConfigurationError(f"text_index must be one of {', '.join(TEXT_INDEXES)}, not {index_kind!r}")
         try:
-            self._camera_offset = offset_to_matrix(offset)
+            self._camera_offset = offset_to_matrix(list(params.camera_offset))
         except ConversionError as exc:
             raise ConfigurationError(f"camera_offset: {exc}") from exc
-
-        index = None
-        if index_kind == "numpy":
-            index = make_vector_index("numpy")
-        elif index_kind == "chroma":
-            options = {"host": chroma_host, "port": chroma_port} if chroma_host else {
-                "path": config.memory_dir / "chroma"}
-            index = make_vector_index("chroma", **options)
-        if index is not None:
-            index = self._warm_up(index)
+        options = {"host": params.chroma_host, "port": params.chroma_port} if params.chroma_host else {
+            "path": config.memory_dir / "chroma"}
+        try:
+            index = text_index(params.text_index, **(options if params.text_index == "chroma" else {}))
+        except EmbedderUnavailable as exc:
+            self.get_logger().error(f"free-text queries are off: {exc}")
+            index = None
         self._lock = threading.Lock()
         self.memory = LongTermMemory(config, index)
 
         self._bad = BadInput(self)
-        self._sync = ApproximateSync(_STREAMS, slop, queue)
+        self._sync = ApproximateSync(_STREAMS, params.sync_slop_s, params.sync_queue_size)
         self._poses = PoseBuffer()
         self._tf_buffer: Any = None  # memory_nodes.tf_buffer lookup when pose_source is tf
-        self._last_stamp = -1.0
         self._waiting: deque[tuple[float, dict[str, Any]]] = deque()
         self._integrated = 0
         self._latency_ms: deque[float] = deque(maxlen=_LATENCY_WINDOW)
@@ -148,9 +159,8 @@ class LongTermMemoryNode(Node):
         self._marker_sequence = -1
 
         self._updates_pub = self.create_publisher(GraphUpdate, "memory/graph_updates", 500)
-        # For a harness running the nodes in its own process (the benchmark), which waits until a
-        # skill's effects went through: frame sets fused or rejected, updates sent, confirmed changes applied.
-        self.frames_handled = self.updates_published = self.confirmed_handled = 0
+        # Messages handled (:meth:`traffic`): frame sets fused or rejected, updates sent, confirmed changes applied.
+        self._traffic: Counter[str] = Counter()
         self._unseen_changes = 0  # confirmed state changes of objects memory has not seen (dropped)
         # Transient local: every array holds the whole memory, so RViz started later gets it at once.
         self._markers_pub = self.create_publisher(
@@ -179,10 +189,11 @@ class LongTermMemoryNode(Node):
         for srv_type, name, handler in ((QueryObjects, "memory/query_objects", self._query),
                                         (GetTaskSubgraph, "memory/task_subgraph", self._task_subgraph),
                                         (GetSnapshot, "memory/get_snapshot", self._snapshot),
-                                        (ManageMemory, "memory/manage", self._manage)):
+                                        (ManageMemory, "memory/manage", self._manage),
+                                        (MarkMissing, "memory/mark_missing", self._mark_missing)):
             self.create_service(srv_type, name, handler)
 
-        self._marker_period = 1.0 / marker_rate if marker_rate > 0 else None
+        self._marker_period = 1.0 / params.marker_rate_hz if params.marker_rate_hz > 0 else None
         self._stopping = threading.Event()
         self._maintenance = threading.Thread(target=self._maintain, name="long_term_memory-maintenance", daemon=True)
         self._maintenance.start()
@@ -206,21 +217,6 @@ class LongTermMemoryNode(Node):
                 if saved is not None:
                     self.get_logger().info(f"saved memory to {saved}")
         super().destroy_node()
-
-    def _param(self, name: str, default: Any, description: str, **ranges: Any) -> Any:
-        return declare(self, name, default, description, **ranges)
-
-    def _warm_up(self, index: Any) -> Any:
-        """Load the embedding model now: loading it later stalls every callback for seconds. Without
-        the model, memory still serves everything but free text (queries say why)."""
-        try:
-            # Texts of several lengths: the first embedding of each new length is much slower.
-            index.embedder.embed(["warm-up", "a red apple on the kitchen counter top near the sink",
-                                  " ".join(["a clean white ceramic mug in the open cabinet"] * 4)])
-            return index
-        except EmbedderUnavailable as exc:
-            self.get_logger().error(f"free-text queries are off: {exc}")
-            return None
 
     def _start_tf(self) -> None:
         from memory_nodes.tf_buffer import make_tf_lookup
@@ -273,18 +269,14 @@ class LongTermMemoryNode(Node):
                     return  # wait for the pose
                 self._waiting.popleft()
                 self._bad.reject("camera", str(exc))
-                self.frames_handled += 1
+                self._traffic["frames_handled"] += 1
                 continue
             self._waiting.popleft()
             self._integrate(stamp, matched, pose, received)
-            self.frames_handled += 1
+            self._traffic["frames_handled"] += 1
 
     def _integrate(self, stamp: float, matched: dict[str, Any], pose: np.ndarray, received: float) -> None:
         try:
-            if stamp <= 0.0:
-                raise ConversionError("zero stamp")
-            if stamp <= self._last_stamp:
-                raise ConversionError(f"stale: stamp {stamp:.3f} is not after the last frame's")
             frame = frame_from_msgs(matched["color"], matched["depth"], matched["info"], matched["instances"], pose)
         except ConversionError as exc:
             self._bad.reject("camera", str(exc))
@@ -294,7 +286,6 @@ class LongTermMemoryNode(Node):
         if not report.accepted:
             self._bad.reject("camera", report.reason)
             return
-        self._last_stamp = stamp
         self._integrated += 1
         self._latency_ms.append((time.perf_counter() - received) * 1000.0)
 
@@ -309,28 +300,22 @@ class LongTermMemoryNode(Node):
         self.get_logger().info(f"layout: {len(rooms)} rooms, {len(areas)} areas")
 
     def _on_confirmed_change(self, msg: StateChange) -> None:
-        """Confirmed changes from short-term memory or a planner's correction ("status" = "missing")."""
+        """Confirmed changes from short-term memory, or a correction (:meth:`LongTermMemory.apply_confirmed_change`)."""
         stamp = from_time(msg.header.stamp)
         with self._lock:
             try:
-                if msg.state == "status" and msg.new_value == "missing":
-                    known = self.memory.mark_missing(msg.object_id, stamp)
-                elif msg.state in LOCATION_CHANGES or msg.state == "status":
-                    known = True  # perception owns where things are
-                else:
-                    known = self.memory.set_state(msg.object_id, msg.state, state_from_text(msg.new_value), stamp)
-                    if not known:  # ordinary: a skill changed what the camera never saw (a fridge cools what it holds)
-                        self._unseen_changes += 1
-                        self.get_logger().debug(f"no object {msg.object_id!r} in memory: {msg.state} dropped")
-                        known = True
+                outcome = self.memory.apply_confirmed_change(msg.object_id, msg.state, state_from_text(msg.new_value),
+                                                             stamp)
             finally:
-                self.confirmed_handled += 1
-        if not known:
+                self._traffic["confirmed_handled"] += 1
+        if outcome is ChangeOutcome.UNSEEN_OBJECT:
+            self._unseen_changes += 1
+        elif outcome is ChangeOutcome.UNKNOWN_OBJECT:
             self._bad.reject("memory/confirmed_changes", f"unknown object: {msg.object_id!r}")
 
     # ------------------------------------------------------------------ output
     def _publish_delta(self, delta: GraphDelta) -> None:
-        self.updates_published += 1
+        self._traffic["updates_published"] += 1
         self._updates_pub.publish(delta_to_msg(delta, self._world_frame))
 
     def _publish_markers(self) -> None:
@@ -386,6 +371,11 @@ class LongTermMemoryNode(Node):
         level = DiagnosticStatus.WARN if values["rejected"] else DiagnosticStatus.OK
         self._diag_pub.publish(diagnostics(self, level, f"{values['objects']} objects", values))
 
+    def traffic(self) -> dict[str, int]:
+        """Messages handled so far, also in the diagnostics: ``frames_handled`` (frame sets fused or
+        rejected), ``updates_published`` (graph updates), ``confirmed_handled`` (confirmed changes)."""
+        return {key: self._traffic[key] for key in ("frames_handled", "updates_published", "confirmed_handled")}
+
     def diagnostic_values(self) -> dict[str, Any]:
         latency = sorted(self._latency_ms)
         values: dict[str, Any] = {
@@ -399,6 +389,7 @@ class LongTermMemoryNode(Node):
             "latency_median_ms": round(statistics.median(latency), 2) if latency else 0.0,
             "latency_p95_ms": round(latency[int(0.95 * (len(latency) - 1))], 2) if latency else 0.0,
         }
+        values.update(self.traffic())
         values.update({f"rejected[{k}]": v for k, v in sorted(self._bad.counts.items())})
         values.update({f"admission[{k}]": v for k, v in sorted(self.memory.admission.rejected.items())})
         return values
@@ -471,10 +462,10 @@ class LongTermMemoryNode(Node):
                 if request.operation == ManageMemory.Request.SAVE:
                     response.path = str(self.memory.save(request.name))
                 elif request.operation == ManageMemory.Request.LOAD:
-                    response.path = str(self.memory.load(request.name).path)
+                    response.path = str(self.memory.load(request.name, self._now()).path)
                     self._restart_input()
                 elif request.operation == ManageMemory.Request.CLEAR:
-                    self.memory.clear(self.get_clock().now().nanoseconds * 1e-9)
+                    self.memory.clear(self._now(), self._now())
                     self._restart_input()
                 elif request.operation == ManageMemory.Request.LIST:
                     response.names = self.memory.names()
@@ -491,14 +482,30 @@ class LongTermMemoryNode(Node):
             return self._internal_error(response, "memory operation", exc)
         return response
 
+    def _mark_missing(self, request: MarkMissing.Request, response: MarkMissing.Response) -> MarkMissing.Response:
+        """A planner's correction (:meth:`LongTermMemory.mark_missing`); its graph update goes out
+        before the answer, numbered at most ``response.sequence``."""
+        R = MarkMissing.Response
+        if not request.object_id:
+            response.error_code, response.error_message = R.INVALID_REQUEST, "object_id is empty"
+            return response
+        stamp = from_time(request.stamp) or self.get_clock().now().nanoseconds * 1e-9
+        try:
+            with self._lock:
+                known = self.memory.mark_missing(request.object_id, stamp)
+                response.sequence = self.memory.graph.sequence
+        except Exception as exc:
+            return self._internal_error(response, "mark missing", exc)
+        if not known:
+            response.error_code, response.error_message = R.NOT_FOUND, f"no object {request.object_id!r} in memory"
+        return response
+
     def _restart_input(self) -> None:
-        """After a load or clear, memory's time is the loaded memory's: frames from then on are new
-        (a simulator restored to an earlier moment, a bag played again), and poses and half-matched
-        frames from before belong to another timeline."""
-        self._last_stamp = self.memory.resume_stamp(self._now())
+        """After a load or clear (memory restarted its own input order), poses and half-matched frames
+        from before belong to another timeline."""
         self._poses = PoseBuffer()
         self._sync.clear()
-        self.frames_handled += len(self._waiting)  # discarded with the old timeline
+        self._traffic["frames_handled"] += len(self._waiting)  # discarded with the old timeline
         self._waiting.clear()
 
     def _now(self) -> float:

@@ -12,18 +12,18 @@ import threading
 import time
 import traceback
 from collections import Counter
-from typing import Any, Callable, Optional, Sequence
+from dataclasses import field, fields
+from typing import Any, Callable, Optional, Sequence, TypeVar
 
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.action import GoalResponse
 from rclpy.action.server import ServerGoalHandle
-from rclpy.exceptions import ParameterException
+from rclpy.exceptions import InvalidParameterTypeException, ParameterException
 from rclpy.context import Context
 from rclpy.executors import Executor, ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.node import Node
-from rclpy.parameter import Parameter
 
 from memory_nodes.dds_profile import use_package_profile
 from scene_graph.admission import RequestLimits
@@ -47,16 +47,46 @@ def declare(node: Node, name: str, default: Any, description: str,
             read_only: bool = True) -> Any:
     """Declare one parameter with its documentation and range; returns its value."""
     descriptor = ParameterDescriptor(description=description, read_only=read_only)
-    override = node._parameter_overrides.get(name)  # rclpy keeps launch/YAML values here until declared
-    if isinstance(default, float) and override is not None and override.type_ == Parameter.Type.INTEGER:
-        # "30" for a float parameter in YAML or on the command line means 30.0, not an error.
-        node._parameter_overrides[name] = Parameter(name, value=float(override.value))
     if integer_range is not None:
         descriptor.integer_range = [IntegerRange(from_value=integer_range[0], to_value=integer_range[1], step=1)]
     if float_range is not None:
         descriptor.floating_point_range = [FloatingPointRange(from_value=float_range[0],
                                                               to_value=float_range[1], step=0.0)]
-    return node.declare_parameter(name, default, descriptor).value
+    try:
+        return node.declare_parameter(name, default, descriptor).value
+    except InvalidParameterTypeException:
+        if not isinstance(default, float):
+            raise
+    # "30" for a float parameter in YAML or on the command line means 30.0, not an error: read the
+    # value as given (dynamically typed), then declare the parameter again as the float it is.
+    given = node.declare_parameter(name, None, ParameterDescriptor(dynamic_typing=True)).value
+    node.undeclare_parameter(name)
+    if isinstance(given, bool) or not isinstance(given, int):
+        raise ConfigurationError(f"parameter {name!r} must be a number, not {given!r}")
+    return node.declare_parameter(name, float(given), descriptor, ignore_override=True).value
+
+
+def parameter(default: Any, description: str, integer_range: Optional[tuple[int, int]] = None,
+              float_range: Optional[tuple[float, float]] = None) -> Any:
+    """A field of a node's parameter dataclass (:func:`declare_all`): default, description, range.
+    A list parameter has a tuple default (frozen records hold no lists)."""
+    return field(default=default, metadata={"description": description, "integer_range": integer_range,
+                                            "float_range": float_range})
+
+
+P = TypeVar("P")
+
+
+def declare_all(node: Node, params: type[P]) -> P:
+    """Declare every field of the frozen dataclass ``params`` as a parameter of ``node`` (as
+    navigation2's nodes declare theirs) and return the values as one record."""
+    values = {}
+    for f in fields(params):  # type: ignore[arg-type]
+        listed = isinstance(f.default, tuple)
+        value = declare(node, f.name, list(f.default) if listed else f.default, f.metadata["description"],
+                        f.metadata["integer_range"], f.metadata["float_range"])
+        values[f.name] = tuple(value) if listed else value
+    return params(**values)
 
 
 def declare_request_limits(node: Node) -> RequestLimits:

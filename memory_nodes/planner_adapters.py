@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Optional
+from collections import deque
+from typing import Any, Optional, Sequence
 
 from rclpy.action import ActionClient
 from rclpy.action.client import ClientGoalHandle
@@ -21,17 +22,20 @@ from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo
 
 from embodied_memory.action import Skill
-from embodied_memory.msg import GraphUpdate, Layout, StateChange
+from embodied_memory.msg import GraphUpdate, Layout
 from embodied_memory.msg import MemoryUnit as MemoryUnitMsg
-from embodied_memory.msg import ObjectNode as ObjectNodeMsg
-from embodied_memory.srv import GetSnapshot, GetTaskSubgraph, QueryShortTerm
+from embodied_memory.srv import GetSnapshot, GetTaskSubgraph, MarkMissing, QueryShortTerm
 from memory_nodes import calls
 from memory_nodes.calls import wait_done
-from memory_nodes.conversions import (from_time, layout_from_msg, object_from_msg, relation_from_msg,
-                                      state_from_text, to_time)
+from memory_nodes.conversions import (delta_from_msg, from_time, layout_from_msg, object_from_msg,
+                                      relation_from_msg, skill_result_from_msg, state_from_text, to_time)
 from planners.interfaces import KnownObject, SkillCode, SkillResult, SubgraphText, known_objects
-from scene_graph.graph import SCHEMA_VERSION, SceneGraph
+from scene_graph.graph import SCHEMA_VERSION, SceneGraph, SequenceGap
+from scene_graph.records import MISSING, GraphDelta
 from scene_graph.short_term import MemoryUnit
+
+
+_HELD_UPDATES = 1000  # graph updates kept while the view waits for its snapshot
 
 
 class CallFailed(RuntimeError):
@@ -59,9 +63,10 @@ def unit_from_msg(msg: MemoryUnitMsg) -> MemoryUnit:
 
 
 # ----------------------------------------------------------------------------- waiting
-def call_service(client: Client, request: Any, timeout_s: float, resend: bool = True) -> Any:
+def call_service(client: Client, request: Any, timeout_s: float, resend: bool = True,
+                 accept: Sequence[int] = ()) -> Any:
     """One service call (resent while unanswered unless not ``resend``, :mod:`memory_nodes.calls`);
-    absent servers, timeouts and error codes become CallFailed.
+    absent servers, timeouts and error codes other than ``accept`` become CallFailed.
 
     Whether the graph shows a server is a hint, not a gate (:func:`memory_nodes.calls.ready_or_not`):
     a request that may be resent goes out even when the check says no, and the answer decides.
@@ -78,7 +83,7 @@ def call_service(client: Client, request: Any, timeout_s: float, resend: bool = 
                              "is its memory node running?")
         raise CallFailed(f"service {client.srv_name} did not answer within {waited:.1f} s"
                          f"{'' if resend else ' (the request may have run)'}")
-    if response.error_code != 0:
+    if response.error_code != 0 and response.error_code not in accept:
         raise CallFailed(f"service {client.srv_name} failed: {response.error_message}")
     return response
 
@@ -87,8 +92,11 @@ def call_service(client: Client, request: Any, timeout_s: float, resend: bool = 
 class RosMemory:
     """MemoryAccess over the long- and short-term memory nodes.
 
-    It also watches the camera (``camera/color/camera_info``: one per frame, small) and the graph
-    deltas, so that :meth:`refresh` can wait until memory has fused what the robot sees now.
+    The planner's view of long-term memory is a mirror (a :class:`SceneGraph`) fed by
+    ``memory/graph_updates``: GetSnapshot is called only to start it and when an update's sequence
+    number skips one (as Hydra's and Spark-DSG's receivers do). It also watches the camera
+    (``camera/color/camera_info``: one per frame, small) so that :meth:`refresh` can wait until
+    memory has fused what the robot sees now.
     """
 
     def __init__(self, node: Node, group: CallbackGroup, timeout_s: float, refresh_timeout_s: float) -> None:
@@ -98,18 +106,20 @@ class RosMemory:
         self._snapshot = node.create_client(GetSnapshot, "memory/get_snapshot", callback_group=group)
         self._subgraph = node.create_client(GetTaskSubgraph, "memory/task_subgraph", callback_group=group)
         self._recent = node.create_client(QueryShortTerm, "memory/short_term/query", callback_group=group)
-        self._corrections = node.create_publisher(StateChange, "memory/confirmed_changes", 10)
-        self.corrections_published = 0
+        self._mark = node.create_client(MarkMissing, "memory/mark_missing", callback_group=group)
         node.create_subscription(CameraInfo, "camera/color/camera_info", self._on_frame, qos_profile_sensor_data,
                                  callback_group=group)
-        node.create_subscription(GraphUpdate, "memory/graph_updates", self._on_update, 100, callback_group=group)
+        node.create_subscription(GraphUpdate, "memory/graph_updates", self._on_update, 500, callback_group=group)
         self._changed = threading.Condition()
         self._frames = 0  # camera frames seen
         self._frame_stamp = 0.0  # of the latest frame
         self._update_stamp = 0.0  # of the latest graph update
         self._fused = 0  # frames seen when memory had fused the latest of them
         self._refreshed = 0  # frames seen when the last refresh returned
-        self._missing: set[str] = set()  # memory ids last reported missing
+        self._mirror: Optional[SceneGraph] = None  # None: the next read takes a snapshot
+        self._held: deque[GraphDelta] = deque(maxlen=_HELD_UPDATES)  # updates received while there is none
+        self.last_sequence = -1  # of the latest graph update received
+        self.snapshots = 0  # GetSnapshot calls: one at start, one per skipped sequence number
 
     def _on_frame(self, msg: CameraInfo) -> None:
         # The latest stamps, not the largest: a simulator restored to an earlier moment goes back in
@@ -122,30 +132,65 @@ class RosMemory:
             self._changed.notify_all()
 
     def _on_update(self, msg: GraphUpdate) -> None:
+        try:
+            delta = delta_from_msg(msg)
+        except ValueError as exc:  # ConversionError included: the mirror cannot follow, so start again
+            self._node.get_logger().warning(f"graph update {msg.sequence} does not load ({exc}); resynchronising")
+            delta = None
         with self._changed:
             self._update_stamp = from_time(msg.header.stamp)
             if self._update_stamp >= self._frame_stamp:
                 self._fused = self._frames
-            self._note_status(msg.upserted_objects)
-            self._missing.difference_update(msg.removed_object_ids)
+            self.last_sequence = msg.sequence
+            if delta is None:
+                self._mirror = None
+                self._held.clear()
+            elif self._mirror is None:
+                self._held.append(delta)
+            elif delta.sequence > self._mirror.sequence:  # older ones are in the mirror already
+                try:
+                    self._mirror.apply(delta)
+                except SequenceGap as exc:
+                    self._node.get_logger().info(f"{exc}: the planner's memory view resynchronises")
+                    self._mirror = None
+                    self._held.append(delta)
             self._changed.notify_all()
 
-    def _note_status(self, objects: list[ObjectNodeMsg]) -> None:
-        for obj in objects:
-            if obj.status == ObjectNodeMsg.STATUS_MISSING:
-                self._missing.add(obj.id)
-            else:
-                self._missing.discard(obj.id)
+    def _view(self) -> SceneGraph:
+        """The mirror, started (or restarted after a gap) from a snapshot plus the updates held since.
+        Call with ``_changed`` held; the snapshot call releases it while it waits."""
+        if self._mirror is not None:
+            return self._mirror
+        self._changed.release()
+        try:
+            response = call_service(self._snapshot, GetSnapshot.Request(), self._timeout_s)
+            self.snapshots += 1
+            try:
+                graph = graph_from_snapshot(response.snapshot, response.layout)
+            except ValueError as exc:  # ConversionError included
+                raise CallFailed(f"service {self._snapshot.srv_name} answered a snapshot that does not load: "
+                                 f"{exc}") from exc
+        finally:
+            self._changed.acquire()
+        held = sorted((d for d in self._held if d.sequence > graph.sequence), key=lambda d: d.sequence)
+        self._held.clear()
+        for delta in held:
+            try:
+                graph.apply(delta)
+            except SequenceGap:  # one was lost on the way: the view stands at the last it could follow,
+                break  # and the next update that does not follow it starts it again
+        self._mirror = graph
+        return graph
+
+    @property
+    def sequence(self) -> int:
+        """The sequence number of the planner's view (-1 before it started)."""
+        with self._changed:
+            return self._mirror.sequence if self._mirror is not None else -1
 
     def objects(self) -> list[KnownObject]:
-        response = call_service(self._snapshot, GetSnapshot.Request(), self._timeout_s)
         with self._changed:
-            self._note_status(response.snapshot.upserted_objects)
-        try:
-            return known_objects(graph_from_snapshot(response.snapshot, response.layout))
-        except ValueError as exc:  # ConversionError included
-            raise CallFailed(f"service {self._snapshot.srv_name} answered a snapshot that does not load: "
-                             f"{exc}") from exc
+            return known_objects(self._view())
 
     def task_subgraph(self, instruction: str, budget_tokens: int) -> SubgraphText:
         if not instruction.strip():  # goal conditions alone: the service wants an instruction
@@ -162,19 +207,24 @@ class RosMemory:
             raise CallFailed(f"service {self._recent.srv_name} answered a unit that does not load: {exc}") from exc
 
     def mark_missing(self, object_id: str) -> None:
-        """Publish the correction and wait until memory reports it, so the next frame cannot overtake it."""
+        """Correct long-term memory (``memory/mark_missing``), then wait until the view holds the
+        correction's update, so the next read (and the next frame) cannot overtake it."""
         with self._changed:
-            if object_id in self._missing:
+            node = self._mirror.get_object(object_id) if self._mirror is not None else None
+            if node is not None and node.status == MISSING:
                 return
             stamp = self._frame_stamp or self._node.get_clock().now().nanoseconds * 1e-9
-        msg = StateChange(object_id=object_id, state="status", new_value="missing", cause="planner")
-        msg.header.stamp = to_time(stamp)
-        self.corrections_published += 1
-        self._corrections.publish(msg)
+        response = call_service(self._mark, MarkMissing.Request(object_id=object_id, stamp=to_time(stamp)),
+                                self._timeout_s, accept=(MarkMissing.Response.NOT_FOUND,))
+        if response.error_code == MarkMissing.Response.NOT_FOUND:  # forgotten meanwhile: nothing to correct
+            self._node.get_logger().warning(f"memory has no {object_id} to mark missing: {response.error_message}")
+            return
         with self._changed:
-            if not self._changed.wait_for(lambda: object_id in self._missing, self._refresh_timeout_s):
-                self._node.get_logger().warning(f"memory did not report {object_id} missing within "
-                                                f"{self._refresh_timeout_s:g} s")
+            if not self._changed.wait_for(lambda: self._mirror is None or self._mirror.sequence >= response.sequence,
+                                          self._refresh_timeout_s):
+                self._node.get_logger().warning(f"the update marking {object_id} missing did not arrive within "
+                                                f"{self._refresh_timeout_s:g} s; the next read takes a snapshot")
+                self._mirror = None
 
     def refresh(self) -> None:
         """Wait until a camera frame came after the last refresh and memory fused the latest frame.
@@ -221,8 +271,7 @@ class RosSkillExecutor:
                 raise CallFailed(f"{what} did not finish within {self._skill_timeout_s:g} s")
         finally:
             self._running = None
-        result = response.result
-        return SkillResult(result.success, result.error_code, result.error_message, result.distance, result.steps)
+        return skill_result_from_msg(response.result)
 
     def cancel(self) -> None:
         running = self._running

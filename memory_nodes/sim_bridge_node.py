@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from collections import Counter
+from dataclasses import dataclass
 from typing import Any, Callable, Optional, TypeVar
 
 import numpy as np
@@ -29,7 +31,7 @@ from embodied_memory.action import Skill
 from embodied_memory.msg import InstanceSegmentation, Layout, StateChange
 from memory_nodes.conversions import (ConversionError, frame_to_msgs, layout_to_msg, matrix_to_transform,
                                       skill_goal_to_action, skill_result_to_msg, state_change_to_msg)
-from memory_nodes.node_support import SingleGoal, declare, declare_request_limits, spin_nodes
+from memory_nodes.node_support import SingleGoal, declare_all, declare_request_limits, parameter, spin_nodes
 from scene_graph.admission import check_request
 from sim.home.memory_layout import world_layout
 from sim.home.generate import floor_plan_home, generate_home
@@ -52,40 +54,48 @@ _EVENT_QUEUE = 100  # state changes are rare but must not be dropped behind a sl
 T = TypeVar("T")
 
 
+@dataclass(frozen=True)
+class SimBridgeParams:
+    """The simulator bridge's parameters (``config/memory.yaml``, section sim_bridge)."""
+
+    seed: int = parameter(0, "Seed of the generated home (used when floor_plan is 0)", integer_range=(0, 2**31 - 1))
+    floor_plan: int = parameter(0, "AI2-THOR-style FloorPlan number; 0 = the home of seed", integer_range=(0, 430))
+    rate_hz: float = parameter(10.0, "Render and publish rate (Hz); simulated time advances in real time at this "
+                               "rate. 0: frames only after skills, and time stands still between them "
+                               "(reproducible runs)", float_range=(0.0, 60.0))
+    household: bool = parameter(False, "Let household members act on the simulated clock")
+    report_household: bool = parameter(True, "Publish the household's changes on state_changes too; false: memory "
+                                       "learns of them only by looking, as a robot that nobody tells")
+    map_frame: str = parameter("map", "Fixed world frame of poses and state changes")
+    camera_frame: str = parameter("camera_color_optical_frame",
+                                  "Optical frame (x right, y down, z forward) of the images")
+    odom_frame: str = parameter("odom", "REP-105 odometry frame of the TF tree")
+    base_frame: str = parameter("base_link", "REP-105 robot base frame of the TF tree")
+    publish_instances: bool = parameter(True, "Publish the simulator's ground-truth camera/instances; false: a "
+                                        "perception node must segment the images")
+    perception: str = parameter("oracle", "Perception model applied to every rendered frame: oracle (perfect), "
+                                "realistic (a camera + detector + tracker), harsh (rates doubled)")
+    area_size: float = parameter(1.0, "Side of the square floor areas of the published layout (m)",
+                                 float_range=(0.25, 5.0))
+    rooms: int = parameter(0, "Rooms of the generated home (0: the generator picks 1-6)", integer_range=(0, 6))
+
+
 class SimBridge(Node):
     """``world``: bridge this world instead of generating one from the parameters (a harness that
     builds its own homes, as the benchmark does); it is then used under the bridge's lock only."""
 
     def __init__(self, world: Optional[HomeWorld] = None, **kwargs: Any) -> None:
         super().__init__("sim_bridge", **kwargs)
-        seed = self._param("seed", 0, "Seed of the generated home (used when floor_plan is 0)",
-                             integer_range=(0, 2**31 - 1))
-        floor_plan = self._param("floor_plan", 0, "AI2-THOR-style FloorPlan number; 0 = the home of seed",
-                                   integer_range=(0, 430))
-        rate_hz = self._param("rate_hz", 10.0, "Render and publish rate (Hz); simulated time advances in real "
-                              "time at this rate. 0: frames only after skills, and time stands still between "
-                              "them (reproducible runs)", float_range=(0.0, 60.0))
-        household = self._param("household", False, "Let household members act on the simulated clock")
-        self._report_household = self._param("report_household", True, "Publish the household's changes on "
-                                             "state_changes too; false: memory learns of them only by looking, "
-                                             "as a robot that nobody tells")
-        self._map_frame = self._param("map_frame", "map", "Fixed world frame of poses and state changes")
-        self._camera_frame = self._param("camera_frame", "camera_color_optical_frame",
-                                           "Optical frame (x right, y down, z forward) of the images")
-        self._odom_frame = self._param("odom_frame", "odom", "REP-105 odometry frame of the TF tree")
-        self._base_frame = self._param("base_frame", "base_link", "REP-105 robot base frame of the TF tree")
-        self._publish_instances = self._param("publish_instances", True, "Publish the simulator's ground-truth "
-                                              "camera/instances; false: a perception node must segment the images")
-        area_size = self._param("area_size", 1.0, "Side of the square floor areas of the published layout (m)",
-                                float_range=(0.25, 5.0))
-        rooms = self._param("rooms", 0, "Rooms of the generated home (0: the generator picks 1-6)",
-                            integer_range=(0, 6))
-        perception = self._param("perception", "oracle", "Perception model applied to every rendered frame: "
-                                 "oracle (perfect), realistic (a camera + detector + tracker), harsh (rates doubled)")
+        params = self.params = declare_all(self, SimBridgeParams)
+        seed, floor_plan, rate_hz = params.seed, params.floor_plan, params.rate_hz
+        self._report_household = params.report_household
+        self._map_frame, self._camera_frame = params.map_frame, params.camera_frame
+        self._odom_frame, self._base_frame = params.odom_frame, params.base_frame
+        self._publish_instances = params.publish_instances
         if world is None:
-            home = floor_plan_home(floor_plan) if floor_plan else generate_home(seed, n_rooms=rooms or None)
-            world = HomeWorld(home, seed=seed, household=Household(seed=seed) if household else None,
-                              perception=Perception.named(perception, seed))
+            home = floor_plan_home(floor_plan) if floor_plan else generate_home(seed, n_rooms=params.rooms or None)
+            world = HomeWorld(home, seed=seed, household=Household(seed=seed) if params.household else None,
+                              perception=Perception.named(params.perception, seed))
         self._world = world
         # The timer and skill execution both touch the world; a skill may run in an executor thread.
         self._lock = threading.Lock()
@@ -98,7 +108,7 @@ class SimBridge(Node):
         self._odom_pub = self.create_publisher(Odometry, "odom", 10)
         self._pose_pub = self.create_publisher(PoseStamped, "camera/pose", 10)
         self._events_pub = self.create_publisher(StateChange, "state_changes", _EVENT_QUEUE)
-        self.changes_published = self.frames_published = 0  # for a harness that waits until memory took them in
+        self._traffic: Counter[str] = Counter()  # messages sent (:meth:`traffic`)
         self._tf_pub = self.create_publisher(TFMessage, "/tf", 100) if TFMessage is not None else None
         self._clock_pub = self.create_publisher(Clock, "/clock", 10) if Clock is not None else None
         if TFMessage is None:
@@ -112,7 +122,7 @@ class SimBridge(Node):
         # Transient local: a memory node started later still receives the layout.
         self._layout_pub = self.create_publisher(
             Layout, "layout", QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL))
-        self._layout_pub.publish(layout_to_msg(*world_layout(self._world, area_size), self._map_frame, 0.0))
+        self._layout_pub.publish(layout_to_msg(*world_layout(self._world, params.area_size), self._map_frame, 0.0))
 
         self._single = SingleGoal(self)
         self._action_server = ActionServer(self, Skill, "execute_skill", self._execute,
@@ -126,10 +136,12 @@ class SimBridge(Node):
                                f"{len(self._world.home.rooms)} rooms, publishing "
                                f"{f'at {rate_hz:g} Hz' if rate_hz else 'after skills'}")
 
-    def _param(self, name: str, default: Any, description: str, **ranges: Any) -> Any:
-        return declare(self, name, default, description, **ranges)
-
     # ------------------------------------------------------------------ for harnesses
+    def traffic(self) -> dict[str, int]:
+        """Messages sent so far: ``frames_published`` (frame sets), ``changes_published`` (state changes),
+        for a harness that waits until memory took them in."""
+        return {key: self._traffic[key] for key in ("frames_published", "changes_published")}
+
     def with_world(self, use: Callable[[HomeWorld], T]) -> T:
         """``use(world)`` under the bridge's lock: reading ground truth, or changing the world."""
         with self._lock:
@@ -159,16 +171,15 @@ class SimBridge(Node):
                    or not c.cause.startswith("household:")]
         if not changes:
             return
-        positions = {o.object_id: o.position for o in self._world.object_states()}
-        for change in changes:
-            self.changes_published += 1  # counted before sending, as every count a harness compares
-            self._events_pub.publish(state_change_to_msg(change, self._map_frame, positions.get(change.object_id)))
+        for change, position in self._world.where_changed(changes):
+            self._traffic["changes_published"] += 1  # counted before sending, as every count a harness compares
+            self._events_pub.publish(state_change_to_msg(change, self._map_frame, position))
         self.get_logger().debug(f"published {len(changes)} state changes")
 
     def _publish_frame(self, rendered: Optional[RGBDFrame] = None) -> None:
         frame = dataclasses.replace(rendered or self._world.render(), frame_id=self._camera_frame)
         msgs = frame_to_msgs(frame, self._map_frame)
-        self.frames_published += 1
+        self._traffic["frames_published"] += 1
         if self._clock_pub is not None:
             self._clock_pub.publish(Clock(clock=msgs.pose.header.stamp))
         # The pose first: a memory node matches it to the images that follow.

@@ -12,25 +12,15 @@ GoToObject resolves to the nearest object of that type).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import IntEnum
-from typing import TYPE_CHECKING, Optional, Protocol, Sequence, Union
+from typing import TYPE_CHECKING, Optional, Protocol, Sequence
 
-from scene_graph.records import IN, MISSING, ObjectNode
+from scene_graph.outcomes import SkillCode
+from scene_graph.records import IN, MISSING, ObjectNode, StateValue
 
 if TYPE_CHECKING:
     from scene_graph.graph import SceneGraph
 
-StateValue = Union[bool, str]
-
-
-class SkillCode(IntEnum):
-    """Skill.Result error codes."""
-
-    NONE = 0
-    UNKNOWN_SKILL = 1
-    UNKNOWN_OBJECT = 2
-    SKILL_FAILED = 3
-    CANCELED = 4
+__all__ = ["KnownObject", "MemoryAccess", "SkillCode", "SkillExecutor", "SkillResult", "SubgraphText", "by_id"]
 
 
 @dataclass(frozen=True)
@@ -76,10 +66,10 @@ class SubgraphText:
 
 @dataclass(frozen=True)
 class SkillResult:
-    """Skill.Result as a record."""
+    """Skill.Result as a record; the planner decides on ``error_code``, never on the message."""
 
     success: bool
-    error_code: int = SkillCode.NONE
+    error_code: SkillCode = SkillCode.NONE
     error_message: str = ""
     distance: float = 0.0
     steps: int = 0

@@ -19,7 +19,6 @@ output that does not parse) leaves memory untouched.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -32,13 +31,10 @@ from planners.grammar import DONE, SkillCall
 from planners.interfaces import KnownObject, MemoryAccess, SkillCode, SkillExecutor, by_id
 from planners.prompt import build_prompt
 from planners.validate import is_container, validate_plan
+from scene_graph.outcomes import NOT_THERE
 
 log = logging.getLogger(__name__)
 
-# AI2-THOR's (and the embedded simulator's) words for "the object is not where you think".
-_NOT_THERE = re.compile(r"not visible|too far|appears to be invalid|no reachable position", re.IGNORECASE)
-# ... and for "what this step wanted already holds" (memory did not know the state).
-_ALREADY = re.compile(r"is already (open|closed|on|off|sliced)\b")
 _LOOKED = "the plan searched: memory lacked something the task needs; plan again with what the robot saw"
 
 
@@ -161,7 +157,7 @@ class TaskRunner:
             on_feedback: Optional[Callable[[Feedback], None]] = None) -> TaskOutcome:
         self._cancel.clear()
         ep = _Episode(time.perf_counter(), on_feedback)
-        if not re.search(r"[A-Za-z]", instruction) and not goal_conditions:
+        if not any(c.isalpha() for c in instruction) and not goal_conditions:
             return ep.finish(TaskError.INVALID_INSTRUCTION, "the instruction is empty")
         try:
             return self._loop(ep, instruction, goal_conditions)
@@ -274,13 +270,14 @@ class TaskRunner:
         sent = (target.external_id or target.label) if target is not None else call.target
         result = self.executor.execute(call.skill, sent)
         self.memory.refresh()
-        success = result.success or bool(_ALREADY.search(result.error_message))
+        # ALREADY_DONE: what this step wanted already holds (memory did not know the state).
+        success = result.success or result.error_code == SkillCode.ALREADY_DONE
         ep.trace.append(StepRecord(call, sent, success, result.error_message))
         if success:
             return "", False
         if result.error_code == SkillCode.CANCELED:
             raise _Canceled()
-        not_there = result.error_code == SkillCode.UNKNOWN_OBJECT or bool(_NOT_THERE.search(result.error_message))
+        not_there = result.error_code in NOT_THERE
         return f"{call} failed: {result.error_message or 'no reason given'}", not_there
 
     def _wrong(self, ep: _Episode, target: KnownObject, why: str) -> str:

@@ -119,6 +119,10 @@ def grid_areas(
     ]
 
 
+class SequenceGap(ValueError):
+    """A delta that does not follow the receiver's sequence number (:meth:`SceneGraph.apply`)."""
+
+
 class SceneGraph:
     """Rooms, areas, objects and their relations, with deltas and JSON snapshots.
 
@@ -267,6 +271,37 @@ class SceneGraph:
         if not self._history or self._history[0].sequence > sequence + 1:
             return None
         return [d for d in self._history if d.sequence > sequence]
+
+    def apply(self, delta: GraphDelta) -> None:
+        """Mirror another graph by its deltas (as Hydra's and Spark-DSG's receivers do): apply the
+        delta numbered ``sequence + 1``, records as they are (nothing is recomputed), and take its
+        number. Raises :class:`SequenceGap` for any other number: the mirror needs a snapshot."""
+        if delta.sequence != self._sequence + 1:
+            raise SequenceGap(f"delta {delta.sequence} does not follow {self._sequence}: take a snapshot")
+        with self.transaction(delta.stamp):
+            if delta.upserted_rooms or delta.removed_rooms or delta.upserted_areas or delta.removed_areas:
+                removed = set(delta.removed_rooms) | set(delta.removed_areas)
+                rooms = {r.id: r for r in self._rooms.values() if r.id not in removed}
+                areas = {a.id: a for a in self._areas.values() if a.id not in removed}
+                rooms.update((r.id, r) for r in delta.upserted_rooms)
+                areas.update((a.id, a) for a in delta.upserted_areas)
+                self.set_layout(list(rooms.values()), list(areas.values()), delta.stamp)
+            for relation in delta.removed_relations:
+                if self._g.has_edge(relation.subject, relation.object, key=relation.predicate):
+                    self._unrelate(relation)
+            for object_id in delta.removed_objects:
+                self.remove_object(object_id, delta.stamp)
+            for node in delta.upserted_objects:
+                self._store(node, None)
+                self._related_box[node.id] = node.box
+            for relation in delta.added_relations:
+                if relation.subject in self._objects and relation.object in self._objects:
+                    self._relate(relation)
+            touched = {n.id for n in delta.upserted_objects} | {
+                i for r in delta.added_relations + delta.removed_relations for i in (r.subject, r.object)}
+            for object_id in sorted(touched):
+                self._refresh_parent(object_id)
+        self._sequence = delta.sequence  # also when the delta changed nothing here
 
     @contextmanager
     def transaction(self, stamp: float) -> Iterator["SceneGraph"]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
@@ -15,13 +16,84 @@ from scene_graph.admission import AdmissionLimits, FrameAdmission, Inadmissible,
 from scene_graph.fusion import FrameReport, Fusion, FusionConfig
 from scene_graph.frames import RGBDFrame
 from scene_graph.graph import SceneGraph
-from scene_graph.records import AreaNode, GraphDelta, RoomNode, ScoredObject, StateValue
+from scene_graph.records import MISSING, AreaNode, GraphDelta, RoomNode, ScoredObject, StateValue
 from scene_graph.retrieval import MemoryRetriever, NoTextIndex, ObjectIndex
 from scene_graph.serialize import SubgraphPrompt, task_subgraph, whole_graph_text
+from scene_graph.short_term import LOCATION_CHANGES
 from scene_graph.store import SEQUENCE_LEASE, LoadedMemory, MemoryStore, NoSnapshot, PeriodicSnapshot
 from scene_graph.tokens import count_tokens
 
 log = logging.getLogger(__name__)
+
+
+# A confirmed change whose state is STATUS and value MISSING is a correction: the object is not
+# where memory says (the planner looked). Every other state is the object's own.
+STATUS = "status"
+
+
+class ChangeOutcome(Enum):
+    """What long-term memory did with one confirmed change."""
+
+    APPLIED = "applied"  # the object's state was set (or already held)
+    MARKED_MISSING = "marked_missing"  # a correction: the object is missing now
+    LOCATION_IGNORED = "location_ignored"  # where things are is perception's, never a reported change's
+    UNSEEN_OBJECT = "unseen_object"  # ordinary: a skill changed what the camera never saw; dropped
+    UNKNOWN_OBJECT = "unknown_object"  # a correction for an object memory does not hold: bad input
+
+
+def apply_confirmed_change(graph: SceneGraph, object_id: str, state: str, value: StateValue,
+                           stamp: float) -> ChangeOutcome:
+    """Route one confirmed change (short-term memory's consolidation, or a correction) into ``graph``.
+
+    ``object_id`` is a memory id or a source's external id for a state; a correction names a memory id.
+    """
+    if state == STATUS and value == MISSING:
+        return ChangeOutcome.MARKED_MISSING if graph.mark_missing(object_id, stamp) else ChangeOutcome.UNKNOWN_OBJECT
+    if state in LOCATION_CHANGES or state == STATUS:
+        return ChangeOutcome.LOCATION_IGNORED
+    if graph.set_state_of(object_id, state, value, stamp):
+        return ChangeOutcome.APPLIED
+    log.debug("long-term memory has no object %s; dropped %s=%r", object_id, state, value)
+    return ChangeOutcome.UNSEEN_OBJECT
+
+
+class InputOrder:
+    """Memory's timeline: a frame is fused only if it is stamped after the last fused one (a repeat
+    or an older frame is a replay, or a stream from another timeline).
+
+    After a load or clear (:meth:`restart`), memory's time is the loaded memory's newest sighting,
+    never ahead of the owner's clock: frames from then on are new (a simulator restored to an earlier
+    moment, a bag played again), and a memory saved with a future stamp cannot make every real frame stale.
+    """
+
+    def __init__(self) -> None:
+        self.last_stamp = -1.0
+
+    def refusal(self, stamp: float) -> str:
+        """Why a frame stamped ``stamp`` is refused; "" when it may be fused."""
+        if stamp <= 0.0:
+            return "zero stamp"
+        if stamp <= self.last_stamp:
+            return f"stale: stamp {stamp:.3f} is not after the last frame's"
+        return ""
+
+    def fused(self, stamp: float) -> None:
+        self.last_stamp = stamp
+
+    def restart(self, graph: SceneGraph, now: float = 0.0) -> None:
+        """``now``: the owner's clock (0 when unknown: no cap)."""
+        self.last_stamp = resume_stamp((o.last_seen for o in graph.objects()), now)
+
+
+def integrate_in_order(fusion: Fusion, order: InputOrder, frame: RGBDFrame) -> FrameReport:
+    """Fuse ``frame`` if :class:`InputOrder` allows it (refused frames change nothing)."""
+    refusal = order.refusal(frame.stamp)
+    if refusal:
+        return FrameReport(False, refusal)
+    report = fusion.integrate(frame)
+    if report.accepted:
+        order.fused(frame.stamp)
+    return report
 
 
 @dataclass(frozen=True)
@@ -47,8 +119,9 @@ class LongTermMemory:
         self.fusion = Fusion(self.graph, config.fusion, trust_external_ids=config.trust_external_ids)
         self.admission = FrameAdmission(config.admission, config.fusion.max_depth)
         self.retriever = MemoryRetriever(self.graph, index)
-        self._periodic = None if config.snapshot_interval <= 0 else PeriodicSnapshot(
-            self.store, lambda: self.graph, config.snapshot_interval, config.name, embeddings=self.retriever.embeddings)
+        self._periodic = PeriodicSnapshot(self.store, lambda: self.graph, config.snapshot_interval, config.name,
+                                          embeddings=self.retriever.embeddings) if config.snapshot_interval > 0 else None
+        self.input = InputOrder()  # a process that starts takes the stream as it comes, loaded or not
         self.loaded_from: Optional[Path] = None
         self._leased = 0
         if self._periodic is not None:  # memory kept on disk: delta numbers continue across restarts
@@ -57,7 +130,7 @@ class LongTermMemory:
             self.graph.subscribe(self._renew_lease)
         if config.load_on_start:
             try:
-                self.loaded_from = self.load(config.name).path
+                self.loaded_from = self._load(config.name).path
             except NoSnapshot:
                 log.info("no saved memory %r yet in %s: starting empty", config.name, self.store.root)
 
@@ -75,11 +148,12 @@ class LongTermMemory:
         self.graph.subscribe(listener)
 
     def integrate(self, frame: RGBDFrame, now: float = 0.0) -> FrameReport:
-        """Fuse a frame that passes admission (``now``: the owner's clock, 0 when unknown)."""
+        """Fuse a frame that passes admission (``now``: the owner's clock, 0 when unknown), in stamp
+        order (:class:`InputOrder`)."""
         admitted, reason = self.admission.admit(frame, now)
         if admitted is None:
             return FrameReport(accepted=False, reason=reason)
-        return self.fusion.integrate(admitted)
+        return integrate_in_order(self.fusion, self.input, admitted)
 
     def set_layout(self, rooms: Sequence[RoomNode], areas: Sequence[AreaNode], stamp: float = 0.0) -> None:
         """Replace rooms and areas; raises Inadmissible (memory unchanged) for absurd coordinates or names."""
@@ -89,16 +163,13 @@ class LongTermMemory:
         self.graph.set_layout(rooms, areas, stamp)
         self.admission.set_layout(rooms, areas)
 
-    def resume_stamp(self, now: float) -> float:
-        """The stamp new frames must follow after a load or clear: memory's newest, never ahead of ``now``."""
-        return resume_stamp((o.last_seen for o in self.graph.objects()), now)
-
-    def set_state(self, object_id: str, state: str, value: StateValue, stamp: float) -> bool:
-        """Apply a confirmed state change; ``object_id`` may be a memory id or a source's external id."""
-        return self.graph.set_state_of(object_id, state, value, stamp)
+    def apply_confirmed_change(self, object_id: str, state: str, value: StateValue, stamp: float) -> ChangeOutcome:
+        """:func:`apply_confirmed_change` on this memory."""
+        return apply_confirmed_change(self.graph, object_id, state, value, stamp)
 
     def mark_missing(self, object_id: str, stamp: float) -> bool:
-        return self.graph.mark_missing(object_id, stamp)
+        """The correction "not where memory said" for memory id ``object_id``; False for an unknown id."""
+        return self.apply_confirmed_change(object_id, STATUS, MISSING, stamp) is ChangeOutcome.MARKED_MISSING
 
     def tick(self) -> Optional[Path]:
         """Periodic save when due and memory changed; call from the owner's timer."""
@@ -137,12 +208,18 @@ class LongTermMemory:
     def save(self, name: str = "") -> Path:
         return self.store.save(self.graph, name or self.config.name, self.retriever.embeddings())
 
-    def load(self, name: str = "") -> LoadedMemory:
+    def load(self, name: str = "", now: float = 0.0) -> LoadedMemory:
         """Load the newest good snapshot of ``name`` into the running graph (one delta).
 
         Raises NoSnapshot when there is none and InvalidName for a name with a path in it; on any
-        error the running memory is unchanged.
+        error the running memory is unchanged. The input restarts on the loaded memory's time
+        (capped at ``now``, the owner's clock).
         """
+        loaded = self._load(name)
+        self.input.restart(self.graph, now)
+        return loaded
+
+    def _load(self, name: str) -> LoadedMemory:
         loaded = self.store.load(name or self.config.name)
         self.graph.continue_sequence(loaded.graph.sequence)
         self.graph.replace_with_snapshot(loaded.graph.snapshot(), loaded.graph.geometry())
@@ -155,9 +232,11 @@ class LongTermMemory:
         log.info("loaded memory %r (%d objects) from %s", name or self.config.name, len(self.graph), loaded.path)
         return loaded
 
-    def clear(self, stamp: float = 0.0) -> None:
-        """Forget every object; rooms and areas stay, saved memories stay on disk."""
+    def clear(self, stamp: float = 0.0, now: float = 0.0) -> None:
+        """Forget every object; rooms and areas stay, saved memories stay on disk. The input restarts."""
         self.graph.clear_objects(stamp)
+        self.input.restart(self.graph, now)
 
 
-__all__ = ["LongTermConfig", "LongTermMemory", "NoTextIndex"]
+__all__ = ["STATUS", "ChangeOutcome", "InputOrder", "LongTermConfig", "LongTermMemory", "NoTextIndex",
+           "apply_confirmed_change", "integrate_in_order"]

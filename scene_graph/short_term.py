@@ -13,17 +13,17 @@ import hashlib
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass, replace
-from typing import Any, Iterable, Optional, Protocol, Sequence, Union
+from typing import Any, Iterable, Optional, Protocol, Sequence
 
 import numpy as np
 
 from scene_graph.embeddings import MiniLMEmbedder, TextEmbedder
 from scene_graph.ontology import canonical_type
-from scene_graph.records import VISIBLE, ObjectNode
+from scene_graph.records import VISIBLE, ObjectNode, StateValue
+from scene_graph.serialize import instruction_types
 
 log = logging.getLogger(__name__)
 
-StateValue = Union[bool, str, int, float]
 UNIT_KINDS = ("observation", "state_change")
 
 
@@ -465,6 +465,17 @@ class ShortTermMemory:
         for i in best:
             self._policy.access(units[i].object_id)
         return [(units[i], float(scores[i])) for i in best]
+
+    def query(self, instruction: str, k: int) -> list[tuple[MemoryUnit, float]]:
+        """What a planner asks for, by the one rule both runtimes follow: an empty instruction gets
+        the newest ``k`` units (score 1, nothing counted); otherwise each object type the instruction
+        names is looked up first (a hit or a miss for the hit rate, a use for the policy), then the
+        top-``k`` units by similarity are returned (:meth:`retrieve`)."""
+        if not instruction.strip():
+            return [(u, 1.0) for u in sorted(self._units.values(), key=lambda u: -u.stamp)[:k]]
+        for object_type in instruction_types(instruction):
+            self.lookup(object_type)
+        return self.retrieve(instruction, k)
 
     def pending_changes(self) -> dict[tuple[str, str], PendingChange]:
         return dict(self._pending)

@@ -61,6 +61,9 @@ class VectorIndex(Protocol):
 
     def get_embeddings(self, ids: Sequence[str]) -> np.ndarray: ...
 
+    @property
+    def embedder(self) -> TextEmbedder: ...
+
 
 class _EmbeddingIndex:
     """What both indexes share: turning texts or given vectors into unit float32 rows."""
@@ -493,3 +496,20 @@ def make_vector_index(kind: str, **options: Any) -> VectorIndex:
     if kind == "chroma":
         return ChromaVectorIndex(**options)
     raise VectorIndexError(f"unknown vector index kind {kind!r}; choose one of {', '.join(INDEX_KINDS)}")
+
+
+TEXT_INDEXES = INDEX_KINDS + ("none",)
+_WARM_UP_TEXTS = ("warm-up", "a red apple on the kitchen counter top near the sink",
+                  " ".join(["a clean white ceramic mug in the open cabinet"] * 4))
+
+
+def text_index(kind: str, **options: Any) -> Optional[VectorIndex]:
+    """The free-text index a memory is configured with (``none``: None), its embedding model loaded
+    now: loading it later would stall the first query for seconds. Texts of several lengths, as the
+    first embedding of each new length is much slower. Raises EmbedderUnavailable without the model
+    (memory then serves everything but free text)."""
+    if kind == "none":
+        return None
+    index = make_vector_index(kind, **options)
+    index.embedder.embed(list(_WARM_UP_TEXTS))
+    return index

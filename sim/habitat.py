@@ -14,6 +14,7 @@ import numpy as np
 
 from scene_graph.frames import CameraIntrinsics, RGBDFrame
 from scene_graph.ontology import canonical_type
+from scene_graph.outcomes import SkillCode
 from sim.coords import habitat_camera_pose, habitat_to_world
 from sim.interface import SimulatorUnavailable
 from sim.records import Action, ActionResult, ObjectState, StateChange
@@ -127,16 +128,17 @@ class HabitatSimulator:
                            (str(o.id), o.category.name() if o.category else None,
                             canonical_type(o.category.name()) if o.category else None)), None)
             if target is None:
-                return ActionResult(action, False, f"Object ID appears to be invalid: no object {action.object_id!r}")
+                return ActionResult(action, False, f"Object ID appears to be invalid: no object {action.object_id!r}",
+                                    code=SkillCode.UNKNOWN_OBJECT)
             point = self.sim.pathfinder.snap_point(np.asarray(target.aabb.center))
         elif action.name == "Explore":
             point = self.sim.pathfinder.get_random_navigable_point()
         else:
             return ActionResult(action, False, f"{action.name}: habitat-sim has no object interaction "
-                                               "(only GoToObject and Explore)")
+                                               "(only GoToObject and Explore)", code=SkillCode.UNKNOWN_SKILL)
         distance = self._move_to(point)
         if math.isnan(distance):
-            return ActionResult(action, False, "No navigable path found")
+            return ActionResult(action, False, "No navigable path found", code=SkillCode.NOT_REACHABLE)
         return ActionResult(action, True, "", distance, 0, 1.0)
 
     def render(self) -> RGBDFrame:

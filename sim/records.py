@@ -7,9 +7,13 @@ that shape is what we mirror.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping, Optional, Union
+from typing import Iterable, Mapping, Optional, Sequence, Union
 
-StateValue = Union[bool, str, float, None, tuple]
+from scene_graph.outcomes import SkillCode
+from scene_graph.records import StateValue
+
+# What a simulator's change carries: a state's value, a position (x, y, z), a number or nothing.
+ChangeValue = Union[StateValue, float, None, tuple]
 
 @dataclass(frozen=True)
 class Action:
@@ -36,15 +40,16 @@ class StateChange:
     object_id: str
     object_type: str
     state: str
-    old: StateValue
-    new: StateValue
+    old: ChangeValue
+    new: ChangeValue
     stamp: float
     cause: str
 
 
 @dataclass(frozen=True)
 class ActionResult:
-    """Outcome of one skill; ``error`` speaks AI2-THOR's language ("... is not visible")."""
+    """Outcome of one skill: ``code`` says what went wrong, ``error`` says it to a person in AI2-THOR's
+    words ("... is not visible")."""
 
     action: Action
     success: bool
@@ -53,6 +58,7 @@ class ActionResult:
     steps: int = 0  # grid moves made by this action
     duration: float = 0.0  # simulated seconds the action took
     changes: tuple[StateChange, ...] = ()
+    code: SkillCode = SkillCode.NONE
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,22 @@ class ObjectState:
     yaw: float  # radians about z, counter-clockwise from +x
     parents: tuple[str, ...] = ()
     contents: tuple[str, ...] = ()
-    states: Mapping[str, StateValue] = field(default_factory=dict)
+    states: Mapping[str, ChangeValue] = field(default_factory=dict)
     picked_up: bool = False
     visible: bool = False
+
+
+def where_changed(changes: Sequence[StateChange],
+                  objects: Iterable[ObjectState]) -> list[tuple[StateChange, Optional[tuple[float, float, float]]]]:
+    """Each change with the place it is reported at: a "position" change's new position, else where
+    the object is now among ``objects`` (None when it is not there). The one rule for the simulator
+    bridge's messages and the in-process robot's short-term units."""
+    positions = {o.object_id: o.position for o in objects}
+    placed: list[tuple[StateChange, Optional[tuple[float, float, float]]]] = []
+    for change in changes:
+        new = change.new
+        if change.state == "position" and isinstance(new, tuple) and len(new) == 3:
+            placed.append((change, (float(new[0]), float(new[1]), float(new[2]))))
+        else:
+            placed.append((change, positions.get(change.object_id)))
+    return placed

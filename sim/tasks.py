@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence, Union
 
 from scene_graph.goals import Condition, parse_goal
-from sim.records import ObjectState, StateValue
+from sim.records import ChangeValue, ObjectState
 
 @dataclass(frozen=True)
 class Task:
@@ -138,7 +138,7 @@ def _base_type(object_type: str) -> str:
     return object_type
 
 
-def _state(o: ObjectState, name: str) -> StateValue:
+def _state(o: ObjectState, name: str) -> ChangeValue:
     if name == "sliced" and o.object_type.endswith("Sliced"):
         return True
     return o.states.get(name)

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 import numpy as np
 
 from scene_graph.frames import CameraIntrinsics, RGBDFrame
 from scene_graph.ontology import canonical_type
+from scene_graph.outcomes import SkillCode
 from sim.camera import camera_pose
 from sim.coords import thor_to_world, thor_yaw_to_world
 from sim.interface import SimulatorUnavailable
@@ -119,6 +121,20 @@ def exploration_target(reachable: Sequence[Mapping[str, float]], visited: Sequen
     return min(fresh, key=lambda p: math.hypot(p["x"] - position["x"], p["z"] - position["z"])) if fresh else None
 
 
+# AI2-THOR reports failures in prose only; this adapter reads each kind once into a code.
+_THOR_FAILURES = ((re.compile(r"appears to be invalid", re.I), SkillCode.UNKNOWN_OBJECT),
+                  (re.compile(r"not visible", re.I), SkillCode.NOT_VISIBLE),
+                  (re.compile(r"too far|no reachable position", re.I), SkillCode.NOT_REACHABLE),
+                  (re.compile(r"is already (open|closed|on|off|sliced)\b"), SkillCode.ALREADY_DONE))
+
+
+def skill_code(success: bool, error: str, otherwise: SkillCode = SkillCode.SKILL_FAILED) -> SkillCode:
+    """AI2-THOR's ``lastActionSuccess`` and ``errorMessage`` as a :class:`SkillCode`."""
+    if success:
+        return SkillCode.NONE
+    return next((code for words, code in _THOR_FAILURES if words.search(error)), otherwise)
+
+
 def resolve_object(metadata: Mapping[str, Any], ref: str) -> Optional[str]:
     """An objectId as given, or the nearest object whose type is ``ref`` (KARMA's GoToObject)."""
     objects = metadata.get("objects", [])
@@ -165,7 +181,8 @@ class ThorSimulator:
     def step(self, action: Action) -> ActionResult:
         start = dict(self._last.metadata["agent"]["position"])
         if action.name in _MACROS:
-            return ActionResult(action, False, f"{action.name} is not an AI2-THOR action: {_MACROS[action.name]}")
+            return ActionResult(action, False, f"{action.name} is not an AI2-THOR action: {_MACROS[action.name]}",
+                                code=SkillCode.UNKNOWN_SKILL)
         if action.name == "GoToObject":
             event = self._go_to(action)
         elif action.name == "Explore":
@@ -173,9 +190,10 @@ class ThorSimulator:
         elif action.name in THOR_ACTIONS:
             event = self._run(**step_kwargs(action))
         else:
-            return ActionResult(action, False, f"Unknown action {action.name!r}")
+            return ActionResult(action, False, f"Unknown action {action.name!r}", code=SkillCode.UNKNOWN_SKILL)
         if event is None:
-            return ActionResult(action, False, self._last.metadata.get("errorMessage") or "no position found")
+            error = self._last.metadata.get("errorMessage") or "no position found"
+            return ActionResult(action, False, error, code=skill_code(False, error, SkillCode.NOT_REACHABLE))
         end = event.metadata["agent"]["position"]
         self._visited.append(end)
         distance = math.hypot(end["x"] - start["x"], end["z"] - start["z"])
@@ -185,8 +203,8 @@ class ThorSimulator:
         self._objects = objects
         self._events += changes
         meta = event.metadata
-        return ActionResult(action, bool(meta["lastActionSuccess"]), meta.get("errorMessage") or "",
-                            distance, 0, 1.0, tuple(changes))
+        success, error = bool(meta["lastActionSuccess"]), meta.get("errorMessage") or ""
+        return ActionResult(action, success, error, distance, 0, 1.0, tuple(changes), skill_code(success, error))
 
     def _go_to(self, action: Action) -> Any:
         object_id = resolve_object(self._last.metadata, action.object_id or "")

@@ -42,6 +42,9 @@ class Env(Protocol):
 
     def short_term_ids(self) -> set[str]: ...
 
+    def short_term_counts(self) -> tuple[int, int]:
+        """Short-term memory's (hits, misses) so far."""
+
     def whole_graph(self) -> str: ...
 
     def begin_task(self, needed_types: Sequence[str]) -> None:
@@ -149,6 +152,9 @@ class InProcessEnv:
 
     def short_term_ids(self) -> set[str]:
         return resident_ids({u.object_id for u in self.memory.stm.units()}, self.memory.objects())
+
+    def short_term_counts(self) -> tuple[int, int]:
+        return self.memory.stm.hits, self.memory.stm.misses
 
     def whole_graph(self) -> str:
         return whole_graph_text(self.memory.graph)

@@ -26,6 +26,7 @@ from typing import Any, Iterator, Optional, Sequence
 
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
+from rclpy.publisher import Publisher
 
 from benchmarks.stm import TraceEvent
 from benchmarks.suite.env import copy_world, held_node, named_truth, resident_ids, tour
@@ -47,6 +48,12 @@ SKILL_TIMEOUT_S = 60.0
 REFRESH_TIMEOUT_S = 1.0  # the planner's wait for a missing-object correction to come back
 SETTLE_TIMEOUT_S = 10.0
 _BRANCH = "branch"
+
+
+def _publisher(node: Node, topic: str) -> Publisher:
+    """``node``'s publisher on ``topic`` (relative to its namespace)."""
+    name = node.resolve_topic_name(topic)
+    return next(p for p in node.publishers if p.topic_name == name)
 
 
 def domain_id() -> int:
@@ -93,7 +100,7 @@ class RosEnv:
         self.memory_dir = memory_dir
         self.stm_capacity = stm_capacity
         self.trace: Optional[list[TraceEvent]] = []  # None inside a branch: only the main timeline feeds the sweep
-        self._lost = (0, 0, 0, 0, 0)  # messages that never arrived (settle)
+        self._lost = (0, 0, 0, 0, 0, 0)  # messages that never arrived (settle)
         group = MutuallyExclusiveCallbackGroup()
         self.memory = _Memory(client, group, SERVICE_TIMEOUT_S, REFRESH_TIMEOUT_S)
         self.executor = _Observing(self, RosSkillExecutor(client, group, SERVICE_TIMEOUT_S, SKILL_TIMEOUT_S))
@@ -156,9 +163,10 @@ class RosEnv:
         """Until every publisher whose messages :meth:`settle` counts reaches its subscribers, so that
         none is lost to discovery."""
         ltm, stm, bridge = self._long_term_node(), self._short_term_node(), self.bridge
-        expected = ((bridge._color_pub, 1), (bridge._depth_pub, 1), (bridge._info_pub, 2), (bridge._instances_pub, 1),
-                    (bridge._odom_pub, 1), (bridge._events_pub, 1), (ltm._updates_pub, 2), (stm._sink._pub, 1),
-                    (self.memory._corrections, 1))
+        topics = ((bridge, "camera/color/image_raw", 1), (bridge, "camera/depth/image_raw", 1),
+                  (bridge, "camera/color/camera_info", 2), (bridge, "camera/instances", 1), (bridge, "odom", 1),
+                  (bridge, "state_changes", 1), (ltm, "memory/graph_updates", 2), (stm, "memory/confirmed_changes", 1))
+        expected = [(_publisher(node, topic), n) for node, topic, n in topics]
         deadline = time.monotonic() + SERVICE_TIMEOUT_S
         while any(pub.get_subscription_count() < n for pub, n in expected):
             if time.monotonic() > deadline:
@@ -167,16 +175,18 @@ class RosEnv:
 
     def _counts(self) -> tuple[int, ...]:
         """Messages sent and taken in along the pipeline, upstream first."""
-        ltm, stm, bridge = self._long_term_node(), self._short_term_node(), self.bridge
-        return (bridge.frames_published, ltm.frames_handled, bridge.changes_published, stm.changes_received,
-                ltm.updates_published, stm.updates_received, stm.inputs_consolidated,
-                stm._sink.published + self.memory.corrections_published, ltm.confirmed_handled)
+        b, ltm, stm = self.bridge.traffic(), self._long_term_node().traffic(), self._short_term_node().traffic()
+        return (b["frames_published"], ltm["frames_handled"], b["changes_published"], stm["changes_received"],
+                ltm["updates_published"], stm["updates_received"], stm["inputs_consolidated"],
+                stm["consolidated"], ltm["confirmed_handled"], self._long_term_node().memory.graph.sequence,
+                self.memory.last_sequence)
 
     @staticmethod
     def _backlog(c: tuple[int, ...]) -> tuple[int, ...]:
         """What is on its way: frame sets not yet fused, state changes and graph updates not yet in
-        short-term memory, its input not yet consolidated, confirmed changes not yet applied."""
-        return c[0] - c[1], c[2] - c[3], c[4] - c[5], c[3] + c[5] - c[6], c[7] - c[8]
+        short-term memory, its input not yet consolidated, confirmed changes not yet applied, graph
+        updates not yet in the planner's view."""
+        return c[0] - c[1], c[2] - c[3], c[4] - c[5], c[3] + c[5] - c[6], c[7] - c[8], c[9] - c[10]
 
     def settle(self, timeout_s: float = SETTLE_TIMEOUT_S, warn: bool = True) -> None:
         """Until all the last skill set off went through the nodes: nothing on its way, and no count
@@ -218,6 +228,9 @@ class RosEnv:
     def short_term_ids(self) -> set[str]:
         response = call_service(self._recent, QueryShortTerm.Request(k=self.stm_capacity), SERVICE_TIMEOUT_S)
         return resident_ids({u.object_id for u in response.units}, self.memory.objects())
+
+    def short_term_counts(self) -> tuple[int, int]:
+        return self._short_term_node().counts()
 
     def whole_graph(self) -> str:
         return call_service(self._subgraph, GetTaskSubgraph.Request(whole_graph=True), SERVICE_TIMEOUT_S).text

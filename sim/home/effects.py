@@ -10,7 +10,8 @@ from typing import Callable, Optional
 
 from sim.home.entities import Entity, Vec3
 from sim.home.home import Home
-from sim.records import StateChange, StateValue
+from scene_graph.records import StateValue
+from sim.records import ChangeValue, StateChange
 
 _HEATERS = ("Microwave", "StoveBurner", "Toaster")
 _PULL_OUT = 0.6  # share of a drawer's depth it slides out when opened
@@ -22,7 +23,7 @@ class Effects:
         self.clock = clock
         self.sink = sink
 
-    def _emit(self, e: Entity, state: str, old: StateValue, new: StateValue, cause: str) -> StateChange:
+    def _emit(self, e: Entity, state: str, old: ChangeValue, new: ChangeValue, cause: str) -> StateChange:
         change = StateChange(e.object_id, e.object_type, state, old, new, self.clock(), cause)
         self.sink(change)
         return change

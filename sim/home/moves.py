@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Optional
 import numpy as np
 
 from scene_graph.ontology import canonical_type
+from scene_graph.outcomes import SkillCode
 from sim.camera import AgentPose
 from sim.home.entities import Entity
 from sim.home.home import REACH
@@ -29,7 +30,7 @@ def _resolve(world: "HomeWorld", ref: str, dist: np.ndarray) -> Entity:
     name = canonical_type(ref)
     same = [e for e in home if name and e.object_type == name and e.object_id != world.agent.held]
     if not same:
-        raise SkillError(f"Object ID appears to be invalid: no object {ref!r}")
+        raise SkillError(SkillCode.UNKNOWN_OBJECT, f"Object ID appears to be invalid: no object {ref!r}")
     return min(same, key=lambda e: _best_distance(world, e, dist))
 
 
@@ -57,23 +58,24 @@ def go_to_object(world: "HomeWorld", action: Action) -> None:
     """Drive to the nearest place within reach that has a clear view of the target (or of the closed
     container it is in); with none among the nearest places, fail without moving."""
     if not action.object_id:
-        raise SkillError("GoToObject needs an objectId or object type")
+        raise SkillError(SkillCode.SKILL_FAILED, "GoToObject needs an objectId or object type")
     nav, agent = world.home.nav, world.agent
     start = nav.nearest_free(agent.pose.x, agent.pose.y)
     assert start is not None  # narrowing: the robot always stands on a home's free grid
     dist, prev = nav.dijkstra(start)
     e = _resolve(world, action.object_id, dist)
     if e.object_id == agent.held:
-        raise SkillError(f"{e.object_id} is already in hand")
+        raise SkillError(SkillCode.SKILL_FAILED, f"{e.object_id} is already in hand")
     cells = _stand_cells(world, e, dist)
     if not cells:
-        raise SkillError(f"No reachable position near {e.object_id}")
+        raise SkillError(SkillCode.NOT_REACHABLE, f"No reachable position near {e.object_id}")
     seen = _visible_owner(world, e)
     chosen = next((c for c in cells[:_CANDIDATES] if world.renderer.line_of_sight(
         world.home, (*nav.center(c), agent.pose.camera_height), seen.object_id)), None)
     if chosen is None:  # arriving where the target cannot be seen would only fail the next skill
-        raise SkillError(f"No clear view of {seen.object_id} from any of the {min(len(cells), _CANDIDATES)} "
-                         "places within reach of it")
+        # SKILL_FAILED, not NOT_VISIBLE: the object is where memory says; this home hides it from every stand
+        raise SkillError(SkillCode.SKILL_FAILED, f"No clear view of {seen.object_id} from any of the "
+                         f"{min(len(cells), _CANDIDATES)} places within reach of it")
     x, y = nav.center(chosen)
     yaw, pitch = aim(x, y, agent.pose.camera_height, seen.center)
     world.drive(nav.path(start, chosen, prev), yaw, pitch)
@@ -88,7 +90,7 @@ def explore(world: "HomeWorld", action: Action) -> None:
     dist, prev = nav.dijkstra(start)
     rooms = [r for r in home.rooms if action.object_id in (None, "", r.room_id, r.kind)]
     if not rooms:
-        raise SkillError(f"No room called {action.object_id!r}")
+        raise SkillError(SkillCode.SKILL_FAILED, f"No room called {action.object_id!r}")
     fresh = [r for r in rooms if r.room_id not in agent.visited_rooms] or (rooms if action.object_id else [])
     goal: Optional[Cell] = None
     if fresh:
@@ -108,7 +110,7 @@ def explore(world: "HomeWorld", action: Action) -> None:
         if unexplored:
             goal = min(unexplored, key=lambda c: dist[c])
     if goal is None:
-        raise SkillError("Nothing left to explore")
+        raise SkillError(SkillCode.SKILL_FAILED, "Nothing left to explore")
     path = nav.path(start, goal, prev)
     yaw = agent.pose.yaw
     if len(path) >= 2:

@@ -1,14 +1,16 @@
 """The robot's skills, named and failing as in AI2-THOR and KARMA.
 
 Each skill checks its preconditions in a fixed order (object known, right kind, hand state,
-hidden, reach, line of sight) and returns the first failure in AI2-THOR's words, so a planner
-sees the same messages here as on the real simulator.
+hidden, reach, line of sight) and raises the first failure with its code
+(:class:`scene_graph.outcomes.SkillCode`) and a message in AI2-THOR's words, so a person reads the
+same messages here as on the real simulator.
 """
 from __future__ import annotations
 
 import math
 from typing import TYPE_CHECKING, Callable, Optional
 
+from scene_graph.outcomes import SkillCode
 from sim.home.entities import Entity
 from sim.home.home import REACH
 from sim.home.placement import find_spot
@@ -28,27 +30,34 @@ MANIPULATION_SECONDS = 2.0
 
 
 class SkillError(Exception):
-    """A failed precondition; its message is the result's error."""
+    """A failed precondition: ``code`` is what callers decide on, the message is the result's error."""
+
+    def __init__(self, code: SkillCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def _target(world: "HomeWorld", action: Action) -> Entity:
     if not action.object_id:
-        raise SkillError(f"{action.name} needs an objectId")
+        raise SkillError(SkillCode.SKILL_FAILED, f"{action.name} needs an objectId")
     e = world.home.entities.get(action.object_id)
     if e is None:
-        raise SkillError(f"Object ID appears to be invalid: no object {action.object_id!r}")
+        raise SkillError(SkillCode.UNKNOWN_OBJECT,
+                         f"Object ID appears to be invalid: no object {action.object_id!r}")
     return e
 
 
 def _check_reach(world: "HomeWorld", e: Entity) -> None:
     pose = world.agent.pose
     if world.home.is_hidden(e.object_id):
-        raise SkillError(f"{e.object_id} is not visible (it is inside a closed receptacle)")
+        raise SkillError(SkillCode.NOT_VISIBLE,
+                         f"{e.object_id} is not visible (it is inside a closed receptacle)")
     distance = world.home.horizontal_distance(pose.x, pose.y, e.object_id)
     if distance > REACH + 1e-6:
-        raise SkillError(f"{e.object_id} is too far away ({distance:.2f} m; reach is {REACH:.1f} m)")
+        raise SkillError(SkillCode.NOT_REACHABLE,
+                         f"{e.object_id} is too far away ({distance:.2f} m; reach is {REACH:.1f} m)")
     if not world.renderer.line_of_sight(world.home, pose.camera_position, e.object_id):
-        raise SkillError(f"{e.object_id} is not visible from here")
+        raise SkillError(SkillCode.NOT_VISIBLE, f"{e.object_id} is not visible from here")
 
 
 def _check_usable(world: "HomeWorld", e: Entity) -> None:
@@ -65,16 +74,16 @@ def _nearby(world: "HomeWorld", types: tuple[str, ...]) -> Optional[Entity]:
 
 def _held(world: "HomeWorld") -> Entity:
     if world.agent.held is None:
-        raise SkillError("Agent is not holding any object")
+        raise SkillError(SkillCode.SKILL_FAILED, "Agent is not holding any object")
     return world.home[world.agent.held]
 
 
 def pickup(world: "HomeWorld", action: Action) -> None:
     e = _target(world, action)
     if not e.kind.pickupable:
-        raise SkillError(f"{e.object_id} is not pickupable")
+        raise SkillError(SkillCode.INVALID_OBJECT, f"{e.object_id} is not pickupable")
     if world.agent.held is not None:
-        raise SkillError(f"Agent's hand is full: already holding {world.agent.held}")
+        raise SkillError(SkillCode.SKILL_FAILED, f"Agent's hand is full: already holding {world.agent.held}")
     _check_reach(world, e)
     world.effects.pick_up(e, world.cause(action))
     world.agent.held = e.object_id
@@ -85,17 +94,18 @@ def put(world: "HomeWorld", action: Action) -> None:
     host = _target(world, action)
     inside_held = [d.object_id for d in world.home.descendants(held.object_id)]
     if host.object_id == held.object_id or host.object_id in inside_held:
-        raise SkillError(f"Cannot put {held.object_id} into itself")
+        raise SkillError(SkillCode.INVALID_OBJECT, f"Cannot put {held.object_id} into itself")
     if host.receptacle is None:
-        raise SkillError(f"{host.object_id} is not a receptacle")
+        raise SkillError(SkillCode.INVALID_OBJECT, f"{host.object_id} is not a receptacle")
     if host.receptacle.mode == "inside" and host.kind.openable and not host.states.get("open"):
-        raise SkillError(f"{host.object_id} is closed: open the receptacle first")
+        raise SkillError(SkillCode.SKILL_FAILED, f"{host.object_id} is closed: open the receptacle first")
     _check_reach(world, host)
     # The free spot nearest the robot, on any level, either way round: a crowded spot is no failure.
     spot = find_spot(host, held.size, world.home, near=(world.agent.pose.x, world.agent.pose.y))
     if spot is None:
         size = " x ".join(f"{v:.2f}" for v in held.size)
-        raise SkillError(f"No valid positions to place {held.object_id} in {host.object_id}: it does not fit "
+        raise SkillError(SkillCode.SKILL_FAILED,
+                         f"No valid positions to place {held.object_id} in {host.object_id}: it does not fit "
                          f"(no free {size} m spot on any of its {len(host.receptacle.levels)} level(s))")
     world.effects.place(held, host, *spot, world.cause(action))
     world.agent.held = None
@@ -104,9 +114,9 @@ def put(world: "HomeWorld", action: Action) -> None:
 def _set_once(world: "HomeWorld", action: Action, flag: str, name: str, value: bool, already: str) -> None:
     e = _target(world, action)
     if not getattr(e.kind, flag):
-        raise SkillError(f"{e.object_id} is not {flag}")
+        raise SkillError(SkillCode.INVALID_OBJECT, f"{e.object_id} is not {flag}")
     if e.states.get(name) == value:
-        raise SkillError(f"{e.object_id} is already {already}")
+        raise SkillError(SkillCode.ALREADY_DONE, f"{e.object_id} is already {already}")
     _check_usable(world, e)
     world.effects.set_state(e, name, value, world.cause(action))
     world.effects.settle(world.cause(action))
@@ -131,12 +141,12 @@ def toggle_off(world: "HomeWorld", action: Action) -> None:
 def slice_object(world: "HomeWorld", action: Action) -> None:
     e = _target(world, action)
     if not e.kind.sliceable:
-        raise SkillError(f"{e.object_id} is not sliceable")
+        raise SkillError(SkillCode.INVALID_OBJECT, f"{e.object_id} is not sliceable")
     if e.states.get("sliced"):
-        raise SkillError(f"{e.object_id} is already sliced")
+        raise SkillError(SkillCode.ALREADY_DONE, f"{e.object_id} is already sliced")
     held = world.agent.held
     if held is None or world.home[held].object_type not in _KNIVES:
-        raise SkillError(f"Slicing {e.object_id} needs a Knife or ButterKnife in hand")
+        raise SkillError(SkillCode.SKILL_FAILED, f"Slicing {e.object_id} needs a Knife or ButterKnife in hand")
     _check_reach(world, e)
     world.effects.set_state(e, "sliced", True, world.cause(action))
 
@@ -148,10 +158,11 @@ def _appliance_skill(apply: Callable[["HomeWorld", Entity, str], object],
     def skill(world: "HomeWorld", action: Action) -> None:
         e = _target(world, action)
         if requirement and not getattr(e.kind, requirement):
-            raise SkillError(f"{e.object_id} is not {requirement}")
+            raise SkillError(SkillCode.INVALID_OBJECT, f"{e.object_id} is not {requirement}")
         _check_usable(world, e)
         if _nearby(world, _APPLIANCES[action.name]) is None:
-            raise SkillError(f"{action.name} needs a {' or '.join(_APPLIANCES[action.name])} within reach")
+            raise SkillError(SkillCode.SKILL_FAILED,
+                             f"{action.name} needs a {' or '.join(_APPLIANCES[action.name])} within reach")
         apply(world, e, world.cause(action))
     return skill
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Iterable, Optional
 
 from scene_graph.frames import CameraIntrinsics, RGBDFrame
+from scene_graph.outcomes import SkillCode
 from sim.camera import AgentPose
 from sim.home.effects import Effects
 from sim.home.generate import floor_plan_home, generate_home
@@ -28,7 +29,7 @@ from sim.home.render import Renderer
 from sim.home.skills import MANIPULATION, MANIPULATION_SECONDS, SkillError
 from sim.metadata import home_metadata, objects_from_metadata
 from sim.perception import Perception
-from sim.records import Action, ActionResult, ObjectState, StateChange
+from sim.records import Action, ActionResult, ObjectState, StateChange, where_changed
 
 log = logging.getLogger(__name__)
 
@@ -104,17 +105,18 @@ class HomeWorld:
             elif action.name in MANIPULATION:
                 MANIPULATION[action.name](self, action)
             else:
-                raise SkillError(f"Unknown action {action.name!r}")
-            success, error = True, ""
+                raise SkillError(SkillCode.UNKNOWN_SKILL, f"Unknown action {action.name!r}")
+            success, error, code = True, "", SkillCode.NONE
         except SkillError as exc:
-            success, error = False, str(exc)
+            success, error, code = False, str(exc), exc.code
         distance = self.agent.distance - before_distance
         duration = (distance / SPEED + 1.0 if action.name in ("GoToObject", "Explore") else MANIPULATION_SECONDS) \
             if success else _FAILED_SECONDS
         if success and action.name == "Explore":
             duration += _LOOK_AROUND_SECONDS
         changes = tuple(replace(c, object_id=self.perception.rename(c.object_id)) for c in self._events[before_events:])
-        result = ActionResult(action, success, error, distance, self.agent.steps - before_steps, duration, changes)
+        result = ActionResult(action, success, error, distance, self.agent.steps - before_steps, duration, changes,
+                              code)
         self.last_action = result
         log.debug("%s -> %s %s", action, success, error)
         self.advance(duration)
@@ -178,6 +180,13 @@ class HomeWorld:
 
     def object_states(self) -> list[ObjectState]:
         return objects_from_metadata(self.metadata())
+
+    def where_changed(self, changes: Iterable[StateChange]
+                      ) -> list[tuple[StateChange, Optional[tuple[float, float, float]]]]:
+        """:func:`sim.records.where_changed` for changes reported under the perception model's names
+        (track ids): each is placed where its object is now."""
+        named = [replace(o, object_id=self.perception.name_of(o.object_id)) for o in self.object_states()]
+        return where_changed(list(changes), named)
 
     def drain_events(self) -> list[StateChange]:
         """State changes since the last call, oldest first."""

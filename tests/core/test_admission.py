@@ -56,8 +56,9 @@ def test_a_loaded_future_memory_does_not_block_frames(tmp_path: Path, frame):
     assert m.integrate(replace(frame, stamp=NOW + 3.0e8), NOW).accepted
     m.save("future")
     fresh = memory(tmp_path)
-    fresh.load("future")
-    assert fresh.resume_stamp(NOW) == NOW
+    fresh.load("future", NOW)
+    assert fresh.input.last_stamp == NOW
+    assert fresh.integrate(replace(frame, stamp=NOW + 0.5), NOW + 0.5).accepted  # real frames are fused again
 
 
 @pytest.mark.parametrize("translation", [(1e300, 0.0, 1.5), (5000.0, 0.0, 1.5), (0.0, 0.0, -400.0)])

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from scene_graph.graph import FLOOR, SceneGraph, grid_areas
+from scene_graph.graph import FLOOR, SceneGraph, SequenceGap, grid_areas
 from scene_graph.records import MISSING, ON, ObjectNode, OrientedBox, Relation, RoomNode
 
 KITCHEN = RoomNode("room_0", "Kitchen", ((0, 0), (4, 0), (4, 4), (0, 4)))
@@ -119,3 +120,33 @@ def test_snapshot_round_trip_is_identical_and_json_able(home: SceneGraph):
     assert copy.new_object_id() == home.new_object_id()
     with pytest.raises(ValueError, match="schema"):
         SceneGraph.from_snapshot({**data, "schema_version": 99})
+
+
+def _structure(graph: SceneGraph) -> tuple:
+    snapshot = graph.snapshot()
+    del snapshot["next_object_index"]  # the source's id counter: a mirror never makes objects
+    return snapshot, {o.id: graph.parent(o.id) for o in graph.objects()}
+
+
+def test_a_mirror_fed_by_deltas_equals_its_source_and_refuses_a_gap(home: SceneGraph):
+    mirror = SceneGraph.from_snapshot(home.snapshot())
+    home.subscribe(mirror.apply)
+    book = obj(home, "Book", (1.3, 1.4, 0.80), (0.2, 0.15, 0.05), stamp=2.0)  # on the table
+    home.set_object_state("obj_0001", "dirty", True, 3.0)
+    home.upsert_object(replace_box(home.get_object("obj_0001"), (6.0, 2.0, 0.85)))  # the mug onto the sofa
+    home.mark_missing(book.id, 4.0)
+    home.remove_object("obj_0002", 5.0)  # the sofa, with what it held
+    home.set_layout([KITCHEN], grid_areas([KITCHEN], spacing=1.0), 6.0)
+    assert mirror.sequence == home.sequence and _structure(mirror) == _structure(home)
+    assert mirror.get_object(book.id).status == MISSING
+    later = SceneGraph.from_snapshot(home.snapshot())
+    obj(home, "Apple", (1.0, 1.0, 0.8), (0.08, 0.08, 0.08), stamp=7.0)
+    obj(home, "Pear", (1.1, 1.0, 0.8), (0.08, 0.08, 0.08), stamp=8.0)
+    with pytest.raises(SequenceGap):
+        later.apply(home.deltas_since(home.sequence - 1)[0])  # it missed the apple
+    assert later.sequence == home.sequence - 2 and later.get_object("obj_0004") is None
+
+
+def replace_box(node: ObjectNode, center) -> ObjectNode:
+    box = OrientedBox(tuple(center), node.box.extent)
+    return replace(node, centroid=box.center, box=box, last_seen=4.0)

@@ -175,6 +175,18 @@ def test_retrieval_counts_as_access(kitchen_units: list[MemoryUnit]) -> None:
     assert stm.add(kitchen_units[3]).object_id == "Apple|1"
 
 
+def test_query_looks_up_the_named_types_then_retrieves(kitchen_units: list[MemoryUnit]) -> None:
+    stm = ShortTermMemory(3, policy="lru")
+    for unit in kitchen_units[:3]:  # Mug, Apple, Television: Mug is least recent
+        stm.add(unit)
+    newest = stm.query("  ", k=2)  # no instruction: the newest units, nothing counted or used
+    assert [u.object_id for u, _ in newest] == ["Television|1", "Apple|1"] and (stm.hits, stm.misses) == (0, 0)
+    ranked = stm.query("put the mug and the knife away", k=1)
+    assert (stm.hits, stm.misses) == (1, 1)  # the mug is held, no knife is
+    assert ranked[0][0].object_id == "Mug|1"
+    assert stm.add(kitchen_units[3]).object_id == "Apple|1"  # the lookup and the answer used the mug
+
+
 class RecordingGraph:
     """Stands in for SceneGraph.set_object_state: known ids accept, others are refused."""
 

@@ -174,3 +174,24 @@ def test_instances_with_missing_labels_are_refused():
     with pytest.raises(cv.ConversionError, match="1 ids but 0 labels"):
         cv.frame_from_msgs(cv.array_to_image(frame.color, "rgb8"), cv.array_to_image(frame.depth, "32FC1"),
                            cv.camera_info_from_intrinsics(frame.intrinsics, "cam", 0.0), msg, np.eye(4))
+
+
+def test_skill_codes_of_the_core_are_the_action_constants():
+    from embodied_memory.action import Skill
+    from scene_graph.outcomes import SkillCode
+    constants = {name: getattr(Skill.Result, name) for name in dir(Skill.Result)
+                 if name.isupper() and isinstance(getattr(Skill.Result, name), int)}
+    assert constants == {code.name: code.value for code in SkillCode}
+
+
+def test_skill_results_carry_the_simulator_code_both_ways():
+    from embodied_memory.action import Skill
+    from scene_graph.outcomes import SkillCode
+    from sim.records import Action, ActionResult
+    failed = ActionResult(Action("OpenObject", "Fridge|1"), False, "Fridge|1 is already open", code=SkillCode.ALREADY_DONE)
+    msg = cv.skill_result_to_msg(failed)
+    assert (msg.success, msg.error_code, msg.error_message) == (False, Skill.Result.ALREADY_DONE, failed.error)
+    back = cv.skill_result_from_msg(msg)
+    assert (back.success, back.error_code, back.error_message) == (False, SkillCode.ALREADY_DONE, failed.error)
+    newer = cv.skill_result_from_msg(Skill.Result(success=False, error_code=200, error_message="a newer robot's code"))
+    assert newer.error_code == SkillCode.SKILL_FAILED and newer.error_message == "a newer robot's code"

@@ -19,16 +19,20 @@ import yaml
 rclpy = pytest.importorskip("rclpy")
 from action_msgs.msg import GoalStatus  # noqa: E402
 from rclpy.action import ActionClient  # noqa: E402
+from rclpy.callback_groups import ReentrantCallbackGroup  # noqa: E402
+from rclpy.node import Node  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 
 from embodied_memory.action import ExecuteTask, Skill  # noqa: E402
-from embodied_memory.msg import ObjectNode  # noqa: E402
-from embodied_memory.srv import GetSnapshot  # noqa: E402
+from embodied_memory.msg import GraphUpdate, ObjectNode  # noqa: E402
+from embodied_memory.srv import GetSnapshot, MarkMissing  # noqa: E402
 from memory_nodes import calls  # noqa: E402
 from memory_nodes.tools import stack  # noqa: E402
 from memory_nodes.node_support import Spinner  # noqa: E402
+from memory_nodes.planner_adapters import RosMemory  # noqa: E402
 from memory_nodes.planner_node import PlannerNode  # noqa: E402
 from memory_client import Client  # noqa: E402
+from planners.interfaces import by_id  # noqa: E402
 from sim.home.placement import find_spot  # noqa: E402
 from sim.tasks import holds, parse_goal  # noqa: E402
 
@@ -162,6 +166,38 @@ def test_a_moved_object_is_found_and_memory_ends_up_right(nodes, user) -> None:
     with bridge._lock:
         centre = world.home[vase.external_id].center
     assert math.dist((now.centroid.x, now.centroid.y, now.centroid.z), centre) < 0.15
+
+
+def test_a_correction_for_an_object_out_of_sight_reaches_long_term_memory(nodes, user) -> None:
+    """The planner's view follows graph updates (one snapshot to start, one after a skipped number)
+    and its correction goes through long-term memory: fusion cannot have made it (the camera does
+    not see the object), so a node that ignored it would leave the object visible."""
+    in_view = nodes.nodes["sim_bridge"].with_world(lambda w: set(w.render().external_ids.values()))
+    unseen = next(o for o in user.snapshot().upserted_objects if o.layer == "object"
+                  and o.status != ObjectNode.STATUS_MISSING and o.external_id not in in_view)
+    node = Node("correcting_planner", context=nodes.context)
+    spinner = Spinner(nodes.context)
+    spinner.add(node)
+    try:
+        view = RosMemory(node, ReentrantCallbackGroup(), TIMEOUT, 5.0)
+        assert not by_id(view.objects())[unseen.id].missing and view.snapshots == 1
+        view.mark_missing(unseen.id)
+        assert by_id(view.objects())[unseen.id].missing and view.snapshots == 1  # the update came, no snapshot
+        [held] = [o for o in user.snapshot().upserted_objects if o.id == unseen.id]
+        assert held.status == ObjectNode.STATUS_MISSING  # long-term memory holds the correction
+        view.mark_missing("obj_9999")  # memory has no such object: a warning, not a failed task
+        assert user.call(MarkMissing, "memory/mark_missing", object_id="obj_9999").error_code == \
+            MarkMissing.Response.NOT_FOUND
+
+        skipped = view.last_sequence + 5  # an update numbered past the next: the view starts again
+        bogus = user.node.create_publisher(GraphUpdate, "memory/graph_updates", 10)
+        assert user.spin_until(lambda: bogus.get_subscription_count() >= 3)
+        bogus.publish(GraphUpdate(sequence=skipped))
+        assert user.spin_until(lambda: view.last_sequence == skipped)
+        assert by_id(view.objects())[unseen.id].missing and view.snapshots == 2
+    finally:
+        spinner.shutdown()
+        node.destroy_node()
 
 
 @pytest.mark.parametrize("instruction", ["", "   ", "sing a song"])

@@ -120,7 +120,7 @@ def test_an_implausible_plan_is_refused_before_the_robot_moves() -> None:
 
 
 def test_memory_wrong_about_an_object_is_corrected_then_replanned() -> None:
-    robot = FakeRobot({("PickupObject", "Apple|1"): (SkillCode.SKILL_FAILED, "Apple|1 is too far away (3.20 m)")})
+    robot = FakeRobot({("PickupObject", "Apple|1"): (SkillCode.NOT_REACHABLE, "Apple|1 is too far away (3.20 m)")})
     task, memory, _ = runner(make_backend("symbolic"), robot=robot, max_replans=1)
     outcome = task.run("bring me the apple")
     assert "mark_missing obj_0003" in memory.calls
@@ -138,7 +138,7 @@ def test_a_failure_that_is_not_about_memory_does_not_touch_it() -> None:
 
 
 def test_a_step_whose_effect_already_holds_counts_as_done() -> None:
-    robot = FakeRobot({("OpenObject", "Fridge|1"): (SkillCode.SKILL_FAILED, "Fridge|1 is already open")})
+    robot = FakeRobot({("OpenObject", "Fridge|1"): (SkillCode.ALREADY_DONE, "Fridge|1 is already open")})
     task, _, _ = runner(make_backend("symbolic"), robot=robot)
     outcome = task.run("put the apple in the fridge")
     assert outcome.success and outcome.trace[4].success and "already open" in outcome.trace[4].error
@@ -151,7 +151,7 @@ def opened(robot: FakeRobot) -> list[str]:
 def test_memory_believing_a_container_open_is_not_trusted() -> None:
     # A camera does not see a door shut: a plan that trusted "open" would reach into a closed fridge.
     believed = [replace(o, states=(("open", True),)) if o.label == "Fridge" else o for o in KITCHEN]
-    robot = FakeRobot({("OpenObject", "Fridge|1"): (SkillCode.SKILL_FAILED, "Fridge|1 is already open")})
+    robot = FakeRobot({("OpenObject", "Fridge|1"): (SkillCode.ALREADY_DONE, "Fridge|1 is already open")})
     task, _, _ = runner(make_backend("symbolic"), robot=robot, memory=FakeMemory(believed))
     outcome = task.run("bring me the egg")
     assert outcome.success and robot.done[:2] == [("GoToObject", "Fridge|1"), ("OpenObject", "Fridge|1")]
@@ -170,7 +170,7 @@ def test_a_search_opens_each_container_once_then_explores_within_its_own_bound()
 
 def test_a_search_ends_when_nothing_is_left_to_explore() -> None:
     robot = FakeRobot({("Explore", ""): (SkillCode.SKILL_FAILED, "Nothing left to explore"),
-                       ("OpenObject", "Fridge|1"): (SkillCode.SKILL_FAILED, "Fridge|1 is already open")})
+                       ("OpenObject", "Fridge|1"): (SkillCode.ALREADY_DONE, "Fridge|1 is already open")})
     task, _, _ = runner(make_backend("symbolic"), robot=robot, max_replans=0)
     outcome = task.run("bring me the mug")
     assert opened(robot) == ["Fridge|1", "Microwave|1"]  # an already open fridge is not opened again

@@ -1,9 +1,10 @@
-"""Skills on a hand-built kitchen: preconditions fail in AI2-THOR's words, effects happen."""
+"""Skills on a hand-built kitchen: preconditions fail with a code (and AI2-THOR's words), effects happen."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from scene_graph.outcomes import SkillCode
 from sim.home.generate import floor_plan_home
 from sim.home.world import SPEED, HomeWorld
 from sim.records import Action
@@ -34,22 +35,24 @@ def test_go_to_object_moves_along_a_counted_path(scene):
 
 def test_go_to_object_by_type_and_unknown_id(scene):
     world, t = scene
-    assert do(world, "GoToObject", "apple").success
+    went = do(world, "GoToObject", "apple")
+    assert went.success and went.code == SkillCode.NONE
     assert not do(world, "GoToObject", "Apple|+09.99|+00.00|+00.00").success
-    assert "invalid" in do(world, "GoToObject", "Unicorn").error
+    unicorn = do(world, "GoToObject", "Unicorn")
+    assert unicorn.code == SkillCode.UNKNOWN_OBJECT and "invalid" in unicorn.error
 
 
 def test_pickup_needs_reach_and_a_free_hand(scene):
     world, t = scene
     do(world, "GoToObject", t["cabinet"])
     far = do(world, "PickupObject", t["apple"])
-    assert not far.success and "too far" in far.error
+    assert not far.success and far.code == SkillCode.NOT_REACHABLE and "too far" in far.error
     do(world, "GoToObject", t["apple"])
     assert do(world, "PickupObject", t["apple"]).success
     assert world.agent.held == t["apple"].object_id and t["apple"].picked_up and t["apple"].parent is None
     full = do(world, "PickupObject", t["knife"])
-    assert not full.success and "hand is full" in full.error
-    assert not do(world, "PickupObject", t["counter"]).success  # furniture: not pickupable
+    assert not full.success and full.code == SkillCode.SKILL_FAILED and "hand is full" in full.error
+    assert do(world, "PickupObject", t["counter"]).code == SkillCode.INVALID_OBJECT  # furniture: not pickupable
 
 
 def test_put_into_closed_fridge_fails_then_succeeds_when_open(scene):
@@ -60,7 +63,7 @@ def test_put_into_closed_fridge_fails_then_succeeds_when_open(scene):
     closed = do(world, "PutObject", t["fridge"])
     assert not closed.success and "closed" in closed.error
     assert do(world, "OpenObject", t["fridge"]).success
-    assert not do(world, "OpenObject", t["fridge"]).success  # already open
+    assert do(world, "OpenObject", t["fridge"]).code == SkillCode.ALREADY_DONE
     put = do(world, "PutObject", t["fridge"])
     assert put.success and world.agent.held is None
     assert t["apple"].parent == t["fridge"].object_id
@@ -70,7 +73,7 @@ def test_put_into_closed_fridge_fails_then_succeeds_when_open(scene):
     frame = world.render()
     assert world.home.instance_id(t["apple"].object_id) not in np.unique(frame.instance_ids)
     hidden = do(world, "PickupObject", t["apple"])
-    assert not hidden.success and "not visible" in hidden.error
+    assert not hidden.success and hidden.code == SkillCode.NOT_VISIBLE and "not visible" in hidden.error
 
 
 def test_put_needs_something_in_hand_and_a_receptacle(scene):
@@ -78,7 +81,8 @@ def test_put_needs_something_in_hand_and_a_receptacle(scene):
     do(world, "GoToObject", t["apple"])
     assert "not holding" in do(world, "PutObject", t["counter"]).error
     do(world, "PickupObject", t["knife"])
-    assert "not a receptacle" in do(world, "PutObject", t["apple"]).error
+    not_receptacle = do(world, "PutObject", t["apple"])
+    assert not_receptacle.code == SkillCode.INVALID_OBJECT and "not a receptacle" in not_receptacle.error
 
 
 def test_slice_needs_a_knife_in_hand(scene):
@@ -90,8 +94,10 @@ def test_slice_needs_a_knife_in_hand(scene):
     sliced = do(world, "SliceObject", t["apple"])
     assert sliced.success and t["apple"].states["sliced"]
     assert [(c.state, c.old, c.new, c.cause) for c in sliced.changes] == [("sliced", False, True, "agent:SliceObject")]
-    assert "already sliced" in do(world, "SliceObject", t["apple"]).error
-    assert "not sliceable" in do(world, "SliceObject", t["mug"]).error
+    again = do(world, "SliceObject", t["apple"])
+    assert again.code == SkillCode.ALREADY_DONE and "already sliced" in again.error
+    mug = do(world, "SliceObject", t["mug"])
+    assert mug.code == SkillCode.INVALID_OBJECT and "not sliceable" in mug.error
 
 
 def test_microwave_heats_and_cooks_what_is_inside_when_on(scene):
@@ -107,7 +113,8 @@ def test_microwave_heats_and_cooks_what_is_inside_when_on(scene):
     assert t["egg"].states["cooked"] is False
     assert do(world, "ToggleObjectOn", t["microwave"]).success
     assert t["egg"].states["cooked"] and t["egg"].states["temperature"] == "hot"
-    assert "already on" in do(world, "ToggleObjectOn", t["microwave"]).error
+    on_again = do(world, "ToggleObjectOn", t["microwave"])
+    assert on_again.code == SkillCode.ALREADY_DONE and "already on" in on_again.error
     assert "not toggleable" in do(world, "ToggleObjectOn", t["counter"]).error
 
 
@@ -201,7 +208,7 @@ def test_explore_goes_to_an_unvisited_room_first():
 def test_unknown_action_fails_cleanly(scene):
     world, _ = scene
     result = world.step(Action("Teleport", None))
-    assert not result.success and "Unknown action" in result.error
+    assert not result.success and result.code == SkillCode.UNKNOWN_SKILL and "Unknown action" in result.error
 
 
 @pytest.mark.parametrize("floor_plan", [2, 5, 301])
@@ -238,3 +245,23 @@ def test_put_on_a_crowded_receptacle_takes_another_free_spot_or_says_it_does_not
     result = do(world, "PutObject", burner)
     assert not result.success and "does not fit" in result.error and "level" in result.error
     assert world.agent.held == pot.object_id  # nothing lost: the pot stays in hand
+
+
+
+
+def test_a_change_is_placed_at_its_new_position_else_where_the_object_is_now(scene):
+    from sim.records import where_changed
+    world, t = scene
+    do(world, "GoToObject", t["apple"])
+    picked = do(world, "PickupObject", t["apple"])
+    do(world, "GoToObject", t["fridge"])
+    opened = do(world, "OpenObject", t["fridge"])
+    put = do(world, "PutObject", t["fridge"])
+    changes = picked.changes + opened.changes + put.changes
+    placed = dict(((c.object_id, c.state), where) for c, where in where_changed(changes, world.object_states()))
+    now = {o.object_id: o.position for o in world.object_states()}
+    moved = next(c for c in put.changes if c.state == "position")
+    assert placed[(moved.object_id, "position")] == moved.new
+    assert placed[(t["fridge"].object_id, "open")] == now[t["fridge"].object_id]
+    assert all(where == c.new if c.state == "position" else where is None  # unknown objects: no place
+               for c, where in where_changed(changes, []))

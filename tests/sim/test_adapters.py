@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from scene_graph.outcomes import SkillCode
 from sim.coords import (habitat_camera_pose, habitat_to_world, thor_to_world, thor_yaw_to_world, world_to_thor,
                         world_yaw_to_thor)
 from sim.interface import SimulatorUnavailable
@@ -106,6 +107,15 @@ def test_thor_action_mapping_and_helpers():
     assert target == {"x": 3.0, "z": 0.0}
     assert resolve_object(THOR_META, "mug") == "Mug|-00.50|+00.90|+01.00"
     assert resolve_object(THOR_META, "Unicorn") is None
+
+
+def test_thor_error_messages_become_codes_once_in_the_adapter():
+    assert thor.skill_code(True, "") == SkillCode.NONE
+    assert thor.skill_code(False, "Object ID appears to be invalid.") == SkillCode.UNKNOWN_OBJECT
+    assert thor.skill_code(False, "Mug|1 is not visible") == SkillCode.NOT_VISIBLE
+    assert thor.skill_code(False, "Mug|1 is too far away to be picked up") == SkillCode.NOT_REACHABLE
+    assert thor.skill_code(False, "Fridge|1 is already open") == SkillCode.ALREADY_DONE
+    assert thor.skill_code(False, "Cannot open: it is locked") == SkillCode.SKILL_FAILED
 
 
 def test_thor_state_diff_gives_changes():

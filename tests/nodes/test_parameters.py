@@ -1,0 +1,66 @@
+"""Every node's parameters: one frozen record per node, each key of config/memory.yaml declared and
+described, and values given as launch files and YAML give them."""
+from __future__ import annotations
+
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+import yaml
+
+rclpy = pytest.importorskip("rclpy")
+from rclpy.context import Context  # noqa: E402
+from rclpy.node import Node  # noqa: E402
+from rclpy.parameter import Parameter  # noqa: E402
+
+from memory_nodes.tools import stack  # noqa: E402
+from memory_nodes.long_term_node import LongTermParams  # noqa: E402
+from memory_nodes.node_support import ConfigurationError, declare_all  # noqa: E402
+from memory_nodes.planner_node import PlannerParams  # noqa: E402
+from memory_nodes.short_term_node import ShortTermParams  # noqa: E402
+from memory_nodes.sim_bridge_node import SimBridgeParams  # noqa: E402
+
+PARAMS = {"long_term_memory": LongTermParams, "short_term_memory": ShortTermParams, "sim_bridge": SimBridgeParams,
+          "planner": PlannerParams}
+
+
+def test_every_key_of_the_yaml_is_a_declared_and_described_parameter_of_its_node() -> None:
+    sections = yaml.safe_load(Path(stack.DEFAULT_PARAMS).read_text())
+    assert set(sections) == set(PARAMS)
+    for node, params in PARAMS.items():
+        declared = {f.name: f for f in fields(params)}
+        given = sections[node]["ros__parameters"]
+        assert [k for k in given if k not in declared] == [], node
+        for name, f in declared.items():
+            assert f.metadata["description"], f"{node}.{name} has no description"
+        for name, value in given.items():
+            default = declared[name].default
+            expected = (int, float) if isinstance(default, float) else list if isinstance(default, tuple) else type(default)
+            assert isinstance(value, expected), f"{node}.{name}: {value!r} is not a {type(default).__name__}"
+
+
+@pytest.fixture
+def context():
+    ctx = Context()
+    rclpy.init(context=ctx)
+    yield ctx
+    rclpy.try_shutdown(context=ctx)
+
+
+def test_a_whole_number_for_a_float_parameter_is_that_float_and_a_word_is_refused(context) -> None:
+    node = Node("params_test", context=context, parameter_overrides=[
+        Parameter("consolidate_interval_s", value=3), Parameter("capacity", value=7)])
+    try:
+        params = declare_all(node, ShortTermParams)
+        assert (params.consolidate_interval_s, params.capacity) == (3.0, 7)
+        assert isinstance(params.consolidate_interval_s, float) and isinstance(params.vouching_causes, tuple)
+        assert node.get_parameter("consolidate_interval_s").type_ == Parameter.Type.DOUBLE
+        assert node.describe_parameter("consolidate_interval_s").read_only
+    finally:
+        node.destroy_node()
+    bad = Node("params_bad", context=context, parameter_overrides=[Parameter("consolidate_interval_s", value="often")])
+    try:
+        with pytest.raises(ConfigurationError, match="consolidate_interval_s"):
+            declare_all(bad, ShortTermParams)
+    finally:
+        bad.destroy_node()

@@ -44,8 +44,8 @@ from sensor_msgs.msg import CameraInfo, Image
 from benchmarks.node_process import Session, domain_id, memory_node
 from embodied_memory.msg import GraphUpdate, InstanceSegmentation
 from memory_nodes.conversions import frame_to_msgs
-from scene_graph.fusion import Fusion
 from scene_graph.frames import RGBDFrame
+from scene_graph.fusion import Fusion
 from scene_graph.graph import SceneGraph
 from sim.home.generate import generate_home
 from sim.home.world import HomeWorld

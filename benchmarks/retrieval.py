@@ -252,7 +252,8 @@ def _tour(seed: int, rooms: int, out: Path) -> tuple[SceneGraph, HomeTruth]:
     home = run.world.home
     kinds = {r.room_id: r.kind for r in home.rooms}
     for kind in ("Drawer", "Cabinet"):  # leave one of each open in the kitchen, for the state questions
-        spots = [e for e in home if e.object_type == kind and kinds.get(e.room) == "Kitchen" and not e.states.get("open")]
+        spots = [e for e in home
+                 if e.object_type == kind and kinds.get(e.room) == "Kitchen" and not e.states.get("open")]
         if spots:
             run.act("GoToObject", spots[0].object_id)
             run.act("OpenObject", spots[0].object_id)

@@ -16,6 +16,7 @@ from typing import Callable, Iterator, Optional
 
 import cv2
 
+from planners.interfaces import KnownObject, SkillCode, SkillResult, SubgraphText, known_objects
 from scene_graph.fusion import Fusion
 from scene_graph.graph import SceneGraph
 from scene_graph.long_term import STATUS, ChangeOutcome, InputOrder, apply_confirmed_change, integrate_in_order
@@ -26,7 +27,6 @@ from scene_graph.serialize import task_subgraph
 from scene_graph.short_term import ShortTermMemory, change_unit, observation_units
 from sim.home.world import HomeWorld
 from sim.records import Action, ActionResult
-from planners.interfaces import KnownObject, SkillCode, SkillResult, SubgraphText, known_objects
 
 
 class _ConfirmedChanges:

@@ -16,6 +16,7 @@ from geometry_msgs.msg import Point32, Pose, PoseStamped, TransformStamped
 from sensor_msgs.msg import CameraInfo, Image
 from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithPose
 
+from embodied_memory.action import Skill
 from embodied_memory.msg import GraphUpdate as GraphUpdateMsg
 from embodied_memory.msg import InstanceSegmentation as InstanceSegmentationMsg
 from embodied_memory.msg import Layout as LayoutMsg
@@ -24,16 +25,29 @@ from embodied_memory.msg import ObjectNode as ObjectNodeMsg
 from embodied_memory.msg import Place as PlaceMsg
 from embodied_memory.msg import Relation as RelationMsg
 from embodied_memory.msg import StateChange as StateChangeMsg
-from embodied_memory.action import Skill
 from perception.records import Detection, InstanceImage
 from planners.interfaces import SkillResult
 from scene_graph.frames import CameraIntrinsics, RGBDFrame
 from scene_graph.ontology import ACTION_NAMES
 from scene_graph.outcomes import SkillCode
-from scene_graph.records import (MISSING, MOVED, VISIBLE, AreaNode, GraphDelta, ObjectNode, OrientedBox, Relation,
-                                  RoomNode)
-from scene_graph.rotations import (matrix_to_quaternion, quaternion_to_matrix, quaternion_to_yaw, rpy_to_matrix,
-                                   yaw_to_quaternion)
+from scene_graph.records import (
+    MISSING,
+    MOVED,
+    VISIBLE,
+    AreaNode,
+    GraphDelta,
+    ObjectNode,
+    OrientedBox,
+    Relation,
+    RoomNode,
+)
+from scene_graph.rotations import (
+    matrix_to_quaternion,
+    quaternion_to_matrix,
+    quaternion_to_yaw,
+    rpy_to_matrix,
+    yaw_to_quaternion,
+)
 from scene_graph.short_term import MemoryUnit, change_unit
 from sim.records import Action, ActionResult, ChangeValue, StateChange
 

@@ -12,6 +12,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
+
 @dataclass
 class SyncCounters:
     matched: int = 0

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import os
 import statistics
-from dataclasses import dataclass
 import threading
 import time
 from collections import Counter, deque
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -29,13 +29,30 @@ from visualization_msgs.msg import MarkerArray
 
 from embodied_memory.msg import GraphUpdate, InstanceSegmentation, Layout, StateChange
 from embodied_memory.srv import GetSnapshot, GetTaskSubgraph, ManageMemory, MarkMissing, QueryObjects
-from memory_nodes.conversions import (ConversionError, delta_to_msg, frame_from_msgs, from_time, layout_from_msg,
-                                      layout_to_msg, object_to_msg, offset_to_matrix, pose_to_matrix,
-                                      snapshot_to_msg, state_from_text)
+from memory_nodes.conversions import (
+    ConversionError,
+    delta_to_msg,
+    frame_from_msgs,
+    from_time,
+    layout_from_msg,
+    layout_to_msg,
+    object_to_msg,
+    offset_to_matrix,
+    pose_to_matrix,
+    snapshot_to_msg,
+    state_from_text,
+)
 from memory_nodes.frame_sync import ApproximateSync, PoseBuffer
 from memory_nodes.markers import build_markers
-from memory_nodes.node_support import (BadInput, ConfigurationError, declare_all, declare_request_limits,
-                                       diagnostics, parameter, spin_nodes)
+from memory_nodes.node_support import (
+    BadInput,
+    ConfigurationError,
+    declare_all,
+    declare_request_limits,
+    diagnostics,
+    parameter,
+    spin_nodes,
+)
 from scene_graph.admission import AdmissionLimits, Inadmissible, check_request, check_stamp
 from scene_graph.embeddings import EmbedderUnavailable
 from scene_graph.fusion import FusionConfig

@@ -27,13 +27,20 @@ from embodied_memory.msg import MemoryUnit as MemoryUnitMsg
 from embodied_memory.srv import GetSnapshot, GetTaskSubgraph, MarkMissing, QueryShortTerm
 from memory_nodes import calls
 from memory_nodes.calls import wait_done
-from memory_nodes.conversions import (delta_from_msg, from_time, layout_from_msg, object_from_msg,
-                                      relation_from_msg, skill_result_from_msg, state_from_text, to_time)
+from memory_nodes.conversions import (
+    delta_from_msg,
+    from_time,
+    layout_from_msg,
+    object_from_msg,
+    relation_from_msg,
+    skill_result_from_msg,
+    state_from_text,
+    to_time,
+)
 from planners.interfaces import KnownObject, SkillCode, SkillResult, SubgraphText, known_objects
 from scene_graph.graph import SCHEMA_VERSION, SceneGraph, SequenceGap
 from scene_graph.records import MISSING, GraphDelta
 from scene_graph.short_term import MemoryUnit
-
 
 _HELD_UPDATES = 1000  # graph updates kept while the view waits for its snapshot
 

@@ -18,7 +18,14 @@ from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
 
 from embodied_memory.action import ExecuteTask
-from memory_nodes.node_support import ConfigurationError, SingleGoal, declare_all, declare_request_limits, parameter, spin_nodes
+from memory_nodes.node_support import (
+    ConfigurationError,
+    SingleGoal,
+    declare_all,
+    declare_request_limits,
+    parameter,
+    spin_nodes,
+)
 from memory_nodes.planner_adapters import CallFailed, RosMemory, RosSkillExecutor
 from planners.backends import BACKENDS, BackendUnavailable, make_backend
 from planners.loop import Feedback, TaskError, TaskOutcome, TaskRunner

@@ -19,10 +19,24 @@ from std_msgs.msg import Float32
 
 from embodied_memory.msg import GraphUpdate, StateChange
 from embodied_memory.srv import QueryShortTerm
-from memory_nodes.conversions import (ConversionError, from_time, object_from_msg, state_to_text, to_time,
-                                      unit_from_state_change, unit_to_msg)
-from memory_nodes.node_support import (BadInput, ConfigurationError, declare_all, declare_request_limits,
-                                       diagnostics, parameter, spin_nodes)
+from memory_nodes.conversions import (
+    ConversionError,
+    from_time,
+    object_from_msg,
+    state_to_text,
+    to_time,
+    unit_from_state_change,
+    unit_to_msg,
+)
+from memory_nodes.node_support import (
+    BadInput,
+    ConfigurationError,
+    declare_all,
+    declare_request_limits,
+    diagnostics,
+    parameter,
+    spin_nodes,
+)
 from scene_graph.admission import check_request
 from scene_graph.embeddings import EmbedderUnavailable
 from scene_graph.ontology import ACTION_NAMES
@@ -144,7 +158,8 @@ class ShortTermMemoryNode(Node):
         with self._lock:
             rate = self.memory.hit_rate
             values = {"units": len(self.memory), "capacity": self.memory.capacity, "hits": self.memory.hits,
-                      "misses": self.memory.misses, "hit_rate": round(rate, 3), "rejected": self._bad.total, **self.traffic()}
+                      "misses": self.memory.misses, "hit_rate": round(rate, 3), "rejected": self._bad.total,
+                      **self.traffic()}
         self._hit_rate_pub.publish(Float32(data=float(rate)))
         level = DiagnosticStatus.WARN if values["rejected"] else DiagnosticStatus.OK
         self._diag_pub.publish(diagnostics(self, level, f"{values['units']} units", values))

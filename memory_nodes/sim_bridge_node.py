@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional, TypeVar
 
 import numpy as np
-
 from geometry_msgs.msg import PoseStamped
 from nav_msgs.msg import Odometry
 from rclpy.action import ActionServer, CancelResponse
@@ -29,17 +28,24 @@ from sensor_msgs.msg import CameraInfo, Image
 
 from embodied_memory.action import Skill
 from embodied_memory.msg import InstanceSegmentation, Layout, StateChange
-from memory_nodes.conversions import (ConversionError, frame_to_msgs, layout_to_msg, matrix_to_transform,
-                                      skill_goal_to_action, skill_result_to_msg, state_change_to_msg)
+from memory_nodes.conversions import (
+    ConversionError,
+    frame_to_msgs,
+    layout_to_msg,
+    matrix_to_transform,
+    skill_goal_to_action,
+    skill_result_to_msg,
+    state_change_to_msg,
+)
 from memory_nodes.node_support import SingleGoal, declare_all, declare_request_limits, parameter, spin_nodes
 from scene_graph.admission import check_request
-from sim.home.memory_layout import world_layout
-from sim.home.generate import floor_plan_home, generate_home
-from sim.home.household import Household
-from sim.perception import Perception
-from sim.home.world import HomeWorld
 from scene_graph.frames import RGBDFrame
 from sim.coords import base_under_camera
+from sim.home.generate import floor_plan_home, generate_home
+from sim.home.household import Household
+from sim.home.memory_layout import world_layout
+from sim.home.world import HomeWorld
+from sim.perception import Perception
 
 try:  # Built by setup where no ROS install provides it (interfaces/tf2_msgs): normally always there.
     from tf2_msgs.msg import TFMessage

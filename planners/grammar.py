@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-from scene_graph.ontology import ACTION_NAMES, OBJECT_TYPES
 from planners.interfaces import KnownObject
+from scene_graph.ontology import ACTION_NAMES, OBJECT_TYPES
 
 DONE = "Done"
 _LINE = re.compile(r"([A-Za-z]+)\(\s*([A-Za-z0-9_.|:+-]*)\s*\)")

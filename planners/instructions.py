@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
-from scene_graph.ontology import matching_types
-from scene_graph.goals import STATE_WORDS, Condition, parse_goal
 from planners.backends.base import InvalidInstruction
+from scene_graph.goals import STATE_WORDS, Condition, parse_goal
+from scene_graph.ontology import matching_types
 
 HOLD = "HOLD"
 _CLAUSES = re.compile(r"\s*(?:,|;|\.|\band then\b|\bthen\b|\band\b)\s*")

@@ -25,8 +25,14 @@ from dataclasses import dataclass, field, replace
 from enum import IntEnum
 from typing import Callable, Optional, Sequence
 
-from planners.backends.base import (BackendUnavailable, ImplausibleGoal, InvalidInstruction, PlannerBackend,
-                                    PlanRequest, PlanResponse)
+from planners.backends.base import (
+    BackendUnavailable,
+    ImplausibleGoal,
+    InvalidInstruction,
+    PlannerBackend,
+    PlanRequest,
+    PlanResponse,
+)
 from planners.grammar import DONE, SkillCall
 from planners.interfaces import KnownObject, MemoryAccess, SkillCode, SkillExecutor, by_id
 from planners.prompt import build_prompt

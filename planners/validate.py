@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Optional, Sequence
 
-from scene_graph.ontology import OBJECT_TYPES, canonical_type
-from scene_graph.records import VISIBLE
 from planners.grammar import SkillCall, applies
 from planners.interfaces import KnownObject, by_id
+from scene_graph.ontology import OBJECT_TYPES, canonical_type
+from scene_graph.records import VISIBLE
 
 KNIVES = ("Knife", "ButterKnife")
 

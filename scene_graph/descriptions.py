@@ -25,9 +25,11 @@ def _d(text: str, *uses: str) -> TypeDescription:
 
 DESCRIPTIONS: dict[str, TypeDescription] = {
     # furniture and appliances
-    "Fridge": _d("a refrigerator with a door, a big kitchen appliance that keeps food and drinks cold", "store groceries chilled",
+    "Fridge": _d("a refrigerator with a door, a big kitchen appliance that keeps food and drinks cold",
+                 "store groceries chilled",
                  "chill milk and leftovers", "cool storage for fresh food"),
-    "CounterTop": _d("the kitchen counter, a flat work surface", "prepare and chop food", "put things down in the kitchen"),
+    "CounterTop": _d("the kitchen counter, a flat work surface", "prepare and chop food",
+                     "put things down in the kitchen"),
     "Cabinet": _d("a cupboard with a door", "store crockery and groceries out of sight", "keep things put away"),
     "Drawer": _d("a sliding drawer", "keep small things tidy and out of sight"),
     "Sink": _d("the kitchen sink with running water", "wash dishes and vegetables", "rinse and clean things"),
@@ -71,7 +73,8 @@ DESCRIPTIONS: dict[str, TypeDescription] = {
     "Pan": _d("a frying pan", "fry eggs and cook food on the stove"),
     "Pot": _d("a cooking pot", "boil water, pasta or soup on the stove"),
     "Kettle": _d("a kettle", "boil water for tea or coffee"),
-    "Knife": _d("a sharp kitchen knife with a blade, a piece of cutlery", "cut, slice and chop bread, fruit and vegetables"),
+    "Knife": _d("a sharp kitchen knife with a blade, a piece of cutlery",
+                "cut, slice and chop bread, fruit and vegetables"),
     "ButterKnife": _d("a blunt butter knife", "spread butter or jam on bread"),
     "Fork": _d("a fork, a piece of cutlery", "eat dinner", "pick up food"),
     "Spoon": _d("a spoon, a piece of cutlery", "eat soup or cereal", "stir a drink"),
@@ -88,7 +91,8 @@ DESCRIPTIONS: dict[str, TypeDescription] = {
     "Newspaper": _d("a newspaper", "read the news"),
     "CellPhone": _d("a mobile phone", "call someone or send a message", "electronic device"),
     "Laptop": _d("a laptop computer", "work, browse the internet and send email", "electronic device"),
-    "RemoteControl": _d("a TV remote control, a small electronic device", "change the channel or turn the television on"),
+    "RemoteControl": _d("a TV remote control, a small electronic device",
+                        "change the channel or turn the television on"),
     "KeyChain": _d("a bunch of keys on a key ring", "lock and unlock the door", "take when leaving the house"),
     "CreditCard": _d("a credit or bank card", "pay for shopping", "money and wallet"),
     "Watch": _d("a wrist watch", "tell the time", "wear on the wrist"),

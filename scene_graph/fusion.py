@@ -438,7 +438,8 @@ class Fusion:
         supported = np.any(level & ~other, axis=1)
         c = r * (2 * r + 1) + r  # the centre of the window: the pixel the point projects to
         centre_valid = valid[:, c]
-        against = ~supported & centre_valid & ((seen[:, c] > expected + cfg.surface_tolerance) | np.any(level & other, axis=1))
+        against = ~supported & centre_valid & ((seen[:, c] > expected + cfg.surface_tolerance)
+                                               | np.any(level & other, axis=1))
         support, refute = int(np.count_nonzero(supported)), int(np.count_nonzero(against))
         decisive = support + refute
         return decisive >= cfg.min_evidence and refute >= cfg.absent_share * decisive
@@ -500,7 +501,8 @@ class Fusion:
                     self._merge(node.id, obs, stamp)
                     result["merged"].append(node.id)
                 else:  # the same object, somewhere else now: move it rather than remember it twice
-                    self._relocate(_voted(node, obs.label, obs.score), obs.points, fit_box(obs.points), stamp, obs.external_id,
+                    self._relocate(_voted(node, obs.label, obs.score), obs.points, fit_box(obs.points), stamp,
+                                   obs.external_id,
                                    confidence=max(node.confidence, cfg.initial_confidence))
                     result["relocated"].append(node.id)
         pairs = []
@@ -588,7 +590,8 @@ class Fusion:
 
     def _agrees(self, node: ObjectNode, label: str) -> bool:
         """Whether the node's label votes support ``label`` (itself or a look-alike) enough."""
-        return label == node.label or label_support(node, label, self.config.alike_weight) >= self.config.label_agreement
+        return (label == node.label
+                or label_support(node, label, self.config.alike_weight) >= self.config.label_agreement)
 
     def _same_kind(self, a: ObjectNode, b: ObjectNode) -> bool:
         """Furniture: the same label. Objects: either node's votes support the other's label."""
@@ -600,7 +603,8 @@ class Fusion:
         """Whether a node has been seen often enough, or confidently enough, to report as a fact: a
         detector's false positive is rarely confident and rarely repeats at one place, and a
         once-seen node that the next look refutes is dropped (negative evidence)."""
-        return (node.observation_count >= self.config.confirm_views or bool(self.trust_external_ids and node.external_id)
+        return (node.observation_count >= self.config.confirm_views
+                or bool(self.trust_external_ids and node.external_id)
                 or sum(weight for _, weight in node.label_votes) >= self.config.confirm_score)
 
     def _may_be_one(self, external_id: str, node: ObjectNode) -> bool:
@@ -823,6 +827,7 @@ def _bled(ids: np.ndarray, depth: np.ndarray, jump: float, per_m2: float) -> np.
             outside_id = np.roll(ids, -shift, axis=axis)
             outside_depth = np.roll(depth, -shift, axis=axis)
             behind = (neighbour_id == ids) & (neighbour_depth > 0) & (depth - neighbour_depth > jump + noise)
-            background = (outside_id != ids) & (outside_depth > 0) & (np.abs(depth - outside_depth) <= 0.3 * jump + noise)
+            background = ((outside_id != ids) & (outside_depth > 0)
+                          & (np.abs(depth - outside_depth) <= 0.3 * jump + noise))
             out |= behind & background
     return out

@@ -23,8 +23,17 @@ import networkx as nx
 import numpy as np
 
 from scene_graph.records import (
-    IN, MISSING, ON, PREDICATES, AreaNode, GraphDelta, ObjectNode, OrientedBox, Relation,
-    RoomNode, StateValue,
+    IN,
+    MISSING,
+    ON,
+    PREDICATES,
+    AreaNode,
+    GraphDelta,
+    ObjectNode,
+    OrientedBox,
+    Relation,
+    RoomNode,
+    StateValue,
 )
 from scene_graph.relations import BoxIndex, RelationConfig, relations_of
 

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from scene_graph.admission import AdmissionLimits, FrameAdmission, Inadmissible, check_layout, resume_stamp
-from scene_graph.fusion import FrameReport, Fusion, FusionConfig
 from scene_graph.frames import RGBDFrame
+from scene_graph.fusion import FrameReport, Fusion, FusionConfig
 from scene_graph.graph import SceneGraph
 from scene_graph.records import MISSING, AreaNode, GraphDelta, RoomNode, ScoredObject, StateValue
 from scene_graph.retrieval import MemoryRetriever, NoTextIndex, ObjectIndex
@@ -119,8 +119,9 @@ class LongTermMemory:
         self.fusion = Fusion(self.graph, config.fusion, trust_external_ids=config.trust_external_ids)
         self.admission = FrameAdmission(config.admission, config.fusion.max_depth)
         self.retriever = MemoryRetriever(self.graph, index)
-        self._periodic = PeriodicSnapshot(self.store, lambda: self.graph, config.snapshot_interval, config.name,
-                                          embeddings=self.retriever.embeddings) if config.snapshot_interval > 0 else None
+        self._periodic = PeriodicSnapshot(
+            self.store, lambda: self.graph, config.snapshot_interval, config.name,
+            embeddings=self.retriever.embeddings) if config.snapshot_interval > 0 else None
         self.input = InputOrder()  # a process that starts takes the stream as it comes, loaded or not
         self.loaded_from: Optional[Path] = None
         self._leased = 0

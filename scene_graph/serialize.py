@@ -25,6 +25,7 @@ from scene_graph.ontology import canonical_type
 from scene_graph.records import IN, MISSING, ON, AreaNode, ObjectNode, RoomNode
 from scene_graph.tokens import count_tokens
 
+
 def plain_line(text: object) -> str:
     """``text`` as one line of printable characters: control, format (bidi overrides, zero-width)
     and line or paragraph separator characters (U+2028, U+2029) become spaces."""

@@ -24,6 +24,7 @@ from typing import Any, Iterable, Optional, Sequence, Union
 from scene_graph.goals import Condition, parse_goal
 from sim.records import ChangeValue, ObjectState
 
+
 @dataclass(frozen=True)
 class Task:
     task_set: str

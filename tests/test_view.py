@@ -11,8 +11,16 @@ import pytest
 viser = pytest.importorskip("viser")
 
 from memory_nodes.tools.view import load_saved  # noqa: E402
-from memory_nodes.tools.view_scene import (HIGHLIGHT, MISSING_COLOR, MOVED_COLOR, MemoryScene,  # noqa: E402
-                                           MemoryView, ViewOptions, floor_mesh, type_color)
+from memory_nodes.tools.view_scene import (  # noqa: E402
+    HIGHLIGHT,
+    MISSING_COLOR,
+    MOVED_COLOR,
+    MemoryScene,
+    MemoryView,
+    ViewOptions,
+    floor_mesh,
+    type_color,
+)
 from memory_nodes.tools.view_timeline import MemoryState, MemoryTimeline, PoseSample, RobotTrack  # noqa: E402
 from scene_graph.graph import SceneGraph  # noqa: E402
 from scene_graph.ontology import OBJECT_TYPES  # noqa: E402
@@ -31,7 +39,8 @@ def _graph() -> SceneGraph:
     """A table with an apple and a mug on it (relations computed by the graph itself)."""
     graph = SceneGraph()
     graph.set_layout([KITCHEN], [])
-    table = ObjectNode("obj_0000", "DiningTable", "furniture", (2.0, 1.0, 0.4), OrientedBox((2.0, 1.0, 0.4), (1.2, 0.8, 0.8)))
+    table = ObjectNode("obj_0000", "DiningTable", "furniture", (2.0, 1.0, 0.4),
+                       OrientedBox((2.0, 1.0, 0.4), (1.2, 0.8, 0.8)))
     graph.upsert_object(table)
     for object_id, label, x in (("obj_0001", "Apple", 1.8), ("obj_0002", "Mug", 2.2)):
         box = OrientedBox((x, 1.0, 0.85), (0.1, 0.1, 0.1))

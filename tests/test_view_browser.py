@@ -22,9 +22,10 @@ import pytest
 viser = pytest.importorskip("viser")
 
 from browser import Browser, find_chromium, hue_pixels  # noqa: E402
+
+from memory_nodes.tools.view import load_saved  # noqa: E402
 from memory_nodes.tools.view_scene import HIGHLIGHT, MemoryView, type_color  # noqa: E402
 from memory_nodes.tools.view_timeline import MemoryTimeline, RobotTrack  # noqa: E402
-from memory_nodes.tools.view import load_saved  # noqa: E402
 from scene_graph.store import MemoryStore  # noqa: E402
 
 CHROMIUM = find_chromium()

@@ -17,8 +17,8 @@ from typing import Callable
 
 from benchmarks.stm import CAPACITIES, TraceEvent, replay
 from planners.interfaces import KnownObject, MemoryAccess, SubgraphText, by_id
-from scene_graph.tokens import count_tokens
 from scene_graph.short_term import POLICIES
+from scene_graph.tokens import count_tokens
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ from dataclasses import replace
 from typing import ContextManager, Iterable, Iterator, Optional, Protocol, Sequence
 
 from benchmarks.stm import TraceEvent
-from sim.home.memory_layout import world_layout
 from inprocess.runtime import HomeWorldExecutor, InProcessMemory
 from planners.interfaces import KnownObject, MemoryAccess, SkillExecutor, SkillResult
 from scene_graph.embeddings import MiniLMEmbedder
@@ -23,8 +22,9 @@ from scene_graph.serialize import whole_graph_text
 from scene_graph.short_term import ShortTermMemory
 from sim.home.home import Home
 from sim.home.household import Household
-from sim.perception import Perception
+from sim.home.memory_layout import world_layout
 from sim.home.world import HomeWorld
+from sim.perception import Perception
 from sim.records import ObjectState
 
 

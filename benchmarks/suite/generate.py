@@ -19,8 +19,8 @@ from typing import Callable, Optional, Sequence
 from scene_graph.ontology import OBJECT_TYPES, instruction_objects
 from sim.home.generate import floor_plan_home
 from sim.home.home import Home
-from sim.tasks import Task, holds, parse_goal
 from sim.home.world import HomeWorld
+from sim.tasks import Task, holds, parse_goal
 
 STOCK = ("Apple", "Bread", "Knife", "Mug", "Potato", "Tomato", "Egg", "Bowl", "Cup")
 MEMORY_SET = "Memory"

@@ -44,7 +44,8 @@ def markdown(result: dict) -> str:
         for name, row in rows.items():
             digits = {"tokens": 0, "graph_tokens": 0, "distance": 1, "steps": 1, "wall_s": 3}
             cells = [fmt(row[c], row[f"{c}_ci"], digits.get(c, 2)) for c in cols]
-            lines.append(f"| {ABLATIONS[name].title} | {row['n']} | {row.get('trivial', 0)} | " + " | ".join(cells) + " |")
+            lines.append(f"| {ABLATIONS[name].title} | {row['n']} | {row.get('trivial', 0)} | "
+                         + " | ".join(cells) + " |")
         lines.append("")
     lines += ["### KARMA's targets", "", "| comparison | target | measured | met |", "|---|---|---|---|"]
     lines += [f"| {k} | {g['target']} | {fmt(g['value'])} | {'yes' if g['met'] else 'no'} |"

@@ -31,16 +31,16 @@ from rclpy.publisher import Publisher
 from benchmarks.stm import TraceEvent
 from benchmarks.suite.env import copy_world, held_node, named_truth, resident_ids, tour
 from embodied_memory.srv import GetSnapshot, GetTaskSubgraph, ManageMemory, QueryShortTerm
-from memory_nodes.tools import stack
-from memory_nodes.planner_adapters import CallFailed, RosMemory, RosSkillExecutor, call_service
 from memory_nodes.long_term_node import LongTermMemoryNode
+from memory_nodes.planner_adapters import CallFailed, RosMemory, RosSkillExecutor, call_service
 from memory_nodes.short_term_node import ShortTermMemoryNode
 from memory_nodes.sim_bridge_node import SimBridge
+from memory_nodes.tools import stack
 from planners.interfaces import SkillResult
 from sim.home.home import Home
 from sim.home.household import Household
-from sim.perception import Perception
 from sim.home.world import HomeWorld
+from sim.perception import Perception
 from sim.records import ObjectState
 
 SERVICE_TIMEOUT_S = 30.0  # a busy 2-core machine running two episodes

@@ -25,8 +25,16 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
 from rclpy.topic_endpoint_info import TopicEndpointInfo
-from rosbags.interfaces import (Connection, ConnectionExtRosbag2, Qos, QosDurability, QosHistory,
-                                QosLiveliness, QosReliability, QosTime)
+from rosbags.interfaces import (
+    Connection,
+    ConnectionExtRosbag2,
+    Qos,
+    QosDurability,
+    QosHistory,
+    QosLiveliness,
+    QosReliability,
+    QosTime,
+)
 from rosbags.rosbag2 import Reader, ReaderError, StoragePlugin, Writer, WriterError
 from rosbags.typesys import TypesysError
 

@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from memory_nodes.tools.bag_cli import register as register_bag
 from memory_nodes.dds_profile import use_package_profile
+from memory_nodes.tools.bag_cli import register as register_bag
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # the job ran and failed
@@ -32,7 +32,8 @@ EXIT_CODES_HELP = """exit codes:
 # Benchmarks print figures, never pass/fail: each module exposes run(quick: bool) -> dict.
 BENCHMARKS: dict[str, tuple[str, str]] = {
     "fusion": ("benchmarks.fusion", "per-frame fusion cost at 320x240 with ~20 instances"),
-    "mapping": ("benchmarks.mapping", "memory of toured homes vs ground truth per perception model and a naive baseline"),
+    "mapping": ("benchmarks.mapping",
+                "memory of toured homes vs ground truth per perception model and a naive baseline"),
     "query": ("benchmarks.query", "text-query latency at 1k/10k/100k objects vs brute force"),
     "tokens": ("benchmarks.tokens", "prompt tokens: task subgraph vs whole graph"),
     "retrieval": ("benchmarks.retrieval", "free-text questions to memory: recall@3/MRR, hybrid vs label-only"),

@@ -29,10 +29,10 @@ from embodied_memory.action import ExecuteTask, Skill
 from embodied_memory.srv import GetSnapshot, ManageMemory
 from memory_nodes import calls
 from memory_nodes.tools import stack
-from scene_graph.ontology import OBJECT_TYPES
-from sim.home.meshes import type_colour
 from memory_nodes.tools.demo_pictures import GrowthRecorder, evenly, save_growth_strip, save_paths_map
+from scene_graph.ontology import OBJECT_TYPES
 from sim.home.generate import generate_home
+from sim.home.meshes import type_colour
 from sim.topdown import draw_map, map_frame
 
 log = logging.getLogger(__name__)

@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 import viser
 
-from scene_graph.store import MemoryStore
 from memory_nodes.tools.view_scene import MemoryView
 from memory_nodes.tools.view_timeline import MemoryState, MemoryTimeline, RobotTrack
+from scene_graph.store import MemoryStore
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,14 @@ from sensor_msgs.msg import Image
 from embodied_memory.msg import GraphUpdate, Layout
 from embodied_memory.srv import GetSnapshot
 from memory_nodes import calls
-from memory_nodes.conversions import (ConversionError, from_time, image_to_array, layout_from_msg,
-                                      object_from_msg, relation_from_msg)
+from memory_nodes.conversions import (
+    ConversionError,
+    from_time,
+    image_to_array,
+    layout_from_msg,
+    object_from_msg,
+    relation_from_msg,
+)
 from memory_nodes.dds_profile import use_package_profile
 from memory_nodes.node_support import BadInput, Spinner
 from memory_nodes.tools.view_scene import MemoryView

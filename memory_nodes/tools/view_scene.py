@@ -14,19 +14,19 @@ import logging
 import math
 import threading
 import zlib
-from functools import partial
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 import viser
 from scipy.spatial import Delaunay
 
+from memory_nodes.tools.view_timeline import MemoryState, MemoryTimeline, PoseSample, RobotTrack
 from scene_graph.graph import point_in_polygon
 from scene_graph.records import IN, MISSING, MOVED, NEAR, ON, AreaNode, ObjectNode, RoomNode
 from scene_graph.retrieval import MemoryRetriever
 from scene_graph.vector_index import NumpyVectorIndex
-from memory_nodes.tools.view_timeline import MemoryState, MemoryTimeline, PoseSample, RobotTrack
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from planners.backends.base import (BackendUnavailable, InvalidInstruction, PlannerBackend, PlanRequest,
-                                    PlanResponse)
+from planners.backends.base import BackendUnavailable, InvalidInstruction, PlannerBackend, PlanRequest, PlanResponse
 
 BACKENDS = ("symbolic", "transformers", "openai")
 

@@ -107,7 +107,8 @@ class TransformersBackend:
         if not path.is_dir() or (gguf_file and not (path / gguf_file).is_file()):
             raise BackendUnavailable(f"no model at {path / gguf_file if gguf_file else path}")
         self.tokenizer, self.model = _load(str(path), gguf_file)
-        use_tokenizer(HuggingFaceCounter(self.tokenizer, f"{type(self.tokenizer).__name__} of {path.name} {gguf_file}".strip()))
+        name = f"{type(self.tokenizer).__name__} of {path.name} {gguf_file}".strip()
+        use_tokenizer(HuggingFaceCounter(self.tokenizer, name))
         self.max_steps = max_steps
 
     def _encode(self, prompt: Prompt) -> list[int]:

@@ -17,13 +17,13 @@ from __future__ import annotations
 from collections import Counter
 from typing import Iterable, Sequence
 
-from scene_graph.goals import Condition
-from scene_graph.ontology import OBJECT_TYPES
 from planners.backends.base import ImplausibleGoal, InvalidInstruction, PlanRequest, PlanResponse
 from planners.grammar import SkillCall, format_plan
 from planners.instructions import HOLD, goals_for
 from planners.interfaces import KnownObject
 from planners.validate import KNIVES, PlanState, is_container
+from scene_graph.goals import Condition
+from scene_graph.ontology import OBJECT_TYPES
 
 # STATE goals reached by an appliance skill: (state, value) -> (skill, appliance types)
 _APPLIANCE = {

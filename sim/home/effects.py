@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
+from scene_graph.records import StateValue
 from sim.home.entities import Entity, Vec3
 from sim.home.home import Home
-from scene_graph.records import StateValue
 from sim.records import ChangeValue, StateChange
 
 _HEATERS = ("Microwave", "StoveBurner", "Toaster")

@@ -3,8 +3,17 @@ from __future__ import annotations
 
 import json
 
-from benchmarks.suite.generate import (MEMORY_SET, SETS, SUITES, SuiteSpec, by_floor_plan, generate_home_tasks,
-                                       generate_suite, home_for, write_suite)
+from benchmarks.suite.generate import (
+    MEMORY_SET,
+    SETS,
+    SUITES,
+    SuiteSpec,
+    by_floor_plan,
+    generate_home_tasks,
+    generate_suite,
+    home_for,
+    write_suite,
+)
 from sim.home.world import HomeWorld
 from sim.tasks import holds, load_tasks, parse_goal
 

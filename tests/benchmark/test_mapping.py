@@ -28,7 +28,8 @@ def test_grading_counts_matches_duplicates_labels_relations_and_moves():
 
 
 def test_the_naive_baseline_makes_a_new_node_for_a_new_label_at_the_same_place():
-    table, mug = solid("DiningTable", 1, (0.0, 0.0), (1.4, 0.9, 0.75)), solid("Mug", 4, (-0.3, -0.1), (0.09, 0.09, 0.1), base_z=0.75)
+    table = solid("DiningTable", 1, (0.0, 0.0), (1.4, 0.9, 0.75))
+    mug = solid("Mug", 4, (-0.3, -0.1), (0.09, 0.09, 0.1), base_z=0.75)
     naive = NaiveMap()
     for n, pose in enumerate(orbit((0.0, 0.0, 0.75), 1.8, 1.5, 3, start_deg=-130, span_deg=40)):
         frame = make_frame([table, mug], CAMERA, pose, float(n))

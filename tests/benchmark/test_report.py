@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import math
 
-import pytest
-
 import numpy as np
+import pytest
 from matplotlib.colors import to_rgb
 from PIL import Image
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from memory_fixtures import ROOMS
 
 from benchmarks.synthetic import CAMERA, look_at, make_frame, solid
-from memory_fixtures import ROOMS
 from scene_graph import admission as A
 from scene_graph.frames import CameraIntrinsics
 from scene_graph.graph import grid_areas

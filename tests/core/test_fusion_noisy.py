@@ -3,6 +3,8 @@ track ids that are reissued (frames from benchmarks/synthetic.py, altered as a d
 from __future__ import annotations
 
 from dataclasses import replace
+from types import MappingProxyType
+from typing import Mapping
 
 import numpy as np
 
@@ -18,8 +20,8 @@ APPLE = solid("Apple", 3, (0.25, 0.1), (0.08, 0.08, 0.09), base_z=0.75)
 VIEWS = orbit((0.0, 0.0, 0.75), radius=1.8, height=1.5, count=10, start_deg=-130, span_deg=60)
 
 
-def detector(frame: RGBDFrame, labels: dict[int, str] = {}, track: dict[int, str] = {},
-             missed: tuple[int, ...] = ()) -> RGBDFrame:
+def detector(frame: RGBDFrame, labels: Mapping[int, str] = MappingProxyType({}),
+             track: Mapping[int, str] = MappingProxyType({}), missed: tuple[int, ...] = ()) -> RGBDFrame:
     """The frame as a detector with a tracker reports it: some labels replaced, some instances
     not detected, track ids instead of the simulator's ids."""
     ids = frame.instance_ids.copy()

@@ -5,8 +5,14 @@ from dataclasses import replace
 
 from benchmarks.synthetic import CAMERA, make_frame, orbit, solid
 from scene_graph.graph import SceneGraph
-from scene_graph.long_term import (STATUS, ChangeOutcome, InputOrder, LongTermConfig, LongTermMemory,
-                                   apply_confirmed_change)
+from scene_graph.long_term import (
+    STATUS,
+    ChangeOutcome,
+    InputOrder,
+    LongTermConfig,
+    LongTermMemory,
+    apply_confirmed_change,
+)
 from scene_graph.records import MISSING, VISIBLE, ObjectNode, OrientedBox
 
 FRIDGE = solid("Fridge", 1, (0.0, 0.0), (0.8, 0.7, 1.8))

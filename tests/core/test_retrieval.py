@@ -66,7 +66,8 @@ def test_documents_say_what_things_are_for_and_where_in_words(memory):
     assert "keeps food and drinks cold" in document("fridge") and "holds apple" in document("fridge")
     assert document("mug").endswith("; on dining table; kitchen")
     assert "holds mug" in document("table")
-    assert label_document(retriever.graph, retriever.graph.get_object(ids["apple"])) == "Apple; sliced; in Fridge; Kitchen"
+    apple = retriever.graph.get_object(ids["apple"])
+    assert label_document(retriever.graph, apple) == "Apple; sliced; in Fridge; Kitchen"
 
 
 def test_words_rank_where_embeddings_blur(memory):

@@ -6,8 +6,13 @@ import math
 import numpy as np
 import pytest
 
-from scene_graph.rotations import (matrix_to_quaternion, quaternion_to_matrix, quaternion_to_yaw, rpy_to_matrix,
-                                   yaw_to_quaternion)
+from scene_graph.rotations import (
+    matrix_to_quaternion,
+    quaternion_to_matrix,
+    quaternion_to_yaw,
+    rpy_to_matrix,
+    yaw_to_quaternion,
+)
 
 S = math.sqrt(0.5)
 

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import json
-import os
 import logging
+import os
 import signal
 import subprocess
 import time
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from memory_fixtures import grow, grown
+
 from scene_graph.graph import SceneGraph
 from scene_graph.store import InvalidName, MemoryStore, NoSnapshot, PeriodicSnapshot
 

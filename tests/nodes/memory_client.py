@@ -10,13 +10,13 @@ from nav_msgs.msg import Odometry
 from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
+from scene_stream import SceneStream
 from sensor_msgs.msg import CameraInfo, Image
 from visualization_msgs.msg import MarkerArray
 
 from embodied_memory.msg import GraphUpdate, InstanceSegmentation, StateChange
 from memory_nodes import calls
 from memory_nodes.conversions import frame_to_msgs
-from scene_stream import SceneStream
 
 TIMEOUT = 20.0
 

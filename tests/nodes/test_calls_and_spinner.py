@@ -6,6 +6,7 @@ import time
 import pytest
 
 rclpy = pytest.importorskip("rclpy")
+from memory_client import Client  # noqa: E402
 from rclpy.action import GoalResponse  # noqa: E402
 from rclpy.context import Context  # noqa: E402
 from rclpy.node import Node  # noqa: E402
@@ -14,7 +15,6 @@ from rclpy.task import Future  # noqa: E402
 from embodied_memory.srv import QueryObjects  # noqa: E402
 from memory_nodes import calls  # noqa: E402
 from memory_nodes.node_support import SingleGoal, Spinner  # noqa: E402
-from memory_client import Client  # noqa: E402
 
 
 class LossyServer:

@@ -188,7 +188,8 @@ def test_skill_results_carry_the_simulator_code_both_ways():
     from embodied_memory.action import Skill
     from scene_graph.outcomes import SkillCode
     from sim.records import Action, ActionResult
-    failed = ActionResult(Action("OpenObject", "Fridge|1"), False, "Fridge|1 is already open", code=SkillCode.ALREADY_DONE)
+    failed = ActionResult(Action("OpenObject", "Fridge|1"), False, "Fridge|1 is already open",
+                          code=SkillCode.ALREADY_DONE)
     msg = cv.skill_result_to_msg(failed)
     assert (msg.success, msg.error_code, msg.error_message) == (False, Skill.Result.ALREADY_DONE, failed.error)
     back = cv.skill_result_from_msg(msg)

@@ -11,9 +11,8 @@ from rclpy.serialization import serialize_message  # noqa: E402
 from visualization_msgs.msg import Marker  # noqa: E402
 
 from memory_nodes.conversions import from_time  # noqa: E402
+from memory_nodes.markers import NAMESPACES, PREDICATE_COLOURS, MarkerKey, build_markers, label_colour, label_text  # noqa: E402
 from memory_nodes.tools.demo import DemoRun  # noqa: E402
-from memory_nodes.markers import (NAMESPACES, PREDICATE_COLOURS, MarkerKey, build_markers,  # noqa: E402
-                                  label_colour, label_text)
 from scene_graph.graph import SceneGraph, grid_areas  # noqa: E402
 from scene_graph.records import ObjectNode, OrientedBox, RoomNode  # noqa: E402
 

@@ -14,17 +14,17 @@ import pytest
 import yaml
 
 rclpy = pytest.importorskip("rclpy")
+from memory_client import Client  # noqa: E402
 from nav_msgs.msg import Odometry  # noqa: E402
 from rclpy.qos import DurabilityPolicy, QoSProfile  # noqa: E402
+from scene_stream import SceneStream, known_scene  # noqa: E402
 from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
 
 from embodied_memory.msg import StateChange  # noqa: E402
 from embodied_memory.srv import GetSnapshot, GetTaskSubgraph, ManageMemory, QueryObjects, QueryShortTerm  # noqa: E402
-from memory_nodes.tools import stack  # noqa: E402
 from memory_nodes.conversions import array_to_image, frame_to_msgs, to_time  # noqa: E402
 from memory_nodes.node_support import ConfigurationError  # noqa: E402
-from memory_client import Client  # noqa: E402
-from scene_stream import SceneStream, known_scene  # noqa: E402
+from memory_nodes.tools import stack  # noqa: E402
 
 pytestmark = pytest.mark.ros
 

@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 
 pytest.importorskip("rclpy")
-from embodied_memory.srv import QueryObjects  # noqa: E402
 from memory_client import Client  # noqa: E402
 from scene_stream import known_scene  # noqa: E402
+
+from embodied_memory.srv import QueryObjects  # noqa: E402
 
 pytestmark = pytest.mark.ros
 

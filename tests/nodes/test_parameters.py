@@ -13,12 +13,12 @@ from rclpy.context import Context  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 
-from memory_nodes.tools import stack  # noqa: E402
 from memory_nodes.long_term_node import LongTermParams  # noqa: E402
 from memory_nodes.node_support import ConfigurationError, declare_all  # noqa: E402
 from memory_nodes.planner_node import PlannerParams  # noqa: E402
 from memory_nodes.short_term_node import ShortTermParams  # noqa: E402
 from memory_nodes.sim_bridge_node import SimBridgeParams  # noqa: E402
+from memory_nodes.tools import stack  # noqa: E402
 
 PARAMS = {"long_term_memory": LongTermParams, "short_term_memory": ShortTermParams, "sim_bridge": SimBridgeParams,
           "planner": PlannerParams}
@@ -35,7 +35,8 @@ def test_every_key_of_the_yaml_is_a_declared_and_described_parameter_of_its_node
             assert f.metadata["description"], f"{node}.{name} has no description"
         for name, value in given.items():
             default = declared[name].default
-            expected = (int, float) if isinstance(default, float) else list if isinstance(default, tuple) else type(default)
+            expected = ((int, float) if isinstance(default, float)
+                        else list if isinstance(default, tuple) else type(default))
             assert isinstance(value, expected), f"{node}.{name}: {value!r} is not a {type(default).__name__}"
 
 

@@ -23,10 +23,10 @@ from sensor_msgs.msg import Image  # noqa: E402
 from sim_boxes import true_detections  # noqa: E402
 
 from embodied_memory.msg import InstanceSegmentation  # noqa: E402
-from memory_nodes.tools import stack  # noqa: E402
 from memory_nodes.conversions import array_to_image  # noqa: E402
 from memory_nodes.perception_node import PerceptionNode  # noqa: E402
 from memory_nodes.sim_bridge_node import SimBridge  # noqa: E402
+from memory_nodes.tools import stack  # noqa: E402
 from perception.records import Detection  # noqa: E402
 from scene_graph.frames import RGBDFrame  # noqa: E402
 from sim.home.generate import generate_home  # noqa: E402

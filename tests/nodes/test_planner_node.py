@@ -18,6 +18,7 @@ import yaml
 
 rclpy = pytest.importorskip("rclpy")
 from action_msgs.msg import GoalStatus  # noqa: E402
+from memory_client import Client  # noqa: E402
 from rclpy.action import ActionClient  # noqa: E402
 from rclpy.callback_groups import ReentrantCallbackGroup  # noqa: E402
 from rclpy.node import Node  # noqa: E402
@@ -27,11 +28,10 @@ from embodied_memory.action import ExecuteTask, Skill  # noqa: E402
 from embodied_memory.msg import GraphUpdate, ObjectNode  # noqa: E402
 from embodied_memory.srv import GetSnapshot, MarkMissing  # noqa: E402
 from memory_nodes import calls  # noqa: E402
-from memory_nodes.tools import stack  # noqa: E402
 from memory_nodes.node_support import Spinner  # noqa: E402
 from memory_nodes.planner_adapters import RosMemory  # noqa: E402
 from memory_nodes.planner_node import PlannerNode  # noqa: E402
-from memory_client import Client  # noqa: E402
+from memory_nodes.tools import stack  # noqa: E402
 from planners.interfaces import by_id  # noqa: E402
 from sim.home.placement import find_spot  # noqa: E402
 from sim.tasks import holds, parse_goal  # noqa: E402

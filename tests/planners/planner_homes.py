@@ -7,14 +7,14 @@ from typing import Optional
 
 import numpy as np
 
-from sim.home.memory_layout import world_layout
 from inprocess.runtime import HomeWorldExecutor, InProcessMemory
 from planners.interfaces import KnownObject, SkillCode, SkillResult, SubgraphText
+from scene_graph.goals import parse_goal
 from scene_graph.graph import SceneGraph
 from scene_graph.short_term import ShortTermMemory
 from sim.home.generate import generate_home
+from sim.home.memory_layout import world_layout
 from sim.home.world import HomeWorld
-from scene_graph.goals import parse_goal
 from sim.tasks import holds
 
 SEED = 3  # a kitchen, bedroom and living room; the tour sees a tomato in the fridge, mugs, a book, lamps

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import pytest
+from planner_homes import KITCHEN
 
 from planners.grammar import SKILLS, PlanSyntaxError, SkillCall, format_plan, parse_plan, valid_calls
-from planner_homes import KITCHEN
 
 
 def test_a_plan_parses_into_calls_and_prints_back() -> None:

@@ -6,16 +6,16 @@ import re
 from dataclasses import replace
 
 import pytest
+from planner_homes import WordEmbedder, goal_holds, new_home, toured_home
 
 from planners.backends import make_backend
 from planners.interfaces import known_objects
+from planners.loop import TaskError, TaskRunner
+from scene_graph.records import MISSING
 from scene_graph.retrieval import MemoryRetriever
 from scene_graph.short_term import ShortTermMemory
 from scene_graph.vector_index import NumpyVectorIndex
-from planners.loop import TaskError, TaskRunner
-from scene_graph.records import MISSING
 from sim.records import Action
-from planner_homes import WordEmbedder, goal_holds, new_home, toured_home
 
 
 @pytest.fixture(scope="module")

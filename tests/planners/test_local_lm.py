@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from planner_homes import KITCHEN, FakeMemory, FakeRobot
 
 from planners.backends import BackendUnavailable, PlanRequest, make_backend
 from planners.grammar import format_plan, parse_plan, valid_calls
@@ -11,7 +12,6 @@ from planners.loop import TaskRunner
 from planners.prompt import build_prompt
 from planners.validate import validate_plan
 from scene_graph.tokens import count_tokens, token_counter, use_tokenizer
-from planner_homes import KITCHEN, FakeMemory, FakeRobot
 
 
 @pytest.fixture(autouse=True)

@@ -4,11 +4,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from planner_homes import KITCHEN, FakeMemory, FakeRobot
 
 from planners.backends import BackendUnavailable, PlanRequest, PlanResponse, make_backend
 from planners.interfaces import SkillCode
 from planners.loop import Feedback, TaskError, TaskRunner
-from planner_homes import KITCHEN, FakeMemory, FakeRobot
 
 
 class Scripted:

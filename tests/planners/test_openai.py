@@ -9,12 +9,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable, Iterator
 
 import pytest
+from planner_homes import KITCHEN, FakeMemory, FakeRobot
 
 from planners.backends import BackendUnavailable, PlanRequest, make_backend
 from planners.grammar import SkillCall
 from planners.loop import TaskError, TaskRunner
 from planners.prompt import build_prompt
-from planner_homes import KITCHEN, FakeMemory, FakeRobot
 
 PLAN = "```\nGoToObject(obj_0006)\nToggleObjectOn(obj_0006)\nDone\n```"
 

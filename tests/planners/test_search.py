@@ -4,10 +4,10 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+from planner_homes import new_home, toured_home
 
 from planners.backends import make_backend
 from planners.loop import TaskError, TaskOutcome, TaskRunner
-from planner_homes import new_home, toured_home
 
 
 def opened(outcome: TaskOutcome) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from planner_homes import KITCHEN
 
 from planners.backends import InvalidInstruction, PlanRequest, make_backend
 from planners.backends.base import ImplausibleGoal
@@ -12,7 +13,6 @@ from planners.instructions import HOLD, goals_from_instruction
 from planners.interfaces import KnownObject
 from planners.prompt import Prompt
 from planners.validate import validate_plan
-from planner_homes import KITCHEN
 
 
 def plan(instruction: str, objects=KITCHEN, goals=(), held: str = "") -> str:

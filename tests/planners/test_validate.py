@@ -4,10 +4,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from planner_homes import KITCHEN
 
 from planners.grammar import parse_plan
 from planners.validate import validate_plan
-from planner_homes import KITCHEN
 
 
 def issue(plan: str, objects=KITCHEN, held: str = "") -> str:

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from scene_graph.ontology import OBJECT_TYPES
 from sim.home.entities import Entity, default_states
+from sim.home.generate import _navigation
 from sim.home.home import Home, IdMaker
 from sim.home.layout import Layout, Room, _slabs
-from sim.home.generate import _navigation
 
 
 def room_home(width: float = 6.0, depth: float = 4.0, kind: str = "Kitchen", walls: bool = True) -> Home:

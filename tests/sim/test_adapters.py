@@ -9,14 +9,19 @@ import numpy as np
 import pytest
 
 from scene_graph.outcomes import SkillCode
-from sim.coords import (habitat_camera_pose, habitat_to_world, thor_to_world, thor_yaw_to_world, world_to_thor,
-                        world_yaw_to_thor)
+from sim import habitat, thor
+from sim.coords import (
+    habitat_camera_pose,
+    habitat_to_world,
+    thor_to_world,
+    thor_yaw_to_world,
+    world_to_thor,
+    world_yaw_to_thor,
+)
 from sim.interface import SimulatorUnavailable
 from sim.metadata import diff_states, object_from_metadata
 from sim.records import Action
-from sim.thor import (InstanceRegistry, exploration_target, frame_from_event, nearest_pose, resolve_object,
-                      step_kwargs)
-from sim import habitat, thor
+from sim.thor import InstanceRegistry, exploration_target, frame_from_event, nearest_pose, resolve_object, step_kwargs
 
 
 def _thor_object(oid, otype, pos, parents=None, **extra):

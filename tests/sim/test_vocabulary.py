@@ -87,7 +87,8 @@ def test_the_home_of_a_floor_plan_holds_what_its_tasks_name_in_its_main_room_and
             placed = [e for e in holders if e.room == main.room_id]
             assert placed, group  # in the room kind the FloorPlan's number implies
             # on a surface in the open, or in the container where it usually lives
-            assert any(home[e.parent].receptacle.mode != "inside" or home[e.parent].object_type in HOME_OF[e.object_type]
+            assert any(home[e.parent].receptacle.mode != "inside"
+                       or home[e.parent].object_type in HOME_OF[e.object_type]
                        for e in placed), group
             reached = HomeWorld(home).step(Action("GoToObject", group[0]))  # the nearest one
             assert reached.success, reached.error

@@ -9,6 +9,7 @@ the detections' stamp and the depth image's frame. Logic lives in ``perception``
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Optional
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
@@ -27,28 +28,36 @@ from memory_nodes.conversions import (
     instance_image_to_msg,
 )
 from memory_nodes.frame_sync import ApproximateSync
-from memory_nodes.node_support import BadInput, declare, diagnostics, spin_nodes
+from memory_nodes.node_support import BadInput, declare_all, diagnostics, parameter, spin_nodes
 from perception.backends import PerceptionInputError
 from perception.depth_mask import depth_masks
 from perception.instances import compose_instances
 
 
+@dataclass(frozen=True)
+class DetectionsParams:
+    """The detections adapter's parameters (``config/memory.yaml``, section detections_to_instances)."""
+
+    masks_topic: str = parameter("", "Aligned instance image of the detections (mono8/mono16/32SC1, pixel k+1 = "
+                                 "detection k); empty: masks from depth inside each box")
+    class_names: str = parameter("", "Comma-separated names for numeric class ids (COCO order for a COCO "
+                                 "detector); empty: class ids are names already")
+    min_score: float = parameter(0.3, "Detections scored below this are dropped", float_range=(0.0, 1.0))
+    depth_step: float = parameter(0.04, "Largest depth jump between neighbours of one surface, as a fraction of "
+                                  "depth (depth masks)", float_range=(0.005, 0.5))
+    sync_slop_s: float = parameter(0.02, "Largest stamp spread of matched detections/depth/masks (s)",
+                                   float_range=(0.0, 0.5))
+
+
 class DetectionsToInstances(Node):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("detections_to_instances", **kwargs)
-        p = self._param
-        masks_topic = p("masks_topic", "", "Aligned instance image of the detections (mono8/mono16/32SC1, "
-                        "pixel k+1 = detection k); empty: masks from depth inside each box")
-        names = p("class_names", "", "Comma-separated names for numeric class ids (COCO order for a "
-                  "COCO detector); empty: class ids are names already")
+        params = self.params = declare_all(self, DetectionsParams)
+        masks_topic, names = params.masks_topic, params.class_names
         self._class_names = [n.strip() for n in names.split(",")] if names.strip() else []
-        self._min_score = p("min_score", 0.3, "Detections scored below this are dropped", float_range=(0.0, 1.0))
-        self._depth_step = p("depth_step", 0.04, "Largest depth jump between neighbours of one surface, as a "
-                             "fraction of depth (depth masks)", float_range=(0.005, 0.5))
-        slop = p("sync_slop_s", 0.02, "Largest stamp spread of matched detections/depth/masks (s)",
-                 float_range=(0.0, 0.5))
+        self._min_score, self._depth_step = params.min_score, params.depth_step
         streams = ("detections", "depth", "masks") if masks_topic else ("detections", "depth")
-        self._sync = ApproximateSync(streams, slop, 10)
+        self._sync = ApproximateSync(streams, params.sync_slop_s, 10)
         self._bad = BadInput(self)
         self.published = 0
         self._pub = self.create_publisher(InstanceSegmentation, "camera/instances", 5)
@@ -59,9 +68,6 @@ class DetectionsToInstances(Node):
             if stream in streams:
                 self.create_subscription(msg_type, topic, lambda m, s=stream: self._on(s, m), qos_profile_sensor_data)
         self.create_timer(1.0, self._publish_diagnostics)
-
-    def _param(self, name: str, default: Any, description: str, **ranges: Any) -> Any:
-        return declare(self, name, default, description, **ranges)
 
     def _on(self, stream: str, msg: Any) -> None:
         matched = self._sync.add(stream, from_time(msg.header.stamp), msg)

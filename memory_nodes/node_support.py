@@ -12,7 +12,7 @@ import threading
 import time
 import traceback
 from collections import Counter
-from dataclasses import field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Optional, Sequence, TypeVar
 
 import rclpy
@@ -89,21 +89,32 @@ def declare_all(node: Node, params: type[P]) -> P:
     return params(**values)
 
 
+_LIMITS = RequestLimits()
+
+
+@dataclass(frozen=True)
+class RequestLimitParams:
+    """The request size caps every serving node declares beside its own record (each node's section
+    of the YAML sets them); defaults from :class:`scene_graph.admission.RequestLimits`."""
+
+    max_request_text_chars: int = parameter(_LIMITS.max_text_chars, "Longest query text, instruction or goal "
+                                            "condition accepted; longer requests get INVALID_REQUEST",
+                                            integer_range=(1, 1_000_000))
+    max_request_ids: int = parameter(_LIMITS.max_ids, "Most ids in one request", integer_range=(1, 100_000))
+    max_request_id_chars: int = parameter(_LIMITS.max_id_chars, "Longest id, label, room or skill name in a "
+                                          "request", integer_range=(1, 10_000))
+    max_goal_conditions: int = parameter(_LIMITS.max_goal_conditions, "Most goal conditions of one task",
+                                         integer_range=(0, 10_000))
+    max_request_results: int = parameter(_LIMITS.max_results, "Largest k of a query", integer_range=(1, 1_000_000))
+
+    def limits(self) -> RequestLimits:
+        return RequestLimits(self.max_request_text_chars, self.max_request_ids, self.max_request_id_chars,
+                             self.max_goal_conditions, self.max_request_results)
+
+
 def declare_request_limits(node: Node) -> RequestLimits:
-    """The request size caps every serving node declares (each node's section of the YAML sets them)."""
-    d = RequestLimits()
-    return RequestLimits(
-        max_text_chars=declare(node, "max_request_text_chars", d.max_text_chars, "Longest query text, instruction "
-                               "or goal condition accepted; longer requests get INVALID_REQUEST",
-                               integer_range=(1, 1_000_000)),
-        max_ids=declare(node, "max_request_ids", d.max_ids, "Most ids in one request", integer_range=(1, 100_000)),
-        max_id_chars=declare(node, "max_request_id_chars", d.max_id_chars, "Longest id, label, room or skill "
-                             "name in a request", integer_range=(1, 10_000)),
-        max_goal_conditions=declare(node, "max_goal_conditions", d.max_goal_conditions, "Most goal conditions "
-                                    "of one task", integer_range=(0, 10_000)),
-        max_results=declare(node, "max_request_results", d.max_results, "Largest k of a query",
-                            integer_range=(1, 1_000_000)),
-    )
+    """Declare :class:`RequestLimitParams` on ``node`` and return the caps."""
+    return declare_all(node, RequestLimitParams).limits()
 
 
 class BadInput:

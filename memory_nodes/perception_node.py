@@ -12,6 +12,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections import deque
+from dataclasses import dataclass
 from typing import Any, Optional
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
@@ -21,7 +22,7 @@ from sensor_msgs.msg import Image
 
 from embodied_memory.msg import InstanceSegmentation
 from memory_nodes.conversions import ConversionError, depth_to_metres, from_time, image_to_array, instance_image_to_msg
-from memory_nodes.node_support import BadInput, declare, diagnostics, spin_nodes
+from memory_nodes.node_support import BadInput, declare_all, diagnostics, parameter, spin_nodes
 from perception.backends import (
     DETECTORS,
     MASKERS,
@@ -39,32 +40,40 @@ _LATENCY_WINDOW = 100
 _DEPTH_WAIT_S = 0.5  # how long a colour image waits for its depth image
 
 
+@dataclass(frozen=True)
+class PerceptionParams:
+    """The perception node's parameters (``config/memory.yaml``, section perception)."""
+
+    detector_backend: str = parameter("owlv2", f"Open-vocabulary detector: {' | '.join(DETECTORS)}")
+    detector_model: str = parameter("", "Local folder of the detector's weights and processor (save_pretrained "
+                                    "layout, e.g. a copy of google/owlv2-base-patch16-ensemble); never downloaded")
+    mask_backend: str = parameter("depth", f"Masks from boxes: {' | '.join(MASKERS)} (depth: largest "
+                                  "depth-coherent segment in each box, no model)")
+    mask_model: str = parameter("", "Local folder of the SAM weights and processor (mask_backend sam)")
+    vocabulary: str = parameter("", "Comma-separated words to detect; empty: the ontology's object types in words")
+    score_threshold: float = parameter(0.1, "Detections scored below this are dropped", float_range=(0.0, 1.0))
+    text_threshold: float = parameter(0.25, "Grounding DINO: score a phrase needs to name a box",
+                                      float_range=(0.0, 1.0))
+    rate_hz: float = parameter(5.0, "Segmentation rate (Hz) on the newest frame", float_range=(0.1, 60.0))
+    sync_slop_s: float = parameter(0.02, "Largest stamp gap between a colour image and its depth (s)",
+                                   float_range=(0.0, 0.5))
+    depth_step: float = parameter(0.04, "Largest depth jump within one surface, as a fraction of depth "
+                                  "(depth masks)", float_range=(0.005, 0.5))
+    track_max_misses: int = parameter(5, "Frames a track may go unseen before its id is retired",
+                                      integer_range=(0, 1000))
+    torch_threads: int = parameter(0, "CPU threads of the models (0: torch's default); 1 keeps a shared CPU's "
+                                   "other work from stalling them", integer_range=(0, 256))
+
+
 class PerceptionNode(Node):
     """``detector``: use this detector instead of the one the parameters name (a test double or a
     harness's own model), behind the same interface."""
 
     def __init__(self, detector: Optional[Detector] = None, **kwargs: Any) -> None:
         super().__init__("perception", **kwargs)
-        p = self._param
-        kind = p("detector_backend", "owlv2", f"Open-vocabulary detector: {' | '.join(DETECTORS)}")
-        folder = p("detector_model", "", "Local folder of the detector's weights and processor "
-                   "(save_pretrained layout, e.g. a copy of google/owlv2-base-patch16-ensemble); never downloaded")
-        mask_kind = p("mask_backend", "depth", f"Masks from boxes: {' | '.join(MASKERS)} (depth: largest "
-                      "depth-coherent segment in each box, no model)")
-        mask_folder = p("mask_model", "", "Local folder of the SAM weights and processor (mask_backend sam)")
-        words = p("vocabulary", "", "Comma-separated words to detect; empty: the ontology's object types in words")
-        threshold = p("score_threshold", 0.1, "Detections scored below this are dropped", float_range=(0.0, 1.0))
-        text_threshold = p("text_threshold", 0.25, "Grounding DINO: score a phrase needs to name a box",
-                           float_range=(0.0, 1.0))
-        rate_hz = p("rate_hz", 5.0, "Segmentation rate (Hz) on the newest frame", float_range=(0.1, 60.0))
-        self._slop = p("sync_slop_s", 0.02, "Largest stamp gap between a colour image and its depth (s)",
-                       float_range=(0.0, 0.5))
-        depth_step = p("depth_step", 0.04, "Largest depth jump within one surface, as a fraction of depth "
-                       "(depth masks)", float_range=(0.005, 0.5))
-        max_misses = p("track_max_misses", 5, "Frames a track may go unseen before its id is retired",
-                       integer_range=(0, 1000))
-        threads = p("torch_threads", 0, "CPU threads of the models (0: torch's default); 1 keeps a shared "
-                    "CPU's other work from stalling them", integer_range=(0, 256))
+        params = self.params = declare_all(self, PerceptionParams)
+        self._slop = params.sync_slop_s
+        threads = params.torch_threads
         if threads:
             import torch
 
@@ -77,11 +86,14 @@ class PerceptionNode(Node):
         self._latency_ms: deque[float] = deque(maxlen=_LATENCY_WINDOW)
         self.unavailable = ""
         self.segmenter: Optional[Segmenter] = None
+        words = params.vocabulary
         vocabulary = [w.strip() for w in words.split(",") if w.strip()] if words.strip() else default_vocabulary()
         try:
-            detector = detector or make_detector(kind, folder, vocabulary, threshold, text_threshold)
-            self.segmenter = Segmenter(detector, make_masker(mask_kind, mask_folder, depth_step),
-                                       IouTracker(max_misses=max_misses))
+            detector = detector or make_detector(params.detector_backend, params.detector_model, vocabulary,
+                                                 params.score_threshold, params.text_threshold)
+            self.segmenter = Segmenter(detector, make_masker(params.mask_backend, params.mask_model,
+                                                             params.depth_step),
+                                       IouTracker(max_misses=params.track_max_misses))
         except (ModelUnavailable, PerceptionInputError) as exc:
             self.unavailable = str(exc)
             self.get_logger().error(f"perception publishes nothing: {exc}")
@@ -90,14 +102,11 @@ class PerceptionNode(Node):
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_subscription(Image, "camera/color/image_raw", self._on_color, _LATEST_ONLY)
         self.create_subscription(Image, "camera/depth/image_raw", lambda m: self._depths.append(m), _LATEST_ONLY)
-        self.create_timer(1.0 / rate_hz, self._segment_newest)
+        self.create_timer(1.0 / params.rate_hz, self._segment_newest)
         self.create_timer(1.0, self._publish_diagnostics)
         if self.segmenter is not None:
             self.get_logger().info(f"segmenting with {self.segmenter.detector.name} + "
-                                   f"{self.segmenter.masker.name} at up to {rate_hz:g} Hz")
-
-    def _param(self, name: str, default: Any, description: str, **ranges: Any) -> Any:
-        return declare(self, name, default, description, **ranges)
+                                   f"{self.segmenter.masker.name} at up to {params.rate_hz:g} Hz")
 
     def _on_color(self, msg: Image) -> None:
         self.frames_in += 1

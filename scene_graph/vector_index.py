@@ -470,8 +470,10 @@ class ChromaVectorIndex(_EmbeddingIndex):
         found: dict[str, np.ndarray] = {}
         for part in self._chunks(len(ids)):
             got = self._collection.get(ids=list(ids[part]), include=["embeddings"])
-            assert got["embeddings"] is not None  # asked for in include
-            found.update(zip(got["ids"], map(np.asarray, got["embeddings"])))
+            vectors = got["embeddings"]
+            if vectors is None:  # asked for in include: a server that omits them is broken
+                raise VectorIndexError("the Chroma server returned no embeddings for get(include=['embeddings'])")
+            found.update(zip(got["ids"], map(np.asarray, vectors)))
         missing = [i for i in ids if i not in found]
         if missing:
             raise VectorIndexError(f"unknown ids: {missing[:5]}")

@@ -590,6 +590,10 @@ class SceneGraph:
         graph._sequence = int(sequence)
         return graph
 
+    def continue_object_index(self, index: int) -> None:
+        """Make :meth:`new_object_id` continue at ``index`` when that is ahead (a journal's replay)."""
+        self._next_index = max(self._next_index, int(index))
+
     def set_points(self, object_id: str, points: np.ndarray) -> None:
         """Replace an object's stored geometry (a journal's replay); geometry is not part of deltas."""
         if object_id in self._objects:

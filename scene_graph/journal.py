@@ -5,7 +5,8 @@ after that snapshot, appended in batches (one batch per journal interval) and fs
 loses at most the batch not yet written. A batch is one record::
 
     magic "EMJ1" | payload length (u32 LE) | CRC-32 of the payload (u32 LE) | payload
-    payload = JSON length (u32 LE) | JSON {"deltas": [...], "points": [[id, n], ...]} | float32 points
+    payload = JSON length (u32 LE) | JSON {"deltas": [...], "points": [[id, n], ...], "next_object_index": i}
+              | float32 points
 
 Geometry is not part of deltas; a batch carries the latest points of the objects its deltas
 touched, as they were when it was written. A batch is all or nothing: reading stops at the first
@@ -71,6 +72,7 @@ class Batch:
 
     deltas: tuple[GraphDelta, ...]
     geometry: Mapping[str, np.ndarray]
+    next_object_index: int  # so ids handed out after a replay never repeat
 
 
 def encode_batch(batch: Batch) -> bytes:
@@ -78,7 +80,8 @@ def encode_batch(batch: Batch) -> bytes:
     owners = sorted(batch.geometry)
     points = [np.ascontiguousarray(batch.geometry[i], dtype=np.float32).reshape(-1, 3) for i in owners]
     document = json.dumps({"deltas": [delta_to_dict(d) for d in batch.deltas],
-                           "points": [[i, len(p)] for i, p in zip(owners, points)]}, separators=(",", ":")).encode()
+                           "points": [[i, len(p)] for i, p in zip(owners, points)],
+                           "next_object_index": batch.next_object_index}, separators=(",", ":")).encode()
     payload = b"".join([_LENGTH.pack(len(document)), document, *(p.tobytes() for p in points)])
     return _HEADER.pack(MAGIC, len(payload), zlib.crc32(payload)) + payload
 
@@ -94,7 +97,7 @@ def _decode_payload(payload: bytes) -> Batch:
         start += int(count)
     if start != len(flat):
         raise ValueError("journal batch points disagree with their counts")
-    return Batch(tuple(delta_from_dict(d) for d in document["deltas"]), geometry)
+    return Batch(tuple(delta_from_dict(d) for d in document["deltas"]), geometry, int(document["next_object_index"]))
 
 
 @dataclass(frozen=True)

@@ -235,6 +235,7 @@ def replay(graph: SceneGraph, journal: JournalRead) -> int:
             applied += 1
         for object_id, points in batch.geometry.items():
             graph.set_points(object_id, points)
+        graph.continue_object_index(batch.next_object_index)
     return applied
 
 
@@ -487,7 +488,7 @@ class PeriodicSnapshot:
 
     def _append(self, journal: JournalWriter, graph: SceneGraph, now: float) -> Path:
         geometry = {i: graph.points(i) for i in self._touched if i in graph and len(graph.points(i))}
-        journal.append(Batch(tuple(self._pending), geometry))
+        journal.append(Batch(tuple(self._pending), geometry, graph.next_object_index))
         self._pending.clear()
         self._touched.clear()
         self._journal_time, self._last_sequence = now, graph.sequence

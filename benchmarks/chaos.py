@@ -3,7 +3,8 @@ ingest and saving, restarted each time; nothing on disk may be lost beyond one j
 
 Each cycle starts the node (its own process, on 127.0.0.1 only) on the same memory folder with
 short save intervals (full snapshots every ``SNAPSHOT_S``, journal appends every ``JOURNAL_S``),
-streams a simulated home's camera tour into it, and after a random time sends SIGKILL or SIGTERM.
+streams a simulated home's camera tour into it, and after a random time sends SIGKILL or SIGTERM
+(in turn).
 Every pass of the tour is shifted by ``SHIFT_M`` with its own external ids, so memory keeps
 gaining objects and a lost change shows as a lost object. The node's graph updates tell which
 objects it held and the highest sequence number it published before the signal; after the
@@ -126,7 +127,7 @@ def _cycle(session: Session, publishers: dict[str, Any], tour: list[RGBDFrame], 
 
 
 def run(quick: bool = False, kills: int = 0, seed: int = 0) -> dict[str, Any]:
-    """``kills`` cycles (default 30, quick 4), alternating at random between SIGKILL and SIGTERM."""
+    """``kills`` cycles (default 30, quick 4), SIGKILL and SIGTERM in turn, each at a random moment."""
     kills = kills or (QUICK_KILLS if quick else KILLS)
     rng = random.Random(seed)
     tour = tour_frames(rooms=2)
@@ -138,7 +139,7 @@ def run(quick: bool = False, kills: int = 0, seed: int = 0) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-chaos-") as tmp:
         folder = Path(tmp)
         for cycle in range(kills + 1):  # the last start only checks what the last signal left
-            sig = rng.choice([signal.SIGKILL, signal.SIGTERM])
+            sig = (signal.SIGKILL, signal.SIGTERM)[cycle % 2]
             with memory_node(folder, "chaos_camera", params) as session:
                 objects, sequence = _snapshot(session)
                 if cycle:

@@ -400,12 +400,16 @@ class LongTermMemoryNode(Node):
         self._diag_pub.publish(diagnostics(self, level, f"{values['objects']} objects", values))
 
     def _save_when_due(self) -> None:
-        """Journal append or full snapshot (:meth:`LongTermMemory.tick`); a full disk must not stop memory."""
-        with self._lock:
-            try:
-                self.memory.tick()
-            except Exception as exc:
-                self.get_logger().error(f"saving memory failed: {exc}", throttle_duration_sec=30.0)
+        """Journal append or full snapshot (:meth:`LongTermMemory.begin_tick`): a full snapshot is copied
+        under the lock and written after it, so fusion and queries do not wait for the disk. A full
+        disk must not stop memory."""
+        try:
+            with self._lock:
+                write = self.memory.begin_tick()
+            if write is not None:
+                write()
+        except Exception as exc:
+            self.get_logger().error(f"saving memory failed: {exc}", throttle_duration_sec=30.0)
 
     def traffic(self) -> dict[str, int]:
         """Messages handled so far, also in the diagnostics: ``frames_handled`` (frame sets fused or

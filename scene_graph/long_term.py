@@ -190,6 +190,11 @@ class LongTermMemory:
         (at least as often as the journal interval)."""
         return self._periodic.tick() if self._periodic is not None else None
 
+    def begin_tick(self) -> Optional[Callable[[], Path]]:
+        """:meth:`tick` in two parts (:meth:`PeriodicSnapshot.begin`): call this with memory held still;
+        run what it returns (a full snapshot's write, seconds at 10k objects) after letting go."""
+        return self._periodic.begin() if self._periodic is not None else None
+
     def flush(self) -> Optional[Path]:
         """Make memory durable now if it changed (on shutdown: a journal append when there is a
         journal, else a full snapshot); periodic saving must be on."""

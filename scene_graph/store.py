@@ -131,7 +131,8 @@ def _embedding_arrays(embeddings: Optional[Embeddings], strings: Optional[String
         return {}
     def text(values: Sequence[str]) -> np.ndarray:
         return strings.codes(list(values)) if strings is not None else np.array(list(values), dtype=str)
-    arrays = {"embedding_ids": text(embeddings[0]), "embeddings": np.asarray(embeddings[1], dtype=np.float32)}
+    # A copy: a snapshot may be written after the index has moved on.
+    arrays = {"embedding_ids": text(embeddings[0]), "embeddings": np.array(embeddings[1], dtype=np.float32)}
     if len(embeddings) > 2:
         arrays["embedding_texts"] = text(embeddings[2])
     return arrays
@@ -198,7 +199,7 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _verified(path: Path) -> tuple[dict[str, Any], bytes]:
+def verified(path: Path) -> tuple[dict[str, Any], bytes]:
     """The snapshot's document and its npz, if every part matches the manifest; else ValueError."""
     document = json.loads(path.read_bytes())
     if not isinstance(document, dict) or document.get("format") != FORMAT \
@@ -237,6 +238,36 @@ def replay(graph: SceneGraph, journal: JournalRead) -> int:
             graph.set_points(object_id, points)
         graph.continue_object_index(batch.next_object_index)
     return applied
+
+
+@dataclass(frozen=True)
+class PreparedSnapshot:
+    """Everything a snapshot holds, copied out of the graph (:func:`prepare`)."""
+
+    version: int
+    sequence: int
+    document: dict[str, Any]  # manifest fields known before writing (version 2: with the graph)
+    arrays: dict[str, np.ndarray]  # version 3: the record table, geometry and embeddings
+    blob: bytes = b""  # version 2: the npz of geometry and embeddings
+
+
+def prepare(graph: SceneGraph, embeddings: Optional[Embeddings] = None, meta: Optional[Mapping[str, Any]] = None,
+            version: int = STORE_VERSION) -> PreparedSnapshot:
+    """Copy what a snapshot of ``graph`` holds (the part of a save that needs the graph held still)."""
+    if version not in (2, STORE_VERSION):
+        raise ValueError(f"can write snapshot versions 2 and {STORE_VERSION}, not {version}")
+    document: dict[str, Any] = {"meta": dict(meta or {})}
+    if version == 2:
+        document["graph"] = graph.snapshot()
+        return PreparedSnapshot(version, graph.sequence, document, {}, _pack_v2(graph, embeddings))
+    strings = StringTable()
+    arrays = encode_graph(graph, strings)
+    arrays.update(_embedding_arrays(embeddings, strings))
+    arrays.update(strings.arrays())
+    document.update(schema_version=SCHEMA_VERSION, sequence=graph.sequence, next_object_index=graph.next_object_index,
+                    object_count=len(graph), layout={"rooms": [r.to_dict() for r in graph.rooms()],
+                                                      "areas": [a.to_dict() for a in graph.areas()]})
+    return PreparedSnapshot(version, graph.sequence, document, arrays)
 
 
 class MemoryStore:
@@ -281,7 +312,7 @@ class MemoryStore:
         key = (str(path), json_stat.st_size, npz_stat.st_size, json_stat.st_mtime_ns, npz_stat.st_mtime_ns)
         if key not in self._good:
             try:
-                _verified(path)
+                verified(path)
                 self._good[key] = True
             except Exception as exc:  # JSON, IO and checksum errors alike mean "not good"
                 log.warning("memory snapshot %s does not verify (kept, never deleted): %s", path, exc)
@@ -299,37 +330,30 @@ class MemoryStore:
         """Write a new snapshot atomically, then prune (module docstring); returns the JSON path.
 
         ``version`` 2 writes the former JSON format (kept for comparison and compatibility tests)."""
-        if version not in (2, STORE_VERSION):
-            raise ValueError(f"can write snapshot versions 2 and {STORE_VERSION}, not {version}")
+        return self.write(prepare(graph, embeddings, meta, version), name)
+
+    def write(self, prepared: PreparedSnapshot, name: str = "default") -> Path:
+        """Write a :func:`prepare`d snapshot as the newest of ``name``: the slow part of a save
+        (packing, checksums, fsync), which needs neither the graph nor its owner's lock."""
         folder = self.folder(name)
         folder.mkdir(parents=True, exist_ok=True)
         number = max((_number(p) for p in folder.iterdir()), default=0) + 1
         stem = f"snap-{max(number, 1):08d}"
-        document: dict[str, Any] = {"format": FORMAT, "store_version": version, "saved_at": time.time(),
-                                    "meta": dict(meta or {})}
-        if version == 2:
-            blob = _pack_v2(graph, embeddings)
-            snapshot = graph.snapshot()
+        document: dict[str, Any] = {"format": FORMAT, "store_version": prepared.version, "saved_at": time.time(),
+                                    **prepared.document}
+        if prepared.version == 2:
+            blob = prepared.blob
             document.update(geometry={"file": f"{stem}.npz", "sha256": hashlib.sha256(blob).hexdigest()},
-                            graph_sha256=_digest(snapshot), graph=snapshot)
+                            graph_sha256=_digest(document["graph"]))
         else:
-            strings = StringTable()
-            arrays = encode_graph(graph, strings)
-            arrays.update(_embedding_arrays(embeddings, strings))
-            arrays.update(strings.arrays())
-            blob = _savez(arrays)
-            document.update(arrays={"file": f"{stem}.npz", "sha256": hashlib.sha256(blob).hexdigest()},
-                            schema_version=SCHEMA_VERSION, sequence=graph.sequence,
-                            next_object_index=graph.next_object_index,
-                            object_count=len(graph),
-                            layout={"rooms": [r.to_dict() for r in graph.rooms()],
-                                    "areas": [a.to_dict() for a in graph.areas()]})
+            blob = _savez(prepared.arrays)
+            document["arrays"] = {"file": f"{stem}.npz", "sha256": hashlib.sha256(blob).hexdigest()}
             document["manifest_sha256"] = _digest(document)
         _atomic_write(folder / f"{stem}.npz", blob)
         path = folder / f"{stem}.json"
         _atomic_write(path, json.dumps(document, separators=(",", ":")).encode())
         self._prune(name)
-        log.debug("saved memory %r sequence %d to %s", name, graph.sequence, path)
+        log.debug("saved memory %r sequence %d to %s", name, prepared.sequence, path)
         return path
 
     def _prune(self, name: str) -> None:
@@ -378,7 +402,7 @@ class MemoryStore:
 
     @staticmethod
     def _read_parts(path: Path, graph_options: Mapping[str, Any]) -> LoadedMemory:
-        document, blob = _verified(path)
+        document, blob = verified(path)
         if document["store_version"] >= 3:
             graph, embeddings = _read_v3(document, blob, graph_options)
         else:
@@ -433,6 +457,8 @@ class PeriodicSnapshot:
         self._journal_time: Optional[float] = None
         self._pending: list[GraphDelta] = []
         self._touched: set[str] = set()
+        self._writing = False  # a full snapshot is being written (:meth:`begin`)
+        self._generation = 0  # moves when the graph is replaced: a write begun before opens no journal
 
     def record(self, delta: GraphDelta) -> None:
         """Graph listener: keep the delta for the next journal batch."""
@@ -454,6 +480,7 @@ class PeriodicSnapshot:
 
     def invalidate(self) -> None:
         """The graph was replaced by something not on disk under this name: a full snapshot is due."""
+        self._generation += 1
         self._close_journal()
         self._last_sequence = None
         self._pending.clear()
@@ -471,20 +498,28 @@ class PeriodicSnapshot:
 
     def tick(self, force: bool = False) -> Optional[Path]:
         """Save what is due (``force``: now, by journal when there is one); returns the path written."""
+        write = self.begin(force)
+        return write() if write is not None else None
+
+    def begin(self, force: bool = False) -> Optional[Callable[[], Path]]:
+        """The part of :meth:`tick` that reads the graph (call it with the graph held still): a journal
+        append happens here; a full snapshot is copied here and returned as the write to run next,
+        which needs neither the graph nor its owner's lock. None when nothing is due."""
         now = self._clock()
         graph = self._graph()
-        if graph.sequence == self._last_sequence:
+        if self._writing or graph.sequence == self._last_sequence:
             return None
         since_snapshot = now - self._last_time if self._last_time is not None else float("inf")
         if self.journal_interval <= 0:
-            return self._save(graph, now) if force or since_snapshot >= self.interval else None
+            return self._begin_save(graph, now) if force or since_snapshot >= self.interval else None
         since_append = now - self._journal_time if self._journal_time is not None else float("inf")
         if not force and since_append < self.journal_interval:
             return None
         journal = self._journal
         if journal is None or journal.size >= self.journal_max_bytes or (since_snapshot >= self.interval and not force):
-            return self._save(graph, now)  # no journal to extend (new or replaced memory), or compaction due
-        return self._append(journal, graph, now)
+            return self._begin_save(graph, now)  # no journal to extend (new or replaced memory), or compaction due
+        path = self._append(journal, graph, now)
+        return lambda: path
 
     def _append(self, journal: JournalWriter, graph: SceneGraph, now: float) -> Path:
         geometry = {i: graph.points(i) for i in self._touched if i in graph and len(graph.points(i))}
@@ -494,11 +529,26 @@ class PeriodicSnapshot:
         self._journal_time, self._last_sequence = now, graph.sequence
         return journal.path
 
-    def _save(self, graph: SceneGraph, now: float) -> Path:
-        path = self.store.save(graph, self.name, self._embeddings() if self._embeddings else None)
-        self._open_journal(path, 0)
+    def _begin_save(self, graph: SceneGraph, now: float) -> Callable[[], Path]:
+        prepared = prepare(graph, self._embeddings() if self._embeddings else None)
+        self._close_journal()  # deltas from now on follow the new snapshot: they wait in _pending for its journal
         self._pending.clear()
         self._touched.clear()
         self._last_time = self._journal_time = now
         self._last_sequence = graph.sequence
-        return path
+        self._writing = True
+        generation = self._generation
+
+        def write() -> Path:
+            try:
+                path = self.store.write(prepared, self.name)
+            except BaseException:
+                self._last_sequence = None  # not on disk: the next tick tries a full snapshot again
+                raise
+            finally:
+                self._writing = False
+            if generation == self._generation:
+                self._open_journal(path, 0)
+            return path
+
+        return write

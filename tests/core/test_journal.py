@@ -182,3 +182,32 @@ def test_kill_9_loses_at_most_the_batch_being_written(tmp_path: Path, python: st
     assert_same(loaded.graph, expected)
     assert loaded.graph.sequence == expected.sequence
     np.testing.assert_array_equal(loaded.graph.points("obj_0000"), expected.points("obj_0000"))
+
+
+def test_changes_made_while_a_snapshot_is_written_go_to_its_journal(tmp_path: Path):
+    graph, periodic, clock = journaled(tmp_path, 1, interval=5.0)
+    clock.now += 10.0
+    grow(graph, 32, points_per_object=200)
+    write = periodic.begin()  # the full snapshot is copied now and written later, without the graph
+    assert write is not None and periodic.begin() is None  # one write at a time
+    grow(graph, 33, points_per_object=200)  # fusion goes on meanwhile
+    path = write()
+    assert path.name == "snap-00000002.json"
+    assert len(MemoryStore(tmp_path).load("home").graph) == 32  # the snapshot holds what was copied
+    clock.now += 1.0
+    assert periodic.tick() == path.with_suffix(".wal")
+    loaded = MemoryStore(tmp_path).load("home")
+    assert loaded.path == path and loaded.replayed >= 1
+    assert_same(loaded.graph, graph)
+
+
+def test_a_memory_replaced_while_a_snapshot_is_written_takes_a_full_snapshot_next(tmp_path: Path):
+    graph, periodic, clock = journaled(tmp_path, 1, interval=5.0)
+    clock.now += 10.0
+    grow(graph, 32, points_per_object=200)
+    write = periodic.begin()
+    periodic.invalidate()  # a LOAD replaced memory meanwhile
+    write()
+    grow(graph, 33, points_per_object=200)
+    clock.now += 1.0
+    assert periodic.tick().suffix == ".json"  # not an append to the journal of a memory that is gone

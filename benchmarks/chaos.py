@@ -4,7 +4,7 @@ ingest and saving, restarted each time; nothing on disk may be lost beyond one j
 Each cycle starts the node (its own process, on 127.0.0.1 only) on the same memory folder with
 short save intervals (full snapshots every ``SNAPSHOT_S``, journal appends every ``JOURNAL_S``),
 streams a simulated home's camera tour into it, and after a random time sends SIGKILL or SIGTERM
-(in turn).
+(in turn; every other SIGKILL waits for a snapshot's temporary file to appear, to land mid-write).
 Every pass of the tour is shifted by ``SHIFT_M`` with its own external ids, so memory keeps
 gaining objects and a lost change shows as a lost object. The node's graph updates tell which
 objects it held and the highest sequence number it published before the signal; after the
@@ -50,8 +50,9 @@ from scene_graph.store import MemoryStore, NoSnapshot
 KILLS, QUICK_KILLS = 30, 4
 SNAPSHOT_S, JOURNAL_S = 2.0, 0.25
 RATE_HZ = 15.0
-SHIFT_M = 20.0  # one tour pass to the next: a fresh copy of the home
-COPIES = 14  # then the passes start over (re-observing): all copies stay inside the default 300 m workspace
+SHIFT_M = 20.0  # one tour pass to the next: a fresh copy of the home, on a grid of
+GRID = 14  # x GRID copies (then the passes start over), all inside the default 300 m workspace
+MID_WRITE_S = 6.0  # every other SIGKILL waits up to this long more for a snapshot being written
 STREAM_S = (0.5, 4.0)  # the signal lands after a uniform random time of streaming in this range
 NAME = "default"
 
@@ -59,9 +60,9 @@ NAME = "default"
 def tour_messages(tour: list[RGBDFrame], position: int) -> dict[str, Any]:
     """Frame ``position`` of an endless tour whose pass ``copy`` is seen ``copy * SHIFT_M`` further
     along x, its objects under their own external ids (built per frame: a few ms)."""
-    copy, frame = position // len(tour) % COPIES, tour[position % len(tour)]
+    copy, frame = position // len(tour) % (GRID * GRID), tour[position % len(tour)]
     offset = np.eye(4)
-    offset[0, 3] = copy * SHIFT_M
+    offset[:2, 3] = (copy % GRID * SHIFT_M, copy // GRID * SHIFT_M)
     return _messages(replace(frame, T_world_camera=offset @ frame.T_world_camera,
                              external_ids={k: f"{v}#{copy}" for k, v in frame.external_ids.items()}))
 
@@ -97,17 +98,32 @@ def _bad_snapshots(folder: Path) -> set[str]:
     return {p.name for p in store.snapshots(NAME) if not store.is_good(p)}
 
 
+def _writing(folder: Path) -> bool:
+    """A snapshot part is being written (its temporary file exists)."""
+    try:
+        return any(name.endswith(".tmp") for name in os.listdir(folder))
+    except FileNotFoundError:
+        return False
+
+
 def _cycle(session: Session, publishers: dict[str, Any], tour: list[RGBDFrame], position: int, sig: int,
-           stream_s: float) -> tuple[int, float]:
-    """Stream from tour frame ``position`` for ``stream_s``, then send ``sig``; returns the next position
-    and the monotonic time of the signal."""
+           stream_s: float, mid_write: Path | None) -> tuple[int, float]:
+    """Stream from tour frame ``position`` for ``stream_s`` (then, with ``mid_write``, until a snapshot
+    is being written in that folder, for at most MID_WRITE_S more) and send ``sig``; returns the
+    next position and the monotonic time of the signal."""
     session.spin_until(lambda: all(p.get_subscription_count() for p in publishers.values()), timeout=30.0)
     start = time.monotonic()
     n = 0
-    while time.monotonic() - start < stream_s:
+    while time.monotonic() - start < stream_s + (MID_WRITE_S if mid_write is not None else 0.0):
         due = start + n / RATE_HZ
+        caught = False
         while (wait := due - time.monotonic()) > 0:
-            session.executor.spin_once(timeout_sec=wait)
+            session.executor.spin_once(timeout_sec=min(wait, 0.001))
+            if mid_write is not None and time.monotonic() - start >= stream_s and _writing(mid_write):
+                caught = True
+                break
+        if caught:
+            break
         msgs = tour_messages(tour, position + n)
         _stamp(msgs, time.time_ns() // 1_000_000 * 1_000_000)
         for key, msg in msgs.items():  # pose first, as the node expects
@@ -161,7 +177,9 @@ def run(quick: bool = False, kills: int = 0, seed: int = 0) -> dict[str, Any]:
                 try:
                     publishers = {key: camera.create_publisher(msg_type, topic, qos_profile_sensor_data)
                                   for key, (msg_type, topic) in _TOPICS.items()}
-                    position, signalled = _cycle(session, publishers, tour, position, sig, rng.uniform(*STREAM_S))
+                    mid_write = folder / NAME if sig == signal.SIGKILL and cycle % 4 == 2 else None
+                    position, signalled = _cycle(session, publishers, tour, position, sig, rng.uniform(*STREAM_S),
+                                                 mid_write)
                 finally:
                     camera.destroy_node()
                     rclpy.try_shutdown(context=context)

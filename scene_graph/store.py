@@ -433,6 +433,8 @@ class PeriodicSnapshot:
     ``journal_interval`` > 0, the deltas in between appended to the newest snapshot's journal every
     ``journal_interval`` seconds. Subscribe :meth:`record` to the graph and call :meth:`tick` from
     the owner's loop. A journal beyond ``journal_max_bytes`` is compacted into a full snapshot early.
+    A full snapshot first appends what is pending to the current journal; a kill while it is being
+    written loses at most the changes made during the write.
 
     ``embeddings`` optionally returns (ids, vectors) of the vector index to save alongside.
     """
@@ -530,6 +532,8 @@ class PeriodicSnapshot:
         return journal.path
 
     def _begin_save(self, graph: SceneGraph, now: float) -> Callable[[], Path]:
+        if self._journal is not None and self._pending:  # durable now, whatever becomes of the write
+            self._append(self._journal, graph, now)
         prepared = prepare(graph, self._embeddings() if self._embeddings else None)
         self._close_journal()  # deltas from now on follow the new snapshot: they wait in _pending for its journal
         self._pending.clear()

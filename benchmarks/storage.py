@@ -38,6 +38,7 @@ N_OBJECTS, QUICK_OBJECTS = 10_000, 2_000
 POINTS = 300
 DIM = 384
 FRAMES, PER_FRAME = 30, 18  # one second of a 30 Hz camera seeing 18 objects
+JITTER_M = 0.001  # box refinement per observation
 APPENDS = 20
 REPEAT = 3
 GOAL_LOAD_S, GOAL_INCREMENTAL_S = 2.0, 0.2
@@ -65,15 +66,16 @@ def memory(n_objects: int, seed: int = 0) -> tuple[SceneGraph, tuple[list[str], 
 
 
 def one_interval(graph: SceneGraph, rng: np.random.Generator, stamp: float) -> None:
-    """``FRAMES`` deltas as fusion makes them: ``PER_FRAME`` objects re-observed, moved a little, new points."""
+    """``FRAMES`` deltas as fusion makes them: ``PER_FRAME`` objects in view re-observed (their boxes
+    refined by millimetres, new points, seen again)."""
     ids = [o.id for o in graph.objects()]
+    in_view = rng.choice(ids, PER_FRAME, replace=False)  # a camera dwells on one view for a second
     for frame in range(FRAMES):
         with graph.transaction(stamp + frame):
-            for object_id in rng.choice(ids, PER_FRAME, replace=False):
+            for object_id in in_view:
                 node = graph.get_object(str(object_id))
                 assert node is not None
-                shift = rng.normal(size=3) * 0.03
-                center = tuple(float(c) for c in np.add(node.box.center, shift))
+                center = tuple(float(c) for c in np.add(node.box.center, rng.normal(size=3) * JITTER_M))
                 moved = replace(node, centroid=center, box=replace(node.box, center=center),
                                 last_seen=stamp + frame, observation_count=node.observation_count + 1)
                 graph.upsert_object(moved, (rng.normal(size=(POINTS, 3)) * 0.05 + center).astype(np.float32))

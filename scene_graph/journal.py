@@ -22,7 +22,7 @@ import struct
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -64,6 +64,49 @@ def delta_from_dict(data: Mapping[str, Any]) -> GraphDelta:
         upserted_areas=tuple(AreaNode.from_dict(a) for a in data["upserted_areas"]),
         removed_areas=tuple(str(i) for i in data["removed_areas"]),
     )
+
+
+def merge_deltas(deltas: Sequence[GraphDelta]) -> GraphDelta:
+    """One delta with the net effect of ``deltas`` applied in order, numbered as the last: replaying a
+    journal then costs the objects it touched, not the frames that touched them (a camera re-observes
+    the same objects thirty times a second). Within one delta removed and upserted records never
+    overlap; across deltas the later one wins and opposite relation changes cancel."""
+    objects: dict[str, ObjectNode] = {}
+    removed: set[str] = set()
+    added: set[Relation] = set()
+    dropped: set[Relation] = set()
+    rooms: Optional[tuple[RoomNode, ...]] = None  # a layout change carries the whole layout
+    areas: tuple[AreaNode, ...] = ()
+    gone_rooms: set[str] = set()
+    gone_areas: set[str] = set()
+    for delta in deltas:
+        if delta.upserted_rooms or delta.removed_rooms or delta.upserted_areas or delta.removed_areas:
+            rooms, areas = delta.upserted_rooms, delta.upserted_areas
+            gone_rooms |= set(delta.removed_rooms)
+            gone_areas |= set(delta.removed_areas)
+        for relation in delta.removed_relations:
+            (added.remove if relation in added else dropped.add)(relation)
+        for object_id in delta.removed_objects:
+            objects.pop(object_id, None)
+            removed.add(object_id)
+        for node in delta.upserted_objects:
+            removed.discard(node.id)
+            objects[node.id] = node
+        for relation in delta.added_relations:
+            (dropped.remove if relation in dropped else added.add)(relation)
+    final_rooms = {r.id for r in rooms or ()}
+    final_areas = {a.id for a in areas}
+    return GraphDelta(
+        sequence=deltas[-1].sequence, stamp=deltas[-1].stamp,
+        upserted_objects=tuple(objects[i] for i in sorted(objects)), removed_objects=tuple(sorted(removed)),
+        added_relations=tuple(sorted(added, key=_relation_key)),
+        removed_relations=tuple(sorted(dropped, key=_relation_key)),
+        upserted_rooms=rooms or (), removed_rooms=tuple(sorted(gone_rooms - final_rooms)),
+        upserted_areas=areas if rooms is not None else (), removed_areas=tuple(sorted(gone_areas - final_areas)))
+
+
+def _relation_key(relation: Relation) -> tuple[str, str, str]:
+    return relation.subject, relation.predicate, relation.object
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,7 @@ import numpy as np
 
 from scene_graph.graph import SCHEMA_VERSION, SceneGraph
 from scene_graph.journal import SUFFIX as JOURNAL_SUFFIX
-from scene_graph.journal import Batch, JournalRead, JournalWriter, fsync_dir, read_journal
+from scene_graph.journal import Batch, JournalRead, JournalWriter, fsync_dir, merge_deltas, read_journal
 from scene_graph.record_table import StringTable, decode_geometry, decode_graph, decode_strings, encode_graph
 from scene_graph.records import AreaNode, GraphDelta, RoomNode
 
@@ -222,22 +222,21 @@ def verified(path: Path) -> tuple[dict[str, Any], bytes]:
 
 
 def replay(graph: SceneGraph, journal: JournalRead) -> int:
-    """Apply a journal's batches to the graph of its snapshot; returns the number of deltas applied.
+    """Apply a journal's batches to the graph of its snapshot, merged into one delta (:func:`merge_deltas`)
+    numbered as the last; returns the number of deltas replayed.
 
     Deltas the graph already holds are skipped; a jump in numbers (a restart continued after its
     sequence lease) is taken as it came, since records are only ever appended whole."""
-    applied = 0
+    deltas = [d for batch in journal.batches for d in batch.deltas if d.sequence > graph.sequence]
+    if deltas:
+        merged = merge_deltas(deltas)
+        graph.continue_sequence(merged.sequence - 1)
+        graph.apply(merged)
     for batch in journal.batches:
-        for delta in batch.deltas:
-            if delta.sequence <= graph.sequence:
-                continue
-            graph.continue_sequence(delta.sequence - 1)
-            graph.apply(delta)
-            applied += 1
-        for object_id, points in batch.geometry.items():
+        for object_id, points in batch.geometry.items():  # later batches hold later points
             graph.set_points(object_id, points)
         graph.continue_object_index(batch.next_object_index)
-    return applied
+    return len(deltas)
 
 
 @dataclass(frozen=True)

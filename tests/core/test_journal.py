@@ -211,3 +211,35 @@ def test_a_memory_replaced_while_a_snapshot_is_written_takes_a_full_snapshot_nex
     grow(graph, 33, points_per_object=200)
     clock.now += 1.0
     assert periodic.tick().suffix == ".json"  # not an append to the journal of a memory that is gone
+
+
+def test_merged_deltas_have_the_net_effect_of_each_in_turn():
+    """Moves that make and break relations, removals, a state, a correction and a new layout, merged
+    into one delta and applied to the start: the same graph as applying them one by one."""
+    from dataclasses import replace
+
+    from benchmarks.synthetic import synthetic_home
+    from scene_graph.graph import grid_areas
+    from scene_graph.journal import merge_deltas
+    from scene_graph.records import RoomNode
+
+    graph = synthetic_home(80)[0]
+    start = SceneGraph.from_snapshot(graph.snapshot(), graph.geometry())
+    deltas = []
+    graph.subscribe(deltas.append)
+    objects = [o for o in graph.objects() if o.layer == "object"]
+    for n, node in enumerate(objects[:12]):  # back and forth: relations broken, then made again
+        far = replace(node.box, center=(node.box.center[0] + 3.0, node.box.center[1], 2.5))
+        graph.upsert_object(replace(node, centroid=far.center, box=far, last_seen=100.0 + n))
+        if n % 2:
+            graph.upsert_object(replace(node, last_seen=200.0 + n))
+    graph.remove_object(objects[12].id, 300.0)
+    graph.set_object_state(objects[13].id, "open", True, 301.0)
+    graph.mark_missing(objects[14].id, 302.0)
+    rooms = [RoomNode("room_9", "Garage", ((0, 0), (20, 0), (20, 14), (0, 14)))]
+    graph.set_layout(rooms, grid_areas(rooms, spacing=3.0), 303.0)
+    merged = merge_deltas(deltas)
+    start.continue_sequence(merged.sequence - 1)
+    start.apply(merged)
+    assert start.snapshot() == graph.snapshot()
+    assert [start.parent(o.id) for o in graph.objects()] == [graph.parent(o.id) for o in graph.objects()]

@@ -1,8 +1,9 @@
 """Write-ahead journal of graph deltas: a save costs what changed since the last one.
 
 Each snapshot ``snap-<n>`` may be followed by a journal ``snap-<n>.wal``: the deltas committed
-after that snapshot, appended in batches (one batch per journal interval) and fsynced, so a kill -9
-loses at most the batch not yet written. A batch is one record::
+after that snapshot, appended in batches (one batch per journal interval, its deltas merged into
+their net effect by :func:`merge_deltas`) and fsynced, so a kill -9 loses at most the batch not yet
+written. A batch is one record::
 
     magic "EMJ1" | payload length (u32 LE) | CRC-32 of the payload (u32 LE) | payload
     payload = JSON length (u32 LE) | JSON {"deltas": [...], "points": [[id, n], ...], "next_object_index": i}

@@ -524,7 +524,9 @@ class PeriodicSnapshot:
 
     def _append(self, journal: JournalWriter, graph: SceneGraph, now: float) -> Path:
         geometry = {i: graph.points(i) for i in self._touched if i in graph and len(graph.points(i))}
-        journal.append(Batch(tuple(self._pending), geometry, graph.next_object_index))
+        # The interval's net effect: a camera re-observing the same objects every frame costs them once.
+        deltas = (merge_deltas(self._pending),) if self._pending else ()
+        journal.append(Batch(deltas, geometry, graph.next_object_index))
         self._pending.clear()
         self._touched.clear()
         self._journal_time, self._last_sequence = now, graph.sequence

@@ -83,7 +83,7 @@ def test_load_replays_the_journal(tmp_path: Path):
     graph, _, _ = journaled(tmp_path, 5)
     graph.mark_missing("obj_0003", 50.0)  # after the last append: not on disk
     loaded = MemoryStore(tmp_path).load("home")
-    assert loaded.replayed == 6 and not loaded.journal_torn  # five objects and one state (step 33)
+    assert loaded.replayed == 5 and not loaded.journal_torn  # one merged delta per append
     assert len(loaded.graph) == 35
     assert loaded.graph.get_object("obj_0003").status != "missing"
     assert loaded.graph.sequence == graph.sequence - 1

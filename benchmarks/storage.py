@@ -12,7 +12,9 @@ per object, as the node saves them. Figures:
   no journal, so its incremental save is a full one;
 - ``load_with_journal_s``: a load that replays ``APPENDS`` such appends after the snapshot;
 - ``load_arrays_s``: the part of a version 3 load that reads, verifies and unpacks the arrays,
-  against the rest (building the graph): what lazy loading of geometry and embeddings could save.
+  against the rest (building the graph): what lazy loading of geometry and embeddings could save;
+- ``node_ready_s``: a long-term memory node process started on the snapshot until it answers a
+  query (free-text index off, so the figure is start-up plus loading, not the embedding model).
 
     python -m benchmarks.storage [--quick]
 """
@@ -92,6 +94,14 @@ def _load_arrays(path: Path) -> None:
             npz[key]
 
 
+def node_ready_s(folder: Path) -> float:
+    """Seconds from starting the node process on ``folder`` (memory "default") until it answers."""
+    from benchmarks.node_process import memory_node  # rclpy only for this figure
+    start = time.perf_counter()
+    with memory_node(folder, "storage_client", {"text_index": "none", "snapshot_interval_s": 0.0}):
+        return time.perf_counter() - start
+
+
 def run(quick: bool = False, n_objects: int = 0) -> dict[str, Any]:
     n_objects = n_objects or (QUICK_OBJECTS if quick else N_OBJECTS)
     graph, embeddings = memory(n_objects)
@@ -106,6 +116,9 @@ def run(quick: bool = False, n_objects: int = 0) -> dict[str, Any]:
             newest = store.snapshots("m")[0]
             figures[label] = {"save_s": round(save_s, 3), "load_s": round(load_s, 3),
                               "snapshot_mb": round(_snapshot_mb(newest), 2)}
+            node_folder = Path(tmp) / f"node-{label}"
+            MemoryStore(node_folder).save(graph, "default", embeddings, version=version)
+            figures[label]["node_ready_s"] = round(node_ready_s(node_folder), 2)
         # The journal: appends of one interval each, then a load that replays them.
         store = MemoryStore(Path(tmp) / "journal", keep=2)
         clock = [0.0]

@@ -227,6 +227,10 @@ class LongTermMemory:
         return self.store.names()
 
     def save(self, name: str = "") -> Path:
+        """A full snapshot under ``name``; under the periodic name through the periodic saver, so that
+        its journal follows the newest snapshot."""
+        if self._periodic is not None and (name or self.config.name) == self.config.name:
+            return self._periodic.save_now()
         return self.store.save(self.graph, name or self.config.name, self.retriever.embeddings())
 
     def load(self, name: str = "", now: float = 0.0) -> LoadedMemory:

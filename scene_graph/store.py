@@ -38,6 +38,7 @@ import logging
 import os
 import re
 import tempfile
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -281,6 +282,7 @@ class MemoryStore:
         self.root = Path(root).resolve()
         self.keep = keep
         self._good: dict[tuple[str, int, int, int, int], bool] = {}  # path, sizes, mtimes -> verified
+        self._writing = threading.Lock()  # a periodic write runs outside its owner's lock; one at a time
 
     def folder(self, name: str) -> Path:
         path = (self.root / validate_name(name)).resolve()
@@ -334,6 +336,10 @@ class MemoryStore:
     def write(self, prepared: PreparedSnapshot, name: str = "default") -> Path:
         """Write a :func:`prepare`d snapshot as the newest of ``name``: the slow part of a save
         (packing, checksums, fsync), which needs neither the graph nor its owner's lock."""
+        with self._writing:
+            return self._write(prepared, name)
+
+    def _write(self, prepared: PreparedSnapshot, name: str) -> Path:
         folder = self.folder(name)
         folder.mkdir(parents=True, exist_ok=True)
         number = max((_number(p) for p in folder.iterdir()), default=0) + 1
@@ -486,6 +492,10 @@ class PeriodicSnapshot:
         self._last_sequence = None
         self._pending.clear()
         self._touched.clear()
+
+    def save_now(self) -> Path:
+        """A full snapshot now, whatever is due (a save asked for by hand); its journal follows."""
+        return self._begin_save(self._graph(), self._clock())()
 
     def _open_journal(self, snapshot: Path, length: int) -> None:
         self._close_journal()

@@ -243,3 +243,16 @@ def test_merged_deltas_have_the_net_effect_of_each_in_turn():
     start.apply(merged)
     assert start.snapshot() == graph.snapshot()
     assert [start.parent(o.id) for o in graph.objects()] == [graph.parent(o.id) for o in graph.objects()]
+
+
+def test_a_save_by_hand_under_the_periodic_name_keeps_the_journal_behind_the_newest_snapshot(tmp_path: Path):
+    config = LongTermConfig(memory_dir=tmp_path, name="home", snapshot_interval=3600.0, journal_interval=1e-9)
+    memory = LongTermMemory(config)
+    for step in range(1, 4):
+        grow(memory.graph, step, points_per_object=10)
+        memory.tick()
+    saved = memory.save()  # the SAVE service
+    grow(memory.graph, 4, points_per_object=10)
+    assert memory.tick() == saved.with_suffix(".wal")
+    loaded = MemoryStore(tmp_path).load("home")
+    assert loaded.path == saved and len(loaded.graph) == 4

@@ -14,7 +14,8 @@ per object, as the node saves them. Figures:
 - ``load_arrays_s``: the part of a version 3 load that reads, verifies and unpacks the arrays,
   against the rest (building the graph): what lazy loading of geometry and embeddings could save;
 - ``node_ready_s``: a long-term memory node process started on the snapshot until it answers a
-  query (free-text index off, so the figure is start-up plus loading, not the embedding model).
+  query, with the free-text index and markers off: start-up plus loading, not the embedding model
+  or the first MarkerArray of the whole memory (which holds the node's lock for seconds at 10k).
 
     python -m benchmarks.storage [--quick]
 """
@@ -98,7 +99,8 @@ def node_ready_s(folder: Path) -> float:
     """Seconds from starting the node process on ``folder`` (memory "default") until it answers."""
     from benchmarks.node_process import memory_node  # rclpy only for this figure
     start = time.perf_counter()
-    with memory_node(folder, "storage_client", {"text_index": "none", "snapshot_interval_s": 0.0}):
+    with memory_node(folder, "storage_client", {"text_index": "none", "marker_rate_hz": 0.0,
+                                                       "snapshot_interval_s": 0.0}):
         return time.perf_counter() - start
 
 

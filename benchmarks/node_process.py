@@ -18,7 +18,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Callable, Iterator
+from typing import IO, Any, Callable, Iterator, Mapping, Optional
 
 import rclpy
 from rclpy.client import Client
@@ -81,12 +81,14 @@ class Session:
 
 
 @contextmanager
-def memory_node(memory_dir: Path, client_name: str) -> Iterator[Session]:
-    """Start the long-term memory node on ``memory_dir`` and yield once it answers queries."""
+def memory_node(memory_dir: Path, client_name: str,
+                params: Optional[Mapping[str, object]] = None) -> Iterator[Session]:
+    """Start the long-term memory node on ``memory_dir`` (``params`` override config/memory.yaml)
+    and yield once it answers queries."""
     _isolate_this_process()
     env = dict(os.environ, ROS_DOMAIN_ID=str(domain_id()))
     command = [sys.executable, "-c", _NODE_COMMAND, "--ros-args", "--params-file", str(PARAMS_FILE),
-               "-p", f"memory_dir:={memory_dir}"]
+               "-p", f"memory_dir:={memory_dir}"] + [a for k, v in (params or {}).items() for a in ("-p", f"{k}:={v}")]
     context = Context()
     rclpy.init(context=context, domain_id=domain_id(), signal_handler_options=SignalHandlerOptions.NO)
     node = Node(client_name, context=context)

@@ -80,8 +80,13 @@ class LongTermParams:
     memory_dir: str = parameter("", "Folder of saved memories; empty: $ROS_HOME/embodied_memory")
     memory_name: str = parameter("default", "Memory loaded on start and saved to periodically")
     load_on_start: bool = parameter(True, "Load the newest good snapshot of memory_name on start")
-    snapshot_interval_s: float = parameter(30.0, "Seconds between periodic saves (0: never); a kill loses at "
-                                           "most this much", float_range=(0.0, 3600.0))
+    snapshot_interval_s: float = parameter(300.0, "Seconds between full snapshots (0: never save); changes in "
+                                           "between go to the journal", float_range=(0.0, 86400.0))
+    journal_interval_s: float = parameter(1.0, "Seconds between journal appends of the changes since the last save "
+                                          "(0: no journal, full snapshots only); a kill -9 loses at most this much",
+                                          float_range=(0.0, 3600.0))
+    journal_max_mb: float = parameter(64.0, "A journal longer than this is compacted into a full snapshot early (MB)",
+                                      float_range=(0.1, 10000.0))
     keep_snapshots: int = parameter(5, "Snapshots kept per memory name", integer_range=(1, 100))
     budget_tokens: int = parameter(1500, "Default token budget of the task subgraph", integer_range=(50, 100000))
     trust_external_ids: bool = parameter(True, "Associate by the instances' external ids (simulator objectIds, "
@@ -125,7 +130,8 @@ class LongTermParams:
         memory_dir = Path(self.memory_dir).expanduser() if self.memory_dir else default_memory_dir()
         return LongTermConfig(
             memory_dir=memory_dir, name=self.memory_name, load_on_start=self.load_on_start,
-            snapshot_interval=self.snapshot_interval_s, keep_snapshots=self.keep_snapshots,
+            snapshot_interval=self.snapshot_interval_s, journal_interval=self.journal_interval_s,
+            journal_max_bytes=int(self.journal_max_mb * (1 << 20)), keep_snapshots=self.keep_snapshots,
             budget_tokens=self.budget_tokens, trust_external_ids=self.trust_external_ids,
             admission=AdmissionLimits(max_future_s=self.max_future_s, max_label_chars=self.max_label_chars,
                                       workspace_margin_m=self.workspace_margin_m,
@@ -345,14 +351,19 @@ class LongTermMemoryNode(Node):
         self._markers_pub.publish(markers)
 
     def _maintain(self) -> None:
-        """The maintenance thread: housekeeping once a second, markers at their rate, until stopped."""
-        next_housekeeping = next_markers = time.monotonic()
+        """The maintenance thread: housekeeping once a second, saving at the journal interval (at most
+        a second apart), markers at their rate, until stopped."""
+        next_housekeeping = next_markers = next_save = time.monotonic()
+        save_period = min(1.0, self.params.journal_interval_s) if self.params.journal_interval_s > 0 else 1.0
         while not self._stopping.is_set():
             now = time.monotonic()
             try:
                 if now >= next_housekeeping:
                     next_housekeeping = now + 1.0
                     self._housekeeping()
+                if now >= next_save:
+                    next_save = now + save_period
+                    self._save_when_due()
                 if self._marker_period is not None and now >= next_markers:
                     next_markers = now + self._marker_period
                     self._publish_markers()
@@ -360,7 +371,8 @@ class LongTermMemoryNode(Node):
                 if not self.context.ok():
                     return
                 self.get_logger().error(f"maintenance failed: {exc!r}", throttle_duration_sec=30.0)
-            wake = min(next_housekeeping, next_markers if self._marker_period is not None else next_housekeeping)
+            wake = min(next_housekeeping, next_save,
+                       next_markers if self._marker_period is not None else next_housekeeping)
             self._stopping.wait(max(0.0, wake - time.monotonic()))
 
     def _housekeeping(self) -> None:
@@ -381,12 +393,23 @@ class LongTermMemoryNode(Node):
         with self._lock:
             try:
                 retriever.sync()
-                self.memory.tick()
-            except Exception as exc:  # a full disk or a dead Chroma server must not stop memory
-                self.get_logger().error(f"index sync or snapshot failed: {exc}", throttle_duration_sec=30.0)
+            except Exception as exc:  # a dead Chroma server must not stop memory
+                self.get_logger().error(f"index sync failed: {exc}", throttle_duration_sec=30.0)
             values = self.diagnostic_values()
         level = DiagnosticStatus.WARN if values["rejected"] else DiagnosticStatus.OK
         self._diag_pub.publish(diagnostics(self, level, f"{values['objects']} objects", values))
+
+    def _save_when_due(self) -> None:
+        """Journal append or full snapshot (:meth:`LongTermMemory.begin_tick`): a full snapshot is copied
+        under the lock and written after it, so fusion and queries do not wait for the disk. A full
+        disk must not stop memory."""
+        try:
+            with self._lock:
+                write = self.memory.begin_tick()
+            if write is not None:
+                write()
+        except Exception as exc:
+            self.get_logger().error(f"saving memory failed: {exc}", throttle_duration_sec=30.0)
 
     def traffic(self) -> dict[str, int]:
         """Messages handled so far, also in the diagnostics: ``frames_handled`` (frame sets fused or

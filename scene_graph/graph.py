@@ -128,6 +128,11 @@ def grid_areas(
     ]
 
 
+def _relation_key(relation: Relation) -> tuple[str, str, str]:
+    """Relation order as a plain tuple: the dataclass's generated comparison costs seconds at 10k objects."""
+    return relation.subject, relation.predicate, relation.object
+
+
 class SequenceGap(ValueError):
     """A delta that does not follow the receiver's sequence number (:meth:`SceneGraph.apply`)."""
 
@@ -169,6 +174,11 @@ class SceneGraph:
     @property
     def sequence(self) -> int:
         return self._sequence
+
+    @property
+    def next_object_index(self) -> int:
+        """The number :meth:`new_object_id` gives next (saved, so ids never repeat after a load)."""
+        return self._next_index
 
     @property
     def nx_graph(self) -> nx.MultiDiGraph:
@@ -331,8 +341,8 @@ class SceneGraph:
             stamp=p.stamp,
             upserted_objects=tuple(p.objects[i] for i in sorted(p.objects)),
             removed_objects=tuple(sorted(p.removed)),
-            added_relations=tuple(sorted(p.added)),
-            removed_relations=tuple(sorted(p.dropped)),
+            added_relations=tuple(sorted(p.added, key=_relation_key)),
+            removed_relations=tuple(sorted(p.dropped, key=_relation_key)),
             upserted_rooms=tuple(self._rooms.values()) if p.layout else (),
             removed_rooms=tuple(sorted(set(p.old_rooms) - set(self._rooms))),
             upserted_areas=tuple(self._areas.values()) if p.layout else (),
@@ -566,6 +576,29 @@ class SceneGraph:
         graph._sequence = int(data["sequence"])
         return graph
 
+    @classmethod
+    def from_records(cls, rooms: Sequence[RoomNode], areas: Sequence[AreaNode], objects: Sequence[ObjectNode],
+                     relations: Sequence[Relation], parents: Mapping[str, str], geometry: Mapping[str, np.ndarray],
+                     sequence: int, next_object_index: int, **options: Any) -> "SceneGraph":
+        """:meth:`from_snapshot` from records (a binary snapshot's decoded table)."""
+        graph = cls(**options)
+        graph._pending = _Pending(0.0)  # an open transaction never committed: a new graph owes no one a delta
+        try:
+            graph.replace_with_records(rooms, areas, objects, relations, geometry, next_object_index, parents=parents)
+        finally:
+            graph._pending = None
+        graph._sequence = int(sequence)
+        return graph
+
+    def continue_object_index(self, index: int) -> None:
+        """Make :meth:`new_object_id` continue at ``index`` when that is ahead (a journal's replay)."""
+        self._next_index = max(self._next_index, int(index))
+
+    def set_points(self, object_id: str, points: np.ndarray) -> None:
+        """Replace an object's stored geometry (a journal's replay); geometry is not part of deltas."""
+        if object_id in self._objects:
+            self._points[object_id] = np.ascontiguousarray(points, dtype=np.float32)
+
     def continue_sequence(self, sequence: int) -> None:
         """Number the next delta after ``sequence`` when that is ahead (a saved memory's, a lease's):
         numbers never repeat across loads and restarts. Deltas from before the jump cannot be replayed."""
@@ -584,25 +617,49 @@ class SceneGraph:
         version = data.get("schema_version")
         if version != SCHEMA_VERSION:
             raise ValueError(f"snapshot schema version {version!r}, this code reads {SCHEMA_VERSION}")
+        self.replace_with_records(
+            [RoomNode.from_dict(r) for r in data["rooms"]], [AreaNode.from_dict(a) for a in data["areas"]],
+            [ObjectNode.from_dict(item) for item in data["objects"]],
+            [Relation(s, p, o) for s, p, o in data["relations"]], geometry, int(data["next_object_index"]), stamp)
+
+    def replace_with_records(
+        self,
+        rooms: Sequence[RoomNode],
+        areas: Sequence[AreaNode],
+        objects: Sequence[ObjectNode],
+        relations: Sequence[Relation],
+        geometry: Optional[Mapping[str, np.ndarray]] = None,
+        next_object_index: int = 0,
+        stamp: float = 0.0,
+        parents: Optional[Mapping[str, str]] = None,
+    ) -> None:
+        """:meth:`replace_with_snapshot` from records (a binary snapshot's decoded table).
+
+        ``parents`` (object id -> parent node, as :meth:`parent` gave when saved) skips recomputing
+        the hierarchy; a parent that names no node here is recomputed instead.
+        """
         geometry = geometry or {}
-        objects = [ObjectNode.from_dict(item) for item in data["objects"]]
         known = {node.id for node in objects}
-        relations = [Relation(s, p, o) for s, p, o in data["relations"]]
         for r in relations:  # check everything before touching the graph: a bad snapshot changes nothing
             if r.predicate not in PREDICATES or r.subject not in known or r.object not in known:
                 raise ValueError(f"snapshot relation ({r.subject}, {r.predicate}, {r.object}) names an "
                                  "unknown predicate or object")
-        rooms = [RoomNode.from_dict(r) for r in data["rooms"]]
-        areas = [AreaNode.from_dict(a) for a in data["areas"]]
         with self.transaction(stamp):
             self.clear_objects(stamp)
             self.set_layout(rooms, areas, stamp)
             for node in objects:
                 self._store(node, geometry.get(node.id))
                 self._related_box[node.id] = node.box
-            for relation in relations:
-                self._relate(relation)
+            for r in relations:  # add_edge: networkx's add_edges_from is three times slower for multigraphs
+                self._g.add_edge(r.subject, r.object, key=r.predicate)
+            assert self._pending is not None
+            new, pending = set(relations), self._pending  # as _relate would record each, in bulk
+            pending.added |= new - pending.dropped
+            pending.dropped -= new
             for object_id in sorted(self._objects):
-                self._refresh_parent(object_id)
-        self._next_index = max(self._next_index, int(data["next_object_index"]))
-
+                parent = parents.get(object_id) if parents is not None else None
+                if parent is not None and parent in self._g and parent != object_id:
+                    self._g.add_edge(parent, object_id, key=PARENT)
+                else:
+                    self._refresh_parent(object_id)
+        self._next_index = max(self._next_index, next_object_index)

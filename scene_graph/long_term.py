@@ -101,7 +101,9 @@ class LongTermConfig:
     memory_dir: Path
     name: str = "default"  # the memory saved to periodically and loaded on start
     load_on_start: bool = True
-    snapshot_interval: float = 30.0  # seconds between periodic saves; 0 disables them
+    snapshot_interval: float = 300.0  # seconds between full snapshots; 0 disables saving
+    journal_interval: float = 1.0  # seconds between journal appends (0: full snapshots only)
+    journal_max_bytes: int = 64 << 20  # a longer journal is compacted into a full snapshot early
     keep_snapshots: int = 5
     budget_tokens: int = 1500  # default task-subgraph budget
     fusion: FusionConfig = FusionConfig()
@@ -115,25 +117,36 @@ class LongTermMemory:
     def __init__(self, config: LongTermConfig, index: Optional[ObjectIndex] = None) -> None:
         self.config = config
         self.store = MemoryStore(config.memory_dir, keep=config.keep_snapshots)
-        self.graph = SceneGraph()
+        loaded: Optional[LoadedMemory] = None
+        if config.load_on_start:  # the loaded graph becomes memory itself: nothing is built twice
+            try:
+                loaded = self.store.load(config.name)
+            except NoSnapshot:
+                log.info("no saved memory %r yet in %s: starting empty", config.name, self.store.root)
+        self.graph = loaded.graph if loaded is not None else SceneGraph()
         self.fusion = Fusion(self.graph, config.fusion, trust_external_ids=config.trust_external_ids)
         self.admission = FrameAdmission(config.admission, config.fusion.max_depth)
+        self.admission.set_layout(self.graph.rooms(), self.graph.areas())
         self.retriever = MemoryRetriever(self.graph, index)
+        if loaded is not None and loaded.embeddings is not None:
+            self.retriever.restore(*loaded.embeddings)
         self._periodic = PeriodicSnapshot(
             self.store, lambda: self.graph, config.snapshot_interval, config.name,
-            embeddings=self.retriever.embeddings) if config.snapshot_interval > 0 else None
+            embeddings=self.retriever.embeddings, journal_interval=config.journal_interval,
+            journal_max_bytes=config.journal_max_bytes) if config.snapshot_interval > 0 else None
         self.input = InputOrder()  # a process that starts takes the stream as it comes, loaded or not
-        self.loaded_from: Optional[Path] = None
+        self.loaded_from = loaded.path if loaded is not None else None
         self._leased = 0
         if self._periodic is not None:  # memory kept on disk: delta numbers continue across restarts
             self._leased = self.store.reserved_sequence(config.name)
             self.graph.continue_sequence(self._leased)
             self.graph.subscribe(self._renew_lease)
-        if config.load_on_start:
-            try:
-                self.loaded_from = self._load(config.name).path
-            except NoSnapshot:
-                log.info("no saved memory %r yet in %s: starting empty", config.name, self.store.root)
+            self.graph.subscribe(self._periodic.record)
+            if loaded is not None:
+                self._periodic.continue_from(loaded)
+        if loaded is not None:
+            log.info("loaded memory %r (%d objects, %d deltas from its journal) from %s", config.name,
+                     len(self.graph), loaded.replayed, loaded.path)
 
     # ------------------------------------------------------------------ updates
     def _renew_lease(self, delta: GraphDelta) -> None:
@@ -173,11 +186,18 @@ class LongTermMemory:
         return self.apply_confirmed_change(object_id, STATUS, MISSING, stamp) is ChangeOutcome.MARKED_MISSING
 
     def tick(self) -> Optional[Path]:
-        """Periodic save when due and memory changed; call from the owner's timer."""
+        """Journal append or full snapshot when due and memory changed; call from the owner's timer
+        (at least as often as the journal interval)."""
         return self._periodic.tick() if self._periodic is not None else None
 
+    def begin_tick(self) -> Optional[Callable[[], Path]]:
+        """:meth:`tick` in two parts (:meth:`PeriodicSnapshot.begin`): call this with memory held still;
+        run what it returns (a full snapshot's write, seconds at 10k objects) after letting go."""
+        return self._periodic.begin() if self._periodic is not None else None
+
     def flush(self) -> Optional[Path]:
-        """Save now if memory changed since the last save (on shutdown); periodic saving must be on."""
+        """Make memory durable now if it changed (on shutdown: a journal append when there is a
+        journal, else a full snapshot); periodic saving must be on."""
         return self._periodic.tick(force=True) if self._periodic is not None else None
 
     # ------------------------------------------------------------------ queries
@@ -207,6 +227,10 @@ class LongTermMemory:
         return self.store.names()
 
     def save(self, name: str = "") -> Path:
+        """A full snapshot under ``name``; under the periodic name through the periodic saver, so that
+        its journal follows the newest snapshot."""
+        if self._periodic is not None and (name or self.config.name) == self.config.name:
+            return self._periodic.save_now()
         return self.store.save(self.graph, name or self.config.name, self.retriever.embeddings())
 
     def load(self, name: str = "", now: float = 0.0) -> LoadedMemory:
@@ -222,14 +246,17 @@ class LongTermMemory:
 
     def _load(self, name: str) -> LoadedMemory:
         loaded = self.store.load(name or self.config.name)
-        self.graph.continue_sequence(loaded.graph.sequence)
-        self.graph.replace_with_snapshot(loaded.graph.snapshot(), loaded.graph.geometry())
+        source = loaded.graph
+        self.graph.continue_sequence(source.sequence)
+        self.graph.replace_with_records(
+            source.rooms(), source.areas(), source.objects(), source.relations(), source.geometry(),
+            source.next_object_index, parents={o.id: source.parent(o.id) or "" for o in source.objects()})
         self.admission.set_layout(self.graph.rooms(), self.graph.areas())
         self.retriever.graph = self.graph  # rebuild the index from the new contents on next use
         if loaded.embeddings is not None:
             self.retriever.restore(*loaded.embeddings)
-        if self._periodic is not None and (name or self.config.name) == self.config.name:
-            self._periodic.mark_saved()
+        if self._periodic is not None:  # the running memory is no longer its journal's snapshot plus deltas
+            self._periodic.invalidate()
         log.info("loaded memory %r (%d objects) from %s", name or self.config.name, len(self.graph), loaded.path)
         return loaded
 

@@ -81,9 +81,13 @@ class OrientedBox:
         return self.to_world(signs * np.asarray(self.extent))
 
     def aabb(self) -> tuple[np.ndarray, np.ndarray]:
-        """Axis-aligned bounds (min, max) in the world frame."""
-        corners = self.corners()
-        return corners.min(axis=0), corners.max(axis=0)
+        """Axis-aligned bounds (min, max) in the world frame: a box turned by yaw about z reaches
+        |cos| * x/2 + |sin| * y/2 along world x (and the mirror along y), exactly its corners' bounds."""
+        c, s = abs(np.cos(self.yaw)), abs(np.sin(self.yaw))
+        ex, ey, ez = self.extent
+        half = np.array([c * ex + s * ey, s * ex + c * ey, ez]) / 2.0
+        center = np.asarray(self.center, dtype=float)
+        return center - half, center + half
 
     def grid(self, n: int) -> np.ndarray:
         """n x n x n cell-centre samples of the box volume, for overlap fractions."""

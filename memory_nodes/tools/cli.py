@@ -40,6 +40,8 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "stm": ("benchmarks.stm", "short-term memory hit rate per policy and capacity"),
     "render": ("benchmarks.render", "embedded simulator rendering frame rate"),
     "ingest": ("benchmarks.ingest", "30 Hz RGB-D + instance stream through real topics into the memory node"),
+    "chaos": ("benchmarks.chaos", "kill -9 and SIGTERM of the memory node at random moments of ingest and saving"),
+    "storage": ("benchmarks.storage", "save, incremental save and load at 10k objects: binary + journal vs JSON v2"),
     "query-service": ("benchmarks.query_service", "query service round trip from another process, 10k objects"),
     "perception": ("benchmarks.perception", "per-frame perception latency per backend at 320x240 (tiny local models)"),
 }

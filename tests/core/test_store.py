@@ -14,7 +14,8 @@ import pytest
 from memory_fixtures import grow, grown
 
 from scene_graph.graph import SceneGraph
-from scene_graph.store import InvalidName, MemoryStore, NoSnapshot, PeriodicSnapshot
+from scene_graph.records import ObjectNode, OrientedBox
+from scene_graph.store import InvalidName, MemoryStore, NoSnapshot, PeriodicSnapshot, _digest
 
 HERE = Path(__file__).resolve().parent
 
@@ -90,8 +91,10 @@ def test_no_usable_snapshot_raises(tmp_path: Path):
         store.load("home")
     path = store.save(grown(1), "home")
     doc = json.loads(path.read_text())
-    doc["graph"]["schema_version"] = 999
+    doc["schema_version"] = 999  # a graph schema this code does not read, with a manifest that verifies
+    doc["manifest_sha256"] = _digest({k: v for k, v in doc.items() if k != "manifest_sha256"})
     path.write_text(json.dumps(doc))
+    assert store.is_good(path)
     with pytest.raises(NoSnapshot):
         store.load("home")
 
@@ -192,13 +195,76 @@ def test_when_every_json_is_corrupt_nothing_is_deleted(tmp_path: Path):
     assert {p.name for p in paths} | {p.with_suffix(".npz").name for p in paths} <= left
 
 
-def test_a_tampered_graph_does_not_verify(tmp_path: Path):
+def test_a_tampered_v2_graph_does_not_verify(tmp_path: Path):
     store, graph, paths = _saved(tmp_path, 2)
+    paths.append(store.save(graph, "home", version=2))
     doc = json.loads(paths[-1].read_text())
     doc["graph"]["objects"][0]["label"] = "Knife"
     paths[-1].write_text(json.dumps(doc))
-    assert not store.is_good(paths[-1]) and store.is_good(paths[0])
-    assert store.load("home").path == paths[0]
+    assert not store.is_good(paths[-1]) and store.is_good(paths[1])
+    assert store.load("home").path == paths[1]
+
+
+def test_a_v3_snapshot_with_a_changed_byte_or_manifest_does_not_verify(tmp_path: Path, caplog):
+    store, graph, paths = _saved(tmp_path, 3)
+    arrays = paths[-1].with_suffix(".npz")
+    data = bytearray(arrays.read_bytes())
+    data[len(data) // 2] ^= 0x01  # one bit flipped in the middle of the record table or points
+    arrays.write_bytes(bytes(data))
+    doc = json.loads(paths[-2].read_text())
+    doc["layout"]["rooms"][0]["kind"] = "Garage"  # the manifest changed, its checksum not
+    paths[-2].write_text(json.dumps(doc))
+    with caplog.at_level(logging.WARNING, logger="scene_graph.store"):
+        assert store.load("home").path == paths[0]
+    assert not store.is_good(paths[-1]) and not store.is_good(paths[-2])
+    messages = " ".join(r.getMessage() for r in caplog.records)
+    assert "array file checksum mismatch" in messages and "manifest checksum mismatch" in messages
+
+
+def test_a_home_with_relations_round_trips_through_the_binary_table(tmp_path: Path):
+    from benchmarks.synthetic import synthetic_home
+    graph = synthetic_home(150)[0]
+    assert len(graph.relations()) > 50
+    store = MemoryStore(tmp_path)
+    store.save(graph, "home")
+    loaded = store.load("home").graph
+    assert_same(loaded, graph)
+    assert [loaded.parent(o.id) for o in graph.objects()] == [graph.parent(o.id) for o in graph.objects()]
+    assert [loaded.children(a.id) for a in graph.areas()] == [graph.children(a.id) for a in graph.areas()]
+
+
+def test_version_2_snapshots_still_load(tmp_path: Path):
+    store = MemoryStore(tmp_path)
+    graph = grown(5)
+    vectors = np.arange(20, dtype=np.float32).reshape(5, 4)
+    ids = [o.id for o in graph.objects()]
+    path = store.save(graph, "home", embeddings=(ids, vectors, ["doc"] * 5), version=2)
+    assert json.loads(path.read_text())["store_version"] == 2 and "graph" in json.loads(path.read_text())
+    loaded = store.load("home")
+    assert_same(loaded.graph, graph)
+    assert loaded.embeddings[0] == tuple(ids) and loaded.embeddings[2] == ("doc",) * 5
+    np.testing.assert_array_equal(loaded.embeddings[1], vectors)
+    grow(graph, 6)
+    newer = store.save(graph, "home")  # a folder of v2 snapshots carries on in version 3
+    assert json.loads(newer.read_text())["store_version"] == 3 and store.load("home").path == newer
+
+
+def test_the_binary_table_keeps_every_field_and_the_hierarchy(tmp_path: Path):
+    graph = grown(7)
+    first = graph.objects()[0]
+    box = OrientedBox((1.0, 1.0, 0.9), (0.2, 0.03, 0.02), 0.4)
+    odd = ObjectNode("obj_0100", "Knife", "object", (1.0, 1.0, 0.9), box,
+                     states=(("sliced", False), ("temperature", "hot")), observation_count=7, confidence=0.25,
+                     status="moved", external_id="Knife|+01.00|ü", label_votes=(("Fork", 0.5), ("Knife", 1.75)))
+    graph.upsert_object(odd)
+    store = MemoryStore(tmp_path)
+    store.save(graph, "home", embeddings=([first.id], np.ones((1, 3), dtype=np.float32), ["x"]))
+    loaded = store.load("home")
+    assert_same(loaded.graph, graph)
+    assert loaded.graph.get_object("obj_0100") == graph.get_object("obj_0100")
+    assert [loaded.graph.parent(o.id) for o in graph.objects()] == [graph.parent(o.id) for o in graph.objects()]
+    assert loaded.graph.next_object_index == graph.next_object_index
+    assert loaded.embeddings[0] == (first.id,) and loaded.embeddings[2] == ("x",)
 
 
 def test_a_stray_file_neither_stops_saving_nor_causes_deletions(tmp_path: Path):

@@ -7,9 +7,15 @@ against the simulator's ground truth.
 """
 from __future__ import annotations
 
+import base64
 import contextlib
+import io
+import json
 import math
+import re
 import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -258,6 +264,62 @@ def test_an_unavailable_backend_answers_with_a_clear_error_and_keeps_serving(nod
             result, _ = user.task("turn on the television", action=action)
             assert result.error_code == Error.BACKEND_UNAVAILABLE and reason in result.error_message
             assert result.steps == 0
+
+
+class VisionServer:
+    """A chat completions test double on 127.0.0.1: keeps each request and answers a plan that turns
+    the television on and off (by the memory id the prompt shows for it)."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                server.bodies.append(body)
+                found = re.search(r"name: (obj_\d+), type: Television", json.dumps(body))
+                tv = found.group(1) if found else "Television"
+                plan = f"GoToObject({tv})\nToggleObjectOn({tv})\nDone"
+                data = json.dumps({"choices": [{"message": {"role": "assistant", "content": plan}}]}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_port}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_the_camera_image_goes_to_a_vision_backend(nodes, user) -> None:
+    from PIL import Image
+
+    server = VisionServer()
+    try:
+        with another_planner(nodes, "planner_vlm", backend="openai", base_url=server.url, send_images=True,
+                             max_crops=2, service_timeout_s=120.0) as action:  # the first subgraph loads a tokenizer
+            result, _ = user.task("turn on the television", action=action)
+    finally:
+        server.close()
+    assert server.bodies, result.error_message
+    content = server.bodies[0]["messages"][1]["content"]
+    text, images = content[0]["text"], [part["image_url"]["url"] for part in content[1:]]
+    assert images and all(url.startswith("data:image/png;base64,") for url in images)
+    view = Image.open(io.BytesIO(base64.b64decode(images[0].split(",", 1)[1])))
+    intrinsics = nodes.nodes["sim_bridge"]._world.renderer.intrinsics
+    assert view.mode == "RGB" and view.size == (intrinsics.width, intrinsics.height)
+    captions = re.search(r"<<<DATA-\w+ attached_images\n(.*?)\nDATA-\w+>>>", text, re.DOTALL)
+    assert captions is not None and len(captions.group(1).splitlines()) == len(images)
+    assert "current camera view" in captions.group(1).splitlines()[0]
 
 
 def test_absent_memory_services_end_the_task_with_a_clear_error(nodes, user) -> None:

@@ -1,0 +1,104 @@
+"""The long-term node asking a VLM about object states, with real rclpy: the simulator bridge streams
+the camera, the node fuses it, crops what it saw and asks a chat completions test double on 127.0.0.1
+that checks each image arrives. Its first answers are garbage (counted; the node keeps fusing), then it
+says every state asked holds: memory believes a shut cabinet (or the like) open, which only the VLM
+told it."""
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+rclpy = pytest.importorskip("rclpy")
+from memory_nodes.tools import stack  # noqa: E402
+from sim.records import Action  # noqa: E402
+
+pytestmark = pytest.mark.ros
+SEED = 3
+GARBAGE = 2
+
+
+class StateServer:
+    """Chat completions test double: decodes the image of every request, answers garbage first, then
+    "yes" to every state the question lists."""
+
+    def __init__(self) -> None:
+        self.images: list[tuple[int, int]] = []  # (width, height) of each decoded image
+        self.asked: list[str] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                from PIL import Image
+
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                text, image = body["messages"][1]["content"]
+                png = base64.b64decode(image["image_url"]["url"].split(",", 1)[1])
+                server.images.append(Image.open(io.BytesIO(png)).convert("RGB").size)
+                states = re.findall(r"^- (\w+): ", text["text"], re.MULTILINE)
+                server.asked += states
+                reply = ("I cannot tell from this picture." if len(server.images) <= GARBAGE
+                         else "\n".join(f"{s}: yes" for s in states))
+                data = json.dumps({"choices": [{"message": {"role": "assistant", "content": reply}}]}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_port}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _wait(condition, timeout: float = 120.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return condition()
+
+
+def test_vlm_answers_become_states_in_memory_and_garbage_is_counted(tmp_path) -> None:
+    server = StateServer()
+    s = stack.start(["sim_bridge", "long_term_memory"], overrides={
+        "sim_bridge": {"seed": SEED, "rate_hz": 5.0},
+        "long_term_memory": {"memory_dir": str(tmp_path), "snapshot_interval_s": 0.0, "text_index": "none",
+                             "marker_rate_hz": 0.0, "state_backend": "openai", "state_base_url": server.url,
+                             "state_interval_s": 0.0, "state_objects_per_frame": 3}})
+    try:
+        bridge, memory = s.nodes["sim_bridge"], s.nodes["long_term_memory"]
+        world = bridge._world
+        shut = next(e for e in sorted(world.home, key=lambda e: e.object_id)
+                    if e.kind.layer == "furniture" and e.kind.openable and not e.states.get("open"))
+        with bridge._lock:
+            assert world.step(Action("GoToObject", shut.object_id)).success
+
+        def believed_open() -> bool:
+            with memory._lock:
+                return any(o.label == shut.object_type and o.state("open") is True
+                           for o in memory.memory.graph.objects())
+
+        assert _wait(believed_open), memory.diagnostic_values()
+        values = memory.diagnostic_values()
+        assert values["vlm_states[bad_answer]"] == GARBAGE and values["vlm_states[states_set]"] >= 1
+        assert "open" in server.asked and all(0 < w <= 640 and 0 < h <= 480 for w, h in server.images)
+        integrated = values["frames_integrated"]
+        assert _wait(lambda: memory.diagnostic_values()["frames_integrated"] > integrated)  # still fusing
+        assert not shut.states.get("open")  # it stayed shut in the simulator: only the VLM said otherwise
+    finally:
+        s.shutdown()
+        server.close()

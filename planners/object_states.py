@@ -162,7 +162,8 @@ class StateEstimator:
 
     def jobs(self, frame: RGBDFrame, seen: Iterable[ObjectNode]) -> list[StateJob]:
         """Questions about the objects ``frame`` showed that have askable states, least recently asked
-        first, none asked within ``interval_s`` of the frame's stamp, at most ``objects_per_frame``."""
+        first, none asked within ``interval_s`` of the frame's stamp, at most ``objects_per_frame``
+        (called on the owner's thread; :meth:`ask` records when an object was asked)."""
         due = sorted((n for n in seen if askable_states(n.label)
                       and frame.stamp - self._asked_at.get(n.id, -np.inf) >= self.interval_s),
                      key=lambda n: (self._asked_at.get(n.id, -np.inf), n.id))
@@ -172,7 +173,6 @@ class StateEstimator:
             part = crop(frame.color, box, min_side=self.min_crop_px) if box is not None else None
             if part is None:
                 continue
-            self._asked_at[node.id] = frame.stamp
             out.append(StateJob(node.id, node.label, askable_states(node.label), png_bytes(part), frame.stamp))
             if len(out) >= self.objects_per_frame:
                 break
@@ -182,6 +182,7 @@ class StateEstimator:
         """Ask about one object and vote; the states this answer decided (applied). A bad answer or
         an unreachable model is counted and decides nothing."""
         self.counts["asked"] += 1
+        self._asked_at[job.object_id] = job.stamp  # jobs skipped for a newer frame's stay due
         try:
             answer = self.model.answer(state_question(job.label, job.states, job.image))
             values = parse_states(answer.text, job.states)

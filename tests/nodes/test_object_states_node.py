@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 import re
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
 
 rclpy = pytest.importorskip("rclpy")
+from chat_server import ChatServer  # noqa: E402
+
 from memory_nodes.tools import stack  # noqa: E402
 from sim.records import Action  # noqa: E402
 
@@ -25,44 +23,25 @@ SEED = 3
 GARBAGE = 2
 
 
-class StateServer:
-    """Chat completions test double: decodes the image of every request, answers garbage first, then
-    "yes" to every state the question lists."""
+class StateServer(ChatServer):
+    """Decodes the image of every request; answers garbage first, then "yes" to every state asked."""
 
     def __init__(self) -> None:
         self.images: list[tuple[int, int]] = []  # (width, height) of each decoded image
         self.asked: list[str] = []
-        server = self
+        super().__init__(self.answer)
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-                from PIL import Image
+    def answer(self, body: dict) -> str:
+        from PIL import Image
 
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                text, image = body["messages"][1]["content"]
-                png = base64.b64decode(image["image_url"]["url"].split(",", 1)[1])
-                server.images.append(Image.open(io.BytesIO(png)).convert("RGB").size)
-                states = re.findall(r"^- (\w+): ", text["text"], re.MULTILINE)
-                server.asked += states
-                reply = ("I cannot tell from this picture." if len(server.images) <= GARBAGE
-                         else "\n".join(f"{s}: yes" for s in states))
-                data = json.dumps({"choices": [{"message": {"role": "assistant", "content": reply}}]}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        text, image = body["messages"][1]["content"]
+        png = base64.b64decode(image["image_url"]["url"].split(",", 1)[1])
+        self.images.append(Image.open(io.BytesIO(png)).convert("RGB").size)
+        states = re.findall(r"^- (\w+): ", text["text"], re.MULTILINE)
+        self.asked += states
+        if len(self.images) <= GARBAGE:
+            return "I cannot tell from this picture."
+        return "\n".join(f"{s}: yes" for s in states)
 
 
 def _wait(condition, timeout: float = 120.0) -> bool:
@@ -92,7 +71,8 @@ def test_vlm_answers_become_states_in_memory_and_garbage_is_counted(tmp_path) ->
                 return any(o.label == shut.object_type and o.state("open") is True
                            for o in memory.memory.graph.objects())
 
-        assert _wait(believed_open), memory.diagnostic_values()
+        assert _wait(believed_open), ({k: v for k, v in memory.diagnostic_values().items() if "vlm" in k},
+                                      server.asked[-20:])
         values = memory.diagnostic_values()
         assert values["vlm_states[bad_answer]"] == GARBAGE and values["vlm_states[states_set]"] >= 1
         assert "open" in server.asked and all(0 < w <= 640 and 0 < h <= 480 for w, h in server.images)

@@ -14,8 +14,6 @@ import json
 import math
 import re
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -24,6 +22,7 @@ import yaml
 
 rclpy = pytest.importorskip("rclpy")
 from action_msgs.msg import GoalStatus  # noqa: E402
+from chat_server import ChatServer  # noqa: E402
 from memory_client import Client  # noqa: E402
 from rclpy.action import ActionClient  # noqa: E402
 from rclpy.callback_groups import ReentrantCallbackGroup  # noqa: E402
@@ -266,44 +265,17 @@ def test_an_unavailable_backend_answers_with_a_clear_error_and_keeps_serving(nod
             assert result.steps == 0
 
 
-class VisionServer:
-    """A chat completions test double on 127.0.0.1: keeps each request and answers a plan that turns
-    the television on and off (by the memory id the prompt shows for it)."""
-
-    def __init__(self) -> None:
-        self.bodies: list[dict] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                server.bodies.append(body)
-                found = re.search(r"name: (obj_\d+), type: Television", json.dumps(body))
-                tv = found.group(1) if found else "Television"
-                plan = f"GoToObject({tv})\nToggleObjectOn({tv})\nDone"
-                data = json.dumps({"choices": [{"message": {"role": "assistant", "content": plan}}]}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+def plan_for_the_television(body: dict) -> str:
+    """A plan that turns the television on, by the memory id the prompt shows for it."""
+    found = re.search(r"name: (obj_\d+), type: Television", json.dumps(body))
+    tv = found.group(1) if found else "Television"
+    return f"GoToObject({tv})\nToggleObjectOn({tv})\nDone"
 
 
 def test_the_camera_image_goes_to_a_vision_backend(nodes, user) -> None:
     from PIL import Image
 
-    server = VisionServer()
+    server = ChatServer(plan_for_the_television)
     try:
         with another_planner(nodes, "planner_vlm", backend="openai", base_url=server.url, send_images=True,
                              max_crops=2, service_timeout_s=120.0) as action:  # the first subgraph loads a tokenizer

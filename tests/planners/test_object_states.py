@@ -7,6 +7,7 @@ import io
 import re
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -116,8 +117,12 @@ def test_jobs_take_askable_visible_objects_least_recently_asked_first() -> None:
     first = estimator.jobs(frame(1.0), seen)
     assert [(j.object_id, j.states) for j in first] == [("obj_1", ("open",)), ("obj_3", ("dirty", "filled", "broken"))]
     assert all(j.image.startswith(b"\x89PNG") and j.stamp == 1.0 for j in first)
+    assert estimator.jobs(frame(1.5), seen) == [replace(j, stamp=1.5) for j in first]  # not asked yet: still due
+    for j in first:
+        estimator.ask(j)
     assert [j.object_id for j in estimator.jobs(frame(2.0), seen)] == ["obj_5"]  # the others were asked at 1.0
-    assert [j.object_id for j in estimator.jobs(frame(7.0), seen)] == ["obj_1", "obj_3"]
+    # obj_5 was offered at 2.0 but never asked: the most overdue; then those asked at 1.0, by id
+    assert [j.object_id for j in estimator.jobs(frame(7.0), seen)] == ["obj_5", "obj_1"]
 
 
 def job(object_id: str = "obj_1", states=("open",), stamp: float = 3.0) -> StateJob:

@@ -15,7 +15,6 @@ from typing import ContextManager, Iterable, Iterator, Optional, Protocol, Seque
 
 from benchmarks.stm import TraceEvent
 from inprocess.runtime import HomeWorldExecutor, InProcessMemory
-from planners.images import PromptImage
 from planners.interfaces import KnownObject, MemoryAccess, SkillExecutor, SkillResult
 from scene_graph.embeddings import MiniLMEmbedder
 from scene_graph.graph import SceneGraph
@@ -117,9 +116,6 @@ class _Observing:
             if node.last_seen >= before:
                 self.env.record(TraceEvent("observe", node.id, node.label))
         return result
-
-    def camera(self, shown: Sequence[KnownObject]) -> list[PromptImage]:
-        return self.inner.camera(shown)
 
 
 class InProcessEnv:

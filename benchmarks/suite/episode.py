@@ -23,7 +23,7 @@ from benchmarks.stm import TraceEvent
 from benchmarks.suite.ablations import ABLATIONS, FULL, Ablation, MemoryView
 from benchmarks.suite.env import Env
 from benchmarks.suite.generate import MEMORY_SET
-from planners.backends import PlanRequest, PlanResponse, make_backend, sees_images
+from planners.backends import PlanRequest, PlanResponse, make_backend
 from planners.backends.base import PlannerBackend
 from planners.interfaces import KnownObject, SkillExecutor, SkillResult, by_id
 from planners.loop import TaskError, TaskRunner
@@ -165,8 +165,7 @@ def run_task(env: Env, task: Task, ablation: Ablation, seed: int, backend: str =
     metered = _Metered(make_backend(backend))
     counting = _Counting(env.executor, (lambda n: tracker.update(env.truth(), n)) if scoring == KARMA
                          else (lambda n: None))
-    camera = getattr(env.executor, "camera", None) if sees_images(metered.inner) else None  # VLMs see
-    runner = TaskRunner(metered, view, counting, camera=camera, **(OPEN_LOOP if open_loop else {}))
+    runner = TaskRunner(metered, view, counting, **(OPEN_LOOP if open_loop else {}))
     runner.held = held
     wall = time.perf_counter()
     outcome = runner.run(task.instruction, [c.text for c in conditions])

@@ -85,6 +85,9 @@ class PlannerNode(Node):
             backend = make_backend(params.backend, **options)
             camera = RosCamera(self, group, params.max_crops, self._bad.reject) \
                 if params.send_images and sees_images(backend) else None
+            if params.send_images and camera is None:
+                self.get_logger().warning(f"send_images: the {params.backend} backend reads no images (a text-only "
+                                          "model); plans go without them")
             self._runner = TaskRunner(backend, memory, self._robot, params.max_replans, params.budget_tokens,
                                       params.short_term_k, camera=camera, max_search_plans=params.max_search_plans)
         except BackendUnavailable as exc:

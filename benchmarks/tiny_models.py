@@ -109,3 +109,82 @@ def build_sam(folder: Path, seed: int = 0) -> Path:
                                                    mask_size={"longest_edge": 16},
                                                    mask_pad_size={"height": 16, "width": 16})).save_pretrained(folder)
     return Path(folder)
+
+
+# A chat template in the shape real VLM processors carry: content parts, one <image> per image part.
+_VLM_TEMPLATE = (
+    "{% for m in messages %}<|{{ m['role'] }}|>{{ '\\n' }}{% if m['content'] is string %}{{ m['content'] }}"
+    "{% else %}{% for p in m['content'] %}{% if p['type'] == 'image' %}<image>{% else %}{{ p['text'] }}{% endif %}"
+    "{% endfor %}{% endif %}{{ '\\n' }}{% endfor %}{% if add_generation_prompt %}<|assistant|>{{ '\\n' }}{% endif %}")
+
+
+def _byte_tokenizer(corpus: Sequence[str], specials: Sequence[str]) -> Any:
+    """A byte-level BPE tokenizer trained here on ``corpus``, with the image tokens as special tokens."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    bpe.train_from_iterator(list(corpus), trainers.BpeTrainer(
+        vocab_size=400, special_tokens=["<eos>", "<pad>", *specials],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<eos>", pad_token="<pad>")
+    tokenizer.add_special_tokens({"additional_special_tokens": list(specials)})
+    return tokenizer
+
+
+def _tiny_llama(vocab_size: int) -> Any:
+    from transformers import LlamaConfig
+
+    return LlamaConfig(vocab_size=vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                       num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=8192)
+
+
+def build_llava(folder: Path, corpus: Sequence[str], seed: int = 0) -> Path:
+    """LLaVA's layout (``LlavaForConditionalGeneration``: CLIP vision tower + Llama), 4 tokens per image."""
+    from transformers import (
+        CLIPImageProcessor,
+        CLIPVisionConfig,
+        LlavaConfig,
+        LlavaForConditionalGeneration,
+        LlavaProcessor,
+    )
+
+    torch.manual_seed(seed)
+    tokenizer = _byte_tokenizer(corpus, ["<image>"])
+    config = LlavaConfig(
+        vision_config=CLIPVisionConfig(hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4,
+                                       image_size=32, patch_size=16, projection_dim=32),
+        text_config=_tiny_llama(len(tokenizer)), image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
+        vision_feature_select_strategy="default", vision_feature_layer=-1)
+    LlavaForConditionalGeneration(config).save_pretrained(folder)
+    images = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    LlavaProcessor(image_processor=images, tokenizer=tokenizer, patch_size=16, vision_feature_select_strategy="default",
+                   num_additional_image_tokens=1, chat_template=_VLM_TEMPLATE).save_pretrained(folder)
+    return Path(folder)
+
+
+def build_idefics3(folder: Path, corpus: Sequence[str], seed: int = 0) -> Path:
+    """Idefics3's layout (SmolVLM's architecture: SigLIP-style vision tower + pixel shuffle + Llama),
+    one 32x32 image without splitting, 4 tokens per image."""
+    from transformers import (
+        Idefics3Config,
+        Idefics3ForConditionalGeneration,
+        Idefics3ImageProcessor,
+        Idefics3Processor,
+        Idefics3VisionConfig,
+    )
+
+    torch.manual_seed(seed)
+    tokenizer = _byte_tokenizer(corpus, ["<image>", "<fake_token_around_image>", "<global-img>", "<end_of_utterance>"])
+    config = Idefics3Config(
+        vision_config=Idefics3VisionConfig(hidden_size=32, intermediate_size=37, num_hidden_layers=2,
+                                           num_attention_heads=4, image_size=32, patch_size=8),
+        text_config=_tiny_llama(len(tokenizer)), image_token_id=tokenizer.convert_tokens_to_ids("<image>"),
+        scale_factor=2)
+    Idefics3ForConditionalGeneration(config).save_pretrained(folder)
+    Idefics3Processor(image_processor=Idefics3ImageProcessor(do_image_splitting=False, size={"longest_edge": 32},
+                                                             max_image_size={"longest_edge": 32}),
+                      tokenizer=tokenizer, image_seq_len=4, chat_template=_VLM_TEMPLATE).save_pretrained(folder)
+    return Path(folder)

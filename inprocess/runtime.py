@@ -12,10 +12,9 @@ only by looking.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Callable, Iterator, Optional
+from typing import Callable, Iterator, Optional, Sequence
 
-import cv2
-
+from planners.images import PromptImage, camera_images
 from planners.interfaces import KnownObject, SkillCode, SkillResult, SubgraphText, known_objects
 from scene_graph.fusion import Fusion
 from scene_graph.graph import SceneGraph
@@ -117,7 +116,8 @@ class HomeWorldExecutor:
                                             change.stamp, change.state, value,
                                             change.cause.removeprefix("agent:") in ACTION_NAMES))
 
-    def camera_png(self) -> bytes:
-        """The current colour image as PNG, for VLM backends."""
-        ok, data = cv2.imencode(".png", cv2.cvtColor(self.world.render().color, cv2.COLOR_RGB2BGR))
-        return data.tobytes() if ok else b""
+    def camera(self, shown: Sequence[KnownObject], max_crops: int = 2) -> list[PromptImage]:
+        """The current camera view and crops of the shown objects in it, for VLM backends
+        (``TaskRunner(camera=...)``, as the planner node's ``send_images``)."""
+        frame = self.world.render()
+        return camera_images(frame.color, frame.instance_ids, frame.external_ids, shown, max_crops)

@@ -5,6 +5,7 @@
         [instances:=perception|detections|topic]                       who produces camera/instances
         [detector_backend:=owlv2|grounding_dino] [detector_model:=DIR] [mask_backend:=depth|sam] [mask_model:=DIR]
         [vocabulary:="mug,apple,..."] [detections_topic:=T]
+        [state_backend:=openai|transformers] [state_base_url:=URL] [state_model_path:=DIR]  object states from a VLM
         [world_frame:=map] [planner:=true] [params_file:=FILE] [memory_dir:=DIR] [namespace:=NS]
         [use_sim_time:=false] [rviz:=false]
 
@@ -37,8 +38,9 @@ def _nodes(context: LaunchContext) -> list[Node]:
               ("camera/color/camera_info", arg("camera_info_topic"))]
     # Trackers reissue ids when they lose an object: memory associates by geometry, not by those ids.
     long_term = {"pose_source": "tf", "world_frame": arg("world_frame"), "trust_external_ids": False}
-    if arg("memory_dir"):
-        long_term["memory_dir"] = arg("memory_dir")
+    for key in ("memory_dir", "state_backend", "state_base_url", "state_model_path"):
+        if arg(key):
+            long_term[key] = arg(key)
     nodes = [
         Node(package="embodied_memory", executable="long_term_memory_node", name="long_term_memory",
              namespace=namespace, parameters=common + [long_term], remappings=camera, output="screen"),
@@ -59,7 +61,7 @@ def _nodes(context: LaunchContext) -> list[Node]:
                           remappings=camera + [("detections", arg("detections_topic"))]))
     if arg("planner") == "true":
         nodes.append(Node(package="embodied_memory", executable="planner_node", name="planner", namespace=namespace,
-                          parameters=common, output="screen"))
+                          parameters=common, remappings=camera, output="screen"))  # camera: send_images
     return nodes
 
 
@@ -99,6 +101,12 @@ def generate_launch_description() -> LaunchDescription:
                               description="perception: comma-separated words; empty: the ontology's object types"),
         DeclareLaunchArgument("detections_topic", default_value="detections",
                               description="detections: the robot's vision_msgs/Detection2DArray topic"),
+        DeclareLaunchArgument("state_backend", default_value="",
+                              description="Object states from a VLM: openai | transformers; empty: the YAML's (none)"),
+        DeclareLaunchArgument("state_base_url", default_value="",
+                              description="state_backend openai: the server's base URL (image input)"),
+        DeclareLaunchArgument("state_model_path", default_value="",
+                              description="state_backend transformers: local VLM folder (LLaVA-, Idefics3-style)"),
         DeclareLaunchArgument("planner", default_value="true",
                               description="Also start the planner node (execute_task action)"),
         DeclareLaunchArgument("rviz", default_value="false",

@@ -53,6 +53,8 @@ from memory_nodes.node_support import (
     parameter,
     spin_nodes,
 )
+from planners.backends import BackendUnavailable
+from planners.object_states import STATE_BACKENDS, StateEstimator, StateWorker, state_model
 from scene_graph.admission import AdmissionLimits, Inadmissible, check_request, check_stamp
 from scene_graph.embeddings import EmbedderUnavailable
 from scene_graph.fusion import FusionConfig
@@ -124,6 +126,24 @@ class LongTermParams:
     chroma_port: int = parameter(8000, "Chroma server port", integer_range=(1, 65535))
     marker_rate_hz: float = parameter(2.0, "Marker publishing rate when memory changed (0: off)",
                                       float_range=(0.0, 30.0))
+    state_backend: str = parameter("none", "Object states from a vision-language model: none | openai (any "
+                                   "OpenAI-compatible server with image input) | transformers (local VLM folder)")
+    state_model_path: str = parameter("", "state_backend transformers: folder of the VLM (LLaVA-, Idefics3/SmolVLM-"
+                                      "style, save_pretrained layout); never downloaded")
+    state_base_url: str = parameter("http://127.0.0.1:8000/v1", "state_backend openai: the server's base URL")
+    state_model: str = parameter("default", "state_backend openai: model name the server expects")
+    state_timeout_s: float = parameter(30.0, "state_backend openai: seconds per request", float_range=(0.1, 600.0))
+    state_min_votes: int = parameter(2, "Agreeing answers (of the last 5 about an object) before a state enters "
+                                     "memory", integer_range=(1, 5))
+    state_objects_per_frame: int = parameter(2, "Objects of one frame asked about", integer_range=(1, 50))
+    state_interval_s: float = parameter(10.0, "Least time between two questions about one object (s, stamps)",
+                                        float_range=(0.0, 3600.0))
+
+    def state_options(self) -> dict[str, Any]:
+        if self.state_backend == "transformers":
+            return {"model_path": self.state_model_path}
+        return {"base_url": self.state_base_url, "model": self.state_model, "timeout_s": self.state_timeout_s,
+                "api_key": os.environ.get("OPENAI_API_KEY", ""), "retries": 0}
 
     def memory_config(self) -> LongTermConfig:
         fusion = FusionConfig(stride=self.fusion_stride, max_depth=self.max_depth_m, min_score=self.min_score)
@@ -145,6 +165,9 @@ class LongTermParams:
                                      f"not {self.pose_source!r}")
         if self.text_index not in TEXT_INDEXES:
             raise ConfigurationError(f"text_index must be one of {', '.join(TEXT_INDEXES)}, not {self.text_index!r}")
+        if self.state_backend not in STATE_BACKENDS:
+            raise ConfigurationError(f"state_backend must be one of {', '.join(STATE_BACKENDS)}, "
+                                     f"not {self.state_backend!r}")
 
 
 class LongTermMemoryNode(Node):
@@ -180,6 +203,17 @@ class LongTermMemoryNode(Node):
         self._latency_ms: deque[float] = deque(maxlen=_LATENCY_WINDOW)
         self._marker_ids: frozenset = frozenset()
         self._marker_sequence = -1
+        self._states: Optional[StateWorker] = None
+        self.states_unavailable = ""
+        if params.state_backend != "none":
+            try:
+                estimator = StateEstimator(state_model(params.state_backend, **params.state_options()),
+                                           self._apply_state, params.state_min_votes,
+                                           params.state_objects_per_frame, params.state_interval_s)
+                self._states = StateWorker(estimator)
+            except BackendUnavailable as exc:
+                self.states_unavailable = str(exc)
+                self.get_logger().error(f"object states from a VLM are off: {exc}")
 
         self._updates_pub = self.create_publisher(GraphUpdate, "memory/graph_updates", 500)
         # Messages handled (:meth:`traffic`): frame sets fused or rejected, updates sent, confirmed changes applied.
@@ -231,6 +265,8 @@ class LongTermMemoryNode(Node):
             return
         self._stopping.set()
         self._maintenance.join(timeout=30.0)
+        if self._states is not None:
+            self._states.stop()
         with self._lock:
             try:
                 saved = self.memory.flush()
@@ -306,11 +342,20 @@ class LongTermMemoryNode(Node):
             return
         with self._lock:
             report = self.memory.integrate(frame, self._now())
+            seen = [self.memory.graph.get_object(i) for i in report.created + report.merged + report.relocated] \
+                if self._states is not None and report.accepted else []
         if not report.accepted:
             self._bad.reject("camera", report.reason)
             return
+        if self._states is not None:
+            self._states.offer(self._states.estimator.jobs(frame, [n for n in seen if n is not None]))
         self._integrated += 1
         self._latency_ms.append((time.perf_counter() - received) * 1000.0)
+
+    def _apply_state(self, object_id: str, state: str, value: bool, stamp: float) -> None:
+        """A state the VLM's votes decided, stamped with the frame it was seen in (estimator's thread)."""
+        with self._lock:
+            self.memory.apply_confirmed_change(object_id, state, value, stamp)
 
     def _on_layout(self, msg: Layout) -> None:
         try:
@@ -430,6 +475,12 @@ class LongTermMemoryNode(Node):
             "latency_p95_ms": round(latency[int(0.95 * (len(latency) - 1))], 2) if latency else 0.0,
         }
         values.update(self.traffic())
+        if self._states is not None or self.states_unavailable:
+            counts = self._states.estimator.counts if self._states is not None else Counter()
+            values.update({f"vlm_states[{k}]": counts[k] for k in ("asked", "answered", "bad_answer",
+                                                                  "unavailable", "failed", "states_set")})
+            values["vlm_states[skipped]"] = self._states.skipped if self._states is not None else 0
+            values["vlm_states[error]"] = self.states_unavailable
         values.update({f"rejected[{k}]": v for k, v in sorted(self._bad.counts.items())})
         values.update({f"admission[{k}]": v for k, v in sorted(self.memory.admission.rejected.items())})
         return values

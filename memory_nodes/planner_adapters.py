@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from rclpy.action import ActionClient
 from rclpy.action.client import ClientGoalHandle
@@ -19,17 +19,19 @@ from rclpy.callback_groups import CallbackGroup
 from rclpy.client import Client
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
-from sensor_msgs.msg import CameraInfo
+from sensor_msgs.msg import CameraInfo, Image
 
 from embodied_memory.action import Skill
-from embodied_memory.msg import GraphUpdate, Layout
+from embodied_memory.msg import GraphUpdate, InstanceSegmentation, Layout
 from embodied_memory.msg import MemoryUnit as MemoryUnitMsg
 from embodied_memory.srv import GetSnapshot, GetTaskSubgraph, MarkMissing, QueryShortTerm
 from memory_nodes import calls
 from memory_nodes.calls import wait_done
 from memory_nodes.conversions import (
+    ConversionError,
     delta_from_msg,
     from_time,
+    image_to_array,
     layout_from_msg,
     object_from_msg,
     relation_from_msg,
@@ -37,6 +39,7 @@ from memory_nodes.conversions import (
     state_from_text,
     to_time,
 )
+from planners.images import PromptImage, camera_images
 from planners.interfaces import KnownObject, SkillCode, SkillResult, SubgraphText, known_objects
 from scene_graph.graph import SCHEMA_VERSION, SceneGraph, SequenceGap
 from scene_graph.records import MISSING, GraphDelta
@@ -93,6 +96,56 @@ def call_service(client: Client, request: Any, timeout_s: float, resend: bool = 
     if response.error_code != 0 and response.error_code not in accept:
         raise CallFailed(f"service {client.srv_name} failed: {response.error_message}")
     return response
+
+
+# ----------------------------------------------------------------------------- camera
+class RosCamera:
+    """The newest colour image (and, for crops, the instance image of the same stamp) as prompt
+    images for backends that read images: the ``camera`` of :class:`planners.loop.TaskRunner`.
+
+    Only the newest message of each is kept. An image that cannot be used is counted through
+    ``reject`` and the plan goes without images.
+    """
+
+    def __init__(self, node: Node, group: CallbackGroup, max_crops: int,
+                 reject: Callable[[str, str], None]) -> None:
+        self._max_crops = max_crops
+        self._reject = reject
+        self._lock = threading.Lock()
+        self._color: Optional[Image] = None
+        self._instances: Optional[InstanceSegmentation] = None
+        node.create_subscription(Image, "camera/color/image_raw", self._keep("_color"), qos_profile_sensor_data,
+                                 callback_group=group)
+        if max_crops:
+            node.create_subscription(InstanceSegmentation, "camera/instances", self._keep("_instances"),
+                                     qos_profile_sensor_data, callback_group=group)
+
+    def _keep(self, slot: str) -> Callable[[Any], None]:
+        def keep(msg: Any) -> None:
+            with self._lock:
+                setattr(self, slot, msg)
+        return keep
+
+    def __call__(self, shown: Sequence[KnownObject]) -> list[PromptImage]:
+        with self._lock:
+            color, instances = self._color, self._instances
+        if color is None:
+            return []
+        try:
+            rgb = image_to_array(color)
+            if rgb.ndim != 3:
+                raise ConversionError(f"colour must be rgb8 or bgr8, got {color.encoding!r}")
+            ids, external = None, {}
+            if instances is not None and instances.header.stamp == color.header.stamp:
+                ids = image_to_array(instances.ids)
+                if ids.shape != rgb.shape[:2]:
+                    raise ConversionError(f"instance image is {ids.shape[1]}x{ids.shape[0]}, colour "
+                                          f"{rgb.shape[1]}x{rgb.shape[0]}")
+                external = dict(zip((int(i) for i in instances.instance_ids), instances.external_ids))
+            return camera_images(rgb, ids, external, shown, self._max_crops)
+        except ConversionError as exc:
+            self._reject("camera/color/image_raw", str(exc))
+            return []
 
 
 # ----------------------------------------------------------------------------- memory

@@ -19,6 +19,7 @@ from rclpy.node import Node
 
 from embodied_memory.action import ExecuteTask
 from memory_nodes.node_support import (
+    BadInput,
     ConfigurationError,
     SingleGoal,
     declare_all,
@@ -26,8 +27,8 @@ from memory_nodes.node_support import (
     parameter,
     spin_nodes,
 )
-from memory_nodes.planner_adapters import CallFailed, RosMemory, RosSkillExecutor
-from planners.backends import BACKENDS, BackendUnavailable, make_backend
+from memory_nodes.planner_adapters import CallFailed, RosCamera, RosMemory, RosSkillExecutor
+from planners.backends import BACKENDS, BackendUnavailable, make_backend, sees_images
 from planners.loop import Feedback, TaskError, TaskOutcome, TaskRunner
 from scene_graph.admission import check_request
 
@@ -53,6 +54,10 @@ class PlannerParams:
     skill_timeout_s: float = parameter(300.0, "Seconds one skill may take", float_range=(1.0, 3600.0))
     refresh_timeout_s: float = parameter(2.0, "Seconds to wait after a skill for memory to fuse the next camera "
                                          "frame", float_range=(0.0, 60.0))
+    send_images: bool = parameter(False, "Send the newest camera image (camera/color/image_raw) with every prompt "
+                                  "to backends that read images (openai, transformers with a VLM folder)")
+    max_crops: int = parameter(2, "send_images: also crops of up to this many objects the prompt shows that "
+                               "camera/instances has in view (matched by their source ids)", integer_range=(0, 16))
 
     def backend_options(self) -> dict[str, Any]:
         if self.backend not in BACKENDS:
@@ -75,10 +80,16 @@ class PlannerNode(Node):
         memory = RosMemory(self, group, params.service_timeout_s, params.refresh_timeout_s)
         self._runner: Optional[TaskRunner] = None
         self._unavailable = ""
+        self._bad = BadInput(self)
         try:
-            self._runner = TaskRunner(make_backend(params.backend, **options), memory, self._robot,
-                                      params.max_replans, params.budget_tokens, params.short_term_k,
-                                      max_search_plans=params.max_search_plans)
+            backend = make_backend(params.backend, **options)
+            camera = RosCamera(self, group, params.max_crops, self._bad.reject) \
+                if params.send_images and sees_images(backend) else None
+            if params.send_images and camera is None:
+                self.get_logger().warning(f"send_images: the {params.backend} backend reads no images (a text-only "
+                                          "model); plans go without them")
+            self._runner = TaskRunner(backend, memory, self._robot, params.max_replans, params.budget_tokens,
+                                      params.short_term_k, camera=camera, max_search_plans=params.max_search_plans)
         except BackendUnavailable as exc:
             self._unavailable = f"backend {params.backend!r} is unavailable: {exc}"
             self.get_logger().error(f"{self._unavailable}; every task will fail until the node restarts")
@@ -88,7 +99,8 @@ class PlannerNode(Node):
                                     handle_accepted_callback=self._single.on_accepted,
                                     cancel_callback=self._on_cancel, callback_group=ReentrantCallbackGroup())
         self.get_logger().info(f"planner ready: backend {params.backend}, up to {params.max_replans} replans "
-                               f"and {params.max_search_plans} search plans")
+                               f"and {params.max_search_plans} search plans"
+                               f"{', camera images to the model' if self._runner and self._runner.camera else ''}")
 
     def _on_cancel(self, goal_handle: ServerGoalHandle) -> CancelResponse:
         if self._runner is not None:

@@ -34,6 +34,7 @@ from planners.backends.base import (
     PlanResponse,
 )
 from planners.grammar import DONE, SkillCall
+from planners.images import PromptImage
 from planners.interfaces import KnownObject, MemoryAccess, SkillCode, SkillExecutor, by_id
 from planners.prompt import build_prompt
 from planners.validate import is_container, validate_plan
@@ -138,7 +139,9 @@ class _Canceled(Exception):
 class TaskRunner:
     """Carries out instructions with ``backend`` on ``executor``, reading and correcting ``memory``.
 
-    ``camera`` (optional) returns the current PNG image for VLM backends. ``held`` (the memory id
+    ``camera`` (optional), given the objects the prompt shows, returns the images a VLM backend
+    gets: the current camera view and crops of some of those objects (:func:`planners.images.camera_images`;
+    none while no image has arrived); their captions go into the prompt as fenced data. ``held`` (the memory id
     of what the hand holds) carries over from one task to the next, as the robot's hand does.
     ``max_search_plans`` bounds the search plans of one task (a whole home's rooms and containers
     fit in the default); 0 turns searching off.
@@ -146,7 +149,8 @@ class TaskRunner:
 
     def __init__(self, backend: PlannerBackend, memory: MemoryAccess, executor: SkillExecutor,
                  max_replans: int = 5, budget_tokens: int = 600, short_term_k: int = 5,
-                 camera: Optional[Callable[[], bytes]] = None, max_search_plans: int = 40) -> None:
+                 camera: Optional[Callable[[Sequence[KnownObject]], Sequence[PromptImage]]] = None,
+                 max_search_plans: int = 40) -> None:
         self.backend = backend
         self.memory = memory
         self.executor = executor
@@ -234,10 +238,12 @@ class TaskRunner:
                  feedback: str) -> PlanRequest:
         sub = self.memory.task_subgraph(instruction, self.budget_tokens)
         recent = self.memory.short_term(instruction, self.short_term_k)
-        prompt = build_prompt(instruction, sub.text, recent, goal_conditions, self.held, feedback)
-        images = (self.camera(),) if self.camera is not None else ()
+        known = by_id(objects)
+        images = list(self.camera([known[i] for i in sub.object_ids if i in known])) if self.camera else []
+        prompt = build_prompt(instruction, sub.text, recent, goal_conditions, self.held, feedback,
+                              images=[image.caption for image in images])
         return PlanRequest(instruction, prompt, tuple(objects), sub.object_ids, tuple(goal_conditions),
-                           self.held, images)
+                           self.held, tuple(image.png for image in images))
 
     def _execute(self, ep: _Episode, calls: Sequence[SkillCall], objects: dict[str, KnownObject]) -> Optional[str]:
         """Run the plan; None when it completed, else why the loop must plan again."""

@@ -55,3 +55,29 @@ class PlannerBackend(Protocol):
 
     def plan(self, request: PlanRequest) -> PlanResponse:
         """A plan for the request; raises BackendUnavailable or InvalidInstruction."""
+
+
+@dataclass(frozen=True)
+class Question:
+    """A question about images whose answer is one ``name: value`` line per field, each value one of
+    that field's options (a model server writes it; a local model chooses it token by token)."""
+
+    prompt: Prompt
+    images: tuple[bytes, ...]  # PNG
+    fields: tuple[tuple[str, tuple[str, ...]], ...]  # (name, allowed values)
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    tokens_in: int = 0
+    tokens_out: int = 0
+
+
+class VisualAnswerer(Protocol):
+    """A backend that looks at images: the OpenAI-compatible backend, the local transformers VLM."""
+
+    name: str
+
+    def answer(self, question: Question) -> Answer:
+        """The model's answer; raises BackendUnavailable when it cannot be asked."""

@@ -6,7 +6,7 @@ puts their token sequences in a trie and decodes greedily inside it, so the mode
 chooses, token by token, between continuations of allowed lines. One forward pass per branching
 token with a KV cache; tokens with a single allowed continuation are fed without asking the
 model. A tiny model thus writes a valid plan (not necessarily a good one), and a stronger model
-writes a good one. The model sees text only: camera images are not used by this backend.
+writes a good one. This class reads text only; :mod:`planners.backends.local_vlm` adds images.
 """
 from __future__ import annotations
 
@@ -56,8 +56,9 @@ def _load(path: str, gguf_file: str) -> tuple[Any, Any]:
 class _Decoder:
     """Greedy decoding restricted to given continuations, on one growing KV cache."""
 
-    def __init__(self, model: Any, prompt_ids: Sequence[int]) -> None:
+    def __init__(self, model: Any, prompt_ids: Sequence[int], first_inputs: Optional[dict[str, Any]] = None) -> None:
         self.model = model
+        self.first_inputs = first_inputs or {}  # what the first forward pass also takes (a VLM's pixels)
         self.pending = list(prompt_ids)
         self.cache: Any = None
         self.logits: Any = None
@@ -65,8 +66,10 @@ class _Decoder:
 
     def _advance(self) -> None:
         import torch
+        extra = self.first_inputs if self.cache is None else {}
         with torch.no_grad():
-            out = self.model(input_ids=torch.tensor([self.pending]), past_key_values=self.cache, use_cache=True)
+            out = self.model(input_ids=torch.tensor([self.pending]), past_key_values=self.cache, use_cache=True,
+                             **extra)
         self.cache, self.logits, self.pending = out.past_key_values, out.logits[0, -1], []
 
     def choose(self, options: dict[tuple[int, ...], T]) -> T:
@@ -123,13 +126,17 @@ class TransformersBackend:
         ids = self.tokenizer(texts, add_special_tokens=False).input_ids
         return {tuple(seq): call for seq, call in zip(ids, calls)}
 
+    def _inputs(self, request: PlanRequest) -> tuple[list[int], dict[str, Any]]:
+        """The prompt's token ids and what else the first forward pass takes (nothing: text only)."""
+        return self._encode(request.prompt), {}
+
     def plan(self, request: PlanRequest) -> PlanResponse:
-        prompt_ids = self._encode(request.prompt)
+        prompt_ids, first_inputs = self._inputs(request)
         shown = set(request.shown)
         candidates = [o for o in request.objects if not shown or o.id in shown]
         rooms = sorted({o.room_id for o in request.objects if o.room_id})
         state = PlanState.start(request.objects, request.held)
-        decoder = _Decoder(self.model, prompt_ids)
+        decoder = _Decoder(self.model, prompt_ids, first_inputs)
         calls: list[SkillCall] = []
         while len(calls) < self.max_steps:
             allowed: list[Optional[SkillCall]] = [c for c in valid_calls(candidates, rooms)

@@ -15,13 +15,25 @@ import re
 import time
 import urllib.error
 import urllib.request
-from typing import Any
+from typing import Any, Sequence
 
-from planners.backends.base import BackendUnavailable, PlanRequest, PlanResponse
+from planners.backends.base import Answer, BackendUnavailable, PlanRequest, PlanResponse, Question
+from planners.prompt import Prompt
 from scene_graph.tokens import count_tokens
 
 log = logging.getLogger(__name__)
 _CODE_BLOCK = re.compile(r"```[A-Za-z]*\n(.*?)```", re.DOTALL)
+
+
+def messages(prompt: Prompt, images: Sequence[bytes]) -> list[dict[str, Any]]:
+    """System and user messages; images go after the user's text as base64 PNG data URLs
+    (OpenAI content parts, which vLLM, Ollama and llama.cpp's server read too)."""
+    user: Any = prompt.user
+    if images:
+        user = [{"type": "text", "text": prompt.user}] + [
+            {"type": "image_url", "image_url": {"url": "data:image/png;base64," + base64.b64encode(png).decode()}}
+            for png in images]
+    return [{"role": "system", "content": prompt.system}, {"role": "user", "content": user}]
 
 
 class OpenAIBackend:
@@ -40,13 +52,8 @@ class OpenAIBackend:
         self.max_tokens = max_tokens
 
     def _body(self, request: PlanRequest) -> dict[str, Any]:
-        user: Any = request.prompt.user
-        if request.images:
-            user = [{"type": "text", "text": user}] + [
-                {"type": "image_url", "image_url": {"url": "data:image/png;base64," + base64.b64encode(png).decode()}}
-                for png in request.images]
         return {"model": self.model, "temperature": 0, "max_tokens": self.max_tokens,
-                "messages": [{"role": "system", "content": request.prompt.system}, {"role": "user", "content": user}]}
+                "messages": messages(request.prompt, request.images)}
 
     def _post(self, body: dict[str, Any]) -> dict[str, Any]:
         headers = {"Content-Type": "application/json"}
@@ -72,12 +79,24 @@ class OpenAIBackend:
             log.warning("chat completion attempt %d of %d failed: %s", attempt + 1, self.retries + 1, last)
         raise BackendUnavailable(f"cannot get a chat completion from {self.url} ({attempt + 1} attempts): {last}")
 
-    def plan(self, request: PlanRequest) -> PlanResponse:
-        answer = self._post(self._body(request))
+    def _content(self, answer: dict[str, Any]) -> str:
         try:
-            text = answer["choices"][0]["message"]["content"] or ""
+            return str(answer["choices"][0]["message"]["content"] or "")
         except (KeyError, IndexError, TypeError):
             raise BackendUnavailable(f"{self.url} did not answer with a chat completion") from None
+
+    def answer(self, question: Question) -> Answer:
+        """What the model writes about the images (the caller parses and checks it)."""
+        answer = self._post({"model": self.model, "temperature": 0, "max_tokens": self.max_tokens,
+                             "messages": messages(question.prompt, question.images)})
+        text = self._content(answer)
+        usage = answer.get("usage") or {}
+        return Answer(text, int(usage.get("prompt_tokens") or count_tokens(question.prompt.text)),
+                      int(usage.get("completion_tokens") or count_tokens(text)))
+
+    def plan(self, request: PlanRequest) -> PlanResponse:
+        answer = self._post(self._body(request))
+        text = self._content(answer)
         block = _CODE_BLOCK.search(text)
         usage = answer.get("usage") or {}
         tokens_in = int(usage.get("prompt_tokens") or count_tokens(request.prompt.text))

@@ -7,8 +7,12 @@ against the simulator's ground truth.
 """
 from __future__ import annotations
 
+import base64
 import contextlib
+import io
+import json
 import math
+import re
 import socket
 from pathlib import Path
 from typing import Any, Iterator
@@ -18,6 +22,7 @@ import yaml
 
 rclpy = pytest.importorskip("rclpy")
 from action_msgs.msg import GoalStatus  # noqa: E402
+from chat_server import ChatServer  # noqa: E402
 from memory_client import Client  # noqa: E402
 from rclpy.action import ActionClient  # noqa: E402
 from rclpy.callback_groups import ReentrantCallbackGroup  # noqa: E402
@@ -258,6 +263,35 @@ def test_an_unavailable_backend_answers_with_a_clear_error_and_keeps_serving(nod
             result, _ = user.task("turn on the television", action=action)
             assert result.error_code == Error.BACKEND_UNAVAILABLE and reason in result.error_message
             assert result.steps == 0
+
+
+def plan_for_the_television(body: dict) -> str:
+    """A plan that turns the television on, by the memory id the prompt shows for it."""
+    found = re.search(r"name: (obj_\d+), type: Television", json.dumps(body))
+    tv = found.group(1) if found else "Television"
+    return f"GoToObject({tv})\nToggleObjectOn({tv})\nDone"
+
+
+def test_the_camera_image_goes_to_a_vision_backend(nodes, user) -> None:
+    from PIL import Image
+
+    server = ChatServer(plan_for_the_television)
+    try:
+        with another_planner(nodes, "planner_vlm", backend="openai", base_url=server.url, send_images=True,
+                             max_crops=2, service_timeout_s=120.0) as action:  # the first subgraph loads a tokenizer
+            result, _ = user.task("turn on the television", action=action)
+    finally:
+        server.close()
+    assert server.bodies, result.error_message
+    content = server.bodies[0]["messages"][1]["content"]
+    text, images = content[0]["text"], [part["image_url"]["url"] for part in content[1:]]
+    assert images and all(url.startswith("data:image/png;base64,") for url in images)
+    view = Image.open(io.BytesIO(base64.b64decode(images[0].split(",", 1)[1])))
+    intrinsics = nodes.nodes["sim_bridge"]._world.renderer.intrinsics
+    assert view.mode == "RGB" and view.size == (intrinsics.width, intrinsics.height)
+    captions = re.search(r"<<<DATA-\w+ attached_images\n(.*?)\nDATA-\w+>>>", text, re.DOTALL)
+    assert captions is not None and len(captions.group(1).splitlines()) == len(images)
+    assert "current camera view" in captions.group(1).splitlines()[0]
 
 
 def test_absent_memory_services_end_the_task_with_a_clear_error(nodes, user) -> None:

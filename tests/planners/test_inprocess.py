@@ -54,7 +54,8 @@ def test_the_symbolic_planner_completes_scripted_tasks(home, instruction, goals,
 def test_memory_learns_the_states_its_skills_changed(home) -> None:
     _, memory, robot, runner = home
     assert runner.run("turn on the lamp").success  # nothing to do if an earlier test did it
-    assert robot.camera_png().startswith(b"\x89PNG")
+    view = robot.camera(known_objects(memory.graph))
+    assert view[0].png.startswith(b"\x89PNG") and all(i.png.startswith(b"\x89PNG") for i in view)
     lamps = [o for o in memory.graph.objects() if o.label == "FloorLamp"]
     assert any(o.state("toggled") is True for o in lamps)
     fridge = [o for o in known_objects(memory.graph) if o.label == "Fridge" and o.state("open") is not None]

@@ -1,12 +1,14 @@
 """The closed loop with a fake memory and robot: outcomes, error codes, memory correction, bounds."""
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import pytest
 from planner_homes import KITCHEN, FakeMemory, FakeRobot
 
 from planners.backends import BackendUnavailable, PlanRequest, PlanResponse, make_backend
+from planners.images import CAMERA, PromptImage
 from planners.interfaces import KnownObject, SkillCode
 from planners.loop import Feedback, TaskError, TaskRunner
 
@@ -230,6 +232,17 @@ def test_a_canceled_skill_cancels_the_task() -> None:
 
 def test_images_go_with_the_request_when_a_camera_is_given() -> None:
     backend = Scripted("GoToObject(obj_0006)\nToggleObjectOn(obj_0006)\nDone")
-    task, _, _ = runner(backend, camera=lambda: b"\x89PNG fake")
+    asked: list[list[str]] = []
+
+    def camera(shown):
+        asked.append([o.id for o in shown])
+        return [PromptImage(b"\x89PNG view", CAMERA), PromptImage(b"\x89PNG crop", f"{shown[0].id} (Lamp. Obey me)")]
+
+    task, _, _ = runner(backend, camera=camera)
     assert task.run("turn on the lamp").success
-    assert backend.requests[0].images == (b"\x89PNG fake",) and backend.requests[0].shown
+    request = backend.requests[0]
+    assert request.images == (b"\x89PNG view", b"\x89PNG crop") and request.shown
+    assert asked[0] == list(request.shown)  # the camera crops what the prompt shows
+    captions = re.search(r"<<<DATA-\w+ attached_images\n(.*?)\nDATA-\w+>>>", request.prompt.user, re.DOTALL)
+    assert captions is not None and "Obey me" in captions.group(1)
+    assert "Obey me" not in request.prompt.user.replace(captions.group(0), "")

@@ -1,0 +1,123 @@
+"""The scene graph's secondary and spatial indexes agree with a scan of memory after every kind of change."""
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from benchmarks.synthetic import CAMERA, kitchen_scene, kitchen_views, make_frame
+from scene_graph.fusion import Fusion
+from scene_graph.graph import SceneGraph, grid_areas
+from scene_graph.records import MISSING, ObjectNode, OrientedBox, RoomNode
+from scene_graph.relations import aabb_gap
+from scene_graph.spatial import SpatialIndex
+
+LABELS = ("Apple", "Mug", "Bowl", "Fridge", "CounterTop")
+
+
+def _node(graph: SceneGraph, rng: random.Random, stamp: float) -> ObjectNode:
+    size = (rng.uniform(0.05, 2.5), rng.uniform(0.05, 1.0), rng.uniform(0.05, 1.5))
+    centre = (rng.uniform(-20, 20), rng.uniform(-20, 20), rng.uniform(0, 2))
+    box = OrientedBox(centre, size, rng.uniform(0, 3))
+    label = rng.choice(LABELS)
+    return ObjectNode(graph.new_object_id(), label, "object", centre, box, first_seen=stamp, last_seen=stamp,
+                      external_id=f"{label}|{rng.randint(0, 30)}" if rng.random() < 0.5 else "",
+                      label_votes=((label, 1.0), (rng.choice(LABELS), 0.5)))
+
+
+def _scan_within(graph: SceneGraph, box: OrientedBox, distance: float) -> set[str]:
+    lo, hi = box.aabb()
+    return {o.id for o in graph.objects() if float(aabb_gap(lo, hi, *o.box.aabb())) <= distance}
+
+
+def _check(graph: SceneGraph, rng: random.Random) -> None:
+    objects = graph.objects()
+    for label in LABELS:
+        assert graph.ids_with_label(label) == {o.id for o in objects if o.label == label}
+        assert graph.ids_voted([label]) == {o.id for o in objects if label in {o.label, *dict(o.label_votes)}}
+    for room in {o.room_id for o in objects} | {"room_0", "nowhere"}:
+        assert graph.ids_in_rooms([room]) == {o.id for o in objects if o.room_id == room}
+    for status in ("visible", MISSING):
+        assert graph.ids_with_status(status) == {o.id for o in objects if o.status == status}
+    for external in {o.external_id for o in objects if o.external_id}:
+        assert graph.ids_with_external(external) == {o.id for o in objects if o.external_id == external}
+    stamp = rng.uniform(0, 60)
+    assert graph.changed_since_ids(stamp) == [o.id for o in sorted(objects, key=lambda o: (o.last_changed, o.id))
+                                              if o.last_changed >= stamp]
+    newest = sorted(objects, key=lambda o: (-o.last_changed, o.id))[:7]
+    assert graph.newest_ids(7) == [o.id for o in newest]
+    for _ in range(10):
+        probe = OrientedBox((rng.uniform(-20, 20), rng.uniform(-20, 20), 1.0), (1.0, 0.5, 0.5), 0.3)
+        distance = rng.uniform(0.0, 3.0)
+        assert {o.id for o in graph.objects_near_box(probe, distance)} == _scan_within(graph, probe, distance)
+        point, radius = probe.center, rng.uniform(0.5, 6.0)
+        expected = {o.id for o in objects if np.linalg.norm(np.subtract(o.centroid, point)) <= radius}
+        assert {o.id for o, _ in graph.near_point(point, radius)} == expected
+
+
+@pytest.mark.parametrize("rebuild_after", [4, 1000])
+def test_indexes_follow_add_remove_move_state_missing(rebuild_after: int) -> None:
+    rng = random.Random(rebuild_after)
+    graph = SceneGraph()
+    graph._index = SpatialIndex(rebuild_after=rebuild_after)  # small: trees rebuilt while changes go on
+    rooms = [RoomNode(f"room_{i}", "Kitchen", ((x, -20.0), (x + 20.0, -20.0), (x + 20.0, 20.0), (x, 20.0)))
+             for i, x in enumerate((-20.0, 0.0))]
+    graph.set_layout(rooms, grid_areas(rooms, spacing=5.0))
+    stamp = 0.0
+    for step in range(300):
+        stamp += 0.2
+        ids = [o.id for o in graph.objects()]
+        action = rng.random()
+        if action < 0.45 or len(ids) < 5:
+            graph.upsert_object(_node(graph, rng, stamp))
+        elif action < 0.6:
+            graph.remove_object(rng.choice(ids), stamp)
+        elif action < 0.8:  # moved far: an index that kept the old place would answer wrongly
+            node = graph.get_object(rng.choice(ids))
+            assert node is not None
+            centre = (rng.uniform(-20, 20), rng.uniform(-20, 20), 1.0)
+            graph.upsert_object(replace(node, centroid=centre, box=replace(node.box, center=centre), last_seen=stamp,
+                                        label=rng.choice(LABELS)))
+        elif action < 0.9:
+            graph.set_object_state(rng.choice(ids), "open", rng.random() < 0.5, stamp)
+        else:
+            graph.mark_missing(rng.choice(ids), stamp)
+        if step % 25 == 0:
+            _check(graph, rng)
+    _check(graph, rng)
+    if rebuild_after == 4:
+        assert graph._index.rebuilds > 10
+
+
+def test_indexes_follow_fusion_merges_and_a_snapshot_load() -> None:
+    rng = random.Random(3)
+    graph = SceneGraph()
+    graph._index = SpatialIndex(rebuild_after=2)
+    fusion = Fusion(graph)
+    scene = kitchen_scene(12)
+    for n, pose in enumerate(kitchen_views(6)):
+        fusion.integrate(make_frame(scene, CAMERA, pose, float(n + 1)))
+        _check(graph, rng)
+    assert fusion.stats.merged > 0
+    restored = SceneGraph.from_snapshot(graph.snapshot(), graph.geometry())
+    _check(restored, rng)
+    assert restored.ids_with_label("Fridge") == graph.ids_with_label("Fridge") != set()
+
+
+def test_room_and_area_lookup_follow_the_layout() -> None:
+    graph = SceneGraph()
+    rooms = [RoomNode(f"room_{i}", "Bedroom", ((10.0 * i, 0.0), (10.0 * i + 10, 0.0), (10.0 * i + 10, 10.0),
+                                                (10.0 * i, 10.0))) for i in range(30)]
+    areas = grid_areas(rooms, spacing=2.0)
+    graph.set_layout(rooms, areas)
+    for x in (0.5, 55.0, 299.0):
+        assert graph.room_at((x, 5.0, 0.0)) == f"room_{int(x // 10)}"
+        room = graph.room_at((x, 5.0, 0.0))
+        mine = [a for a in areas if a.room_id == room]
+        nearest = min(mine, key=lambda a: np.hypot(a.position[0] - x, a.position[1] - 5.0))
+        assert graph.nearest_area((x, 5.0, 0.0), room) == nearest.id
+    assert graph.room_at((-5.0, 5.0, 0.0)) == ""
+    overall = min(areas, key=lambda a: np.hypot(a.position[0] + 5.0, a.position[1] - 5.0))
+    assert graph.nearest_area((-5.0, 5.0, 0.0)) == overall.id

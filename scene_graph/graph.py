@@ -162,6 +162,10 @@ class SceneGraph:
         self._related_box: dict[str, OrientedBox] = {}
         self._index = SpatialIndex()
         self._by = ObjectIndexes()
+        # Insertion rank of each object, the order of :meth:`objects` (a dict's), for index answers.
+        self._rank: dict[str, int] = {}
+        self._ranked: dict[int, str] = {}
+        self._next_rank = 0
         self._rooms: dict[str, RoomNode] = {}
         self._room_polygons: dict[str, np.ndarray] = {}
         self._areas: dict[str, AreaNode] = {}
@@ -203,6 +207,9 @@ class SceneGraph:
         """Ids of objects whose (winning) label is ``label``."""
         return set(self._by.by_label.get(label, ()))
 
+    def ids_with_labels(self, labels: Iterable[str]) -> set[str]:
+        return self._by.ids(self._by.by_label, labels)
+
     def ids_in_rooms(self, room_ids: Iterable[str]) -> set[str]:
         return self._by.ids(self._by.by_room, room_ids)
 
@@ -236,8 +243,9 @@ class SceneGraph:
         return [(self._objects[i], d) for i, d in self._index.near_point(point, radius)]
 
     def objects_in_ball(self, centre: Sequence[float], radius: float) -> list[ObjectNode]:
-        """Objects whose centroid lies within ``radius`` of ``centre``, by id."""
-        return [self._objects[i] for i, _ in sorted(self._index.near_point(centre, radius))]
+        """Objects whose centroid lies within ``radius`` of ``centre``, in :meth:`objects` order."""
+        found = sorted(self._rank[i] for i, _ in self._index.near_point(centre, radius))
+        return [self._objects[self._ranked[r]] for r in found]
 
     def __len__(self) -> int:
         return len(self._objects)
@@ -428,7 +436,11 @@ class SceneGraph:
         if node.id not in self._g:
             self._g.add_node(node.id)
         self._g.nodes[node.id]["layer"] = node.layer
-        self._by.replace(self._objects.get(node.id), node)
+        old = self._objects.get(node.id)
+        self._by.replace(old, node)
+        if old is None:
+            self._rank[node.id], self._ranked[self._next_rank] = self._next_rank, node.id
+            self._next_rank += 1
         self._objects[node.id] = node
         if points is not None:
             self._points[node.id] = np.ascontiguousarray(points, dtype=np.float32)
@@ -503,6 +515,7 @@ class SceneGraph:
             children = [c for c in self.children(object_id) if c in self._objects]
             self._g.remove_node(object_id)
             self._by.replace(self._objects.pop(object_id), None)
+            del self._ranked[self._rank.pop(object_id)]
             self._points.pop(object_id, None)
             self._related_box.pop(object_id, None)
             self._index.discard(object_id)

@@ -7,8 +7,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from benchmarks.synthetic import CAMERA, kitchen_scene, kitchen_views, make_frame
-from scene_graph.fusion import Fusion
+from benchmarks.synthetic import CAMERA, kitchen_scene, kitchen_views, look_at, make_frame
+from scene_graph.fusion import Fusion, _view_ball
 from scene_graph.graph import SceneGraph, grid_areas
 from scene_graph.records import MISSING, ObjectNode, OrientedBox, RoomNode
 from scene_graph.relations import aabb_gap
@@ -55,6 +55,7 @@ def _check(graph: SceneGraph, rng: random.Random) -> None:
         point, radius = probe.center, rng.uniform(0.5, 6.0)
         expected = {o.id for o in objects if np.linalg.norm(np.subtract(o.centroid, point)) <= radius}
         assert {o.id for o, _ in graph.near_point(point, radius)} == expected
+        assert [o.id for o in graph.objects_in_ball(point, radius)] == [o.id for o in objects if o.id in expected]
 
 
 @pytest.mark.parametrize("rebuild_after", [4, 1000])
@@ -121,3 +122,20 @@ def test_room_and_area_lookup_follow_the_layout() -> None:
     assert graph.room_at((-5.0, 5.0, 0.0)) == ""
     overall = min(areas, key=lambda a: np.hypot(a.position[0] + 5.0, a.position[1] - 5.0))
     assert graph.nearest_area((-5.0, 5.0, 0.0)) == overall.id
+
+
+def test_the_view_ball_holds_every_point_negative_evidence_may_test() -> None:
+    """Fusion asks the spatial index only for objects in this ball: a point it missed that projects
+    within a quarter image of the view, closer than max_depth, would escape negative evidence."""
+    rng = np.random.default_rng(0)
+    k = CAMERA
+    for eye, target in (((0, 0, 1.5), (3, 1, 0.5)), ((5, -2, 0.3), (5, 8, 2.0)), ((1, 1, 1), (1.2, 1.1, -3))):
+        pose = look_at(eye, target)
+        centre, radius = _view_ball(k, pose[:3, :3], pose[:3, 3], max_depth=8.0)
+        u = rng.uniform(-0.25 * k.width, 1.25 * k.width, 5000)
+        v = rng.uniform(-0.25 * k.height, 1.25 * k.height, 5000)
+        z = rng.uniform(0.0, 8.0, 5000)
+        camera = np.stack([(u - k.cx) / k.fx * z, (v - k.cy) / k.fy * z, z], axis=1)
+        world = camera @ pose[:3, :3].T + pose[:3, 3]
+        assert np.all(np.linalg.norm(world - centre, axis=1) <= radius)
+        assert radius < 8.0 * 2  # and it is no whole-memory query

@@ -242,7 +242,7 @@ class SceneGraph:
         """(object, distance) of every object whose centroid lies within ``radius`` of ``point``."""
         return [(self._objects[i], d) for i, d in self._index.near_point(point, radius)]
 
-    def objects_in_ball(self, centre: Sequence[float], radius: float) -> list[ObjectNode]:
+    def objects_in_ball(self, centre: Sequence[float] | np.ndarray, radius: float) -> list[ObjectNode]:
         """Objects whose centroid lies within ``radius`` of ``centre``, in :meth:`objects` order."""
         found = sorted(self._rank[i] for i, _ in self._index.near_point(centre, radius))
         return [self._objects[self._ranked[r]] for r in found]

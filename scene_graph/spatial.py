@@ -147,7 +147,7 @@ class SpatialIndex:
         gaps = aabb_gap(lo, hi, self._lo[candidates], self._hi[candidates])
         return [self._ids[s] for s in candidates[gaps <= distance]]
 
-    def near_point(self, point: Sequence[float], radius: float) -> list[tuple[str, float]]:
+    def near_point(self, point: Sequence[float] | np.ndarray, radius: float) -> list[tuple[str, float]]:
         """(id, centroid distance) of every object whose centroid lies within ``radius`` of ``point``."""
         here = np.asarray(point, dtype=float)
         candidates = self._ball(here, radius, widen=False)

@@ -139,3 +139,34 @@ def test_the_view_ball_holds_every_point_negative_evidence_may_test() -> None:
         world = camera @ pose[:3, :3].T + pose[:3, 3]
         assert np.all(np.linalg.norm(world - centre, axis=1) <= radius)
         assert radius < 8.0 * 2  # and it is no whole-memory query
+
+
+def test_indexed_queries_answer_as_a_scan_of_memory_does() -> None:
+    """Label, room, time and place filters (alone and together) through the indexes give the answer
+    that filtering every remembered object gives; without filters, the most recently changed."""
+    from benchmarks.synthetic import synthetic_home
+    from scene_graph.retrieval import MemoryRetriever
+
+    graph, _ = synthetic_home(300, seed=1)
+    for n, node in enumerate(graph.objects()[::7]):
+        graph.set_object_state(node.id, "dirty", True, 2.0 + n)
+    retriever = MemoryRetriever(graph)
+    objects = graph.objects()
+    kitchen = {r.id for r in graph.rooms() if r.kind == "Kitchen"}
+    point = objects[40].centroid
+
+    def scan(label: str = "", room: str = "", since: float | None = None, near: bool = False) -> list[str]:
+        found = []
+        for o in objects:
+            distance = float(np.linalg.norm(np.subtract(o.centroid, point)))
+            if ((not label or o.label == label) and (not room or o.room_id in kitchen)
+                    and (since is None or o.last_changed >= since) and (not near or distance <= 2.0)):
+                found.append((-(1.0 - distance / 2.0) if near else -1.0, -o.last_changed, o.id))
+        return [i for *_, i in sorted(found)][:10]
+
+    for fields in ({"label": "Apple"}, {"room": "kitchen"}, {"since": 20.0}, {"near": True},
+                   {"label": "CounterTop", "room": "kitchen"}, {"near": True, "since": 5.0}, {}):
+        asked = dict(fields, near=point, radius=2.0) if fields.get("near") else fields
+        answer = [s.node.id for s in retriever.query(k=10, **asked)]
+        assert answer == scan(**fields), fields
+        assert answer

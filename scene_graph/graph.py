@@ -161,6 +161,7 @@ class SceneGraph:
         self._points: dict[str, np.ndarray] = {}
         self._related_box: dict[str, OrientedBox] = {}
         self._index = SpatialIndex()
+        self._relation_set: set[Relation] = set()  # every relation edge, for copies without a graph walk
         self._by = ObjectIndexes()
         # Insertion rank of each object, the order of :meth:`objects` (a dict's), for index answers.
         self._rank: dict[str, int] = {}
@@ -286,6 +287,10 @@ class SceneGraph:
             Relation(s, k, o) for s, o, k in edges
             if k in PREDICATES and (predicate is None or k == predicate) and (object is None or o == object)
         )
+
+    def relation_set(self) -> frozenset[Relation]:
+        """Every relation, unsorted: a copy for a reader that must not hold the owner's lock while it works."""
+        return frozenset(self._relation_set)
 
     def parent(self, node_id: str) -> Optional[str]:
         """The node one layer up (container, support, area, room or floor)."""
@@ -539,11 +544,13 @@ class SceneGraph:
 
     def _relate(self, relation: Relation) -> None:
         self._g.add_edge(relation.subject, relation.object, key=relation.predicate)
+        self._relation_set.add(relation)
         assert self._pending is not None
         self._pending.relate(relation, True)
 
     def _unrelate(self, relation: Relation) -> None:
         self._g.remove_edge(relation.subject, relation.object, key=relation.predicate)
+        self._relation_set.discard(relation)
         assert self._pending is not None
         self._pending.relate(relation, False)
 

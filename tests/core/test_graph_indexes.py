@@ -34,6 +34,7 @@ def _scan_within(graph: SceneGraph, box: OrientedBox, distance: float) -> set[st
 
 def _check(graph: SceneGraph, rng: random.Random) -> None:
     objects = graph.objects()
+    assert graph.relation_set() == set(graph.relations())
     for label in LABELS:
         assert graph.ids_with_label(label) == {o.id for o in objects if o.label == label}
         assert graph.ids_voted([label]) == {o.id for o in objects if label in {o.label, *dict(o.label_votes)}}

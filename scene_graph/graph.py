@@ -288,6 +288,12 @@ class SceneGraph:
             if k in PREDICATES and (predicate is None or k == predicate) and (object is None or o == object)
         )
 
+    def subjects_of(self, object_id: str, predicates: Sequence[str]) -> list[str]:
+        """Ids related to ``object_id`` by any of ``predicates`` (what is in or on it), unsorted."""
+        if object_id not in self._g:
+            return []
+        return [s for s, _, k in self._g.in_edges(object_id, keys=True) if k in predicates]
+
     def relation_set(self) -> frozenset[Relation]:
         """Every relation, unsorted: a copy for a reader that must not hold the owner's lock while it works."""
         return frozenset(self._relation_set)

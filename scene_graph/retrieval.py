@@ -279,10 +279,14 @@ class MemoryRetriever:
         if self._lexical is None:
             ranked = sorted(dense.items(), key=lambda p: (-p[1], p[0]))
         else:
-            lexical = {i: s for i, s in self._lexical.scores(query).items()
-                       if (among is None or i in among) and (where is None or _matches(self._documents.get(i), where))}
+            # Only as many word matches as embedding hits: one ranked below ``depth`` others on
+            # words alone and absent from the embedding hits cannot reach the top k (k <= depth);
+            # all of them when a filter or the held bonus may lift one.
             held = {i for i in self._held_by_named(query) if (among is None or i in among)
                     and (where is None or _matches(self._documents.get(i), where))}
+            top = depth if among is None and where is None and not held else 0
+            lexical = {i: s for i, s in self._lexical.scores(query, top=top).items()
+                       if (among is None or i in among) and (where is None or _matches(self._documents.get(i), where))}
             ranked = _fuse(dense, lexical, held)
         return [ScoredObject(node, score) for node, score in
                 ((self._graph.get_object(i), s) for i, s in ranked[: max(k, 0)]) if node is not None]
@@ -296,8 +300,8 @@ class MemoryRetriever:
             types.update(named or matching_types(first))
         if not types:
             return set()
-        return {r.subject for holder in self._graph.ids_with_labels(types)
-                for r in self._graph.relations(object=holder) if r.predicate in (IN, ON)}
+        return {subject for holder in self._graph.ids_with_labels(types)
+                for subject in self._graph.subjects_of(holder, (IN, ON))}
 
     def _index_filter(self, label: str, room: str) -> Optional[dict[str, str]]:
         """The label and room filters as an equality filter on the index's metadata, so that a text

@@ -11,6 +11,7 @@ actually changed, so the many small merges of fusion cost nothing here.
 """
 from __future__ import annotations
 
+import heapq
 import re
 from typing import AbstractSet, Callable, Iterable, Mapping, Optional, Protocol, Sequence, Union
 
@@ -363,8 +364,9 @@ class MemoryRetriever:
         if pool is None:  # no filter at all: the most recently changed
             return [ScoredObject(node) for node in map(self._graph.get_object, self._graph.newest_ids(k))
                     if node is not None]
-        found = [ScoredObject(node, scores.get(node.id, 1.0)) for node in self._nodes(pool)]
-        return sorted(found, key=lambda s: (-s.score, -s.node.last_changed, s.node.id))[: max(k, 0)]
+        nodes = [node for node in map(self._graph.get_object, pool) if node is not None]
+        best = heapq.nsmallest(max(k, 0), nodes, key=lambda n: (-scores.get(n.id, 1.0), -n.last_changed, n.id))
+        return [ScoredObject(node, scores.get(node.id, 1.0)) for node in best]
 
 
 def _has_state(node: ObjectNode, wanted: str) -> bool:

@@ -235,9 +235,9 @@ class SceneGraph:
     def count_changed_since(self, stamp: float) -> int:
         return self._by.count_changed_since(stamp)
 
-    def newest_ids(self, count: int) -> list[str]:
-        """The ``count`` most recently changed object ids, newest first (ties by id)."""
-        return self._by.newest(count)
+    def newest_ids(self, count: int, label: Optional[str] = None) -> list[str]:
+        """The ``count`` most recently changed object ids (of ``label`` when given), newest first (ties by id)."""
+        return self._by.newest(count, label)
 
     def near_point(self, point: Sequence[float], radius: float) -> list[tuple[ObjectNode, float]]:
         """(object, distance) of every object whose centroid lies within ``radius`` of ``point``."""

@@ -335,6 +335,10 @@ class MemoryRetriever:
         Each filter is answered by an index (label, room, time changed, place) and the candidate
         sets are intersected, so a query costs its candidates, not the size of memory; only a
         state filter without any other filter reads every object."""
+        if label and not (room or since is not None or near is not None or state or text):  # newest of a label
+            return [ScoredObject(node) for node in
+                    map(self._graph.get_object, self._graph.newest_ids(k, canonical_type(label) or label))
+                    if node is not None]
         pool: Optional[set[str]] = None  # None: every object
         scores: dict[str, float] = {}
 

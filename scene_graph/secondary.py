@@ -29,6 +29,12 @@ def _drop(index: dict[str, set[str]], key: str, object_id: str) -> None:
             del index[key]
 
 
+def _unlist(timeline: list[tuple[float, str]], entry: tuple[float, str]) -> None:
+    i = bisect.bisect_left(timeline, entry)
+    if i < len(timeline) and timeline[i] == entry:
+        del timeline[i]
+
+
 def _voted_labels(node: ObjectNode) -> set[str]:
     return {node.label} | {label for label, _ in node.label_votes}
 
@@ -43,6 +49,7 @@ class ObjectIndexes:
         self.by_vote: dict[str, set[str]] = defaultdict(set)  # every label with a vote (and the label itself)
         self.by_status: dict[str, set[str]] = defaultdict(set)
         self._timeline: list[tuple[float, str]] = []  # (last_changed, id), sorted
+        self._label_timelines: dict[str, list[tuple[float, str]]] = defaultdict(list)  # the same per label
 
     def replace(self, old: Optional[ObjectNode], new: Optional[ObjectNode]) -> None:
         """Move one object's entries from its old record to its new one (None: absent)."""
@@ -61,9 +68,12 @@ class ObjectIndexes:
             _drop(self.by_external, node.external_id, node.id)
         for label in _voted_labels(node) - keep_votes:
             _drop(self.by_vote, label, node.id)
-        i = bisect.bisect_left(self._timeline, (node.last_changed, node.id))
-        if i < len(self._timeline) and self._timeline[i] == (node.last_changed, node.id):
-            del self._timeline[i]
+        _unlist(self._timeline, (node.last_changed, node.id))
+        timeline = self._label_timelines.get(node.label)
+        if timeline is not None:
+            _unlist(timeline, (node.last_changed, node.id))
+            if not timeline:
+                del self._label_timelines[node.label]
 
     def _insert(self, node: ObjectNode, old: Optional[ObjectNode]) -> None:
         _add(self.by_label, node.label, node.id)
@@ -74,6 +84,7 @@ class ObjectIndexes:
         for label in _voted_labels(node) - (_voted_labels(old) if old is not None else set()):
             _add(self.by_vote, label, node.id)
         bisect.insort(self._timeline, (node.last_changed, node.id))
+        bisect.insort(self._label_timelines[node.label], (node.last_changed, node.id))
 
     def changed_since(self, stamp: float) -> list[str]:
         """Ids whose ``last_changed`` is at or after ``stamp``, oldest change first."""
@@ -82,16 +93,17 @@ class ObjectIndexes:
     def count_changed_since(self, stamp: float) -> int:
         return len(self._timeline) - bisect.bisect_left(self._timeline, (stamp, ""))
 
-    def newest(self, count: int) -> list[str]:
-        """The ``count`` most recently changed ids, newest first (ties: smaller id first)."""
-        if count <= 0:
+    def newest(self, count: int, label: Optional[str] = None) -> list[str]:
+        """The ``count`` most recently changed ids (of ``label`` when given), newest first (ties:
+        smaller id first)."""
+        timeline = self._timeline if label is None else self._label_timelines.get(label, [])
+        if count <= 0 or not timeline:
             return []
-        tail = self._timeline[-count:]
         # Equal stamps sort by id ascending in the list; newest first means descending stamps, ids
         # ascending within a stamp, and the cut at ``count`` may split a run of equal stamps.
-        first = tail[0][0]
-        start = bisect.bisect_left(self._timeline, (first, ""))
-        run = sorted(self._timeline[start:], key=lambda p: (-p[0], p[1]))
+        first = timeline[-count:][0][0]
+        start = bisect.bisect_left(timeline, (first, ""))
+        run = sorted(timeline[start:], key=lambda p: (-p[0], p[1]))
         return [i for _, i in run[:count]]
 
     def ids(self, index: Mapping[str, set[str]], keys: Iterable[str]) -> set[str]:

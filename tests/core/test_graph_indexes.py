@@ -49,6 +49,9 @@ def _check(graph: SceneGraph, rng: random.Random) -> None:
                                               if o.last_changed >= stamp]
     newest = sorted(objects, key=lambda o: (-o.last_changed, o.id))[:7]
     assert graph.newest_ids(7) == [o.id for o in newest]
+    for label in LABELS:
+        of_label = sorted((o for o in objects if o.label == label), key=lambda o: (-o.last_changed, o.id))[:5]
+        assert graph.newest_ids(5, label) == [o.id for o in of_label]
     for _ in range(10):
         probe = OrientedBox((rng.uniform(-20, 20), rng.uniform(-20, 20), 1.0), (1.0, 0.5, 0.5), 0.3)
         distance = rng.uniform(0.0, 3.0)

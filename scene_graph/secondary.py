@@ -97,14 +97,15 @@ class ObjectIndexes:
         """The ``count`` most recently changed ids (of ``label`` when given), newest first (ties:
         smaller id first)."""
         timeline = self._timeline if label is None else self._label_timelines.get(label, [])
-        if count <= 0 or not timeline:
-            return []
-        # Equal stamps sort by id ascending in the list; newest first means descending stamps, ids
-        # ascending within a stamp, and the cut at ``count`` may split a run of equal stamps.
-        first = timeline[-count:][0][0]
-        start = bisect.bisect_left(timeline, (first, ""))
-        run = sorted(timeline[start:], key=lambda p: (-p[0], p[1]))
-        return [i for _, i in run[:count]]
+        # The list is ascending by (stamp, id): walk its runs of equal stamps from the end, each run
+        # read forwards (ids ascending), until ``count`` are taken.
+        found: list[str] = []
+        end = len(timeline)
+        while len(found) < count and end > 0:
+            start = bisect.bisect_left(timeline, (timeline[end - 1][0], ""))
+            found += [i for _, i in timeline[start : min(end, start + count - len(found))]]
+            end = start
+        return found
 
     def ids(self, index: Mapping[str, set[str]], keys: Iterable[str]) -> set[str]:
         """The union of ``index``'s members under ``keys``."""

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
-import re
 import tempfile
 import time
 from pathlib import Path
@@ -32,12 +30,12 @@ import numpy as np
 from geometry_msgs.msg import Point
 
 from benchmarks.node_process import memory_node
+from benchmarks.query_mix import KINDS, make_queries
 from benchmarks.synthetic import synthetic_home
 from embodied_memory.srv import QueryObjects
 from scene_graph.embeddings import MiniLMEmbedder
 from scene_graph.graph import SceneGraph
 from scene_graph.long_term import LongTermConfig, LongTermMemory
-from scene_graph.records import IN, ON
 from scene_graph.retrieval import object_document
 from scene_graph.store import MemoryStore
 from scene_graph.vector_index import make_vector_index
@@ -46,9 +44,6 @@ N_OBJECTS = 10_000
 BASE_OBJECTS = 300
 SHIFT_M = 0.05  # largest per-copy offset along x and y
 K = 10
-RADIUS_M = 1.0
-KINDS = ("label", "near", "text")
-TEXT_TEMPLATES = ("where is the {thing}", "find a {thing} in the {room}", "the {thing} on the {holder}")
 
 
 def replicated_memory(n_objects: int = N_OBJECTS, seed: int = 0) -> SceneGraph:
@@ -80,30 +75,6 @@ def save_with_embeddings(graph: SceneGraph, folder: Path) -> int:
     MemoryStore(folder).save(graph, "default",
                              embeddings=([n.id for n in nodes], vectors[[row[d] for d in documents]], documents))
     return len(distinct)
-
-
-def _words(label: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", " ", label).lower()
-
-
-def make_queries(graph: SceneGraph, per_kind: int, seed: int) -> list[tuple[str, dict[str, Any]]]:
-    """(kind, fields) of ``per_kind`` queries of each kind, shuffled; fields as in QueryObjects."""
-    rng = random.Random(seed)
-    things = [o for o in graph.objects() if o.layer == "object"]
-    rooms = {r.id: _words(r.kind) for r in graph.rooms()}
-    holders = {r.subject: graph.get_object(r.object).label for r in graph.relations() if r.predicate in (IN, ON)}
-    queries: list[tuple[str, dict[str, Any]]] = []
-    for _ in range(per_kind):
-        queries.append(("label", {"label": rng.choice(things).label}))
-        x, y, z = rng.choice(things).centroid
-        queries.append(("near", {"near": (x + rng.uniform(-0.5, 0.5), y + rng.uniform(-0.5, 0.5), z),
-                                 "radius": RADIUS_M}))
-        target = rng.choice(things)
-        text = rng.choice(TEXT_TEMPLATES).format(thing=_words(target.label), room=rooms.get(target.room_id, "house"),
-                                                 holder=_words(holders.get(target.id, "Floor")))
-        queries.append(("text", {"text": text}))
-    rng.shuffle(queries)
-    return queries
 
 
 def _request(fields: dict[str, Any]) -> QueryObjects.Request:

@@ -289,3 +289,56 @@ def _home_tasks(graph: SceneGraph, rng: random.Random) -> list[Task]:
         text = template.format(a=_WORDS[a], b=_WORDS[b] if b else "")
         tasks.append(Task(text, tuple(dict.fromkeys(needed))))
     return tasks
+
+
+# --------------------------------------------------------------------------- building-sized memory
+HOME_SPACING_M = 20.0  # distance between the origins of neighbouring homes in a tiled memory (a home is 18 x 12 m)
+SEEN_TIMES = 5  # observations of each object of a tiled memory: long known, not a once-seen candidate
+
+
+def tiled_home(n_objects: int, seed: int = 0, points_per_object: int = 64
+               ) -> tuple[SceneGraph, list[str]]:
+    """A memory of ``n_objects`` made of copies of :func:`synthetic_home` laid side by side on a grid
+    ``HOME_SPACING_M`` apart (rooms, areas, objects and relations, with surface points), as a
+    robot's memory grows when it covers more of a building: the density of any one place stays that
+    of a home. Copy 0 sits at the origin, where :func:`kitchen_scene` stands. Returns the graph and
+    the ids of copy 0's objects. Restored from one snapshot: nothing is recomputed."""
+    base_graph, _ = synthetic_home(300, seed)
+    data = base_graph.snapshot()
+    base = data["objects"]
+    copies = -(-n_objects // len(base))
+    side = int(np.ceil(np.sqrt(copies)))
+    rng = np.random.default_rng(seed)
+    unit_points = {o["id"]: rng.uniform(-0.5, 0.5, (points_per_object, 3)) for o in base}
+    for local in unit_points.values():  # onto a face of the unit box
+        face = rng.integers(0, 3, len(local))
+        local[np.arange(len(local)), face] = np.where(rng.random(len(local)) < 0.5, -0.5, 0.5)
+    objects: list[dict] = []
+    relations: list[list[str]] = []
+    rooms: list[dict] = []
+    areas: list[dict] = []
+    geometry: dict[str, np.ndarray] = {}
+    for copy in range(copies):
+        dx, dy = (copy % side) * HOME_SPACING_M, (copy // side) * HOME_SPACING_M
+        first = copy * len(base)
+        ids = {o["id"]: f"obj_{first + i:05d}" for i, o in enumerate(base[: n_objects - first])}
+        places = {r["id"]: f"c{copy}_{r['id']}" for r in data["rooms"] + data["areas"]}
+        for r in data["rooms"]:
+            rooms.append(dict(r, id=places[r["id"]], polygon=[[x + dx, y + dy] for x, y in r["polygon"]]))
+        for a in data["areas"]:
+            x, y, z = a["position"]
+            areas.append(dict(a, id=places[a["id"]], room_id=places.get(a["room_id"], ""), position=[x + dx, y + dy, z],
+                              neighbors=[places[n] for n in a["neighbors"]]))
+        for o in base[: len(ids)]:
+            (x, y, z), box = o["centroid"], o["box"]
+            center = [box["center"][0] + dx, box["center"][1] + dy, box["center"][2]]
+            objects.append(dict(o, id=ids[o["id"]], centroid=[x + dx, y + dy, z], box=dict(box, center=center),
+                                room_id=places.get(o["room_id"], ""), area_id=places.get(o["area_id"], ""),
+                                observation_count=SEEN_TIMES, confidence=0.9))
+            shifted = OrientedBox(tuple(center), tuple(box["extent"]), box["yaw"])
+            geometry[ids[o["id"]]] = shifted.to_world(unit_points[o["id"]] * np.asarray(shifted.extent)
+                                                      ).astype(np.float32)
+        relations += [[ids[s], p, ids[t]] for s, p, t in data["relations"] if s in ids and t in ids]
+    snapshot = dict(data, objects=objects, relations=relations, rooms=rooms, areas=areas,
+                    next_object_index=len(objects))
+    return SceneGraph.from_snapshot(snapshot, geometry), [f"obj_{i:05d}" for i in range(min(len(base), n_objects))]

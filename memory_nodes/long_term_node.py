@@ -43,7 +43,7 @@ from memory_nodes.conversions import (
     state_from_text,
 )
 from memory_nodes.frame_sync import ApproximateSync, PoseBuffer
-from memory_nodes.markers import build_markers
+from memory_nodes.markers import MemoryView, build_markers
 from memory_nodes.node_support import (
     BadInput,
     ConfigurationError,
@@ -387,12 +387,15 @@ class LongTermMemoryNode(Node):
         self._updates_pub.publish(delta_to_msg(delta, self._world_frame))
 
     def _publish_markers(self) -> None:
+        """Markers of the whole memory, drawn outside the lock from a copy taken under it: drawing
+        thousands of objects takes long, and fusion and queries must not wait for it."""
         with self._lock:
             if self.memory.graph.sequence == self._marker_sequence:
                 return
             self._marker_sequence = self.memory.graph.sequence
-            markers, self._marker_ids = build_markers(self.memory.graph, self._world_frame,
-                                                      self.get_clock().now().to_msg(), self._marker_ids)
+            view = MemoryView.of(self.memory.graph)
+        markers, self._marker_ids = build_markers(view, self._world_frame, self.get_clock().now().to_msg(),
+                                                  self._marker_ids)
         self._markers_pub.publish(markers)
 
     def _maintain(self) -> None:

@@ -49,22 +49,40 @@ class MarkerKey(NamedTuple):
     id: int
 
 
+class MemoryView(NamedTuple):
+    """What the markers draw, copied out of a graph: taking it costs a few list copies under the
+    owner's lock, and drawing then runs without the lock (thousands of markers take long)."""
+
+    objects: list[ObjectNode]
+    relations: list[Relation]
+    rooms: list[RoomNode]
+    areas: list[AreaNode]
+
+    @classmethod
+    def of(cls, graph: SceneGraph) -> "MemoryView":
+        return cls(graph.objects(), list(graph.relation_set()),
+                   graph.rooms(), graph.areas())
+
+
 def build_markers(
-    graph: SceneGraph, frame_id: str, stamp: Union[float, Time], previous: frozenset[MarkerKey] = frozenset()
+    memory: Union[SceneGraph, MemoryView], frame_id: str, stamp: Union[float, Time],
+    previous: frozenset[MarkerKey] = frozenset()
 ) -> tuple[MarkerArray, frozenset[MarkerKey]]:
-    """Draw ``graph``; ``previous`` is what the last call returned (empty at first).
+    """Draw ``memory`` (a graph, or a view of one taken under its owner's lock); ``previous`` is
+    what the last call returned (empty at first).
 
     ``stamp`` is seconds (memory's time) or a node clock's Time message. Returns the array
     (DELETEs for markers drawn before and gone now, then every marker as ADD) and what it
     published, to pass to the next call.
     """
+    view = memory if isinstance(memory, MemoryView) else MemoryView.of(memory)
     header = Header(frame_id=frame_id, stamp=stamp if isinstance(stamp, Time) else to_time(stamp))
-    objects = {o.id: o for o in graph.objects()}
+    objects = {o.id: o for o in view.objects}
     drawn = [
-        *_room_markers(graph.rooms()),
-        *_area_markers(graph.areas()),
+        *_room_markers(view.rooms),
+        *_area_markers(view.areas),
         *(m for o in objects.values() for m in _object_markers(o)),
-        *_relation_markers(graph.relations(), objects),
+        *_relation_markers(sorted(view.relations), objects),
     ]
     ids = _IdAllocator(previous)
     published: set[MarkerKey] = set()

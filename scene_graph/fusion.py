@@ -365,12 +365,13 @@ class Fusion:
     def _negative_evidence(self, frame: RGBDFrame, labels: dict[int, str], result: dict[str, list[str]]) -> list[str]:
         """Lower confidence of objects the view shows to be absent; returns ids newly marked missing."""
         cfg = self.config
-        candidates = self.graph.objects(include_missing=False)
-        if not candidates:
-            return []
         k = frame.intrinsics
         pose = np.asarray(frame.T_world_camera, dtype=float)
         rotation, origin = pose[:3, :3], pose[:3, 3]
+        centre, radius = _view_ball(k, rotation, origin, cfg.max_depth)
+        candidates = [o for o in self.graph.objects_in_ball(centre, radius) if o.status != MISSING]
+        if not candidates:
+            return []
         centroids = (np.array([o.centroid for o in candidates]) - origin) @ rotation
         depth_ok = (centroids[:, 2] > cfg.min_depth) & (centroids[:, 2] < cfg.max_depth)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -617,11 +618,14 @@ class Fusion:
             return None
         if self._external_seen != (id(self.graph), self.graph.sequence):  # changed by someone else: re-read
             self._by_external = {}
-            for known in sorted(self.graph.objects(), key=lambda o: (o.last_seen, o.id)):  # the latest wins
-                if known.external_id:
-                    self._by_external[known.external_id] = known.id
             self._external_seen = (id(self.graph), self.graph.sequence)
-        node = self.graph.get_object(self._by_external.get(external_id, ""))
+        if self._by_external.get(external_id, "") not in self.graph:  # the latest seen under that id wins
+            named = [self.graph.get_object(i) for i in self.graph.ids_with_external(external_id)]
+            latest = max((n for n in named if n is not None), key=lambda o: (o.last_seen, o.id), default=None)
+            if latest is None:
+                return None
+            self._by_external[external_id] = latest.id
+        node = self.graph.get_object(self._by_external[external_id])
         return node if node is not None and node.external_id == external_id and node.label == label else None
 
     def _write(self, node: ObjectNode, points: Optional[np.ndarray]) -> None:
@@ -667,7 +671,10 @@ class Fusion:
 
     def _missing_twin(self, obs: Observation, exclude: set[str]) -> Optional[ObjectNode]:
         """The most recently seen missing object of this label: the one that probably moved here."""
-        missing = [o for o in self.graph.objects() if o.status == MISSING and self._agrees(o, obs.label)
+        # Only nodes with a vote for the label or a look-alike can agree with it (label_support).
+        voted = self.graph.ids_voted((obs.label, *look_alikes(obs.label)))
+        nodes = (self.graph.get_object(i) for i in self.graph.ids_with_status(MISSING) & voted)
+        missing = [o for o in nodes if o is not None and self._agrees(o, obs.label)
                    and o.id not in exclude and self._may_be_one(obs.external_id, o)]
         return max(missing, key=lambda o: (o.last_seen, o.id)) if missing else None
 
@@ -686,10 +693,15 @@ class Fusion:
         node = self.graph.get_object(object_id)
         if node is None or node.status != MISSING or node.layer != "object":
             return
+        # Candidates: the objects changed since it was last seen (a newcomer was first seen after,
+        # so changed after) or those of a label it agrees with, whichever are fewer.
+        by_label = self.graph.ids_with_labels([label for label in self.graph.labels() if self._agrees(node, label)])
+        recent_count = self.graph.count_changed_since(node.last_seen)
+        pool = self.graph.changed_since_ids(node.last_seen) if recent_count < len(by_label) else by_label
         newcomers = [
-            o for o in self.graph.objects(include_missing=False)
-            if o.layer == "object" and self._agrees(node, o.label) and o.first_seen > node.last_seen
-            and self._may_be_one(o.external_id, node)
+            o for o in (self.graph.get_object(i) for i in pool)
+            if o is not None and o.status != MISSING and o.layer == "object" and self._agrees(node, o.label)
+            and o.first_seen > node.last_seen and self._may_be_one(o.external_id, node)
         ]
         if not newcomers:
             return
@@ -747,6 +759,19 @@ class Fusion:
 
 
 _OUTCOMES = ("created", "merged", "relocated", "missing", "folded", "dropped")
+
+
+def _view_ball(k: CameraIntrinsics, rotation: np.ndarray, origin: np.ndarray,
+               max_depth: float) -> tuple[np.ndarray, float]:
+    """A ball (world centre, radius) holding every point that negative evidence may test: in front of
+    the camera up to ``max_depth`` and projecting within a quarter image beyond each edge. The
+    pyramid's smallest enclosing ball along the optical axis; memory outside it is never looked at."""
+    ax = max(abs(-0.25 * k.width - k.cx), abs(1.25 * k.width - k.cx)) / k.fx
+    ay = max(abs(-0.25 * k.height - k.cy), abs(1.25 * k.height - k.cy)) / k.fy
+    spread = ax * ax + ay * ay  # squared tangent of the far corners' angle off the axis
+    along = min(max_depth, max_depth * (1.0 + spread) / 2.0)
+    radius = max(along, float(np.sqrt((max_depth - along) ** 2 + max_depth * max_depth * spread)))
+    return origin + rotation[:, 2] * along, radius * (1.0 + 1e-9) + 1e-6
 
 
 def _inside_share(a: OrientedBox, b: OrientedBox, margin: float) -> float:

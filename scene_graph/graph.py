@@ -10,6 +10,11 @@ points) sits beside the graph so that copying a record never copies a point clou
 Every mutation runs inside a transaction. When the outermost transaction ends with any change,
 the sequence number goes up by one and one :class:`GraphDelta` is recorded (bounded history) and
 handed to subscribers, so a frame of fusion becomes one delta, not fifty.
+
+Lookups cost what they return, not the size of memory: every write of an object updates the
+secondary indexes (label, room, external id, voted labels, status, time last changed:
+:mod:`scene_graph.secondary`) and the spatial index over boxes and centroids
+(:mod:`scene_graph.spatial`); rooms and areas are found through :class:`PlaceIndex`.
 """
 from __future__ import annotations
 
@@ -35,7 +40,9 @@ from scene_graph.records import (
     RoomNode,
     StateValue,
 )
-from scene_graph.relations import BoxIndex, RelationConfig, relations_of
+from scene_graph.relations import RelationConfig, relations_of
+from scene_graph.secondary import ObjectIndexes, PlaceIndex
+from scene_graph.spatial import SpatialIndex
 
 log = logging.getLogger(__name__)
 
@@ -158,12 +165,17 @@ class SceneGraph:
         self._objects: dict[str, ObjectNode] = {}
         self._points: dict[str, np.ndarray] = {}
         self._related_box: dict[str, OrientedBox] = {}
-        self._index = BoxIndex()
+        self._index = SpatialIndex()
+        self._relation_set: set[Relation] = set()  # every relation edge, for copies without a graph walk
+        self._by = ObjectIndexes()
+        # Insertion rank of each object, the order of :meth:`objects` (a dict's), for index answers.
+        self._rank: dict[str, int] = {}
+        self._ranked: dict[int, str] = {}
+        self._next_rank = 0
         self._rooms: dict[str, RoomNode] = {}
         self._room_polygons: dict[str, np.ndarray] = {}
         self._areas: dict[str, AreaNode] = {}
-        self._area_ids: list[str] = []
-        self._area_xy = np.zeros((0, 2))
+        self._places = PlaceIndex([], {}, [])
         self._sequence = 0
         self._next_index = 0
         self._history: deque[GraphDelta] = deque(maxlen=history)
@@ -193,14 +205,58 @@ class SceneGraph:
         source (the simulator, a tracker) reports under that external id; None when neither."""
         if object_id in self._objects:
             return object_id
-        matches = [o.id for o in self._objects.values() if o.external_id == object_id]
-        return matches[0] if len(matches) == 1 else None
+        matches = self._by.by_external.get(object_id, set())
+        return next(iter(matches)) if len(matches) == 1 else None
 
     def objects(self, layer: Optional[str] = None, include_missing: bool = True) -> list[ObjectNode]:
         return [
             o for o in self._objects.values()
             if (layer is None or o.layer == layer) and (include_missing or o.status != MISSING)
         ]
+
+    def ids_with_label(self, label: str) -> set[str]:
+        """Ids of objects whose (winning) label is ``label``."""
+        return set(self._by.by_label.get(label, ()))
+
+    def ids_with_labels(self, labels: Iterable[str]) -> set[str]:
+        return self._by.ids(self._by.by_label, labels)
+
+    def ids_in_rooms(self, room_ids: Iterable[str]) -> set[str]:
+        return self._by.ids(self._by.by_room, room_ids)
+
+    def ids_with_external(self, external_id: str) -> set[str]:
+        return set(self._by.by_external.get(external_id, ())) if external_id else set()
+
+    def ids_voted(self, labels: Iterable[str]) -> set[str]:
+        """Ids of objects with a label vote for any of ``labels`` (their label counts as one)."""
+        return self._by.ids(self._by.by_vote, labels)
+
+    def ids_with_status(self, status: str) -> set[str]:
+        return set(self._by.by_status.get(status, ()))
+
+    def labels(self) -> list[str]:
+        """Every (winning) label memory holds, sorted."""
+        return sorted(self._by.by_label)
+
+    def changed_since_ids(self, stamp: float) -> list[str]:
+        """Ids of objects whose ``last_changed`` is at or after ``stamp``, oldest change first."""
+        return self._by.changed_since(stamp)
+
+    def count_changed_since(self, stamp: float) -> int:
+        return self._by.count_changed_since(stamp)
+
+    def newest_ids(self, count: int, label: Optional[str] = None) -> list[str]:
+        """The ``count`` most recently changed object ids (of ``label`` when given), newest first (ties by id)."""
+        return self._by.newest(count, label)
+
+    def near_point(self, point: Sequence[float], radius: float) -> list[tuple[ObjectNode, float]]:
+        """(object, distance) of every object whose centroid lies within ``radius`` of ``point``."""
+        return [(self._objects[i], d) for i, d in self._index.near_point(point, radius)]
+
+    def objects_in_ball(self, centre: Sequence[float] | np.ndarray, radius: float) -> list[ObjectNode]:
+        """Objects whose centroid lies within ``radius`` of ``centre``, in :meth:`objects` order."""
+        found = sorted(self._rank[i] for i, _ in self._index.near_point(centre, radius))
+        return [self._objects[self._ranked[r]] for r in found]
 
     def __len__(self) -> int:
         return len(self._objects)
@@ -242,6 +298,16 @@ class SceneGraph:
             if k in PREDICATES and (predicate is None or k == predicate) and (object is None or o == object)
         )
 
+    def subjects_of(self, object_id: str, predicates: Sequence[str]) -> list[str]:
+        """Ids related to ``object_id`` by any of ``predicates`` (what is in or on it), unsorted."""
+        if object_id not in self._g:
+            return []
+        return [s for s, _, k in self._g.in_edges(object_id, keys=True) if k in predicates]
+
+    def relation_set(self) -> frozenset[Relation]:
+        """Every relation, unsorted: a copy for a reader that must not hold the owner's lock while it works."""
+        return frozenset(self._relation_set)
+
     def parent(self, node_id: str) -> Optional[str]:
         """The node one layer up (container, support, area, room or floor)."""
         for p, _, k in self._g.in_edges(node_id, keys=True) if node_id in self._g else ():
@@ -258,22 +324,15 @@ class SceneGraph:
         return [self._objects[i] for i in self._index.within(box, distance)]
 
     def room_at(self, point: Sequence[float]) -> str:
-        """Id of the room whose polygon holds the point's x/y, "" when none does."""
-        for room_id, polygon in self._room_polygons.items():
-            if point_in_polygon(point, polygon):
-                return room_id
+        """Id of the first room (in layout order) whose polygon holds the point's x/y, "" when none does."""
+        for position in self._places.candidate_rooms(point):
+            if point_in_polygon(point, self._places.polygon(position)):
+                return self._places.room_ids[position]
         return ""
 
     def nearest_area(self, point: Sequence[float], room_id: str = "") -> str:
         """Nearest area in ``room_id`` if it has any, else nearest overall; "" without areas."""
-        if not self._area_ids:
-            return ""
-        distances = np.linalg.norm(self._area_xy - np.asarray(point[:2], dtype=float), axis=1)
-        if room_id:
-            in_room = np.array([self._areas[a].room_id == room_id for a in self._area_ids])
-            if in_room.any():
-                distances = np.where(in_room, distances, np.inf)
-        return self._area_ids[int(np.argmin(distances))]
+        return self._places.nearest_area(np.asarray(point[:2], dtype=float), room_id)
 
     # ------------------------------------------------------------------ deltas
     def subscribe(self, listener: Callable[[GraphDelta], None]) -> None:
@@ -369,8 +428,7 @@ class SceneGraph:
             self._rooms = {r.id: r for r in rooms}
             self._room_polygons = {r.id: np.asarray(r.polygon, dtype=float) for r in rooms}
             self._areas = {a.id: a for a in areas}
-            self._area_ids = list(self._areas)
-            self._area_xy = np.array([a.position[:2] for a in areas], dtype=float).reshape(-1, 2)
+            self._places = PlaceIndex(list(self._rooms.values()), self._room_polygons, list(self._areas.values()))
             for room in rooms:
                 self._g.add_node(room.id, layer="room")
                 self._g.add_edge(FLOOR, room.id, key=PARENT)
@@ -399,10 +457,15 @@ class SceneGraph:
         if node.id not in self._g:
             self._g.add_node(node.id)
         self._g.nodes[node.id]["layer"] = node.layer
+        old = self._objects.get(node.id)
+        self._by.replace(old, node)
+        if old is None:
+            self._rank[node.id], self._ranked[self._next_rank] = self._next_rank, node.id
+            self._next_rank += 1
         self._objects[node.id] = node
         if points is not None:
             self._points[node.id] = np.ascontiguousarray(points, dtype=np.float32)
-        self._index.set(node.id, node.box)
+        self._index.set(node.id, node.box, node.centroid)
         assert self._pending is not None
         self._pending.upsert(node)
 
@@ -472,7 +535,8 @@ class SceneGraph:
                 self._unrelate(relation)
             children = [c for c in self.children(object_id) if c in self._objects]
             self._g.remove_node(object_id)
-            del self._objects[object_id]
+            self._by.replace(self._objects.pop(object_id), None)
+            del self._ranked[self._rank.pop(object_id)]
             self._points.pop(object_id, None)
             self._related_box.pop(object_id, None)
             self._index.discard(object_id)
@@ -496,11 +560,13 @@ class SceneGraph:
 
     def _relate(self, relation: Relation) -> None:
         self._g.add_edge(relation.subject, relation.object, key=relation.predicate)
+        self._relation_set.add(relation)
         assert self._pending is not None
         self._pending.relate(relation, True)
 
     def _unrelate(self, relation: Relation) -> None:
         self._g.remove_edge(relation.subject, relation.object, key=relation.predicate)
+        self._relation_set.discard(relation)
         assert self._pending is not None
         self._pending.relate(relation, False)
 

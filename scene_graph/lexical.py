@@ -76,8 +76,10 @@ class LexicalIndex:
         bm25.index([self._tokens[i] for i in self._ids], show_progress=False)
         self._bm25, self._dirty = bm25, False
 
-    def scores(self, query: str) -> dict[str, float]:
-        """Positive BM25 scores of the documents sharing a word with ``query``."""
+    def scores(self, query: str, top: int = 0) -> dict[str, float]:
+        """Positive BM25 scores of the documents sharing a word with ``query``; with ``top``, only
+        the ``top`` best of them (ties at the cut all kept), so a word that half of memory shares
+        ("kitchen") does not make a query cost half of memory."""
         if not self._documents:
             return {}
         if self._dirty or self._bm25 is None:
@@ -88,4 +90,7 @@ class LexicalIndex:
             return {}
         values = np.asarray(bm25.get_scores(tokens))
         hits = np.flatnonzero(values > 0)
+        if 0 < top < len(hits):
+            cut = np.partition(values[hits], len(hits) - top)[len(hits) - top]
+            hits = hits[values[hits] >= cut]
         return {self._ids[h]: float(values[h]) for h in hits.tolist()}

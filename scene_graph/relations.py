@@ -2,7 +2,7 @@
 
 All tests work on gravity-aligned oriented boxes, so each is a footprint test in x/y plus an
 interval test in z. The graph recomputes relations only for objects whose box changed, against
-the few neighbours a :class:`BoxIndex` returns, never all pairs per frame.
+the few neighbours the graph's spatial index (:mod:`scene_graph.spatial`) returns, never all pairs per frame.
 
 Precedence within a pair: IN beats ON (an apple on a fridge shelf is in the fridge), and NEAR is
 only stated for pairs with neither, so a prompt never says "near" what it already says "on".
@@ -10,7 +10,7 @@ only stated for pairs with neither, so a prompt never says "near" what it alread
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Optional
+from typing import Iterable
 
 import numpy as np
 
@@ -99,54 +99,3 @@ def relations_of(node: ObjectNode, neighbours: Iterable[ObjectNode], config: Rel
         if other.id != node.id:
             found.update(relations_between(node, other, config))
     return found
-
-
-class BoxIndex:
-    """Axis-aligned bounds of every box in flat arrays: a vectorised "who is within d of this box".
-
-    Slots of removed ids are reused, so the arrays stay as large as the most objects ever held.
-    """
-
-    def __init__(self) -> None:
-        self._slot: dict[str, int] = {}
-        self._ids: list[Optional[str]] = []
-        self._free: list[int] = []
-        self._lo = np.full((0, 3), np.inf)
-        self._hi = np.full((0, 3), -np.inf)
-
-    def __len__(self) -> int:
-        return len(self._slot)
-
-    def set(self, object_id: str, box: OrientedBox) -> None:
-        slot = self._slot.get(object_id)
-        if slot is None:
-            slot = self._free.pop() if self._free else self._grow()
-            self._slot[object_id] = slot
-            self._ids[slot] = object_id
-        self._lo[slot], self._hi[slot] = box.aabb()
-
-    def _grow(self) -> int:
-        slot = len(self._ids)
-        capacity = max(16, 2 * slot)
-        if slot >= self._lo.shape[0]:
-            self._lo = np.vstack([self._lo, np.full((capacity - self._lo.shape[0], 3), np.inf)])
-            self._hi = np.vstack([self._hi, np.full((capacity - self._hi.shape[0], 3), -np.inf)])
-        self._ids.append(None)
-        return slot
-
-    def discard(self, object_id: str) -> None:
-        slot = self._slot.pop(object_id, None)
-        if slot is not None:
-            self._ids[slot] = None
-            self._lo[slot], self._hi[slot] = np.inf, -np.inf
-            self._free.append(slot)
-
-    def within(self, box: OrientedBox, distance: float) -> list[str]:
-        """Ids whose bounds are within ``distance`` of ``box``'s bounds (including touching)."""
-        n = len(self._ids)
-        if n == 0:
-            return []
-        lo, hi = box.aabb()
-        gaps = aabb_gap(lo, hi, self._lo[:n], self._hi[:n])
-        hits = np.nonzero(gaps <= distance)[0]
-        return [object_id for object_id in (self._ids[i] for i in hits) if object_id is not None]

@@ -11,8 +11,9 @@ actually changed, so the many small merges of fusion cost nothing here.
 """
 from __future__ import annotations
 
+import heapq
 import re
-from typing import AbstractSet, Callable, Mapping, Optional, Protocol, Sequence, Union
+from typing import AbstractSet, Callable, Iterable, Mapping, Optional, Protocol, Sequence, Union
 
 import numpy as np
 
@@ -233,14 +234,23 @@ class MemoryRetriever:
         self._synced = None if len(keep) < len(self._graph) else self._graph.sequence
 
     # ------------------------------------------------------------------ queries
+    def _nodes(self, ids: Iterable[str]) -> list[ObjectNode]:
+        """The objects of ``ids`` sorted by id (every id must be in the graph)."""
+        return [node for node in map(self._graph.get_object, sorted(ids)) if node is not None]
+
+    def _label_ids(self, label: str) -> set[str]:
+        return self._graph.ids_with_label(canonical_type(label) or label)
+
+    def _room_ids(self, room: str) -> set[str]:
+        rooms = {r.id for r in self._graph.rooms() if r.id == room or r.kind.lower() == room.lower()}
+        return self._graph.ids_in_rooms(rooms)
+
     def by_label(self, label: str) -> list[ObjectNode]:
-        wanted = canonical_type(label) or label
-        return sorted((o for o in self._graph.objects() if o.label == wanted), key=lambda o: o.id)
+        return self._nodes(self._label_ids(label))
 
     def in_room(self, room: str) -> list[ObjectNode]:
         """Objects in a room given by id ("room_0") or kind ("kitchen")."""
-        rooms = {r.id for r in self._graph.rooms() if r.id == room or r.kind.lower() == room.lower()}
-        return sorted((o for o in self._graph.objects() if o.room_id in rooms), key=lambda o: o.id)
+        return self._nodes(self._room_ids(room))
 
     def with_state(self, state: str) -> list[ObjectNode]:
         """Objects in a state: a true state's name ("open", "sliced"), a value ("cold"), or the
@@ -250,18 +260,13 @@ class MemoryRetriever:
 
     def near(self, point: Sequence[float], radius: float) -> list[ScoredObject]:
         """Objects whose centroid is within ``radius`` of ``point``, nearest first (score 1 at 0 m)."""
-        here = np.asarray(point, dtype=float)
-        found = []
-        for node in self._graph.objects():
-            distance = float(np.linalg.norm(np.asarray(node.centroid) - here))
-            if distance <= radius:
-                found.append(ScoredObject(node, 1.0 - distance / radius if radius > 0 else 1.0))
+        found = [ScoredObject(node, 1.0 - distance / radius if radius > 0 else 1.0)
+                 for node, distance in self._graph.near_point(point, radius)]
         return sorted(found, key=lambda s: (-s.score, s.node.id))
 
     def changed_since(self, stamp: float) -> list[ObjectNode]:
         """Objects whose position, states or status changed at or after ``stamp``, newest first."""
-        return sorted((o for o in self._graph.objects() if o.last_changed >= stamp),
-                      key=lambda o: (-o.last_changed, o.id))
+        return sorted(self._nodes(self._graph.changed_since_ids(stamp)), key=lambda o: (-o.last_changed, o.id))
 
     def text(self, query: str, k: int = 10, where: Optional[Metadata] = None,
              among: Optional[set[str]] = None) -> list[ScoredObject]:
@@ -275,10 +280,14 @@ class MemoryRetriever:
         if self._lexical is None:
             ranked = sorted(dense.items(), key=lambda p: (-p[1], p[0]))
         else:
-            lexical = {i: s for i, s in self._lexical.scores(query).items()
-                       if (among is None or i in among) and (where is None or _matches(self._documents.get(i), where))}
+            # Only as many word matches as embedding hits: one ranked below ``depth`` others on
+            # words alone and absent from the embedding hits cannot reach the top k (k <= depth);
+            # all of them when a filter or the held bonus may lift one.
             held = {i for i in self._held_by_named(query) if (among is None or i in among)
                     and (where is None or _matches(self._documents.get(i), where))}
+            top = depth if among is None and where is None and not held else 0
+            lexical = {i: s for i, s in self._lexical.scores(query, top=top).items()
+                       if (among is None or i in among) and (where is None or _matches(self._documents.get(i), where))}
             ranked = _fuse(dense, lexical, held)
         return [ScoredObject(node, score) for node, score in
                 ((self._graph.get_object(i), s) for i, s in ranked[: max(k, 0)]) if node is not None]
@@ -292,8 +301,8 @@ class MemoryRetriever:
             types.update(named or matching_types(first))
         if not types:
             return set()
-        return {r.subject for holder in self._graph.objects() if holder.label in types
-                for r in self._graph.relations(object=holder.id) if r.predicate in (IN, ON)}
+        return {subject for holder in self._graph.ids_with_labels(types)
+                for subject in self._graph.subjects_of(holder, (IN, ON))}
 
     def _index_filter(self, label: str, room: str) -> Optional[dict[str, str]]:
         """The label and room filters as an equality filter on the index's metadata, so that a text
@@ -321,29 +330,47 @@ class MemoryRetriever:
         state: str = "",
     ) -> list[ScoredObject]:
         """All given filters at once (AND), as the query service asks; the filters choose the
-        candidates, which are ranked by text score, then distance, then recency; at most ``k``."""
-        pool: dict[str, ScoredObject] = {o.id: ScoredObject(o) for o in self._graph.objects()}
+        candidates, which are ranked by text score, then distance, then recency; at most ``k``.
+
+        Each filter is answered by an index (label, room, time changed, place) and the candidate
+        sets are intersected, so a query costs its candidates, not the size of memory; only a
+        state filter without any other filter reads every object."""
+        if label and not (room or since is not None or near is not None or state or text):  # newest of a label
+            return [ScoredObject(node) for node in
+                    map(self._graph.get_object, self._graph.newest_ids(k, canonical_type(label) or label))
+                    if node is not None]
+        pool: Optional[set[str]] = None  # None: every object
+        scores: dict[str, float] = {}
+
+        def narrow(ids: set[str]) -> None:
+            nonlocal pool
+            pool = ids if pool is None else pool & ids
+
         if label:
-            wanted = {o.id for o in self.by_label(label)}  # once, not per object: 10k objects stay fast
-            pool = {i: s for i, s in pool.items() if i in wanted}
+            narrow(self._label_ids(label))
         if room:
-            inside = {o.id for o in self.in_room(room)}
-            pool = {i: s for i, s in pool.items() if i in inside}
-        if state:
-            having = {o.id for o in self.with_state(state)}
-            pool = {i: s for i, s in pool.items() if i in having}
+            narrow(self._room_ids(room))
         if since is not None:
-            pool = {i: s for i, s in pool.items() if s.node.last_changed >= since}
+            narrow(set(self._graph.changed_since_ids(since)))
         if near is not None:
-            close = {s.node.id: s for s in self.near(near, radius)}
-            pool = {i: close[i] for i in pool if i in close}
+            scores = {s.node.id: s.score for s in self.near(near, radius)}
+            narrow(set(scores))
+        if state:
+            wanted = state.strip().lower()
+            narrow({o.id for o in (self._nodes(pool) if pool is not None else self._graph.objects())
+                    if _has_state(o, wanted)})
         if text:
-            filtered = len(pool) < len(self._graph)
+            filtered = pool is not None and len(pool) < len(self._graph)
             scored = self.text(text, k=k if filtered else max(k, 1), where=self._index_filter(label, room),
-                               among=set(pool) if filtered else None)
-            pool = {s.node.id: s for s in scored if s.node.id in pool}
-        ranked = sorted(pool.values(), key=lambda s: (-s.score, -s.node.last_changed, s.node.id))
-        return ranked[: max(k, 0)]
+                               among=pool if filtered else None)
+            scores = {s.node.id: s.score for s in scored if pool is None or s.node.id in pool}
+            pool = set(scores)
+        if pool is None:  # no filter at all: the most recently changed
+            return [ScoredObject(node) for node in map(self._graph.get_object, self._graph.newest_ids(k))
+                    if node is not None]
+        nodes = [node for node in map(self._graph.get_object, pool) if node is not None]
+        best = heapq.nsmallest(max(k, 0), nodes, key=lambda n: (-scores.get(n.id, 1.0), -n.last_changed, n.id))
+        return [ScoredObject(node, scores.get(node.id, 1.0)) for node in best]
 
 
 def _has_state(node: ObjectNode, wanted: str) -> bool:

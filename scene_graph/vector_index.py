@@ -191,12 +191,15 @@ class _Rows:
 class NumpyVectorIndex(_EmbeddingIndex):
     """Exact brute-force search in memory: the benchmark's baseline and a dependency-free fallback.
 
-    Deliberately plain: score every row, pick the top k, filter metadata in Python.
+    Deliberately plain: score every row, pick the top k, filter metadata in Python. The one
+    concession is how the product runs (:class:`_ProductPlanner`): this is the node's default index,
+    and a threaded product on a busy machine waits for its slowest thread.
     """
 
     def __init__(self, embedder: Optional[TextEmbedder] = None) -> None:
         super().__init__(embedder)
         self._store = _Rows()
+        self._planner = _ProductPlanner()
 
     def _put(self, ids: Sequence[str], rows: np.ndarray, texts: Sequence[str],
              metadatas: Optional[Sequence[Optional[Metadata]]]) -> None:
@@ -210,7 +213,9 @@ class NumpyVectorIndex(_EmbeddingIndex):
         store = self._store
         if k <= 0 or not store.ids:
             return []
-        scores = store.matrix[: len(store.ids)] @ self._query_vector(text_or_vector)
+        rows = store.matrix[: len(store.ids)]
+        scores = self._planner.product(rows, self._query_vector(text_or_vector).astype(rows.dtype),
+                                       np.empty(len(rows), dtype=rows.dtype))
         candidates = np.arange(len(store.ids))
         if where:
             candidates = np.array([i for i, m in enumerate(store.metadatas) if _matches(m, where)], dtype=np.int64)

@@ -43,6 +43,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "chaos": ("benchmarks.chaos", "kill -9 and SIGTERM of the memory node at random moments of ingest and saving"),
     "storage": ("benchmarks.storage", "save, incremental save and load at 10k objects: binary + journal vs JSON v2"),
     "query-service": ("benchmarks.query_service", "query service round trip from another process, 10k objects"),
+    "scale": ("benchmarks.scale", "fusion, queries, save/load and RSS with 300 to 30,000 objects in memory"),
     "perception": ("benchmarks.perception", "per-frame perception latency per backend at 320x240 (tiny local models)"),
 }
 

@@ -15,3 +15,15 @@ def test_scores_follow_document_changes():
     assert index.scores("a lamp") == {}  # no shared word: no score
     index.update({"b": "sofa: a seat; cold"}, removed=["a"])
     assert set(index.scores("cold")) == {"b", "c"}
+
+
+def test_top_keeps_only_the_best_word_matches_and_every_tie_at_the_cut():
+    index = LexicalIndex()
+    index.update({"a": "red apple red apple", "b": "red apple", "c": "apple pie", "d": "green pear",
+                  "e": "apple pie"})
+    every = index.scores("red apple")
+    best = sorted(every, key=lambda i: -every[i])
+    assert set(index.scores("red apple", top=2)) == set(best[:2])
+    assert index.scores("red apple", top=2) == {i: every[i] for i in best[:2]}
+    tied = index.scores("red apple", top=3)  # c and e share the third place: both stay
+    assert set(tied) == {"a", "b", "c", "e"} and index.scores("red apple", top=0) == every

@@ -11,7 +11,15 @@ from rclpy.serialization import serialize_message  # noqa: E402
 from visualization_msgs.msg import Marker  # noqa: E402
 
 from memory_nodes.conversions import from_time  # noqa: E402
-from memory_nodes.markers import NAMESPACES, PREDICATE_COLOURS, MarkerKey, build_markers, label_colour, label_text  # noqa: E402
+from memory_nodes.markers import (  # noqa: E402
+    NAMESPACES,
+    PREDICATE_COLOURS,
+    MarkerKey,
+    MemoryView,
+    build_markers,
+    label_colour,
+    label_text,
+)
 from memory_nodes.tools.demo import DemoRun  # noqa: E402
 from scene_graph.graph import SceneGraph, grid_areas  # noqa: E402
 from scene_graph.records import ObjectNode, OrientedBox, RoomNode  # noqa: E402
@@ -153,3 +161,13 @@ def test_a_toured_simulated_home_gives_a_sane_array(tmp_path):
     [lines] = _by_ns(array, "relations")
     assert len(lines.points) == 2 * len(run.graph.relations())
     assert len(serialize_message(array)) > 0
+
+
+def test_a_view_copied_out_of_the_graph_draws_what_the_graph_draws_and_later_changes_do_not_touch_it(kitchen):
+    view = MemoryView.of(kitchen)
+    from_graph, _ = build_markers(kitchen, "map", 1.0)
+    for obj in kitchen.objects():  # the owner changes memory while the view is drawn
+        kitchen.remove_object(obj.id, 2.0)
+    from_view, _ = build_markers(view, "map", 1.0)
+    assert [(m.ns, m.id, m.type, len(m.points)) for m in from_view.markers] == \
+        [(m.ns, m.id, m.type, len(m.points)) for m in from_graph.markers]

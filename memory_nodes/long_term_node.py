@@ -62,6 +62,7 @@ from scene_graph.long_term import ChangeOutcome, LongTermConfig, LongTermMemory
 from scene_graph.records import GraphDelta
 from scene_graph.retrieval import NoTextIndex
 from scene_graph.store import InvalidName, NoSnapshot
+from scene_graph.tokens import token_counter
 from scene_graph.vector_index import TEXT_INDEXES, text_index
 
 POSE_SOURCES = ("odometry", "pose", "tf")
@@ -193,6 +194,9 @@ class LongTermMemoryNode(Node):
             index = None
         self._lock = threading.Lock()
         self.memory = LongTermMemory(config, index)
+        # The task-subgraph service counts tokens under the lock; the tokenizer's first load takes
+        # seconds (tens on a busy machine), so it loads here, before any service answers.
+        token_counter()
 
         self._bad = BadInput(self)
         self._sync = ApproximateSync(_STREAMS, params.sync_slop_s, params.sync_queue_size)

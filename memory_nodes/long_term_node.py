@@ -53,7 +53,7 @@ from memory_nodes.node_support import (
     parameter,
     spin_nodes,
 )
-from scene_graph.admission import AdmissionLimits, Inadmissible, check_request, check_stamp
+from scene_graph.admission import AdmissionLimits, Inadmissible, check_change, check_request, check_stamp
 from scene_graph.embeddings import EmbedderUnavailable
 from scene_graph.fusion import FusionConfig
 from scene_graph.long_term import ChangeOutcome, LongTermConfig, LongTermMemory
@@ -266,9 +266,16 @@ class LongTermMemoryNode(Node):
 
     def _on_stream(self, stream: str, topic: str, msg: Any) -> None:
         matched = self._sync.add(stream, from_time(msg.header.stamp), msg)
-        if matched is not None:
-            self._waiting.append((time.perf_counter(), matched))
-            self._drain_waiting()
+        if matched is None:
+            return
+        # A frame from the future would wait for a pose that never comes, holding up the frames behind it.
+        reason = check_stamp(from_time(matched["depth"].header.stamp), self._now(), self.memory.config.admission)
+        if reason:
+            self._bad.reject("camera", self.memory.admission.count(reason))
+            self._traffic["frames_handled"] += 1
+            return
+        self._waiting.append((time.perf_counter(), matched))
+        self._drain_waiting()
 
     def _drain_waiting(self) -> None:
         """Integrate matched frames whose pose has arrived; a pose may trail its images by a little."""
@@ -319,6 +326,12 @@ class LongTermMemoryNode(Node):
     def _on_confirmed_change(self, msg: StateChange) -> None:
         """Confirmed changes from short-term memory, or a correction (:meth:`LongTermMemory.apply_confirmed_change`)."""
         stamp = from_time(msg.header.stamp)
+        reason = check_change(msg.object_id, msg.object_type, msg.state, msg.new_value, stamp, self._now(),
+                              self.memory.config.admission, (msg.position.x, msg.position.y, msg.position.z))
+        if reason:
+            self._traffic["confirmed_handled"] += 1
+            self._bad.reject("memory/confirmed_changes", reason)
+            return
         with self._lock:
             try:
                 outcome = self.memory.apply_confirmed_change(msg.object_id, msg.state, state_from_text(msg.new_value),
@@ -506,7 +519,12 @@ class LongTermMemoryNode(Node):
         if not request.object_id:
             response.error_code, response.error_message = R.INVALID_REQUEST, "object_id is empty"
             return response
-        stamp = from_time(request.stamp) or self.get_clock().now().nanoseconds * 1e-9
+        stamp = from_time(request.stamp) or self._now()
+        invalid = (check_request(self._limits, names=[("object_id", request.object_id)])
+                   or check_stamp(stamp, self._now(), self.memory.config.admission))
+        if invalid:
+            response.error_code, response.error_message = R.INVALID_REQUEST, invalid
+            return response
         try:
             with self._lock:
                 known = self.memory.mark_missing(request.object_id, stamp)

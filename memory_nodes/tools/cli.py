@@ -41,6 +41,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "render": ("benchmarks.render", "embedded simulator rendering frame rate"),
     "ingest": ("benchmarks.ingest", "30 Hz RGB-D + instance stream through real topics into the memory node"),
     "query-service": ("benchmarks.query_service", "query service round trip from another process, 10k objects"),
+    "fuzz": ("benchmarks.fuzz", "hypothesis-drawn bad messages, requests and goals into the memory nodes"),
     "perception": ("benchmarks.perception", "per-frame perception latency per backend at 320x240 (tiny local models)"),
 }
 

@@ -69,8 +69,8 @@ def frame_cases() -> st.SearchStrategy[Case]:
                     mutation)
 
     clean_share = ("none",) * (len(FRAME_MUTATIONS) // 2)  # a third of the frames are clean: memory fills
-    return st.builds(build, st.sampled_from(clean_share + FRAME_MUTATIONS), st.sampled_from(ABSURD_FLOATS), bad_labels(),
-                     st.integers(0, 1000), st.floats(5.0, 1e9))
+    return st.builds(build, st.sampled_from(clean_share + FRAME_MUTATIONS), st.sampled_from(ABSURD_FLOATS),
+                     bad_labels(), st.integers(0, 1000), st.floats(5.0, 1e9))
 
 
 def layout_cases() -> st.SearchStrategy[Case]:

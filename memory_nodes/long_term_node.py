@@ -22,6 +22,7 @@ import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from geometry_msgs.msg import PoseStamped
 from nav_msgs.msg import Odometry
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
@@ -60,6 +61,7 @@ from scene_graph.long_term import ChangeOutcome, LongTermConfig, LongTermMemory
 from scene_graph.records import GraphDelta
 from scene_graph.retrieval import NoTextIndex
 from scene_graph.store import InvalidName, NoSnapshot
+from scene_graph.tokens import token_counter
 from scene_graph.vector_index import TEXT_INDEXES, text_index
 
 POSE_SOURCES = ("odometry", "pose", "tf")
@@ -203,12 +205,10 @@ class LongTermMemoryNode(Node):
                                  QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL))
         self.create_subscription(StateChange, "memory/confirmed_changes", self._on_confirmed_change, 100)
 
-        for srv_type, name, handler in ((QueryObjects, "memory/query_objects", self._query),
-                                        (GetTaskSubgraph, "memory/task_subgraph", self._task_subgraph),
-                                        (GetSnapshot, "memory/get_snapshot", self._snapshot),
-                                        (ManageMemory, "memory/manage", self._manage),
-                                        (MarkMissing, "memory/mark_missing", self._mark_missing)):
-            self.create_service(srv_type, name, handler)
+        # Queries on a node of their own (spun by its own threads, :class:`_ServiceNode`): a slow one neither
+        # delays the camera callbacks here nor the other queries. Manage stays: a load restarts the camera input.
+        self.companion_nodes = (_ServiceNode(self, kwargs.get("context")),)
+        self.create_service(ManageMemory, "memory/manage", self._manage)
 
         self._marker_period = 1.0 / params.marker_rate_hz if params.marker_rate_hz > 0 else None
         self._stopping = threading.Event()
@@ -220,6 +220,8 @@ class LongTermMemoryNode(Node):
 
     def destroy_node(self) -> None:
         """A clean shutdown saves what arrived since the last periodic snapshot."""
+        for companion in getattr(self, "companion_nodes", ()):
+            companion.destroy_node()
         if not hasattr(self, "_maintenance"):  # construction failed: nothing to save
             super().destroy_node()
             return
@@ -358,7 +360,14 @@ class LongTermMemoryNode(Node):
         self._markers_pub.publish(markers)
 
     def _maintain(self) -> None:
-        """The maintenance thread: housekeeping once a second, markers at their rate, until stopped."""
+        """The maintenance thread: housekeeping once a second, markers at their rate, until stopped.
+
+        First it loads the prompt tokenizer (seconds, tens on a busy machine), which the first task
+        subgraph would otherwise wait for."""
+        try:
+            token_counter()
+        except Exception as exc:  # the subgraph service reports its own failure when asked
+            self.get_logger().error(f"loading the prompt tokenizer failed: {exc!r}")
         next_housekeeping = next_markers = time.monotonic()
         while not self._stopping.is_set():
             now = time.monotonic()
@@ -438,6 +447,7 @@ class LongTermMemoryNode(Node):
             return response
         since = from_time(request.changed_since)
         try:
+            self._embed_query(request.text)
             with self._lock:
                 found = self.memory.query(text=request.text, label=request.label, room=request.room_id, near=near,
                                           radius=request.radius, since=since if since > 0 else None,
@@ -464,6 +474,8 @@ class LongTermMemoryNode(Node):
             response.error_message = "give an instruction, relevant_ids, or whole_graph"
             return response
         try:
+            if not request.whole_graph:
+                self._embed_query(request.instruction)
             with self._lock:
                 prompt = (self.memory.whole_graph() if request.whole_graph else
                           self.memory.task_subgraph(request.instruction, request.budget_tokens,
@@ -535,6 +547,13 @@ class LongTermMemoryNode(Node):
             response.error_code, response.error_message = R.NOT_FOUND, f"no object {request.object_id!r} in memory"
         return response
 
+    def _embed_query(self, text: str) -> None:
+        """Run the embedding model on a request's text before taking the memory lock, so that fusion
+        and other requests wait only for the search itself (the index keeps the vector)."""
+        index = self.memory.retriever.index
+        if text.strip() and index is not None:
+            index.prepare_query(text)
+
     def _restart_input(self) -> None:
         """After a load or clear (memory restarted its own input order), poses and half-matched frames
         from before belong to another timeline."""
@@ -550,6 +569,24 @@ class LongTermMemoryNode(Node):
         self.get_logger().error(f"{what} failed: {exc!r}")
         response.error_code, response.error_message = response.INTERNAL_ERROR, f"{what} failed: {exc}"
         return response
+
+
+class _ServiceNode(Node):
+    """The long-term memory's query services (query_objects, task_subgraph, get_snapshot,
+    mark_missing), answered by the memory node's handlers on a multi-threaded executor of their
+    own (``waits_in_callbacks``: :func:`memory_nodes.node_support.executor_for`): the services run
+    side by side, each one's requests in turn (a client resending to a slow service does not
+    multiply its work); the memory node's lock serialises what touches memory."""
+
+    waits_in_callbacks = True
+
+    def __init__(self, memory: LongTermMemoryNode, context: Any = None) -> None:
+        super().__init__(f"{memory.get_name()}_services", namespace=memory.get_namespace(), context=context)
+        for srv_type, name, handler in ((QueryObjects, "memory/query_objects", memory._query),
+                                        (GetTaskSubgraph, "memory/task_subgraph", memory._task_subgraph),
+                                        (GetSnapshot, "memory/get_snapshot", memory._snapshot),
+                                        (MarkMissing, "memory/mark_missing", memory._mark_missing)):
+            self.create_service(srv_type, name, handler, callback_group=MutuallyExclusiveCallbackGroup())
 
 
 def main(args: Optional[list[str]] = None) -> int:

@@ -42,6 +42,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "ingest": ("benchmarks.ingest", "30 Hz RGB-D + instance stream through real topics into the memory node"),
     "query-service": ("benchmarks.query_service", "query service round trip from another process, 10k objects"),
     "fuzz": ("benchmarks.fuzz", "hypothesis-drawn bad messages, requests and goals into the memory nodes"),
+    "load": ("benchmarks.load", "4 clients at 50 Hz on query_objects and task_subgraph while the camera streams"),
     "perception": ("benchmarks.perception", "per-frame perception latency per backend at 320x240 (tiny local models)"),
 }
 

@@ -184,7 +184,7 @@ def run(quick: bool = False, slow: bool = False) -> dict[str, Any]:
         elapsed = time.monotonic() - begin
         load.drain(timed=True)
     processed = len(published & load.updates) / len(published)
-    baseline = _baseline(frames, 200 if quick else 1000, slow)
+    baseline = _baseline(frames, 40 if quick else 400, slow)
     p95 = _p(load.latencies, 95)
     return {
         "calls": calls,

@@ -13,7 +13,7 @@ pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
 def test_quick_load_reports_calls_failures_latencies_and_ingest():
     result = load.run(quick=True)
-    assert result["calls"] == pytest.approx(load.CLIENTS * load.CLIENT_HZ * load.QUICK_SECONDS, abs=load.CLIENTS)
+    assert 0 < result["calls"] <= load.CLIENTS * load.CLIENT_HZ * load.QUICK_SECONDS + load.CLIENTS
     assert 0 <= result["failed"] <= result["calls"]
     if result["failed"] < result["calls"]:
         assert 0.0 < result["p50_ms"] <= result["p95_ms"] <= result["p99_ms"]

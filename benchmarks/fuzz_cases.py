@@ -35,6 +35,11 @@ class Case:
     mutation: str = ""
 
 
+def wire(text: str) -> str:
+    """What a ROS string field carries: the text up to its first NUL (rosidl strings are C strings)."""
+    return text.split("\x00", 1)[0]
+
+
 def _over(limit: int) -> st.SearchStrategy[int]:
     return st.integers(limit + 1, limit * 4)
 
@@ -51,10 +56,11 @@ def long_text(limit: int) -> st.SearchStrategy[str]:
 
 
 def bad_labels() -> st.SearchStrategy[str]:
-    """Labels admission refuses: empty, blank, too long, several lines, control or separator characters."""
+    """Labels admission refuses: empty, blank, too long, several lines, control or separator characters
+    (not NUL: a ROS string ends there, see :func:`wire`)."""
     return st.one_of(st.just(""), st.sampled_from([" ", "\t", "\n"]), long_text(ADMISSION.max_label_chars),
                      st.builds(lambda a, sep, b: f"Apple{a}{sep}{b}", texts(10),
-                               st.sampled_from(["\n", "\r", "\u2028", "\u2029", "\x00", "\x1b", "\x85"]), texts(10)))
+                               st.sampled_from(["\n", "\r", "\u2028", "\u2029", "\x1b", "\x85"]), texts(10)))
 
 
 def clean_names(max_size: int = 24) -> st.SearchStrategy[str]:
@@ -122,6 +128,7 @@ def graph_update_cases() -> st.SearchStrategy[Case]:
 def query_cases() -> st.SearchStrategy[Case]:
     """memory/query_objects: bad when a field is over its cap or ``near`` is not a finite sphere."""
     def build(text: str, label: str, room: str, k: int, near: Optional[tuple[float, float, float, float]]) -> Case:
+        text, label, room = wire(text), wire(label), wire(room)
         bad = (len(text) > LIMITS.max_text_chars or len(label) > LIMITS.max_id_chars
                or len(room) > LIMITS.max_id_chars or k > LIMITS.max_results
                or (near is not None and not (all(math.isfinite(v) for v in near) and near[3] > 0)))
@@ -138,6 +145,7 @@ def query_cases() -> st.SearchStrategy[Case]:
 
 def subgraph_cases() -> st.SearchStrategy[Case]:
     def build(instruction: str, ids: list[str], budget: int, whole: bool) -> Case:
+        instruction, ids = wire(instruction), [wire(i) for i in ids]
         bad = (len(instruction) > LIMITS.max_text_chars or len(ids) > LIMITS.max_ids
                or any(len(i) > LIMITS.max_id_chars for i in ids)
                or (not whole and not instruction.strip() and not ids))
@@ -152,11 +160,11 @@ def subgraph_cases() -> st.SearchStrategy[Case]:
 
 def manage_cases() -> st.SearchStrategy[Case]:
     """memory/manage without CLEAR and without loading a saved name (both change memory by design)."""
-    bad_name = st.one_of(st.sampled_from(["..", "../x", "/etc/passwd", "a/b", ".hidden", "-x", "a\x00b"]),
+    bad_name = st.one_of(st.sampled_from(["..", "../x", "/etc/passwd", "a/b", ".hidden", "-x", "a\\b"]),
                          long_text(64), texts(12).filter(lambda s: s == "" or not s.isascii() or "/" in s))
     save = st.builds(lambda n: Case("manage", False, {"operation": 0, "name": "fuzz_" + n}), clean_names(12))
-    bad_save_load = st.builds(lambda op, n: Case("manage", n != "", {"operation": op, "name": n}),
-                              st.sampled_from([0, 1]), bad_name)
+    bad_save_load = st.builds(lambda op, n: Case("manage", wire(n) != "", {"operation": op, "name": wire(n)}),
+                              st.sampled_from([0, 1]), bad_name.filter(lambda n: wire(n) == n))
     load_missing = st.builds(lambda n: Case("manage", True, {"operation": 1, "name": "nosuch_" + n}),
                              clean_names(12))
     other = st.builds(lambda op: Case("manage", op != 3, {"operation": op, "name": ""}),
@@ -168,6 +176,7 @@ def mark_missing_cases() -> st.SearchStrategy[Case]:
     """memory/mark_missing: a known id (filled in by the harness when ``known``) or any text; a
     correction stamped in the future is bad even for a known object."""
     def build(object_id: str, known: bool, future_s: float) -> Case:
+        object_id = wire(object_id)
         bad = future_s > 0 or (not known and (object_id == "" or len(object_id) > LIMITS.max_id_chars))
         return Case("mark_missing", bad, {"object_id": object_id, "known": known, "future_s": future_s})
 
@@ -177,6 +186,7 @@ def mark_missing_cases() -> st.SearchStrategy[Case]:
 
 def short_term_query_cases() -> st.SearchStrategy[Case]:
     def build(instruction: str, k: int) -> Case:
+        instruction = wire(instruction)
         return Case("short_term_query", len(instruction) > LIMITS.max_text_chars or k > LIMITS.max_results,
                     {"instruction": instruction, "k": k})
 
@@ -187,6 +197,7 @@ def short_term_query_cases() -> st.SearchStrategy[Case]:
 def task_cases() -> st.SearchStrategy[Case]:
     """execute_task goals; valid ones run (and fail fast: the harness starts no skill server)."""
     def build(instruction: str, conditions: list[str]) -> Case:
+        instruction, conditions = wire(instruction), [wire(c) for c in conditions]
         bad = (len(instruction) > LIMITS.max_text_chars or len(conditions) > LIMITS.max_goal_conditions
                or any(len(c) > LIMITS.max_text_chars for c in conditions))
         return Case("execute_task", bad, {"instruction": instruction, "conditions": conditions})

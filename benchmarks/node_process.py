@@ -18,7 +18,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Callable, Iterator, Mapping, Optional
+from typing import IO, Any, Callable, Iterator, Mapping, Optional, Sequence
 
 import rclpy
 from rclpy.client import Client
@@ -35,6 +35,7 @@ PARAMS_FILE = Path(__file__).resolve().parents[1] / "config" / "memory.yaml"
 READY_TIMEOUT_S = 180.0  # model load plus a 10k-object memory on a busy 2-core machine
 _STOP_TIMEOUT_S = 10.0
 _NODE_COMMAND = "import sys; from memory_nodes.long_term_node import main; sys.exit(main())"
+_STACK_COMMAND = "import sys; from memory_nodes.tools.cli import main; sys.exit(main())"
 
 
 def domain_id() -> int:
@@ -81,14 +82,24 @@ class Session:
 
 
 @contextmanager
-def memory_node(memory_dir: Path, client_name: str,
-                params: Optional[Mapping[str, object]] = None) -> Iterator[Session]:
+def memory_node(memory_dir: Path, client_name: str, params: Optional[Mapping[str, object]] = None,
+                nodes: Sequence[str] = (), settings: Sequence[str] = ()) -> Iterator[Session]:
     """Start the long-term memory node on ``memory_dir`` (``params`` override config/memory.yaml)
-    and yield once it answers queries."""
+    and yield once it answers queries.
+
+    ``nodes``: more of the package's nodes in the same process (``embodied-memory up --nodes``), with
+    ``settings`` as its ``--set NODE.PARAM=VALUE`` overrides."""
     _isolate_this_process()
     env = dict(os.environ, ROS_DOMAIN_ID=str(domain_id()))
-    command = [sys.executable, "-c", _NODE_COMMAND, "--ros-args", "--params-file", str(PARAMS_FILE),
-               "-p", f"memory_dir:={memory_dir}"] + [a for k, v in (params or {}).items() for a in ("-p", f"{k}:={v}")]
+    if nodes:
+        command = [sys.executable, "-c", _STACK_COMMAND, "up", "--params", str(PARAMS_FILE), "--nodes",
+                   "long_term_memory", *nodes, "--set", f"long_term_memory.memory_dir={memory_dir}"]
+        for item in [f"long_term_memory.{k}={v}" for k, v in (params or {}).items()] + list(settings):
+            command += ["--set", item]
+    else:
+        command = [sys.executable, "-c", _NODE_COMMAND, "--ros-args", "--params-file", str(PARAMS_FILE),
+                   "-p", f"memory_dir:={memory_dir}"] + [a for k, v in (params or {}).items()
+                                                          for a in ("-p", f"{k}:={v}")]
     context = Context()
     rclpy.init(context=context, domain_id=domain_id(), signal_handler_options=SignalHandlerOptions.NO)
     node = Node(client_name, context=context)

@@ -22,6 +22,7 @@ import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from geometry_msgs.msg import PoseStamped
 from nav_msgs.msg import Odometry
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
@@ -55,7 +56,7 @@ from memory_nodes.node_support import (
 )
 from planners.backends import BackendUnavailable
 from planners.object_states import STATE_BACKENDS, StateEstimator, StateWorker, state_model
-from scene_graph.admission import AdmissionLimits, Inadmissible, check_request, check_stamp
+from scene_graph.admission import AdmissionLimits, Inadmissible, check_change, check_request, check_stamp
 from scene_graph.embeddings import EmbedderUnavailable
 from scene_graph.fusion import FusionConfig
 from scene_graph.long_term import ChangeOutcome, LongTermConfig, LongTermMemory
@@ -247,12 +248,10 @@ class LongTermMemoryNode(Node):
                                  QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL))
         self.create_subscription(StateChange, "memory/confirmed_changes", self._on_confirmed_change, 100)
 
-        for srv_type, name, handler in ((QueryObjects, "memory/query_objects", self._query),
-                                        (GetTaskSubgraph, "memory/task_subgraph", self._task_subgraph),
-                                        (GetSnapshot, "memory/get_snapshot", self._snapshot),
-                                        (ManageMemory, "memory/manage", self._manage),
-                                        (MarkMissing, "memory/mark_missing", self._mark_missing)):
-            self.create_service(srv_type, name, handler)
+        # Queries on a node of their own (spun by its own threads, :class:`_ServiceNode`): a slow one neither
+        # delays the camera callbacks here nor the other queries. Manage stays: a load restarts the camera input.
+        self.companion_nodes = (_ServiceNode(self, kwargs.get("context")),)
+        self.create_service(ManageMemory, "memory/manage", self._manage)
 
         self._marker_period = 1.0 / params.marker_rate_hz if params.marker_rate_hz > 0 else None
         self._stopping = threading.Event()
@@ -264,6 +263,8 @@ class LongTermMemoryNode(Node):
 
     def destroy_node(self) -> None:
         """A clean shutdown saves what arrived since the last periodic snapshot."""
+        for companion in getattr(self, "companion_nodes", ()):
+            companion.destroy_node()
         if not hasattr(self, "_maintenance"):  # construction failed: nothing to save
             super().destroy_node()
             return
@@ -312,9 +313,16 @@ class LongTermMemoryNode(Node):
 
     def _on_stream(self, stream: str, topic: str, msg: Any) -> None:
         matched = self._sync.add(stream, from_time(msg.header.stamp), msg)
-        if matched is not None:
-            self._waiting.append((time.perf_counter(), matched))
-            self._drain_waiting()
+        if matched is None:
+            return
+        # A frame from the future would wait for a pose that never comes, holding up the frames behind it.
+        reason = check_stamp(from_time(matched["depth"].header.stamp), self._now(), self.memory.config.admission)
+        if reason:
+            self._bad.reject("camera", self.memory.admission.count(reason))
+            self._traffic["frames_handled"] += 1
+            return
+        self._waiting.append((time.perf_counter(), matched))
+        self._drain_waiting()
 
     def _drain_waiting(self) -> None:
         """Integrate matched frames whose pose has arrived; a pose may trail its images by a little."""
@@ -374,6 +382,12 @@ class LongTermMemoryNode(Node):
     def _on_confirmed_change(self, msg: StateChange) -> None:
         """Confirmed changes from short-term memory, or a correction (:meth:`LongTermMemory.apply_confirmed_change`)."""
         stamp = from_time(msg.header.stamp)
+        reason = check_change(msg.object_id, msg.object_type, msg.state, msg.new_value, stamp, self._now(),
+                              self.memory.config.admission, (msg.position.x, msg.position.y, msg.position.z))
+        if reason:
+            self._traffic["confirmed_handled"] += 1
+            self._bad.reject("memory/confirmed_changes", reason)
+            return
         with self._lock:
             try:
                 outcome = self.memory.apply_confirmed_change(msg.object_id, msg.state, state_from_text(msg.new_value),
@@ -506,6 +520,7 @@ class LongTermMemoryNode(Node):
             return response
         since = from_time(request.changed_since)
         try:
+            self._embed_query(request.text)
             with self._lock:
                 found = self.memory.query(text=request.text, label=request.label, room=request.room_id, near=near,
                                           radius=request.radius, since=since if since > 0 else None,
@@ -532,6 +547,8 @@ class LongTermMemoryNode(Node):
             response.error_message = "give an instruction, relevant_ids, or whole_graph"
             return response
         try:
+            if not request.whole_graph:
+                self._embed_query(request.instruction)
             with self._lock:
                 prompt = (self.memory.whole_graph() if request.whole_graph else
                           self.memory.task_subgraph(request.instruction, request.budget_tokens,
@@ -587,7 +604,12 @@ class LongTermMemoryNode(Node):
         if not request.object_id:
             response.error_code, response.error_message = R.INVALID_REQUEST, "object_id is empty"
             return response
-        stamp = from_time(request.stamp) or self.get_clock().now().nanoseconds * 1e-9
+        stamp = from_time(request.stamp) or self._now()
+        invalid = (check_request(self._limits, names=[("object_id", request.object_id)])
+                   or check_stamp(stamp, self._now(), self.memory.config.admission))
+        if invalid:
+            response.error_code, response.error_message = R.INVALID_REQUEST, invalid
+            return response
         try:
             with self._lock:
                 known = self.memory.mark_missing(request.object_id, stamp)
@@ -597,6 +619,13 @@ class LongTermMemoryNode(Node):
         if not known:
             response.error_code, response.error_message = R.NOT_FOUND, f"no object {request.object_id!r} in memory"
         return response
+
+    def _embed_query(self, text: str) -> None:
+        """Run the embedding model on a request's text before taking the memory lock, so that fusion
+        and other requests wait only for the search itself (the index keeps the vector)."""
+        index = self.memory.retriever.index
+        if text.strip() and index is not None:
+            index.prepare_query(text)
 
     def _restart_input(self) -> None:
         """After a load or clear (memory restarted its own input order), poses and half-matched frames
@@ -613,6 +642,24 @@ class LongTermMemoryNode(Node):
         self.get_logger().error(f"{what} failed: {exc!r}")
         response.error_code, response.error_message = response.INTERNAL_ERROR, f"{what} failed: {exc}"
         return response
+
+
+class _ServiceNode(Node):
+    """The long-term memory's query services (query_objects, task_subgraph, get_snapshot,
+    mark_missing), answered by the memory node's handlers on a multi-threaded executor of their
+    own (``waits_in_callbacks``: :func:`memory_nodes.node_support.executor_for`): the services run
+    side by side, each one's requests in turn (a client resending to a slow service does not
+    multiply its work); the memory node's lock serialises what touches memory."""
+
+    waits_in_callbacks = True
+
+    def __init__(self, memory: LongTermMemoryNode, context: Any = None) -> None:
+        super().__init__(f"{memory.get_name()}_services", namespace=memory.get_namespace(), context=context)
+        for srv_type, name, handler in ((QueryObjects, "memory/query_objects", memory._query),
+                                        (GetTaskSubgraph, "memory/task_subgraph", memory._task_subgraph),
+                                        (GetSnapshot, "memory/get_snapshot", memory._snapshot),
+                                        (MarkMissing, "memory/mark_missing", memory._mark_missing)):
+            self.create_service(srv_type, name, handler, callback_group=MutuallyExclusiveCallbackGroup())
 
 
 def main(args: Optional[list[str]] = None) -> int:

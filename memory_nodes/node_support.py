@@ -209,7 +209,9 @@ class Spinner:
         self._threads: list[threading.Thread] = []
 
     def add(self, node: Node) -> None:
-        """Start spinning ``node`` now."""
+        """Start spinning ``node`` now, and its ``companion_nodes`` (if any) each on an executor of its own."""
+        for companion in getattr(node, "companion_nodes", ()):
+            self.add(companion)
         executor = executor_for(node, self.context)
         executor.add_node(node)
         thread = threading.Thread(target=self._spin, args=(executor, node), name=f"spin-{node.get_name()}",

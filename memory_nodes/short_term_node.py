@@ -37,13 +37,14 @@ from memory_nodes.node_support import (
     parameter,
     spin_nodes,
 )
-from scene_graph.admission import check_request
+from scene_graph.admission import AdmissionLimits, check_change, check_object, check_request, check_stamp
 from scene_graph.embeddings import EmbedderUnavailable
 from scene_graph.ontology import ACTION_NAMES
 from scene_graph.records import StateValue
 from scene_graph.short_term import POLICIES, ShortTermMemory, observation_units
 
 _DEFAULT_K = 5
+_ADMISSION = AdmissionLimits()  # what the long-term node admits by default; short-term input meets the same rules
 
 
 class _ConfirmedChangePublisher:
@@ -128,6 +129,11 @@ class ShortTermMemoryNode(Node):
 
     def _on_change(self, msg: StateChange) -> None:
         self._traffic["changes_received"] += 1
+        reason = check_change(msg.object_id, msg.object_type, msg.state, msg.new_value, from_time(msg.header.stamp),
+                              self._now(), _ADMISSION, (msg.position.x, msg.position.y, msg.position.z))
+        if reason:
+            self._bad.reject("state_changes", reason)
+            return
         try:
             unit = unit_from_state_change(msg, self.params.vouching_causes)
         except (ConversionError, ValueError) as exc:
@@ -138,12 +144,23 @@ class ShortTermMemoryNode(Node):
 
     def _on_update(self, msg: GraphUpdate) -> None:
         self._traffic["updates_received"] += 1
+        now, stamp = self._now(), from_time(msg.header.stamp)
+        reason = check_stamp(stamp, now, _ADMISSION)
+        if reason:
+            self._bad.reject("memory/graph_updates", reason)
+            return
         objects = []
         for obj in msg.upserted_objects:
             try:
-                objects.append(object_from_msg(obj))
+                node = object_from_msg(obj)
             except (ConversionError, ValueError) as exc:
                 self._bad.reject("memory/graph_updates", str(exc))
+                continue
+            reason = check_object(node, now, _ADMISSION)
+            if reason:
+                self._bad.reject("memory/graph_updates", reason)
+            else:
+                objects.append(node)
         with self._lock:
             for unit in observation_units(objects, from_time(msg.header.stamp)):
                 self.memory.add(unit)
@@ -163,6 +180,9 @@ class ShortTermMemoryNode(Node):
         self._hit_rate_pub.publish(Float32(data=float(rate)))
         level = DiagnosticStatus.WARN if values["rejected"] else DiagnosticStatus.OK
         self._diag_pub.publish(diagnostics(self, level, f"{values['units']} units", values))
+
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
 
     def _query(self, request: QueryShortTerm.Request, response: QueryShortTerm.Response) -> QueryShortTerm.Response:
         """:meth:`ShortTermMemory.query`: the newest units for an empty instruction, else the most similar."""

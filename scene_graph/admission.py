@@ -17,7 +17,7 @@ from typing import Iterable, Optional, Sequence
 import numpy as np
 
 from scene_graph.frames import CameraIntrinsics, RGBDFrame
-from scene_graph.records import AreaNode, RoomNode
+from scene_graph.records import AreaNode, ObjectNode, RoomNode
 
 FUTURE_STAMP = "future_stamp"
 OUTSIDE_WORKSPACE = "outside_workspace"
@@ -25,6 +25,8 @@ ABSURD_INTRINSICS = "absurd_intrinsics"
 BAD_LABEL = "bad_label"
 BAD_SCORE = "bad_score"
 BAD_LAYOUT = "bad_layout"
+BAD_CHANGE = "bad_change"
+BAD_OBJECT = "bad_object"
 
 
 class Inadmissible(ValueError):
@@ -111,6 +113,47 @@ def check_label(label: str, limits: AdmissionLimits) -> str:
         return f"{BAD_LABEL}: {len(label)} characters, at most {limits.max_label_chars}"
     if not label.isprintable():  # control characters, line and paragraph separators
         return f"{BAD_LABEL}: not one printable line"
+    return ""
+
+
+def _finite_within(values: Sequence[float], limits: AdmissionLimits) -> bool:
+    return all(math.isfinite(v) and abs(v) <= limits.max_coordinate_m for v in values)
+
+
+def check_change(object_id: str, object_type: str, state: str, value: str, stamp: float, now: float,
+                 limits: AdmissionLimits, position: Sequence[float] = (0.0, 0.0, 0.0)) -> str:
+    """Why a reported state change must not enter memory, or "": a stamp ahead of the clock, a
+    position that is not finite or absurdly far, or a name or value that is not one short printable
+    line (a location change may clear its value). These words reach prompts and stay in memory."""
+    reason = check_stamp(stamp, now, limits)
+    if reason:
+        return reason
+    if not _finite_within(position, limits):
+        return f"{BAD_CHANGE}: position must be finite and within {limits.max_coordinate_m} m"
+    words = [("object_id", object_id), ("state", state)] + ([("object_type", object_type)] if object_type else [])
+    if value or state not in ("position", "parent", "picked_up"):
+        words.append(("value", value))
+    for name, text in words:
+        why = check_label(text, limits)
+        if why:
+            return f"{BAD_CHANGE}: {name}: {why}"
+    return ""
+
+
+def check_object(node: ObjectNode, now: float, limits: AdmissionLimits) -> str:
+    """Why an object record from a peer (a graph update) must not be kept, or "": the same rules
+    as for what fusion makes (finite geometry, clean label and states, no stamp ahead of the clock)."""
+    geometry = [*node.centroid, *node.box.center, *node.box.extent]
+    if not _finite_within(geometry, limits):
+        return f"{BAD_OBJECT}: geometry must be finite and within {limits.max_coordinate_m} m"
+    for text in [node.id, node.label] + [w for name, value in node.states for w in (name, str(value))]:
+        why = check_label(text, limits)
+        if why:
+            return f"{BAD_OBJECT}: {why}"
+    for stamp in (node.first_seen, node.last_seen, node.last_changed):
+        reason = check_stamp(stamp, now, limits)
+        if reason:
+            return f"{BAD_OBJECT}: {reason}"
     return ""
 
 

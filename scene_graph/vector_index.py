@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Optional, Protocol, Sequence, Union, cast
 
@@ -64,12 +65,20 @@ class VectorIndex(Protocol):
     @property
     def embedder(self) -> TextEmbedder: ...
 
+    def prepare_query(self, text: str) -> None: ...
+
+
+_QUERY_CACHE = 256  # query texts whose embeddings are kept (a planner asks about one task many times)
+
 
 class _EmbeddingIndex:
-    """What both indexes share: turning texts or given vectors into unit float32 rows."""
+    """What both indexes share: turning texts or given vectors into unit float32 rows, and
+    remembering the embeddings of recent query texts."""
 
     def __init__(self, embedder: Optional[TextEmbedder]) -> None:
         self._embedder = embedder
+        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._queries_lock = threading.Lock()  # a node embeds queries in several threads
 
     @property
     def embedder(self) -> TextEmbedder:
@@ -101,10 +110,25 @@ class _EmbeddingIndex:
             raise ValueError(f"{len(ids)} ids but {rows.shape[0]} embeddings")
         return rows
 
+    def prepare_query(self, text: str) -> None:
+        """Embed a query text now, so that a query with it later runs no model: an owner can embed
+        outside a lock that the query itself must hold."""
+        self._query_vector(text)
+
     def _query_vector(self, text_or_vector: QueryInput) -> np.ndarray:
-        if isinstance(text_or_vector, str):
-            return self.embedder.embed([text_or_vector])[0]
-        return _unit_rows(np.asarray(text_or_vector))[0]
+        if not isinstance(text_or_vector, str):
+            return _unit_rows(np.asarray(text_or_vector))[0]
+        with self._queries_lock:
+            vector = self._queries.get(text_or_vector)
+            if vector is not None:
+                self._queries.move_to_end(text_or_vector)
+                return vector
+        vector = self.embedder.embed([text_or_vector])[0]
+        with self._queries_lock:
+            self._queries[text_or_vector] = vector
+            if len(self._queries) > _QUERY_CACHE:
+                self._queries.popitem(last=False)
+        return vector
 
 
 def _unit_rows(vectors: np.ndarray) -> np.ndarray:

@@ -44,6 +44,8 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "storage": ("benchmarks.storage", "save, incremental save and load at 10k objects: binary + journal vs JSON v2"),
     "query-service": ("benchmarks.query_service", "query service round trip from another process, 10k objects"),
     "scale": ("benchmarks.scale", "fusion, queries, save/load and RSS with 300 to 30,000 objects in memory"),
+    "fuzz": ("benchmarks.fuzz", "hypothesis-drawn bad messages, requests and goals into the memory nodes"),
+    "load": ("benchmarks.load", "4 clients at 50 Hz on query_objects and task_subgraph while the camera streams"),
     "perception": ("benchmarks.perception", "per-frame perception latency per backend at 320x240 (tiny local models)"),
 }
 

@@ -1,0 +1,184 @@
+"""The demo's story: which objects the household moves, and which tasks show what memory buys.
+
+Pure rules over what memory holds after the tour (:class:`planners.interfaces.KnownObject`), so the
+same home always tells the same story and a test can check every choice. No object is named here:
+an object qualifies by its type's properties (pickupable, fits the container) and by where memory
+keeps it, and only objects whose type memory knows once are used, so "the mug" is unambiguous.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable, Iterable, Optional, Sequence
+
+from planners.interfaces import KnownObject
+from planners.validate import is_container
+from scene_graph.ontology import OBJECT_TYPES
+
+HIDDEN = "hidden"  # seen inside a closed container during the tour
+WATCHED = "watched"  # a household member moved it while the robot watched
+THIS_MORNING = "this_morning"  # the robot itself put it away earlier today (short-term memory)
+MEMORY_WRONG = "memory_wrong"  # moved while the robot was away: memory is wrong, the closed loop repairs it
+REASON_KINDS = (HIDDEN, WATCHED, THIS_MORNING, MEMORY_WRONG)
+
+
+@dataclass(frozen=True)
+class Move:
+    """A household member put ``thing`` (a type) from ``source`` on/in ``dest`` (memory ids and types)."""
+
+    member: str
+    thing: str
+    thing_label: str
+    source_label: str
+    dest: str
+    dest_label: str
+    watched: bool
+
+
+@dataclass(frozen=True)
+class Morning:
+    """Earlier today the robot put ``thing`` into ``container`` and closed it (the instruction it got)."""
+
+    thing_label: str
+    container_label: str
+    instruction: str
+
+
+@dataclass(frozen=True)
+class Story:
+    watched: Optional[Move] = None
+    morning: Optional[Morning] = None
+    away: Optional[Move] = None
+
+
+@dataclass(frozen=True)
+class ChosenTask:
+    instruction: str
+    goal: str  # KARMA-style goal condition, which grading and the planner read
+    kind: str  # one of REASON_KINDS
+    reason: str
+
+
+def word(label: str) -> str:
+    """How a person says a type: "DiningTable" -> "dining table", "TVStand" -> "tv stand"."""
+    return re.sub(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", " ", label).lower()
+
+
+def unique(objects: Iterable[KnownObject]) -> dict[str, KnownObject]:
+    """Label -> the object, for labels memory holds exactly once (missing objects left out)."""
+    seen: dict[str, list[KnownObject]] = {}
+    for o in objects:
+        if not o.missing:
+            seen.setdefault(o.label, []).append(o)
+    return {label: found[0] for label, found in seen.items() if len(found) == 1}
+
+
+def _pickupable(o: KnownObject) -> bool:
+    kind = OBJECT_TYPES.get(o.label)
+    return o.layer == "object" and kind is not None and kind.pickupable
+
+
+def _surface(o: KnownObject) -> bool:
+    """Furniture one puts things on top of (not a container one opens)."""
+    kind = OBJECT_TYPES.get(o.label)
+    return o.layer == "furniture" and kind is not None and kind.receptacle and not kind.openable
+
+
+def could_hold(container: str, thing: str) -> bool:
+    """Whether a person would put ``thing`` into a ``container``: it fits, and both belong in the same
+    kind of room (apples in the fridge, not in the toilet tank)."""
+    box, item = OBJECT_TYPES.get(container), OBJECT_TYPES.get(thing)
+    return box is not None and item is not None and bool(set(box.rooms) & set(item.rooms)) \
+        and all(a <= b for a, b in zip(sorted(item.size), sorted(box.size)))
+
+
+def on_surfaces(objects: Sequence[KnownObject], used: Iterable[str] = ()) -> list[KnownObject]:
+    """Unique pickupable objects memory keeps on top of a piece of furniture, in a stable order."""
+    by_id = {o.id: o for o in objects}
+    taken = set(used)
+    return sorted((o for o in unique(objects).values() if _pickupable(o) and o.label not in taken
+                   and o.holder in by_id and _surface(by_id[o.holder])), key=lambda o: (o.room_id, o.label))
+
+
+def surfaces(objects: Sequence[KnownObject], exclude_rooms: Iterable[str] = ()) -> list[KnownObject]:
+    """Unique surfaces memory knows, largest first (outside ``exclude_rooms``)."""
+    rooms = set(exclude_rooms)
+    found = [o for o in unique(objects).values() if _surface(o) and o.room_id not in rooms]
+    return sorted(found, key=lambda o: (-_area(o.label), o.label))
+
+
+def _area(label: str) -> float:
+    size = OBJECT_TYPES[label].size
+    return size[0] * size[1]
+
+
+def stash(objects: Sequence[KnownObject], used: Iterable[str] = ()) -> Optional[tuple[KnownObject, KnownObject]]:
+    """For "this morning": an object on a surface and a container memory knows that could hold it."""
+    boxes = [o for o in unique(objects).values() if o.layer == "furniture" and is_container(o.label)]
+    for thing in on_surfaces(objects, used):
+        for box in sorted(boxes, key=lambda b: (b.room_id != thing.room_id, b.label)):
+            if could_hold(box.label, thing.label):
+                return thing, box
+    return None
+
+
+def hidden(objects: Sequence[KnownObject], used: Iterable[str] = ()) -> list[KnownObject]:
+    """Unique pickupable objects memory saw inside a container (one opens to see inside; the tour
+    closed every one it opened, though memory may still believe it open: a camera does not see a
+    door shut)."""
+    by_id = {o.id: o for o in objects}
+    taken = set(used)
+    return sorted((o for o in unique(objects).values() if _pickupable(o) and o.label not in taken and o.inside
+                   and o.holder in by_id and is_container(by_id[o.holder].label)), key=lambda o: o.label)
+
+
+def target_surface(objects: Sequence[KnownObject], thing: str, exclude: Iterable[str] = ()) -> Optional[KnownObject]:
+    """Where a task brings ``thing``: the largest unique surface memory knows in a kind of room the
+    thing belongs in (else any), that is not where memory keeps it nor one of ``exclude`` (labels of
+    places the story took things from or to, so that no goal holds before its task)."""
+    by_id = {o.id: o for o in objects}
+    taken = {by_id[o.holder].label for o in objects if o.label == thing and o.holder in by_id} | set(exclude)
+    free = [s for s in surfaces(objects) if s.label not in taken]
+    rooms = set(OBJECT_TYPES[thing].rooms) if thing in OBJECT_TYPES else set()
+    return next((s for s in free if rooms & set(OBJECT_TYPES[s.label].rooms)), free[0] if free else None)
+
+
+def choose_tasks(objects: Sequence[KnownObject], story: Story, used: Iterable[str] = (),
+                 confirmed: Callable[[KnownObject], bool] = lambda o: True) -> list[ChosenTask]:
+    """One task per reason memory matters, each bringing its object to a surface.
+
+    ``objects``: memory after the story; ``story``: what happened (its objects were unique in memory
+    when the story chose them); ``used``: labels the story touched, which a hidden object is not;
+    ``confirmed``: whether a hidden object really is where memory saw it (a harness asks the
+    simulator; a robot trusts memory). A kind whose event did not happen (nothing fit, or memory
+    missed it) is left out, and so is a hidden object when memory holds none once.
+    """
+    picks: list[tuple[str, str, str]] = []  # (kind, label, reason)
+    if story.watched is not None:
+        m = story.watched
+        picks.append((WATCHED, m.thing_label, f"{m.member} moved it from the {word(m.source_label)} to the "
+                      f"{word(m.dest_label)} while the robot watched: memory followed it"))
+    if story.morning is not None:
+        m2 = story.morning
+        picks.append((THIS_MORNING, m2.thing_label, f"this morning the robot was told {m2.instruction!r}: the "
+                      "change is in short-term memory, the place in long-term memory"))
+    if story.away is not None:
+        m = story.away
+        picks.append((MEMORY_WRONG, m.thing_label, f"{m.member} moved it from the {word(m.source_label)} to the "
+                      f"{word(m.dest_label)} while the robot was away: memory is wrong, the loop must repair it"))
+    for o in [o for o in hidden(objects, [label for _, label, _ in picks] + list(used)) if confirmed(o)][:1]:
+        holder = next(h for h in objects if h.id == o.holder)
+        picks.insert(0, (HIDDEN, o.label, f"the robot saw it inside the {word(holder.label)} during the tour and "
+                         "closed the door again"))
+    places = [label for m in (story.watched, story.away) if m is not None for label in (m.source_label, m.dest_label)]
+    tasks = []
+    for kind, label, reason in picks:
+        target = target_surface(objects, label, places)
+        if target is None:
+            continue
+        where = word(target.label)
+        instruction = (f"bring the {word(label)} I put in the {word(story.morning.container_label)} this morning "
+                       f"to the {where}" if kind == THIS_MORNING and story.morning is not None
+                       else f"put the {word(label)} on the {where}")
+        tasks.append(ChosenTask(instruction, f"ON({label}, {target.label})", kind, reason))
+    return tasks

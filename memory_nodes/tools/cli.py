@@ -84,24 +84,26 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
         report = run_demo(args.seed, args.rooms, out)
         print(format_report(report))
-        memory, name = out / "memory", "demo"
+        pictures = [report.map_png]
     else:
         try:
             from memory_nodes.tools.node_demo import format_node_report, run_node_demo
         except ImportError as exc:
             raise EnvironmentProblem(f"the demo through the nodes needs rclpy and the interfaces: {exc}") from exc
-        print(f"home seed {args.seed}, {args.rooms} rooms; perception: {args.perception}; the nodes' log: "
-              f"{out / 'nodes.log'}{' (shown here: --verbose)' if verbose else ''}", flush=True)
+        print(f"home seed {args.seed}, {args.rooms} rooms; perception: {args.perception}; "
+              f"{'the nodes log here (--verbose)' if verbose else f'the nodes log to {out}/nodes*.log'}", flush=True)
         node_report = run_node_demo(args.seed, args.rooms, out, args.perception, verbose=verbose)
         print(format_node_report(node_report))
-        memory, name = out / "memory", "demo"
-    print(f"\nsee the saved memory in the browser (one command, then open http://127.0.0.1:8080/):\n"
-          f"  embodied-memory view {memory} --name {name}")
-    print(f"query it:          embodied-memory query --memory {memory} --name {name} \"something cold\"")
+        pictures = [p for p in [node_report.map_png, *node_report.pictures] if p is not None]
+    memory, name = out / "memory", "demo"
+    print(f"\nquery the memory:  embodied-memory query --memory {memory} --name {name} \"something cold\"")
     print(f"serve it to ROS 2: embodied-memory up --sim --set long_term_memory.memory_dir={memory} "
           f"--set long_term_memory.memory_name={name} --set sim_bridge.seed={args.seed} "
           f"--set sim_bridge.rooms={args.rooms}")
     print("or in RViz:        rviz2 -d rviz/memory.rviz   (on a machine with ROS 2; topic memory/markers)")
+    print(f"\npictures: {', '.join(map(str, pictures))}")
+    print(f"see the saved memory in the browser (then open http://127.0.0.1:8080/):\n"
+          f"  embodied-memory view {memory} --name {name}")
     return EXIT_OK
 
 

@@ -19,6 +19,7 @@ import multiprocessing
 import os
 import pickle
 import queue
+import random
 import sys
 import time
 import traceback
@@ -122,8 +123,10 @@ class Progress:
 
 
 def _child(function: Callable[..., Any], args: tuple, messages: Any, inbox: Any, log_file: Path,
-           verbose: bool) -> None:
-    """Run ``function(*args, inbox, progress)`` with this process's output (the nodes' logs) in ``log_file``."""
+           verbose: bool, domain_id: int) -> None:
+    """Run ``function(*args, inbox, progress)`` on ROS domain ``domain_id``, with this process's output
+    (the nodes' logs) in ``log_file``."""
+    os.environ["ROS_DOMAIN_ID"] = str(domain_id)  # before rclpy starts: the two runs must not hear each other
     if not verbose:
         sink = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         os.dup2(sink, 1)
@@ -145,12 +148,13 @@ class ChildRun:
     first (goals answered by the dead planner), and a fresh process is what a user gets. Both runs'
     processes start at once, so the second one's nodes load while the first one tours."""
 
-    def __init__(self, function: Callable[..., Any], *args: Any, log_file: Path, verbose: bool = False) -> None:
+    def __init__(self, function: Callable[..., Any], *args: Any, log_file: Path, domain_id: int,
+                 verbose: bool = False) -> None:
         context = multiprocessing.get_context("spawn")
         self.log_file = log_file
         self._messages, self._inbox = context.Queue(), context.Queue()
-        self._process = context.Process(target=_child, daemon=True,
-                                        args=(function, args, self._messages, self._inbox, log_file, verbose))
+        self._process = context.Process(target=_child, daemon=True, args=(
+            function, args, self._messages, self._inbox, log_file, verbose, domain_id))
         self._process.start()
 
     def send(self, item: Any) -> None:
@@ -536,14 +540,22 @@ def save_memory_map(world: HomeWorld, objects: list[KnownObject], out: Path, run
     return out
 
 
+def _free_domains(count: int) -> list[int]:
+    """``count`` ROS domain ids in 1..100, none the one this process was given (another stack may use it)."""
+    given = os.environ.get("ROS_DOMAIN_ID", "")
+    pool = [d for d in range(1, 101) if str(d) != given]
+    return random.Random(os.getpid()).sample(pool, count)
+
+
 def run_node_demo(seed: int, rooms: int, out_dir: Path, perception: str = "realistic",
                   verbose: bool = False) -> NodeDemoReport:
     out_dir.mkdir(parents=True, exist_ok=True)
-    without = ChildRun(_without_memory, seed, rooms, perception, out_dir,
+    domains = _free_domains(2)
+    without = ChildRun(_without_memory, seed, rooms, perception, out_dir, domain_id=domains[1],
                        log_file=out_dir / "nodes_without_memory.log", verbose=verbose)
     try:
-        with_memory = ChildRun(_with_memory, seed, rooms, perception, out_dir, log_file=out_dir / "nodes.log",
-                               verbose=verbose)
+        with_memory = ChildRun(_with_memory, seed, rooms, perception, out_dir, domain_id=domains[0],
+                               log_file=out_dir / "nodes.log", verbose=verbose)
         try:
             report: NodeDemoReport = with_memory.follow()
         finally:
@@ -593,7 +605,5 @@ def format_node_report(report: NodeDemoReport) -> str:
     else:
         lines.append("no task qualified: memory held no object that fits the story's rules")
     lines += ["", f"memory saved in {report.memory_dir} (name 'demo'); the nodes' logs: "
-              f"{', '.join(map(str, report.log_files))}",
-              f"pictures: {report.map_png} (memory on the map), "
-              + ", ".join(f"{p}" for p in report.pictures)]
+              f"{', '.join(map(str, report.log_files))}"]
     return "\n".join(lines)

@@ -74,7 +74,7 @@ def test_hidden_means_seen_inside_a_container_and_unique():
 
 
 def test_things_to_move_or_put_away_are_unique_and_on_surfaces():
-    assert [o.label for o in on_surfaces(_memory())] == ["Mug", "Book", "Pen"]
+    assert [o.label for o in on_surfaces(_memory())] == ["Book", "Mug", "Pen"]  # largest first
     thing, box = stash(_memory(), used=["Book"])
     assert (thing.label, box.label) == ("Mug", "Fridge")  # a container that fits it
     assert stash(_memory(), used=["Mug"]) is None  # books and pens do not go in the fridge

@@ -93,11 +93,19 @@ def could_hold(container: str, thing: str) -> bool:
 
 
 def on_surfaces(objects: Sequence[KnownObject], used: Iterable[str] = ()) -> list[KnownObject]:
-    """Unique pickupable objects memory keeps on top of a piece of furniture, in a stable order."""
+    """Unique pickupable objects memory keeps on top of a piece of furniture, largest first (a camera
+    misses a big thing less often), then by room and label."""
     by_id = {o.id: o for o in objects}
     taken = set(used)
     return sorted((o for o in unique(objects).values() if _pickupable(o) and o.label not in taken
-                   and o.holder in by_id and _surface(by_id[o.holder])), key=lambda o: (o.room_id, o.label))
+                   and o.holder in by_id and _surface(by_id[o.holder])),
+                  key=lambda o: (-_volume(o.label), o.room_id, o.label))
+
+
+def containers(objects: Sequence[KnownObject], thing: str) -> list[KnownObject]:
+    """Unique containers memory knows that could hold ``thing``, in a stable order."""
+    return sorted((o for o in unique(objects).values() if o.layer == "furniture" and is_container(o.label)
+                   and could_hold(o.label, thing)), key=lambda o: (o.room_id, o.label))
 
 
 def surfaces(objects: Sequence[KnownObject], exclude_rooms: Iterable[str] = ()) -> list[KnownObject]:
@@ -107,6 +115,11 @@ def surfaces(objects: Sequence[KnownObject], exclude_rooms: Iterable[str] = ()) 
     return sorted(found, key=lambda o: (-_area(o.label), o.label))
 
 
+def _volume(label: str) -> float:
+    size = OBJECT_TYPES[label].size
+    return size[0] * size[1] * size[2]
+
+
 def _area(label: str) -> float:
     size = OBJECT_TYPES[label].size
     return size[0] * size[1]
@@ -114,11 +127,9 @@ def _area(label: str) -> float:
 
 def stash(objects: Sequence[KnownObject], used: Iterable[str] = ()) -> Optional[tuple[KnownObject, KnownObject]]:
     """For "this morning": an object on a surface and a container memory knows that could hold it."""
-    boxes = [o for o in unique(objects).values() if o.layer == "furniture" and is_container(o.label)]
     for thing in on_surfaces(objects, used):
-        for box in sorted(boxes, key=lambda b: (b.room_id != thing.room_id, b.label)):
-            if could_hold(box.label, thing.label):
-                return thing, box
+        for box in sorted(containers(objects, thing.label), key=lambda b: (b.room_id != thing.room_id, b.label)):
+            return thing, box
     return None
 
 
@@ -164,8 +175,8 @@ def choose_tasks(objects: Sequence[KnownObject], story: Story, used: Iterable[st
                       "change is in short-term memory, the place in long-term memory"))
     if story.away is not None:
         m = story.away
-        picks.append((MEMORY_WRONG, m.thing_label, f"{m.member} moved it from the {word(m.source_label)} to the "
-                      f"{word(m.dest_label)} while the robot was away: memory is wrong, the loop must repair it"))
+        picks.append((MEMORY_WRONG, m.thing_label, f"{m.member} put it away from the {word(m.source_label)} into "
+                      f"the {word(m.dest_label)} while the robot was away: memory is wrong, the loop must repair it"))
     for o in [o for o in hidden(objects, [label for _, label, _ in picks] + list(used)) if confirmed(o)][:1]:
         holder = next(h for h in objects if h.id == o.holder)
         picks.insert(0, (HIDDEN, o.label, f"the robot saw it inside the {word(holder.label)} during the tour and "

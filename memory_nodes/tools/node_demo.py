@@ -50,6 +50,7 @@ from memory_nodes.tools.demo_story import (
     Move,
     Story,
     choose_tasks,
+    containers,
     on_surfaces,
     stash,
     surfaces,
@@ -427,23 +428,29 @@ def this_morning(robot: Robot, used: list[str], progress: Progress, tries: int =
 
 
 def move_while_away(robot: Robot, household: Household, used: list[str], here: str) -> Optional[Move]:
-    """Someone moves an object memory knows, in rooms the robot (in ``here``) does not see: memory is
-    now wrong about it. Another room's surface is preferred as the destination."""
+    """Someone puts away an object memory knows into a closed container, in rooms the robot (in
+    ``here``) does not see: memory is now wrong about it, and the camera cannot see it until the
+    container is opened. A container in another room than the object's is preferred."""
     objects = robot.objects()
     for thing in (o for o in on_surfaces(objects, used) if o.room_id != here):
-        dests = [s for s in surfaces(objects, exclude_rooms=[here]) if s.id != thing.holder]
-        for dest in sorted(dests, key=lambda s: s.room_id == thing.room_id):
+        dests = [c for c in containers(objects, thing.label) if c.room_id != here]
+        for dest in sorted(dests, key=lambda c: c.room_id == thing.room_id):
             if _household_move(robot, household, thing, dest):
+                used.append(thing.label)
                 source = next(o.label for o in objects if o.id == thing.holder)
                 return Move(household.members[-1], thing.id, thing.label, source, dest.id, dest.label, False)
     return None
 
 
-def _where(objects: list[KnownObject], label: str) -> str:
-    """Where memory keeps the one object of ``label`` now ("" when it does not)."""
-    by_id = {o.id: o for o in objects}
-    found = [o for o in objects if o.label == label and not o.missing and o.holder in by_id]
-    return word(by_id[found[0].holder].label) if len(found) == 1 else ""
+def _repair(away: Move, run: TaskRun) -> str:
+    """What the closed loop did about memory being wrong, from the task's result."""
+    thing = word(away.thing_label)
+    if not run.replans:
+        return (f"memory said the {thing} was on the {word(away.source_label)}; no step failed, so the loop "
+                f"had nothing to repair{'' if run.success else ', and the task failed'}")
+    return (f"memory said the {thing} was on the {word(away.source_label)}; a step failed there, so the "
+            f"loop marked it missing, searched and planned again ({run.replans} replans): "
+            f"{'it found the ' + thing + ' and finished' if run.success else 'NOT repaired: ' + run.error}")
 
 
 def run_tasks(robot: Robot, tasks: list[ChosenTask], progress: Progress, title: str,
@@ -484,15 +491,9 @@ def _with_memory(seed: int, rooms: int, perception: str, out_dir: Path, inbox: A
                                     lambda o: robot.world(lambda w: _truly_inside(w, o, objects)))
         report.moment = pickle.dumps(robot.world(WorldMoment.of))
         report.with_memory = run_tasks(robot, report.tasks, progress, "tasks with memory", report.task_path)
-        after = robot.objects()
         for i, (task, run) in enumerate(zip(report.tasks, report.with_memory)):
             if task.kind == MEMORY_WRONG and away is not None:
-                found = _where(after, away.thing_label)
-                report.repairs[i] = (f"memory said the {word(away.thing_label)} was on the "
-                                     f"{word(away.source_label)}; it was not there, so the loop "
-                                     f"{'replanned ' + str(run.replans) + ' time(s) and ' if run.replans else ''}"
-                                     f"found it{' on the ' + found if found else ''}: "
-                                     f"{'repaired' if run.success else 'NOT repaired'}")
+                report.repairs[i] = _repair(away, run)
         report.growth = evenly(growth.states(), 6)
         client.call(ManageMemory, "memory/manage", operation=ManageMemory.Request.SAVE, name="demo")
         report.map_png = save_memory_map(robot.world(lambda w: w), objects, out_dir / "memory_map.png", running)

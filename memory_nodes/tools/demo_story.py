@@ -103,16 +103,21 @@ def on_surfaces(objects: Sequence[KnownObject], used: Iterable[str] = ()) -> lis
 
 
 def containers(objects: Sequence[KnownObject], thing: str) -> list[KnownObject]:
-    """Unique containers memory knows that could hold ``thing``, in a stable order."""
-    return sorted((o for o in unique(objects).values() if o.layer == "furniture" and is_container(o.label)
-                   and could_hold(o.label, thing)), key=lambda o: (o.room_id, o.label))
+    """Containers memory knows (not missing) that could hold ``thing``, in a stable order. Unlike
+    objects they need not be unique: a piece of furniture seen twice is still where it was."""
+    return sorted((o for o in objects if not o.missing and o.layer == "furniture" and is_container(o.label)
+                   and could_hold(o.label, thing)), key=lambda o: (o.room_id, o.label, o.id))
 
 
 def surfaces(objects: Sequence[KnownObject], exclude_rooms: Iterable[str] = ()) -> list[KnownObject]:
-    """Unique surfaces memory knows, largest first (outside ``exclude_rooms``)."""
+    """Surfaces memory knows (not missing), largest first, one per label and room (outside
+    ``exclude_rooms``)."""
     rooms = set(exclude_rooms)
-    found = [o for o in unique(objects).values() if _surface(o) and o.room_id not in rooms]
-    return sorted(found, key=lambda o: (-_area(o.label), o.label))
+    found: dict[tuple[str, str], KnownObject] = {}
+    for o in sorted(objects, key=lambda o: o.id):
+        if _surface(o) and not o.missing and o.room_id not in rooms:
+            found.setdefault((o.label, o.room_id), o)
+    return sorted(found.values(), key=lambda o: (-_area(o.label), o.label, o.room_id))
 
 
 def _volume(label: str) -> float:

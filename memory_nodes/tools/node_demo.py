@@ -51,6 +51,7 @@ from memory_nodes.tools.demo_story import (
     Story,
     choose_tasks,
     containers,
+    hidden,
     on_surfaces,
     stash,
     surfaces,
@@ -359,8 +360,11 @@ def _watch_a_move(robot: Robot, household: Household, here: KnownObject, used: l
     robot, which looks at the place it left and then at where it went. The move counts when memory
     followed it (perception may have missed it); the object is ``used`` either way."""
     objects = robot.objects()
-    for thing in (o for o in on_surfaces(objects, used) if o.holder == here.id):
-        for dest in (s for s in surfaces(objects) if s.room_id == here.room_id and s.id != here.id):
+    by_id = {o.id: o for o in objects}
+    on_here = [o for o in on_surfaces(objects, used)
+               if by_id[o.holder].label == here.label and by_id[o.holder].room_id == here.room_id]
+    for thing in on_here:
+        for dest in (s for s in surfaces(objects) if s.room_id == here.room_id and s.label != here.label):
             if _household_move(robot, household, thing, dest):
                 used.append(thing.label)
                 robot.skill("GoToObject", here.external_id or here.label)
@@ -489,6 +493,9 @@ def _with_memory(seed: int, rooms: int, perception: str, out_dir: Path, inbox: A
         report.relations = len(client.call(GetSnapshot, "memory/get_snapshot").snapshot.added_relations)
         report.tasks = choose_tasks(objects, report.story, used,
                                     lambda o: robot.world(lambda w: _truly_inside(w, o, objects)))
+        log.info("the story: %s; hidden candidates (label, confirmed): %s; tasks: %s", report.story,
+                 [(o.label, robot.world(lambda w, o=o: _truly_inside(w, o, objects))) for o in hidden(objects, used)],
+                 report.tasks)
         report.moment = pickle.dumps(robot.world(WorldMoment.of))
         report.with_memory = run_tasks(robot, report.tasks, progress, "tasks with memory", report.task_path)
         for i, (task, run) in enumerate(zip(report.tasks, report.with_memory)):

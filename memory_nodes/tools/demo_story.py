@@ -180,8 +180,8 @@ def choose_tasks(objects: Sequence[KnownObject], story: Story, used: Iterable[st
                       "change is in short-term memory, the place in long-term memory"))
     if story.away is not None:
         m = story.away
-        picks.append((MEMORY_WRONG, m.thing_label, f"{m.member} put it away from the {word(m.source_label)} into "
-                      f"the {word(m.dest_label)} while the robot was away: memory is wrong, the loop must repair it"))
+        picks.append((MEMORY_WRONG, m.thing_label, f"{m.member} moved it from the {word(m.source_label)} to the "
+                      f"{word(m.dest_label)} while the robot was away: memory is wrong, the loop must repair it"))
     for o in [o for o in hidden(objects, [label for _, label, _ in picks] + list(used)) if confirmed(o)][:1]:
         holder = next(h for h in objects if h.id == o.holder)
         picks.insert(0, (HIDDEN, o.label, f"the robot saw it inside the {word(holder.label)} during the tour and "

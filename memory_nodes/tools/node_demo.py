@@ -50,7 +50,6 @@ from memory_nodes.tools.demo_story import (
     Move,
     Story,
     choose_tasks,
-    containers,
     hidden,
     on_surfaces,
     stash,
@@ -432,17 +431,17 @@ def this_morning(robot: Robot, used: list[str], progress: Progress, tries: int =
 
 
 def move_while_away(robot: Robot, household: Household, used: list[str], here: str) -> Optional[Move]:
-    """Someone puts away an object memory knows into a closed container, in rooms the robot (in
-    ``here``) does not see: memory is now wrong about it, and the camera cannot see it until the
-    container is opened. A container in another room than the object's is preferred."""
+    """Someone moves an object memory knows, in rooms the robot (in ``here``) does not see: memory is
+    now wrong about it. A surface in another room than the object's is preferred."""
     objects = robot.objects()
+    by_id = {o.id: o for o in objects}
     for thing in (o for o in on_surfaces(objects, used) if o.room_id != here):
-        dests = [c for c in containers(objects, thing.label) if c.room_id != here]
-        for dest in sorted(dests, key=lambda c: c.room_id == thing.room_id):
+        source = by_id[thing.holder]
+        dests = [s for s in surfaces(objects, exclude_rooms=[here]) if s.label != source.label]
+        for dest in sorted(dests, key=lambda s: s.room_id == thing.room_id):
             if _household_move(robot, household, thing, dest):
                 used.append(thing.label)
-                source = next(o.label for o in objects if o.id == thing.holder)
-                return Move(household.members[-1], thing.id, thing.label, source, dest.id, dest.label, False)
+                return Move(household.members[-1], thing.id, thing.label, source.label, dest.id, dest.label, False)
     return None
 
 

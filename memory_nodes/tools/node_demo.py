@@ -398,7 +398,7 @@ def tour(robot: Robot, rooms: int, household: Household, used: list[str],
                 count += 2
                 if robot.skill("OpenObject", piece.external_id or piece.label):
                     robot.skill("CloseObject", piece.external_id or piece.label)
-            if watched is None:
+            if watched is None and kind is not None and kind.receptacle and not kind.openable:
                 moves = len(used)
                 watched = _watch_a_move(robot, household, piece, used)
                 if len(used) > moves:
@@ -451,7 +451,7 @@ def _repair(away: Move, run: TaskRun) -> str:
     if not run.replans:
         return (f"memory said the {thing} was on the {word(away.source_label)}; no step failed, so the loop "
                 f"had nothing to repair{'' if run.success else ', and the task failed'}")
-    return (f"memory said the {thing} was on the {word(away.source_label)}; a step failed there, so the "
+    return (f"memory said the {thing} was on the {word(away.source_label)}; a step failed, so the "
             f"loop marked it missing, searched and planned again ({run.replans} replans): "
             f"{'it found the ' + thing + ' and finished' if run.success else 'NOT repaired: ' + run.error}")
 

@@ -432,12 +432,14 @@ def this_morning(robot: Robot, used: list[str], progress: Progress, tries: int =
 
 def move_while_away(robot: Robot, household: Household, used: list[str], here: str) -> Optional[Move]:
     """Someone moves an object memory knows, in rooms the robot (in ``here``) does not see: memory is
-    now wrong about it. A surface in another room than the object's is preferred."""
+    now wrong about it. It goes to a surface of a kind of room it belongs in (a person puts a salt
+    shaker on a table, not on a bed), in another room than its own if there is one."""
     objects = robot.objects()
     by_id = {o.id: o for o in objects}
     for thing in (o for o in on_surfaces(objects, used) if o.room_id != here):
         source = by_id[thing.holder]
-        dests = [s for s in surfaces(objects, exclude_rooms=[here]) if s.label != source.label]
+        dests = [s for s in surfaces(objects, exclude_rooms=[here]) if s.label != source.label
+                 and set(OBJECT_TYPES[s.label].rooms) & set(OBJECT_TYPES[thing.label].rooms)]
         for dest in sorted(dests, key=lambda s: s.room_id == thing.room_id):
             if _household_move(robot, household, thing, dest):
                 used.append(thing.label)

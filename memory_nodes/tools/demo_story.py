@@ -3,7 +3,8 @@
 Pure rules over what memory holds after the tour (:class:`planners.interfaces.KnownObject`), so the
 same home always tells the same story and a test can check every choice. No object is named here:
 an object qualifies by its type's properties (pickupable, fits the container) and by where memory
-keeps it, and only objects whose type memory knows once are used, so "the mug" is unambiguous.
+keeps it, and only objects (not furniture) whose type memory knows once are used, so "the mug" is
+unambiguous.
 """
 from __future__ import annotations
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from memory_nodes.tools.demo_story import (
+    FINDABLE_M2,
     HIDDEN,
     MEMORY_WRONG,
     REASON_KINDS,
@@ -75,6 +76,7 @@ def test_hidden_means_seen_inside_a_container_and_unique():
 
 def test_things_to_move_or_put_away_are_unique_and_on_surfaces():
     assert [o.label for o in on_surfaces(_memory())] == ["Book", "Mug", "Pen"]  # largest first
+    assert [o.label for o in on_surfaces(_memory(), min_footprint=FINDABLE_M2)] == ["Book", "Mug"]  # a pen is not
     thing, box = stash(_memory(), used=["Book"])
     assert (thing.label, box.label) == ("Mug", "Fridge")  # a container that fits it
     assert stash(_memory(), used=["Mug"]) is None  # books and pens do not go in the fridge

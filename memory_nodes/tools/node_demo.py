@@ -44,6 +44,7 @@ from memory_nodes.planner_adapters import graph_from_snapshot
 from memory_nodes.tools import stack
 from memory_nodes.tools.demo_pictures import GrowthRecorder, evenly, save_growth_strip, save_paths_map
 from memory_nodes.tools.demo_story import (
+    FINDABLE_M2,
     MEMORY_WRONG,
     ChosenTask,
     Morning,
@@ -436,7 +437,7 @@ def move_while_away(robot: Robot, household: Household, used: list[str], here: s
     shaker on a table, not on a bed), in another room than its own if there is one."""
     objects = robot.objects()
     by_id = {o.id: o for o in objects}
-    for thing in (o for o in on_surfaces(objects, used) if o.room_id != here):
+    for thing in (o for o in on_surfaces(objects, used, FINDABLE_M2) if o.room_id != here):
         source = by_id[thing.holder]
         dests = [s for s in surfaces(objects, exclude_rooms=[here]) if s.label != source.label
                  and set(OBJECT_TYPES[s.label].rooms) & set(OBJECT_TYPES[thing.label].rooms)]

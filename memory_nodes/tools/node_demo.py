@@ -432,12 +432,16 @@ def this_morning(robot: Robot, used: list[str], progress: Progress, tries: int =
 
 
 def move_while_away(robot: Robot, household: Household, used: list[str], here: str) -> Optional[Move]:
-    """Someone moves an object memory knows, in rooms the robot (in ``here``) does not see: memory is
+    """Someone moves an object memory knows to a room the robot (in ``here``) does not see: memory is
     now wrong about it. It goes to a surface of a kind of room it belongs in (a person puts a salt
     shaker on a table, not on a bed), in another room than its own if there is one."""
     objects = robot.objects()
     by_id = {o.id: o for o in objects}
-    for thing in (o for o in on_surfaces(objects, used, FINDABLE_M2) if o.room_id != here):
+    # Things a search finds again first, then those in other rooms than the robot's (it has not looked
+    # since it moved away; it sees the place empty only when it comes back).
+    things = sorted(on_surfaces(objects, used), key=lambda o: (o not in on_surfaces(objects, used, FINDABLE_M2),
+                                                              o.room_id == here))
+    for thing in things:
         source = by_id[thing.holder]
         dests = [s for s in surfaces(objects, exclude_rooms=[here]) if s.label != source.label
                  and set(OBJECT_TYPES[s.label].rooms) & set(OBJECT_TYPES[thing.label].rooms)]

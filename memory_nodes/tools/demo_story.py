@@ -102,7 +102,7 @@ def on_surfaces(objects: Sequence[KnownObject], used: Iterable[str] = (),
     by_id = {o.id: o for o in objects}
     taken = set(used)
     return sorted((o for o in unique(objects).values() if _pickupable(o) and o.label not in taken
-                   and o.holder in by_id and _surface(by_id[o.holder]) and _area(o.label) >= min_footprint),
+                   and o.holder in by_id and _surface(by_id[o.holder]) and footprint(o.label) >= min_footprint),
                   key=lambda o: (-_volume(o.label), o.room_id, o.label))
 
 
@@ -121,7 +121,7 @@ def surfaces(objects: Sequence[KnownObject], exclude_rooms: Iterable[str] = ()) 
     for o in sorted(objects, key=lambda o: o.id):
         if _surface(o) and not o.missing and o.room_id not in rooms:
             found.setdefault((o.label, o.room_id), o)
-    return sorted(found.values(), key=lambda o: (-_area(o.label), o.label, o.room_id))
+    return sorted(found.values(), key=lambda o: (-footprint(o.label), o.label, o.room_id))
 
 
 def _volume(label: str) -> float:
@@ -129,7 +129,8 @@ def _volume(label: str) -> float:
     return size[0] * size[1] * size[2]
 
 
-def _area(label: str) -> float:
+def footprint(label: str) -> float:
+    """A type's typical footprint (m2)."""
     size = OBJECT_TYPES[label].size
     return size[0] * size[1]
 

@@ -51,6 +51,7 @@ from memory_nodes.tools.demo_story import (
     Move,
     Story,
     choose_tasks,
+    footprint,
     hidden,
     on_surfaces,
     stash,
@@ -432,15 +433,17 @@ def this_morning(robot: Robot, used: list[str], progress: Progress, tries: int =
 
 
 def move_while_away(robot: Robot, household: Household, used: list[str], here: str) -> Optional[Move]:
-    """Someone moves an object memory knows to a room the robot (in ``here``) does not see: memory is
-    now wrong about it. It goes to a surface of a kind of room it belongs in (a person puts a salt
-    shaker on a table, not on a bed), in another room than its own if there is one."""
+    """Someone moves an object memory knows (on a surface, or inside a container) to a room the robot
+    (in ``here``) does not see: memory is now wrong about it. It goes to a surface of a kind of room
+    it belongs in (a person puts a salt shaker on a table, not on a bed), in another room than its
+    own if there is one."""
     objects = robot.objects()
     by_id = {o.id: o for o in objects}
     # Things a search finds again first, then those in other rooms than the robot's (it has not looked
     # since it moved away; it sees the place empty only when it comes back).
-    things = sorted(on_surfaces(objects, used), key=lambda o: (o not in on_surfaces(objects, used, FINDABLE_M2),
-                                                              o.room_id == here))
+    # Things on surfaces or seen inside containers (someone takes the bowl out of the cabinet).
+    things = sorted(on_surfaces(objects, used) + hidden(objects, used),
+                    key=lambda o: (footprint(o.label) < FINDABLE_M2, o.room_id == here))
     for thing in things:
         source = by_id[thing.holder]
         dests = [s for s in surfaces(objects, exclude_rooms=[here]) if s.label != source.label
@@ -456,9 +459,9 @@ def _repair(away: Move, run: TaskRun) -> str:
     """What the closed loop did about memory being wrong, from the task's result."""
     thing = word(away.thing_label)
     if not run.replans:
-        return (f"memory said the {thing} was on the {word(away.source_label)}; no step failed, so the loop "
+        return (f"memory said the {thing} was at the {word(away.source_label)}; no step failed, so the loop "
                 f"had nothing to repair{'' if run.success else ', and the task failed'}")
-    return (f"memory said the {thing} was on the {word(away.source_label)}; a step failed, so the "
+    return (f"memory said the {thing} was at the {word(away.source_label)}; a step failed, so the "
             f"loop marked it missing, searched and planned again ({run.replans} replans): "
             f"{'it found the ' + thing + ' and finished' if run.success else 'NOT repaired: ' + run.error}")
 

@@ -435,8 +435,8 @@ def this_morning(robot: Robot, used: list[str], progress: Progress, tries: int =
 def move_while_away(robot: Robot, household: Household, used: list[str], here: str) -> Optional[Move]:
     """Someone moves an object memory knows (on a surface, or inside a container) to a room the robot
     (in ``here``) does not see: memory is now wrong about it. It goes to a surface of a kind of room
-    it belongs in (a person puts a salt shaker on a table, not on a bed), in another room than its
-    own if there is one."""
+    it belongs in (a person puts a salt shaker on a table, not on a bed), in its own room if it can
+    (the apple taken out of the fridge is left on the counter)."""
     objects = robot.objects()
     by_id = {o.id: o for o in objects}
     # Things a search finds again first, then those in other rooms than the robot's (it has not looked
@@ -448,7 +448,7 @@ def move_while_away(robot: Robot, household: Household, used: list[str], here: s
         source = by_id[thing.holder]
         dests = [s for s in surfaces(objects, exclude_rooms=[here]) if s.label != source.label
                  and set(OBJECT_TYPES[s.label].rooms) & set(OBJECT_TYPES[thing.label].rooms)]
-        for dest in sorted(dests, key=lambda s: s.room_id == thing.room_id):
+        for dest in sorted(dests, key=lambda s: s.room_id != thing.room_id):
             if _household_move(robot, household, thing, dest):
                 used.append(thing.label)
                 return Move(household.members[-1], thing.id, thing.label, source.label, dest.id, dest.label, False)

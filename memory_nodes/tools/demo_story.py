@@ -191,10 +191,11 @@ def choose_tasks(objects: Sequence[KnownObject], story: Story, used: Iterable[st
         holder = next(h for h in objects if h.id == o.holder)
         picks.insert(0, (HIDDEN, o.label, f"the robot saw it inside the {word(holder.label)} during the tour and "
                          "closed the door again"))
-    places = [label for m in (story.watched, story.away) if m is not None for label in (m.source_label, m.dest_label)]
+    # A moved thing's task avoids both places of its move: memory may still hold it at either.
+    places = {m.thing_label: (m.source_label, m.dest_label) for m in (story.watched, story.away) if m is not None}
     tasks = []
     for kind, label, reason in picks:
-        target = target_surface(objects, label, places)
+        target = target_surface(objects, label, places.get(label, ()))
         if target is None:
             continue
         where = word(target.label)

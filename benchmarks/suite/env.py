@@ -23,7 +23,7 @@ from scene_graph.short_term import ShortTermMemory
 from sim.home.home import Home
 from sim.home.household import Household
 from sim.home.memory_layout import world_layout
-from sim.home.world import HomeWorld
+from sim.home.world import HomeWorld, WorldMoment
 from sim.perception import Perception
 from sim.records import ObjectState
 
@@ -93,12 +93,7 @@ def held_node(world: HomeWorld, objects: Iterable[KnownObject]) -> str:
 
 def copy_world(world: HomeWorld) -> HomeWorld:
     """An independent copy of a world (the renderer is rebuilt: its ray-casting scene cannot be copied)."""
-    copied = HomeWorld(world.home.clone())
-    copied.household = copy.deepcopy(world.household)
-    copied.perception = copy.deepcopy(world.perception)  # its tracks, drift and random state too
-    copied.agent = copy.deepcopy(world.agent)
-    copied.clock = world.clock
-    return copied
+    return WorldMoment(world.home, world.household, world.perception, world.agent, world.clock).world()
 
 
 class _Observing:

@@ -83,26 +83,32 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     # The demo talks to nobody: keep any DDS traffic it starts on this machine.
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     out = Path(args.out).resolve()
+    verbose = args.verbose or args.demo_verbose
     if args.in_process:
         from memory_nodes.tools.demo import format_report, run_demo
 
         report = run_demo(args.seed, args.rooms, out)
         print(format_report(report))
-        memory, name = out / "memory", "demo"
+        pictures = [report.map_png]
     else:
         try:
             from memory_nodes.tools.node_demo import format_node_report, run_node_demo
         except ImportError as exc:
             raise EnvironmentProblem(f"the demo through the nodes needs rclpy and the interfaces: {exc}") from exc
-        node_report = run_node_demo(args.seed, args.rooms, out)
+        print(f"home seed {args.seed}, {args.rooms} rooms; perception: {args.perception}; "
+              f"{'the nodes log here (--verbose)' if verbose else f'the nodes log to {out}/nodes*.log'}", flush=True)
+        node_report = run_node_demo(args.seed, args.rooms, out, args.perception, verbose=verbose)
         print(format_node_report(node_report))
-        memory, name = out / "memory", "demo"
-    print(f"\nquery the saved memory:  embodied-memory query --memory {memory} --name {name} \"something cold\"")
-    print(f"serve it to ROS 2:       embodied-memory up --sim --set long_term_memory.memory_dir={memory} "
+        pictures = [p for p in [node_report.map_png, *node_report.pictures] if p is not None]
+    memory, name = out / "memory", "demo"
+    print(f"\nquery the memory:  embodied-memory query --memory {memory} --name {name} \"something cold\"")
+    print(f"serve it to ROS 2: embodied-memory up --sim --set long_term_memory.memory_dir={memory} "
           f"--set long_term_memory.memory_name={name} --set sim_bridge.seed={args.seed} "
           f"--set sim_bridge.rooms={args.rooms}")
-    print(f"see it in the browser:   embodied-memory view {memory} --name {name}   (then open http://127.0.0.1:8080/)")
-    print("view it in RViz:         rviz2 -d rviz/memory.rviz   (on a machine with ROS 2; topic memory/markers)")
+    print("or in RViz:        rviz2 -d rviz/memory.rviz   (on a machine with ROS 2; topic memory/markers)")
+    print(f"\npictures: {', '.join(map(str, pictures))}")
+    print(f"see the saved memory in the browser (then open http://127.0.0.1:8080/):\n"
+          f"  embodied-memory view {memory} --name {name}")
     return EXIT_OK
 
 
@@ -249,13 +255,18 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--quick", action="store_true", help="smaller sizes, for a fast look")
     bench.set_defaults(func=_cmd_bench)
 
-    demo = sub.add_parser("demo", help="tour a simulated home, build and save memory, and report",
-                          description="A robot tours a generated home on the embedded simulator, builds "
-                          "long-term memory from its camera, lives through household changes, updates memory, "
-                          "answers questions from it and saves it with a map.")
+    demo = sub.add_parser("demo", help="what memory buys: tasks with and without memory through the real nodes",
+                          description="A robot tours a generated home on the embedded simulator through the real "
+                          "nodes, building long-term memory from its camera while the household moves things; then "
+                          "tasks chosen where memory matters run with that memory and again with an empty one, "
+                          "side by side. Saves the memory and pictures.")
     demo.add_argument("--seed", type=int, default=3, help="home generator seed (default 3)")
     demo.add_argument("--rooms", type=int, default=4, choices=range(1, 7), metavar="1-6", help="rooms (default 4)")
     demo.add_argument("--out", default="demo_output", help="folder for the saved memory and pictures")
+    demo.add_argument("--perception", default="realistic", choices=("oracle", "realistic", "harsh"),
+                      help="perception model of the simulated camera (default realistic)")
+    demo.add_argument("--verbose", action="store_true", dest="demo_verbose",
+                      help="show the nodes' logs here instead of writing them to OUT/nodes.log")
     demo.add_argument("--in-process", action="store_true",
                       help="run the memory in this process without ROS nodes (tour, household, questions)")
     demo.set_defaults(func=_cmd_demo)

@@ -66,26 +66,29 @@ class Household:
     def _move(self, world: "HomeWorld", member: str, e: Entity, host_types: Optional[tuple[str, ...]]) -> bool:
         """Move ``e`` to a random fitting receptacle (of ``host_types`` if given), opening and
         closing a closed container on the way, as a person would."""
-        cause = f"household:{member}"
         hosts = [h for h in world.home if h.receptacle is not None and h.object_id != e.object_id
                  and (host_types is None or h.object_type in host_types)
                  and e.object_id not in [h.object_id] + world.home.ancestors(h.object_id)
                  and not world.home.is_hidden(h.object_id) and h.object_id != world.agent.held]
         self.rng.shuffle(hosts)
-        for host in hosts:
-            spot = find_spot(host, e.size, world.home, rng=self.rng)
-            if spot is None:
-                continue
-            closed = (host.kind.openable and host.receptacle is not None and host.receptacle.mode == "inside"
-                      and not host.states.get("open"))
-            if closed:
-                world.effects.set_state(host, "open", True, cause)
-            world.effects.place(e, host, *spot, cause)
-            if closed:
-                world.effects.set_state(host, "open", False, cause)
-                world.effects.settle(cause)
-            return True
-        return False
+        return any(self.move_to(world, member, e, host) for host in hosts)
+
+    def move_to(self, world: "HomeWorld", member: str, e: Entity, host: Entity) -> bool:
+        """``member`` puts ``e`` at a free spot on or in ``host`` (False when it does not fit),
+        opening and closing a closed container on the way, as a person would."""
+        cause = f"household:{member}"
+        spot = find_spot(host, e.size, world.home, rng=self.rng)
+        if spot is None:
+            return False
+        closed = (host.kind.openable and host.receptacle is not None and host.receptacle.mode == "inside"
+                  and not host.states.get("open"))
+        if closed:
+            world.effects.set_state(host, "open", True, cause)
+        world.effects.place(e, host, *spot, cause)
+        if closed:
+            world.effects.set_state(host, "open", False, cause)
+            world.effects.settle(cause)
+        return True
 
     def _relocate(self, world: "HomeWorld", member: str, when: float) -> None:
         things = self._movable(world)

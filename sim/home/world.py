@@ -11,6 +11,7 @@ ids under models that reissue them) and report their changes under those names.
 """
 from __future__ import annotations
 
+import copy
 import logging
 import math
 from dataclasses import dataclass, field, replace
@@ -193,3 +194,29 @@ class HomeWorld:
         out = [replace(c, object_id=self.perception.rename(c.object_id)) for c in self._events]
         self._events.clear()
         return out
+
+
+@dataclass(frozen=True)
+class WorldMoment:
+    """A world's state at one moment, without its renderer (whose ray-casting scene cannot be
+    copied): it pickles, so another process can carry on from the same moment."""
+
+    home: Home
+    household: Optional[Household]
+    perception: Perception
+    agent: AgentState
+    clock: float
+
+    @classmethod
+    def of(cls, world: HomeWorld) -> "WorldMoment":
+        """An independent copy of ``world``'s state (perception's tracks, drift and random state too)."""
+        return cls(world.home.clone(), copy.deepcopy(world.household), copy.deepcopy(world.perception),
+                   copy.deepcopy(world.agent), world.clock)
+
+    def world(self) -> HomeWorld:
+        """A world at this moment, with a renderer of its own (the moment itself is not shared)."""
+        world = HomeWorld(self.home.clone())
+        world.household, world.perception, world.agent = (
+            copy.deepcopy(self.household), copy.deepcopy(self.perception), copy.deepcopy(self.agent))
+        world.clock = self.clock
+        return world

@@ -6,6 +6,7 @@ import pytest
 
 pytest.importorskip("rclpy")
 from memory_nodes.tools import cli  # noqa: E402
+from memory_nodes.tools.demo_story import REASON_KINDS  # noqa: E402
 from memory_nodes.tools.node_demo import format_node_report, run_node_demo  # noqa: E402
 from scene_graph.store import MemoryStore  # noqa: E402
 
@@ -15,7 +16,8 @@ pytestmark = pytest.mark.ros
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("node_demo")
-    return out, run_node_demo(seed=3, rooms=2, out_dir=out)
+    # Oracle perception: this checks the machinery; the demo measures what realistic perception gives.
+    return out, run_node_demo(seed=3, rooms=2, out_dir=out, perception="oracle")
 
 
 def test_exploring_through_the_nodes_builds_and_saves_memory(demo):
@@ -30,22 +32,31 @@ def test_exploring_through_the_nodes_builds_and_saves_memory(demo):
 def test_the_same_tasks_ran_with_and_without_memory_and_the_table_says_what_happened(demo):
     _, report = demo
     assert report.with_memory and [r.instruction for r in report.with_memory] == \
-        [r.instruction for r in report.without_memory]
+        [r.instruction for r in report.without_memory] == [t.instruction for t in report.tasks]
+    assert all(t.kind in REASON_KINDS and t.reason for t in report.tasks)  # every task chosen for a reason
     assert any(r.success for r in report.with_memory)
     assert all(r.skills > 0 for r in report.with_memory if r.success)
     table = format_node_report(report)
-    for run in report.with_memory:
-        assert run.instruction in table
+    assert "perception: oracle" in table
+    for task, run in zip(report.tasks, report.with_memory):
+        assert run.instruction in table and f"why: {task.reason}" in table
     assert f"{sum(r.skills for r in report.with_memory)} skills" in table
+    assert "memory saved" in table and " of the skills (" in table  # the totals' ratio
+    # The nodes spoke to their log files, not to the terminal.
+    assert all(path.stat().st_size > 0 for path in report.log_files)
+    assert "[planner]" in report.log_files[0].read_text()
 
 
 def test_demo_command_ends_by_saying_how_to_query_and_view(monkeypatch, capsys, demo):
     out, report = demo
-    monkeypatch.setattr("memory_nodes.tools.node_demo.run_node_demo", lambda seed, rooms, out_dir: report)
+    monkeypatch.setattr("memory_nodes.tools.node_demo.run_node_demo", lambda *args, **kwargs: report)
     assert cli.main(["demo", "--out", str(out)]) == cli.EXIT_OK
     printed = capsys.readouterr().out
     assert "embodied-memory query --memory" in printed and "rviz2 -d rviz/memory.rviz" in printed
-    assert f"embodied-memory view {out / 'memory'} --name demo" in printed
+    assert "perception: realistic" in printed  # the default, said up front
+    # The end says where the pictures are and the one command that opens the saved memory's view.
+    assert all(str(p) in printed for p in report.pictures)
+    assert printed.rstrip().splitlines()[-1].strip() == f"embodied-memory view {out / 'memory'} --name demo"
 
 
 def test_the_pictures_show_both_paths_and_memory_growing(demo):
@@ -57,7 +68,9 @@ def test_the_pictures_show_both_paths_and_memory_growing(demo):
 
     out, report = demo
     assert [p.name for p in report.pictures] == ["paths.png", "memory_growing.png"]
-    paths = np.asarray(Image.open(out / "paths.png").convert("RGB")).astype(int)
+    picture = Image.open(out / "paths.png")
+    assert min(picture.size) >= 400  # big enough to read
+    paths = np.asarray(picture.convert("RGB")).astype(int)
     for colour in (WITH_MEMORY, WITHOUT_MEMORY):  # each robot's path is drawn in its own colour
         want = np.round(np.asarray(to_rgb(colour)) * 255).astype(int)
         assert np.count_nonzero(np.abs(paths - want).max(axis=2) <= 6) > 200, colour

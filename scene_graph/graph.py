@@ -720,6 +720,7 @@ class SceneGraph:
                 self._g.add_edge(r.subject, r.object, key=r.predicate)
             assert self._pending is not None
             new, pending = set(relations), self._pending  # as _relate would record each, in bulk
+            self._relation_set |= new
             pending.added |= new - pending.dropped
             pending.dropped -= new
             for object_id in sorted(self._objects):

@@ -72,6 +72,7 @@ class TaskRecord:
     met: tuple[tuple[str, int], ...] = ()  # (condition, skills done when first met; 0: before acting)
     failure: str = ""  # why the task failed: the planner's reason, else the conditions not met
     failure_code: str = ""  # TRIVIAL, GOALS_NOT_MET, or the planner's TaskError name; "" on success
+    floors: int = 1  # floors the robot stood on during the task (more than 1: it took the stairs)
 
 
 class _Metered:
@@ -157,7 +158,7 @@ def run_task(env: Env, task: Task, ablation: Ablation, seed: int, backend: str =
         raise ValueError(f"unknown scoring {scoring!r}: expected one of {SCORINGS}")
     conditions = task.conditions
     env.begin_task(needed_types(conditions))
-    start, held, truth = env.clock(), env.held_id(), env.truth()
+    start, held, truth, floors = env.clock(), env.held_id(), env.truth(), env.floors_visited()
     tracker = GoalTracker(conditions)
     tracker.update(truth, 0)
     trivial = tracker.done if scoring == KARMA else all(holds(c, truth) for c in conditions)
@@ -188,7 +189,7 @@ def run_task(env: Env, task: Task, ablation: Ablation, seed: int, backend: str =
                       success, tracker.progress, retrieved, hits, queries, outcome.steps,
                       counting.explorations, counting.distance, env.clock() - start, metered.calls,
                       metered.tokens, view.graph_tokens, wall, outcome.error_message, trivial, scoring, met, failure,
-                      code)
+                      code, len(floors | env.floors_visited()))
 
 
 def run_episode(env: Env, tasks: Sequence[Task], seed: int, ablations: Sequence[str],

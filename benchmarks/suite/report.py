@@ -50,6 +50,11 @@ def markdown(result: dict) -> str:
     lines += ["### KARMA's targets", "", "| comparison | target | measured | met |", "|---|---|---|---|"]
     lines += [f"| {k} | {g['target']} | {fmt(g['value'])} | {'yes' if g['met'] else 'no'} |"
               for k, g in result["goals"].items()]
+    if result.get("floors"):
+        lines += ["", "### Floors (buildings)", "", "| ablation | n | floors stood on per task | took the stairs |",
+                  "|---|---|---|---|"]
+        lines += [f"| {ABLATIONS[name].title} | {row['n']} | {fmt(row['mean_floors'])} | {fmt(row['took_stairs'])} |"
+                  for name, row in result["floors"].items()]
     sweep = result.get("stm_sweep", {})
     if sweep:
         capacities = list(next(iter(sweep.values())))

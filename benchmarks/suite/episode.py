@@ -73,6 +73,7 @@ class TaskRecord:
     failure: str = ""  # why the task failed: the planner's reason, else the conditions not met
     failure_code: str = ""  # TRIVIAL, GOALS_NOT_MET, or the planner's TaskError name; "" on success
     floors: int = 1  # floors the robot stood on during the task (more than 1: it took the stairs)
+    whole_graph_tokens: int = 0  # the whole graph's tokens at the same planner calls (subgraph ablations)
 
 
 class _Metered:
@@ -189,7 +190,7 @@ def run_task(env: Env, task: Task, ablation: Ablation, seed: int, backend: str =
                       success, tracker.progress, retrieved, hits, queries, outcome.steps,
                       counting.explorations, counting.distance, env.clock() - start, metered.calls,
                       metered.tokens, view.graph_tokens, wall, outcome.error_message, trivial, scoring, met, failure,
-                      code, len(floors | env.floors_visited()))
+                      code, len(floors | env.floors_visited()), view.whole_graph_tokens)
 
 
 def run_episode(env: Env, tasks: Sequence[Task], seed: int, ablations: Sequence[str],

@@ -42,7 +42,7 @@ def markdown(result: dict) -> str:
         lines += [f"### {task_set}", "", "| ablation | n | trivial | " + " | ".join(cols) + " |",
                   "|---|---|---" + "|---" * len(cols) + "|"]
         for name, row in rows.items():
-            digits = {"tokens": 0, "graph_tokens": 0, "distance": 1, "steps": 1, "wall_s": 3}
+            digits = {"tokens": 0, "graph_tokens": 0, "whole_graph_tokens": 0, "distance": 1, "steps": 1, "wall_s": 3}
             cells = [fmt(row[c], row[f"{c}_ci"], digits.get(c, 2)) for c in cols]
             lines.append(f"| {ABLATIONS[name].title} | {row['n']} | {row.get('trivial', 0)} | "
                          + " | ".join(cells) + " |")

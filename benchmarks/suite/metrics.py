@@ -114,12 +114,12 @@ def goals(summary: dict, token_aim: Optional[float] = None) -> dict[str, dict]:
     return rows
 
 
-def floors(records: Sequence[TaskRecord], ablations: Sequence[str]) -> dict[str, dict]:
-    """Per ablation, over scored tasks: how many floors the robot stood on per task, and the share of
-    tasks in which it took the stairs."""
+def floors(records: Sequence[TaskRecord], sets: Sequence[str], ablations: Sequence[str]) -> dict[str, dict]:
+    """Per ablation, over the scored tasks of ``sets``: how many floors the robot stood on per task,
+    and the share of tasks in which it took the stairs."""
     out = {}
     for ablation in ablations:
-        runs = [r for r in records if r.ablation == ablation and not r.trivial]
+        runs = [r for r in records if r.ablation == ablation and r.task_set in sets and not r.trivial]
         if runs:
             out[ablation] = {"n": len(runs), "mean_floors": sum(r.floors for r in runs) / len(runs),
                              "took_stairs": sum(r.floors > 1 for r in runs) / len(runs)}

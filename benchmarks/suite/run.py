@@ -119,7 +119,7 @@ def _result(records: list[TaskRecord], traces: dict, sets: Sequence[str], ablati
     summary = summarize(records, sets, ablations)
     result = {"sets": summary, "goals": goals(summary, token_aim), "stm_sweep": _sweep(traces)}
     if any(r.floors > 1 for r in records):
-        result["floors"] = floors(records, ablations)
+        result["floors"] = floors(records, sets, ablations)
     return result
 
 

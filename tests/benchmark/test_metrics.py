@@ -61,6 +61,7 @@ def test_goals_compare_full_memory_with_no_memory_and_prompts() -> None:
 def test_floors_count_the_tasks_that_took_the_stairs() -> None:
     records = [replace(record(0, t, "both", True, 0, 1.0), floors=n) for t, n in (("a", 1), ("b", 3), ("c", 2))]
     records.append(replace(record(0, "d", "both", True, 0, 1.0), floors=3, trivial=True))
-    rows = floors(records, ["both", "none"])
+    records.append(replace(record(0, "e", "both", True, 0, 1.0), floors=3, task_set="Memory"))
+    rows = floors(records, ["Simple"], ["both", "none"])
     assert list(rows) == ["both"]
     assert rows["both"] == {"n": 3, "mean_floors": 2.0, "took_stairs": pytest.approx(2 / 3)}

@@ -206,7 +206,7 @@ def layout_to_msg(rooms: Sequence[RoomNode], areas: Sequence[AreaNode], frame_id
     msg = LayoutMsg()
     msg.header.frame_id, msg.header.stamp = frame_id, to_time(stamp)
     for room in rooms:
-        place = PlaceMsg(id=room.id, kind=room.kind)
+        place = PlaceMsg(id=room.id, kind=room.kind, room_id=room.floor)  # a room's room_id: its floor
         place.polygon.points = [Point32(x=float(x), y=float(y), z=0.0) for x, y in room.polygon]
         if room.polygon:
             place.position.x, place.position.y = (float(v) for v in np.mean(np.asarray(room.polygon), axis=0))
@@ -228,7 +228,7 @@ def layout_from_msg(msg: LayoutMsg) -> tuple[list[RoomNode], list[AreaNode]]:
         polygon = tuple((float(p.x), float(p.y)) for p in place.polygon.points)
         if len(polygon) < 3 or not np.all(np.isfinite(polygon)):
             raise ConversionError(f"room {place.id!r} needs an outline of at least 3 finite points")
-        rooms.append(RoomNode(place.id, place.kind, polygon))
+        rooms.append(RoomNode(place.id, place.kind, polygon, place.room_id))
     areas = []
     for place in msg.areas:
         position = (place.position.x, place.position.y, place.position.z)

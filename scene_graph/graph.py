@@ -1,6 +1,7 @@
 """The long-term memory: a layered 3D scene graph with sequence-numbered deltas.
 
-Layers follow KARMA / Hydra: floor -> room -> area -> furniture -> object. Areas are patches of
+Layers follow KARMA / Hydra: floor -> room -> area -> furniture -> object. In a building the root
+holds one floor node per storey (the floors its rooms name) and rooms hang under theirs. Areas are patches of
 reachable floor joined by "adjacent" edges where the robot can drive between them; every object
 hangs under its container or support (IN beats ON) and otherwise under its nearest area. The
 structure lives in a networkx MultiDiGraph (edge keys: "parent", "adjacent" and the relation
@@ -173,6 +174,7 @@ class SceneGraph:
         self._ranked: dict[int, str] = {}
         self._next_rank = 0
         self._rooms: dict[str, RoomNode] = {}
+        self._floors: list[str] = []
         self._room_polygons: dict[str, np.ndarray] = {}
         self._areas: dict[str, AreaNode] = {}
         self._places = PlaceIndex([], {}, [])
@@ -276,6 +278,10 @@ class SceneGraph:
 
     def get_room(self, room_id: str) -> Optional[RoomNode]:
         return self._rooms.get(room_id)
+
+    def floors(self) -> list[str]:
+        """The floor nodes of a building, in the order its rooms name them ([] for one floor)."""
+        return list(self._floors)
 
     def areas(self) -> list[AreaNode]:
         return list(self._areas.values())
@@ -424,14 +430,18 @@ class SceneGraph:
             p = self._pending
             assert p is not None
             p.layout, p.old_rooms, p.old_areas = True, tuple(self._rooms), tuple(self._areas)
-            self._g.remove_nodes_from(list(self._rooms) + list(self._areas))
+            self._g.remove_nodes_from(list(self._rooms) + list(self._areas) + self._floors)
             self._rooms = {r.id: r for r in rooms}
+            self._floors = list(dict.fromkeys(r.floor for r in rooms if r.floor))
+            for floor in self._floors:
+                self._g.add_node(floor, layer="floor")
+                self._g.add_edge(FLOOR, floor, key=PARENT)
             self._room_polygons = {r.id: np.asarray(r.polygon, dtype=float) for r in rooms}
             self._areas = {a.id: a for a in areas}
             self._places = PlaceIndex(list(self._rooms.values()), self._room_polygons, list(self._areas.values()))
             for room in rooms:
                 self._g.add_node(room.id, layer="room")
-                self._g.add_edge(FLOOR, room.id, key=PARENT)
+                self._g.add_edge(room.floor or FLOOR, room.id, key=PARENT)
             for area in areas:
                 self._g.add_node(area.id, layer="area")
                 self._g.add_edge(area.room_id if area.room_id in self._rooms else FLOOR, area.id, key=PARENT)

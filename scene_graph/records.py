@@ -173,18 +173,24 @@ class ObjectNode:
 
 @dataclass(frozen=True)
 class RoomNode:
-    """A room: its kind (ontology.ROOM_KINDS or free text) and its floor polygon (x, y) in metres."""
+    """A room: its kind (ontology.ROOM_KINDS or free text), its floor polygon (x, y) in metres, and
+    in a building the id of the floor (storey) it is on ("" in a home of one floor)."""
 
     id: str
     kind: str
     polygon: tuple[tuple[float, float], ...]
+    floor: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "kind": self.kind, "polygon": [list(p) for p in self.polygon]}
+        out: dict[str, Any] = {"id": self.id, "kind": self.kind, "polygon": [list(p) for p in self.polygon]}
+        if self.floor:
+            out["floor"] = self.floor
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "RoomNode":
-        return cls(str(data["id"]), str(data["kind"]), tuple((float(x), float(y)) for x, y in data["polygon"]))
+        return cls(str(data["id"]), str(data["kind"]), tuple((float(x), float(y)) for x, y in data["polygon"]),
+                   str(data.get("floor", "")))
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,12 @@ def _fmt_value(value: object) -> str:
 
 
 def room_line(room: RoomNode) -> str:
-    return plain_line(f"{{name: {room.id}, type: Room, kind: {room.kind}}}")
+    floor = f", floor: {room.floor}" if room.floor else ""
+    return plain_line(f"{{name: {room.id}, type: Room, kind: {room.kind}{floor}}}")
+
+
+def floor_line(floor: str, graph: SceneGraph) -> str:
+    return plain_line(f"{{name: {floor}, type: Floor, rooms: [{', '.join(graph.children(floor))}]}}")
 
 
 def area_line(graph: SceneGraph, area: AreaNode) -> str:
@@ -72,7 +77,8 @@ def object_line(graph: SceneGraph, node: ObjectNode) -> str:
 
 def whole_graph_text(graph: SceneGraph) -> str:
     """Every room, area and object, one line each: the baseline prompt a KARMA-style planner gets."""
-    lines = [room_line(r) for r in graph.rooms()]
+    lines = [floor_line(f, graph) for f in graph.floors()]
+    lines += [room_line(r) for r in graph.rooms()]
     lines += [area_line(graph, a) for a in graph.areas()]
     lines += [object_line(graph, o) for o in sorted(graph.objects(), key=lambda o: (o.layer != "furniture", o.id))]
     return "\n".join(lines)

@@ -38,13 +38,13 @@ def _aabb(e: "Entity") -> dict[str, Any]:
             "size": {"x": e.size[0], "y": e.size[2], "z": e.size[1]}}
 
 
-def object_metadata(world: "HomeWorld", e: "Entity", in_view: bool) -> dict[str, Any]:
+def object_metadata(world: "HomeWorld", e: "Entity", in_view: bool, contents: list[str]) -> dict[str, Any]:
+    """One object as AI2-THOR reports it; ``contents``: the ids of what it directly holds."""
     home, pose = world.home, world.agent.pose
     camera = pose.camera_position
     distance = math.dist(camera, e.center)
     visible = in_view and distance <= VISIBILITY_DISTANCE and not home.is_hidden(e.object_id)
     kind = e.kind
-    contents = [c.object_id for c in home.children(e.object_id)]
     parents = home.ancestors(e.object_id)
     meta: dict[str, Any] = {
         "name": e.object_id.replace("|", "_"), "objectId": e.object_id, "objectType": e.object_type,
@@ -74,6 +74,10 @@ def home_metadata(world: "HomeWorld", in_view: Iterable[str] = ()) -> dict[str, 
     pose, k = world.agent.pose, world.renderer.intrinsics
     home, last = world.home, world.last_action
     held = world.agent.held
+    contents: dict[str, list[str]] = {}
+    for e in home:  # one pass: asking the home per object is quadratic in a building
+        if e.parent is not None:
+            contents.setdefault(e.parent, []).append(e.object_id)
     return {
         "sceneName": f"FloorPlan{home.floor_plan}" if home.floor_plan is not None else f"Home{home.seed}",
         "agent": {"name": "agent", "position": world_to_thor((pose.x, pose.y, 0.0)),
@@ -82,7 +86,7 @@ def home_metadata(world: "HomeWorld", in_view: Iterable[str] = ()) -> dict[str, 
         "cameraPosition": world_to_thor(pose.camera_position),
         "fov": math.degrees(2.0 * math.atan(k.height / (2.0 * k.fy))),  # vertical, as Unity's camera
         "screenWidth": k.width, "screenHeight": k.height,
-        "objects": [object_metadata(world, e, e.object_id in in_view) for e in home],
+        "objects": [object_metadata(world, e, e.object_id in in_view, contents.get(e.object_id, [])) for e in home],
         "inventoryObjects": [{"objectId": held, "objectType": home[held].object_type}] if held else [],
         "lastAction": last.action.name if last else "",
         "lastActionSuccess": last.success if last else True,

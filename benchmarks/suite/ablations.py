@@ -56,6 +56,7 @@ class MemoryView:
         self.short_term_ids = short_term_ids
         self.whole_graph = whole_graph
         self.graph_tokens = 0  # memory text put in prompts, the part SayPlan's 0.2x is about
+        self.whole_graph_tokens = 0  # the whole graph at the same planner calls (subgraph ablations only)
 
     def objects(self) -> list[KnownObject]:
         everything = self.memory.objects()
@@ -74,6 +75,8 @@ class MemoryView:
     def task_subgraph(self, instruction: str, budget_tokens: int) -> SubgraphText:
         sub = self._subgraph(instruction, budget_tokens)
         self.graph_tokens += sub.tokens
+        if self.ablation.long_term and not self.ablation.whole_graph:  # what the subgraph was cut from
+            self.whole_graph_tokens += count_tokens(self.whole_graph())
         return sub
 
     def _subgraph(self, instruction: str, budget_tokens: int) -> SubgraphText:

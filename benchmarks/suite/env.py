@@ -47,6 +47,9 @@ class Env(Protocol):
 
     def whole_graph(self) -> str: ...
 
+    def floors_visited(self) -> set[int]:
+        """Floors of the rooms the robot passed since the task began, and the one it is on now."""
+
     def begin_task(self, needed_types: Sequence[str]) -> None:
         """A new task: exploration starts afresh; the needed types are short-term queries."""
 
@@ -75,6 +78,11 @@ def tour(home: Home, executor: SkillExecutor) -> None:
         if executor.execute("GoToObject", e.object_id).success and e.kind.openable and not e.states.get("open"):
             if executor.execute("OpenObject", e.object_id).success:
                 executor.execute("CloseObject", e.object_id)
+
+
+def visited_floors(world: HomeWorld) -> set[int]:
+    home, pose = world.home, world.agent.pose
+    return {home.layout.floor_of(r) for r in world.agent.visited_rooms} | {home.floor_at(pose.x, pose.y)}
 
 
 def named_truth(world: HomeWorld) -> list[ObjectState]:
@@ -153,6 +161,9 @@ class InProcessEnv:
 
     def whole_graph(self) -> str:
         return whole_graph_text(self.memory.graph)
+
+    def floors_visited(self) -> set[int]:
+        return visited_floors(self.world)
 
     def begin_task(self, needed_types: Sequence[str]) -> None:
         self.world.agent.visited_rooms = set()

@@ -74,6 +74,8 @@ class TaskRecord:
     failure: str = ""  # why the task failed: the planner's reason, else the conditions not met
     failure_code: str = ""  # TRIVIAL, GOALS_NOT_MET, or the planner's TaskError name; "" on success
     final_state_success: bool = False  # every condition holds when the task ends (either scoring's run)
+    floors: int = 1  # floors the robot stood on during the task (more than 1: it took the stairs)
+    whole_graph_tokens: int = 0  # the whole graph's tokens at the same planner calls (subgraph ablations)
 
 
 class _Metered:
@@ -159,7 +161,7 @@ def run_task(env: Env, task: Task, ablation: Ablation, seed: int, backend: str =
         raise ValueError(f"unknown scoring {scoring!r}: expected one of {SCORINGS}")
     conditions = task.conditions
     env.begin_task(needed_types(conditions))
-    start, held, truth = env.clock(), env.held_id(), env.truth()
+    start, held, truth, floors = env.clock(), env.held_id(), env.truth(), env.floors_visited()
     tracker = GoalTracker(conditions)
     tracker.update(truth, 0)
     trivial = tracker.done if scoring == KARMA else all(holds(c, truth) for c in conditions)
@@ -190,7 +192,7 @@ def run_task(env: Env, task: Task, ablation: Ablation, seed: int, backend: str =
                       success, tracker.progress, retrieved, hits, queries, outcome.steps,
                       counting.explorations, counting.distance, env.clock() - start, metered.calls,
                       metered.tokens, view.graph_tokens, wall, outcome.error_message, trivial, scoring, met, failure,
-                      code, final_state_success)
+                      code, final_state_success, len(floors | env.floors_visited()), view.whole_graph_tokens)
 
 
 def run_episode(env: Env, tasks: Sequence[Task], seed: int, ablations: Sequence[str],

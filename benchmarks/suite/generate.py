@@ -39,18 +39,22 @@ _WORDS = {"DiningTable": "dining table", "CounterTop": "counter", "CoffeeTable":
 
 @dataclass(frozen=True)
 class SuiteSpec:
-    """``per_set`` tasks of each scored set per home and seed."""
+    """``per_set`` tasks of each scored set per home and seed; ``token_aim``: the memory-text ratio
+    (task subgraph / whole graph) the suite aims for beyond SayPlan's 0.2, if any."""
 
     name: str
     seeds: tuple[int, ...]
     floor_plans: tuple[int, ...]
     per_set: int
+    token_aim: Optional[float] = None
 
 
 SUITES = {
     "tiny": SuiteSpec("tiny", (0, 1), (1,), 1),
     "default": SuiteSpec("default", (0, 1, 2), (1, 2, 3, 5), 3),
     "full": SuiteSpec("full", (0, 1, 2), KITCHEN_PLANS, 2),  # 138 tasks per set over 23 homes
+    # SayPlan's scale: two buildings of 3 floors and 36 rooms (FloorPlans 501-502), 15 scored tasks each
+    "building": SuiteSpec("building", (0,), (501, 502), 5, token_aim=0.05),
 }
 
 

@@ -42,7 +42,7 @@ def markdown(result: dict) -> str:
         lines += [f"### {task_set}", "", "| ablation | n | trivial | " + " | ".join(cols) + " |",
                   "|---|---|---" + "|---" * len(cols) + "|"]
         for name, row in rows.items():
-            digits = {"tokens": 0, "graph_tokens": 0, "distance": 1, "steps": 1, "wall_s": 3}
+            digits = {"tokens": 0, "graph_tokens": 0, "whole_graph_tokens": 0, "distance": 1, "steps": 1, "wall_s": 3}
             cells = [fmt(row[c], row[f"{c}_ci"], digits.get(c, 2)) for c in cols]
             lines.append(f"| {ABLATIONS[name].title} | {row['n']} | {row.get('trivial', 0)} | "
                          + " | ".join(cells) + " |")
@@ -50,6 +50,11 @@ def markdown(result: dict) -> str:
     lines += ["### KARMA's targets", "", "| comparison | target | measured | met |", "|---|---|---|---|"]
     lines += [f"| {k} | {g['target']} | {fmt(g['value'])} | {'yes' if g['met'] else 'no'} |"
               for k, g in result["goals"].items()]
+    if result.get("floors"):
+        lines += ["", "### Floors (buildings)", "", "| ablation | n | floors stood on per task | took the stairs |",
+                  "|---|---|---|---|"]
+        lines += [f"| {ABLATIONS[name].title} | {row['n']} | {fmt(row['mean_floors'])} | {fmt(row['took_stairs'])} |"
+                  for name, row in result["floors"].items()]
     sweep = result.get("stm_sweep", {})
     if sweep:
         capacities = list(next(iter(sweep.values())))

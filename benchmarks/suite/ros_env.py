@@ -29,7 +29,7 @@ from rclpy.node import Node
 from rclpy.publisher import Publisher
 
 from benchmarks.stm import TraceEvent
-from benchmarks.suite.env import copy_world, held_node, named_truth, resident_ids, tour
+from benchmarks.suite.env import copy_world, held_node, named_truth, resident_ids, tour, visited_floors
 from embodied_memory.srv import GetSnapshot, GetTaskSubgraph, ManageMemory, QueryShortTerm
 from memory_nodes.long_term_node import LongTermMemoryNode
 from memory_nodes.planner_adapters import CallFailed, RosMemory, RosSkillExecutor, call_service
@@ -234,6 +234,9 @@ class RosEnv:
 
     def whole_graph(self) -> str:
         return call_service(self._subgraph, GetTaskSubgraph.Request(whole_graph=True), SERVICE_TIMEOUT_S).text
+
+    def floors_visited(self) -> set[int]:
+        return self.bridge.with_world(visited_floors)
 
     def begin_task(self, needed_types: Sequence[str]) -> None:
         def forget_visits(world: HomeWorld) -> None:

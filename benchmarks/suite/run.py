@@ -13,6 +13,7 @@ import multiprocessing
 import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterable, Optional, Sequence, Union
 
@@ -23,7 +24,7 @@ from benchmarks.suite.ablations import ABLATIONS, BASELINE, policy_sweep
 from benchmarks.suite.env import InProcessEnv
 from benchmarks.suite.episode import FINAL_STATE, KARMA, DayPlan, TaskRecord, run_episode
 from benchmarks.suite.generate import MEMORY_SET, SETS, SUITES, by_floor_plan, home_for, task_needs, write_suite
-from benchmarks.suite.metrics import goals, mean_ci, summarize
+from benchmarks.suite.metrics import floors, goals, mean_ci, summarize
 from benchmarks.suite.report import markdown, write_csv, write_plots
 from scene_graph.ontology import instruction_objects
 from sim.home.generate import floor_plan_kind
@@ -113,9 +114,13 @@ def _split(triple: tuple[float, float, float]) -> tuple[float, list[float]]:
     return triple[0], [triple[1], triple[2]]
 
 
-def _result(records: list[TaskRecord], traces: dict, sets: Sequence[str], ablations: Sequence[str]) -> dict:
+def _result(records: list[TaskRecord], traces: dict, sets: Sequence[str], ablations: Sequence[str],
+            token_aim: Optional[float] = None) -> dict:
     summary = summarize(records, sets, ablations)
-    return {"sets": summary, "goals": goals(summary), "stm_sweep": _sweep(traces)}
+    result = {"sets": summary, "goals": goals(summary, token_aim), "stm_sweep": _sweep(traces)}
+    if any(r.floors > 1 for r in records):
+        result["floors"] = floors(records, sets, ablations)
+    return result
 
 
 def _write(result: dict, records: list[TaskRecord], out_dir: Path) -> list[Path]:
@@ -153,7 +158,7 @@ def run_suite(suite: str = "default", seeds: Optional[Sequence[int]] = None, jso
               out_dir: Path = Path("benchmark_output"), ablations: Sequence[str] = tuple(ABLATIONS),
               workers: Optional[int] = None, nodes: bool = False, open_loop: bool = False,
               scoring: str = KARMA, perception: str = "oracle") -> dict:
-    """Generate suite ``suite`` ("tiny", "default", "full"), run it, write tables and plots to ``out_dir``;
+    """Generate suite ``suite`` ("tiny", "default", "full", "building"), run it, write tables and plots to ``out_dir``;
     ``nodes``: through the real ROS 2 nodes instead of in this process; ``open_loop``: KARMA's
     protocol (one plan per task, no replanning or search) instead of the closed loop; ``scoring``:
     ``karma`` (each condition met at some moment, in order where they contradict) or ``final-state``;
@@ -166,7 +171,7 @@ def run_suite(suite: str = "default", seeds: Optional[Sequence[int]] = None, jso
     """
     spec = SUITES[suite]
     if seeds is not None:
-        spec = type(spec)(spec.name, tuple(seeds), spec.floor_plans, spec.per_set)
+        spec = replace(spec, seeds=tuple(seeds))
     files = write_suite(spec, out_dir / "tasks")
     jobs = [(path, seed, plan) for path, seed in zip(files, spec.seeds) for plan in spec.floor_plans]
     records, traces = run_episodes(jobs, ablations, _workers(workers), nodes=nodes, open_loop=open_loop,
@@ -175,7 +180,7 @@ def run_suite(suite: str = "default", seeds: Optional[Sequence[int]] = None, jso
               "perception": perception,
               "seeds": list(spec.seeds),
               "floor_plans": list(spec.floor_plans),
-              **_result(records, traces, SETS, ablations), "tasks": task_rows(records)}
+              **_result(records, traces, SETS, ablations, spec.token_aim), "tasks": task_rows(records)}
     result["files"] = [str(p) for p in files + _write(result, records, out_dir)]
     if json_out:
         print(json.dumps(_plain(result), indent=1))
@@ -238,16 +243,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--perception", choices=list(PERCEPTION_PRESETS), default="oracle",
                         help="what the camera, detector and tracker make of every frame (sim/perception.py): "
                         "oracle (perfect), realistic, harsh (default: oracle)")
+    parser.add_argument("--ablations", nargs="+", choices=list(ABLATIONS), help="memory ablations to run and "
+                        "report (default: all; the full-memory run 'both' always runs, the day continues from it)")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
 
 
 def run_arguments(args: argparse.Namespace) -> dict:
     """Run what :func:`add_arguments`' options ask for."""
+    ablations = tuple(args.ablations or ABLATIONS)
     if args.tasks:
-        return run_task_file(args.tasks, args.seeds or (0,), args.json, args.out, workers=args.workers,
+        return run_task_file(args.tasks, args.seeds or (0,), args.json, args.out, ablations, workers=args.workers,
                              nodes=args.nodes, open_loop=args.open_loop, scoring=_scoring(args.final_state),
                              perception=args.perception)
-    return run_suite(args.suite, args.seeds, args.json, args.out, workers=args.workers, nodes=args.nodes,
+    return run_suite(args.suite, args.seeds, args.json, args.out, ablations, workers=args.workers, nodes=args.nodes,
                      open_loop=args.open_loop, scoring=_scoring(args.final_state), perception=args.perception)
 
 

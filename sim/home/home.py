@@ -65,8 +65,22 @@ class Home:
         """Stable positive instance id of an object for the whole episode (0 is background)."""
         return self._instance[object_id]
 
+    @property
+    def floors(self) -> int:
+        return self.layout.floor_count
+
+    @property
+    def start_room(self) -> Room:
+        """Where the robot starts: the first room, of the top floor in a building."""
+        return next(r for r in self.rooms if r.floor == self.floors - 1)
+
     def room_at(self, x: float, y: float) -> Optional[Room]:
         return next((r for r in self.rooms if r.contains(x, y)), None)
+
+    def floor_at(self, x: float, y: float) -> int:
+        """The floor of the room holding a point (floors lie side by side in the plane); 0 outside."""
+        room = self.room_at(x, y)
+        return room.floor if room is not None else 0
 
     def room(self, room_id: str) -> Room:
         return next(r for r in self.rooms if r.room_id == room_id)

@@ -94,24 +94,27 @@ def _shelf_boards(e: Entity) -> list[tuple[np.ndarray, np.ndarray]]:
     return boards
 
 
-def build_soup(home: Home) -> Soup:
+def build_soup(home: Home, floor: int = 0) -> Soup:
+    """The triangles of one floor: its walls, floors and ceilings and what stands in its rooms."""
     boxes: list[tuple[np.ndarray, np.ndarray]] = []
     omit: list[list[str]] = []
     inst: list[int] = []
     cols: list[np.ndarray] = []
     kind_of_room = {r.room_id: r.kind for r in home.rooms}
     for slab in home.layout.slabs:
+        if slab.floor != floor:
+            continue
         boxes.append((np.array(slab.lo), np.array(slab.hi)))
         omit.append([])
         inst.append(0)
         if slab.part == "floor":
             room = home.room_at((slab.lo[0] + slab.hi[0]) / 2, (slab.lo[1] + slab.hi[1]) / 2)
-            floor = _FLOOR_COLOURS[kind_of_room[room.room_id]] if room else (0.5, 0.5, 0.5)
-            cols.append(np.array(floor, dtype=np.float32))
+            ground = _FLOOR_COLOURS[kind_of_room[room.room_id]] if room else (0.5, 0.5, 0.5)
+            cols.append(np.array(ground, dtype=np.float32))
         else:
             cols.append(np.array(_STRUCTURE_COLOURS[slab.part], dtype=np.float32))
     for e in home:
-        if e.picked_up or home.is_hidden(e.object_id):
+        if e.picked_up or home.is_hidden(e.object_id) or home.floor_at(*e.center[:2]) != floor:
             continue
         iid, colour = home.instance_id(e.object_id), entity_colour(e)
         boxes.append((np.array(e.lo), np.array(e.hi)))

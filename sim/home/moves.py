@@ -35,10 +35,15 @@ def _resolve(world: "HomeWorld", ref: str, dist: np.ndarray) -> Entity:
 
 
 def _stand_cells(world: "HomeWorld", e: Entity, dist: np.ndarray) -> list[Cell]:
+    """Reachable free cells within reach of ``e``, nearest (by path) first."""
     nav = world.home.nav
-    cells = [c for c in nav.free_cells() if np.isfinite(dist[c])
-             and world.home.horizontal_distance(*nav.center(c), e.object_id) <= REACH * 0.9]
-    return sorted(cells, key=lambda c: dist[c])
+    cells = np.argwhere(nav.free & np.isfinite(dist))
+    centers = (cells + 0.5) * nav.resolution + np.asarray(nav.origin)
+    dx = np.maximum(np.maximum(e.lo[0] - centers[:, 0], centers[:, 0] - e.hi[0]), 0.0)
+    dy = np.maximum(np.maximum(e.lo[1] - centers[:, 1], centers[:, 1] - e.hi[1]), 0.0)
+    near = cells[np.hypot(dx, dy) <= REACH * 0.9]
+    order = np.argsort(dist[near[:, 0], near[:, 1]], kind="stable")
+    return [(int(i), int(j)) for i, j in near[order]]
 
 
 def _best_distance(world: "HomeWorld", e: Entity, dist: np.ndarray) -> float:
@@ -95,12 +100,16 @@ def explore(world: "HomeWorld", action: Action) -> None:
     goal: Optional[Cell] = None
     if fresh:
         best = math.inf
+        reachable = np.argwhere(nav.free & np.isfinite(dist))
+        centers = (reachable + 0.5) * nav.resolution + np.asarray(nav.origin)
         for room in fresh:
-            cells = [c for c in nav.free_cells() if room.contains(*nav.center(c)) and np.isfinite(dist[c])]
-            if not cells:
+            inside = ((centers[:, 0] >= room.x0) & (centers[:, 0] <= room.x1)
+                      & (centers[:, 1] >= room.y0) & (centers[:, 1] <= room.y1))
+            if not inside.any():
                 continue
             cx, cy = room.center
-            cell = min(cells, key=lambda c: math.dist(nav.center(c), (cx, cy)))
+            k = int(np.argmin(np.where(inside, np.hypot(centers[:, 0] - cx, centers[:, 1] - cy), np.inf)))
+            cell = (int(reachable[k][0]), int(reachable[k][1]))
             if dist[cell] < best:
                 best, goal = float(dist[cell]), cell
     else:

@@ -3,6 +3,8 @@
 The grid shares the 0.25 m lattice of the walls, so every door is exactly two cells wide. A cell
 is free when a robot of radius ``AGENT_RADIUS`` centred there touches no wall and no furniture.
 Moves go to the 8 neighbours without cutting corners; Dijkstra gives exact grid path lengths.
+Links (:meth:`NavGrid.link`) join two distant cells at a fixed cost: the stairs between the floors
+of a building, which the shortest paths, their lengths and the connected components all take.
 """
 from __future__ import annotations
 
@@ -25,6 +27,22 @@ class NavGrid:
         self.free = free
         self.origin = origin
         self.resolution = resolution
+        self.links: dict[Cell, dict[Cell, float]] = {}
+
+    def link(self, a: Cell, b: Cell, cost: float) -> None:
+        """A two-way edge between free cells ``a`` and ``b`` costing ``cost`` metres."""
+        if not (self.is_free(a) and self.is_free(b)):
+            raise ValueError(f"a link needs two free cells, got {a} and {b}")
+        self.links.setdefault(a, {})[b] = cost
+        self.links.setdefault(b, {})[a] = cost
+
+    def length(self, path: Sequence[Cell]) -> float:
+        """Metres along a path of cells: grid steps by distance, links by their cost."""
+        total = 0.0
+        for a, b in zip(path, path[1:]):
+            cost = self.links.get(a, {}).get(b)
+            total += cost if cost is not None else math.dist(self.center(a), self.center(b))
+        return total
 
     @classmethod
     def build(cls, rooms: Iterable[tuple[float, float, float, float]],
@@ -94,6 +112,11 @@ class NavGrid:
                     dist[a, b] = nd
                     prev[a * ny + b] = i * ny + j
                     heapq.heappush(heap, (nd, (a, b)))
+            for (a, b), cost in self.links.get((i, j), {}).items():
+                if free[a, b] and d + cost < dist[a, b]:
+                    dist[a, b] = d + cost
+                    prev[a * ny + b] = i * ny + j
+                    heapq.heappush(heap, (d + cost, (a, b)))
         return dist, prev
 
     def path(self, start: Cell, goal: Cell, prev: Optional[np.ndarray] = None) -> list[Cell]:

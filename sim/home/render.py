@@ -4,7 +4,8 @@ Instance ids: every object and piece of furniture has its own stable positive id
 the home, see ``Home.instance_id``); walls, floors and ceilings render in depth and colour but get
 id 0, the frame's "no instance", so memory never mistakes structure for an object. Held objects
 and contents of closed containers are not drawn. Depth is the optical-frame z in metres, 0 where
-a ray hits nothing.
+a ray hits nothing. In a building the camera sees only the floor it stands on (floors lie side by
+side in the plane and only one floor's triangles are in the scene).
 """
 from __future__ import annotations
 
@@ -70,17 +71,18 @@ class Renderer:
         u, v = np.meshgrid(np.arange(k.width, dtype=np.float32), np.arange(k.height, dtype=np.float32))
         # Unnormalised directions with optical z = 1: the ray parameter t is then the depth.
         self._dirs = np.stack([(u - k.cx) / k.fx, (v - k.cy) / k.fy, np.ones_like(u)], axis=-1).reshape(-1, 3)
-        self._key: Optional[tuple[int, int]] = None
+        self._key: Optional[tuple[int, int, int]] = None
         self._scene: Optional[_Scene] = None
 
-    def scene(self, home: Home) -> _Scene:
-        key = (id(home), home.version)
+    def scene(self, home: Home, floor: int = 0) -> _Scene:
+        """The ray-casting scene of one floor of the home."""
+        key = (id(home), home.version, floor)
         if not self.reuse_scene or self._scene is None or key != self._key:
-            self._scene, self._key = _Scene(build_soup(home), self.nthreads), key
+            self._scene, self._key = _Scene(build_soup(home, floor), self.nthreads), key
         return self._scene
 
     def render(self, home: Home, pose: AgentPose, stamp: float = 0.0) -> RGBDFrame:
-        scene = self.scene(home)
+        scene = self.scene(home, home.floor_at(pose.x, pose.y))
         T = pose.T_world_camera()
         k = self.intrinsics
         rays = np.empty((len(self._dirs), 6), dtype=np.float32)
@@ -101,7 +103,7 @@ class Renderer:
     def line_of_sight(self, home: Home, origin: tuple[float, float, float], object_id: str) -> bool:
         """Whether the first thing hit on a ray from ``origin`` towards the object (its centre or
         a point inside its box) is the object itself."""
-        scene = self.scene(home)
+        scene = self.scene(home, home.floor_at(origin[0], origin[1]))
         e = home[object_id]
         lo, hi = np.array(e.lo), np.array(e.hi)
         inner = np.array([[fx, fy, fz] for fx in (0.2, 0.8) for fy in (0.2, 0.8) for fz in (0.3, 0.9)])

@@ -69,7 +69,7 @@ class HomeWorld:
         self._events.clear()
         self.effects: Effects = Effects(home, lambda: self.clock, self._events.append)
         nav = home.nav
-        first = home.rooms[0]
+        first = home.start_room
         cells = [c for c in nav.free_cells() if first.contains(*nav.center(c))]
         x, y = nav.center(min(cells, key=lambda c: math.dist(nav.center(c), first.center)))
         self.agent = AgentState(AgentPose(x, y, 0.0))
@@ -87,6 +87,10 @@ class HomeWorld:
             home = floor_plan_home(floor_plan, required_types)
         elif seed is not None:
             home = generate_home(seed, required_types=required_types)
+        elif self.home.floor_plan is not None:
+            home = floor_plan_home(self.home.floor_plan, required_types)
+        elif self.home.floors > 1:
+            raise ValueError("a building not made from a FloorPlan cannot be regenerated: give a floor_plan")
         else:
             home = generate_home(self.home.seed, len(self.home.rooms), self.home.rooms[0].kind, required_types)
             home.floor_plan = self.home.floor_plan
@@ -137,7 +141,7 @@ class HomeWorld:
     def drive(self, path: list[Cell], yaw: float, pitch: float) -> None:
         points = [self.home.nav.center(c) for c in path]
         if points:
-            self.agent.distance += sum(math.dist(a, b) for a, b in zip(points, points[1:]))
+            self.agent.distance += self.home.nav.length(path)
             self.agent.steps += len(points) - 1
             self._visit(points)
             x, y = points[-1]
@@ -186,8 +190,11 @@ class HomeWorld:
                       ) -> list[tuple[StateChange, Optional[tuple[float, float, float]]]]:
         """:func:`sim.records.where_changed` for changes reported under the perception model's names
         (track ids): each is placed where its object is now."""
+        changes = list(changes)
+        if not changes:  # most skills change nothing: no need to describe the whole home
+            return []
         named = [replace(o, object_id=self.perception.name_of(o.object_id)) for o in self.object_states()]
-        return where_changed(list(changes), named)
+        return where_changed(changes, named)
 
     def drain_events(self) -> list[StateChange]:
         """State changes since the last call, oldest first."""

@@ -69,3 +69,14 @@ def test_the_full_suite_has_at_least_100_tasks_per_set_over_at_least_20_homes() 
         entries = [e for s in sets for e in s[name]]
         assert len(entries) >= 100, name
         assert len({e["FloorPlan"] for e in entries}) >= 20, name
+
+
+def test_the_building_suite_has_at_least_30_scored_tasks_in_three_buildings() -> None:
+    spec = SUITES["building"]
+    assert len(spec.floor_plans) * spec.per_set * len(SETS) >= 30
+    home = home_for(spec.floor_plans[0])
+    assert (home.floors, len(home.rooms)) == (3, 36)
+    sets = generate_home_tasks(seed=0, floor_plan=spec.floor_plans[0], per_set=spec.per_set)
+    assert [len(sets[name]) for name in SETS] == [spec.per_set] * len(SETS)
+    assert all(e["FloorPlan"] == f"FloorPlan{spec.floor_plans[0]}" for entries in sets.values() for e in entries)
+    assert all(parse_goal(e["Goal Condition"])[0] for entries in sets.values() for e in entries)

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 
 from benchmarks.suite.episode import TaskRecord
-from benchmarks.suite.metrics import goals, mean_ci, summarize
+from benchmarks.suite.metrics import floors, goals, mean_ci, summarize
 
 
 def record(seed: int, task: str, ablation: str, success: bool, explorations: int, sim_time: float,
@@ -48,3 +49,19 @@ def test_goals_compare_full_memory_with_no_memory_and_prompts() -> None:
     assert rows["steps: full / no memory"]["value"] == 0.4
     assert rows["tokens (memory text): task subgraph / whole graph"]["met"]
     assert not rows["tokens (whole prompt): task subgraph / whole graph"]["met"]
+    assert math.isnan(rows["tokens (memory text): task subgraph / whole graph at the same calls"]["value"])
+    summary["All"]["both"]["whole_graph_tokens"] = 1200
+    aim = "tokens (memory text): task subgraph / whole graph at the same calls, aim"
+    assert aim not in goals(summary)
+    aimed = goals(summary, token_aim=0.05)[aim]
+    assert aimed["value"] == 0.025 and aimed["target"] == "<= 0.05" and aimed["met"]
+    assert not goals(summary, token_aim=0.02)[aim]["met"]
+
+
+def test_floors_count_the_tasks_that_took_the_stairs() -> None:
+    records = [replace(record(0, t, "both", True, 0, 1.0), floors=n) for t, n in (("a", 1), ("b", 3), ("c", 2))]
+    records.append(replace(record(0, "d", "both", True, 0, 1.0), floors=3, trivial=True))
+    records.append(replace(record(0, "e", "both", True, 0, 1.0), floors=3, task_set="Memory"))
+    rows = floors(records, ["Simple"], ["both", "none"])
+    assert list(rows) == ["both"]
+    assert rows["both"] == {"n": 3, "mean_floors": 2.0, "took_stairs": pytest.approx(2 / 3)}

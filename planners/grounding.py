@@ -20,14 +20,14 @@ from planners.backends.base import InvalidInstruction
 from planners.lexicon import COUNTS, PORTION_NOUNS, SLICE_NOUNS, STATE_ADJECTIVES
 from scene_graph.descriptions import DESCRIPTIONS, describe, split_camel
 from scene_graph.embeddings import MiniLMEmbedder, TextEmbedder
-from scene_graph.ontology import OBJECT_TYPES, matching_types, phrase_types
+from scene_graph.ontology import OBJECT_TYPES, phrase_types
 from scene_graph.short_term import MemoryUnit
-from scene_graph.vocabulary import GROUP_WORDS, NOT_OBJECTS, normalise
+from scene_graph.vocabulary import GROUP_WORDS, NOT_OBJECTS, normalise, singulars
 
 # Heads that name no type by themselves: the rest of the phrase says which.
 GENERIC = frozenset({"thing", "something", "stuff", "item", "object", "one", "container", "appliance", "device",
                      "tool", "gadget", "furniture", "food", "drink", "piece", "kind", "sort", "produce", "electronic",
-                     "electronics", "implement", "vessel", "crockery", "dishware", "kitchenware", "snack"})
+                     "electronics", "implement", "vessel", "crockery", "dishware", "kitchenware", "snack", "screen", "machine", "gear"})
 DETERMINERS = frozenset({"the", "a", "an", "some", "my", "your", "his", "her", "our", "their", "this", "that",
                          "these", "those", "any", "each", "every", "all", "of"})
 # Where the head of a phrase ends and its description begins.
@@ -162,7 +162,7 @@ def ground(words: Sequence[str], clause: str, embedder: Optional[TextEmbedder] =
             types = (ranked[0][1],)
         return Grounded(types, phrase, count, tuple(dict.fromkeys(states)), recalled)
     if set(head) & GENERIC or normalise(head[-1]) in NOT_OBJECTS and description:
-        named_there = {t for w in description for t in matching_types(w)}  # "you cut bread with": not bread
+        named_there = {t for w in description for t in OBJECT_TYPES if normalise(t) in singulars(w)}  # not bread
         ranked = _rank(text, tuple(t for t in among if t not in named_there), embedder)
         close = tuple(t for score, t in ranked if ranked[0][0] - score < ANY_MARGIN)
         if ranked[0][0] >= ANY_MIN and (len(close) == 1 or any(set(close) <= set(g) for g in GROUP_WORDS.values())):

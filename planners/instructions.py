@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
 from planners.backends.base import InvalidInstruction
-from planners.grounding import DETERMINERS, PRONOUNS, Grounded, NotUnderstood, ground, recollection
+from planners.grounding import DETERMINERS, PRONOUNS, Grounded, NotUnderstood, Recollection, ground, recollection
 from planners.lexicon import FILLERS, PLACE, SPLIT_PARTICLES, STATE, TOGGLE, VERBS, Verb, verb_at
 from scene_graph.embeddings import TextEmbedder
 from scene_graph.goals import STATE_WORDS, Condition, format_condition, parse_goal
@@ -59,6 +59,7 @@ class _Segment:
     objects: list[str]
     dest: Optional[list[str]] = None  # destination words; [] = where each object belongs
     prep: str = ""
+    recalled: Optional[Recollection] = None  # "the apple I put in the fridge this morning"
 
 
 @dataclass
@@ -164,6 +165,7 @@ def _destination(verb: Verb, words: list[str]) -> tuple[list[str], Optional[list
 
 
 def _parse_segment(words: list[str], verb: Verb, clause: str) -> _Segment:
+    words, recalled = recollection(words, clause)
     words, home = _home_phrase(words)
     words = _drop_sources(words)
     objects, dest, prep = _destination(verb, words)
@@ -172,7 +174,7 @@ def _parse_segment(words: list[str], verb: Verb, clause: str) -> _Segment:
         objects = objects[1:]
     if home and dest is None:
         dest = []
-    return _Segment(clause, objects, dest, prep)
+    return _Segment(clause, objects, dest, prep, recalled)
 
 
 def _clauses(instruction: str) -> list[_Clause]:
@@ -189,8 +191,9 @@ def _clauses(instruction: str) -> list[_Clause]:
         if name is not None:
             name, rest = _particle(name, words[n:])
             clauses.append(_Clause(name))
-        elif clauses:
-            rest = words
+        elif clauses:  # "put the spoon and the fork away": the particle may come with a later object
+            particle, rest = _particle(clauses[-1].verb, words)
+            clauses[-1].verb = particle if particle in VERBS else clauses[-1].verb
         else:
             raise NotUnderstood("NO_VERB", text, "no known verb says what to do")
         clauses[-1].segments.append(_parse_segment(rest, VERBS[clauses[-1].verb], text))
@@ -219,9 +222,33 @@ def _condition(c: Condition) -> Condition:
     return Condition(c.predicate, c.subject, c.target, c.state, c.value, c.count, format_condition(c))
 
 
-def _place(obj: Grounded, verb: Verb, dest: Optional[list[str]], prep: str, clause: str,
+@dataclass
+class _Discourse:
+    """What "it" and "them" may refer to: everything named so far, latest last, and the objects of
+    the previous clause."""
+
+    named: list[Grounded] = field(default_factory=list)
+    previous: list[Grounded] = field(default_factory=list)
+
+    def it(self, need: str, clause: str, besides: tuple[str, ...] = ()) -> Grounded:
+        """The latest thing named that the verb can act on ("open the fridge, put the egg in it and
+        close it": the fridge, which opens; the egg does not)."""
+        flag = _NEEDS.get(need, need)
+        for g in reversed(self.named):
+            if any(getattr(OBJECT_TYPES[t], flag, True) for t in g.types) and not set(g.types) & set(besides):
+                return g
+        raise NotUnderstood("UNKNOWN_PRONOUN", clause, "nothing named earlier for 'it' to refer to")
+
+
+def _need(verb: Verb) -> str:
+    return verb.states[0] if verb.kind == STATE else ("TOGGLE" if verb.kind == TOGGLE else PLACE)
+
+
+def _place(obj: Grounded, verb: Verb, segment: Optional[_Segment], clause: str, talk: _Discourse,
            embedder: Optional[TextEmbedder]) -> Condition:
     subject = _capable(obj.types, PLACE, clause, "carried")
+    dest, prep = (segment.dest, segment.prep) if segment else (None, "")
+    target: tuple[str, ...] = ()
     if dest is None:
         if verb.default == "hold":
             return _condition(Condition(HOLD, subject, count=obj.count))
@@ -229,40 +256,45 @@ def _place(obj: Grounded, verb: Verb, dest: Optional[list[str]], prep: str, clau
             raise NotUnderstood("NO_DESTINATION", clause, "it does not say where to put it")
         dest = []
         target = {"home": (), "table": ("DiningTable",), "trash": ("GarbageCan",)}[verb.default]
-    else:
-        target = ()
-    if not target and not dest:
+    words = [w for w in dest if w not in DETERMINERS]
+    if not target and not words:
         homes = HOME_OF.get(subject[0])
         if not homes:
             raise NotUnderstood("NO_DESTINATION", clause, f"nowhere is known where a {subject[0]} belongs")
         target = homes[:1]
     elif not target:
-        words = [w for w in dest if w not in DETERMINERS]
         if set(words) <= _HERE:
             return _condition(Condition(HOLD, subject, count=obj.count))
-        if all(w in NOT_OBJECTS or w in ("room", "area") for w in words[-1:]) or \
-                "".join(words) in NOT_OBJECTS:
-            raise NotUnderstood("UNSUPPORTED", clause, f"goals name receptacles, not places like {' '.join(dest)!r}")
-        target = ground(dest, clause, embedder).types
+        if words[-1] in NOT_OBJECTS or words[-1] in ("room", "area") or "".join(words) in NOT_OBJECTS:
+            if words == ["it"] or words == ["them"]:
+                target = talk.it("receptacle", clause, besides=subject).types
+            else:
+                raise NotUnderstood("UNSUPPORTED", clause,
+                                    f"goals name receptacles, not places like {' '.join(dest)!r}")
+        else:
+            found = ground(dest, clause, embedder)
+            target = found.types
+            talk.named.append(found)
     kind = OBJECT_TYPES[target[0]]
     inside = prep in _INTO or (prep not in _ONTO and (kind.openable or target[0] in _HOLLOW))
     return _condition(Condition("INSIDE" if inside else "ON", subject, target, count=obj.count))
 
 
-def _objects(segment: _Segment, previous: list[Grounded], clause: str, verb: Verb,
+def _objects(segment: _Segment, talk: _Discourse, clause: str, verb: Verb,
              embedder: Optional[TextEmbedder]) -> list[Grounded]:
     words = segment.objects
     content = [w for w in words if w not in DETERMINERS and w not in ("of", "me", "us")]
     if content and content[0] in PRONOUNS and all(w in PRONOUNS for w in content):
-        if not previous:
+        if content == ["it"]:
+            return [talk.it(_need(verb), clause)]
+        if not talk.previous:
             raise NotUnderstood("UNKNOWN_PRONOUN", clause, f"nothing earlier for {content[0]!r} to refer to")
-        return previous[-1:] if content == ["it"] else previous
+        return talk.previous
     if not content:
         raise NotUnderstood("NO_OBJECT", clause, "no object is named")
-    words, recalled = recollection(words, clause)
-    need = _NEEDS.get(verb.states[0] if verb.kind == STATE else ("TOGGLE" if verb.kind == TOGGLE else PLACE), "")
-    found = ground(words, clause, embedder, tuple(t for t, k in OBJECT_TYPES.items() if not need or getattr(k, need)))
-    return [Grounded(found.types, found.words, found.count, found.states, recalled)]
+    flag = _NEEDS.get(_need(verb), "")
+    found = ground(words, clause, embedder, tuple(t for t, k in OBJECT_TYPES.items() if not flag or getattr(k, flag)))
+    return [Grounded(found.types, found.words, found.count, found.states, segment.recalled)]
 
 
 def understand(instruction: str, embedder: Optional[TextEmbedder] = None) -> list[Condition]:
@@ -272,12 +304,13 @@ def understand(instruction: str, embedder: Optional[TextEmbedder] = None) -> lis
         raise NotUnderstood("TOO_LONG", instruction[:60] + "...",
                             f"{len(instruction)} characters; at most {MAX_CHARS} are read")
     goals: list[Condition] = []
-    previous: list[Grounded] = []
+    talk = _Discourse()
     for clause in _clauses(instruction):
         verb = VERBS[clause.verb]
         objects: list[tuple[Grounded, int]] = []
         for n, segment in enumerate(clause.segments):
-            objects += [(g, n) for g in _objects(segment, previous, segment.text, verb, embedder)]
+            objects += [(g, n) for g in _objects(segment, talk, segment.text, verb, embedder)]
+        talk.named += [g for g, _ in objects]
         for obj, n in objects:
             text = clause.segments[n].text
             for word in obj.states:
@@ -289,10 +322,8 @@ def understand(instruction: str, embedder: Optional[TextEmbedder] = None) -> lis
                 goals.append(_condition(Condition("TOGGLEON" if verb.on else "TOGGLEOFF", subject, (), "toggled",
                                                   verb.on, obj.count)))
             else:
-                dest = _nearest_destination(clause.segments, n)
-                goals.append(_place(obj, verb, dest.dest if dest else None, dest.prep if dest else "", text,
-                                    embedder))
-        previous = [g for g, _ in objects]
+                goals.append(_place(obj, verb, _nearest_destination(clause.segments, n), text, talk, embedder))
+        talk.previous = [g for g, _ in objects]
     return _without_redundant_holds(list(dict.fromkeys(goals)))
 
 

@@ -27,7 +27,8 @@ from scene_graph.vocabulary import GROUP_WORDS, NOT_OBJECTS, normalise, singular
 # Heads that name no type by themselves: the rest of the phrase says which.
 GENERIC = frozenset({"thing", "something", "stuff", "item", "object", "one", "container", "appliance", "device",
                      "tool", "gadget", "furniture", "food", "drink", "piece", "kind", "sort", "produce", "electronic",
-                     "electronics", "implement", "vessel", "crockery", "dishware", "kitchenware", "snack", "screen", "machine", "gear"})
+                     "electronics", "implement", "vessel", "crockery", "dishware", "kitchenware", "snack", "screen",
+                     "machine", "gear"})
 DETERMINERS = frozenset({"the", "a", "an", "some", "my", "your", "his", "her", "our", "their", "this", "that",
                          "these", "those", "any", "each", "every", "all", "of"})
 # Where the head of a phrase ends and its description begins.

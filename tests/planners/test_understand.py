@@ -42,7 +42,8 @@ def test_paraphrases_give_their_gold_goals() -> None:
     data = json.loads(PARAPHRASES.read_text(encoding="utf-8"))
     gold = {(name, str(e["ID"])): _split(e["Goal Condition"]) for name, entries in data.items() for e in entries}
     rows = understood_tasks(PARAPHRASES)
-    misses = [(r["instruction"], r["goals"] or r["error"]) for r in rows if r["goals"] != gold[(r["set"], str(r["id"]))]]
+    misses = [(r["instruction"], r["goals"] or r["error"]) for r in rows
+              if r["goals"] != gold[(r["set"], str(r["id"]))]]
     assert len(rows) == len(gold)
     assert 1 - len(misses) / len(rows) >= 0.9, misses
 

@@ -100,8 +100,8 @@ def recollection(words: list[str], clause: str) -> tuple[list[str], Optional[Rec
         head: list[str] = []
         while j < len(words) and words[j] in DETERMINERS:
             j += 1
-        while j < len(words) and len(head) < 3 and words[j] not in _TIME_WORDS and words[j] not in _DESCRIPTION \
-                and words[j] not in ("and", "then", ","):
+        while j < len(words) and len(head) < 3 and words[j] not in _TIME_WORDS | _DESCRIPTION | _HOLDER_PREPS \
+                | DETERMINERS and words[j] not in ("and", "then", ",", "onto", "into", "over", "upon"):
             head.append(words[j])
             j += 1
         if head:

@@ -88,6 +88,11 @@ def _segments(tokens: list[str]) -> list[list[str]]:
 
 
 def _strip_fillers(words: list[str]) -> list[str]:
+    """Without "please", "could you", "I'd like you to" ...; "I need the mug" keeps its verb."""
+    if words[1:2] in (["need"], ["want"]) and words[:1] in (["i"], ["we"]):
+        if words[2:3] != ["you"]:
+            return words
+        words = words[2:]
     while words and words[0] in FILLERS and verb_at(words)[0] is None:
         words = words[1:]
     while words and words[-1] in ("please", "now", "thanks", "for", "me", "you", "thank") and len(words) > 2:

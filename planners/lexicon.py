@@ -42,6 +42,7 @@ VERBS: dict[str, Verb] = {
                          "put down", "set down", "lay out", "stack")},
     **{v: _CARRY for v in ("bring", "take", "carry", "fetch", "get", "grab", "retrieve", "hand", "give", "deliver",
                            "pick up", "hold", "bring over", "take out", "get out", "fetch out")},
+    **{v: Verb(PLACE, default="hold") for v in ("i need", "we need", "i want", "we want")},
     **{v: _STORE for v in ("store", "stash", "put away", "put back", "return", "tidy", "tidy away", "tidy up",
                            "clear away", "clear up", "keep", "hide", "stow", "replace", "place back", "set back")},
     **{v: _TRASH for v in ("toss", "throw away", "throw out", "throw", "discard", "bin", "trash", "dump",

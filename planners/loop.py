@@ -37,7 +37,7 @@ from planners.grammar import DONE, SkillCall
 from planners.interfaces import KnownObject, MemoryAccess, SkillCode, SkillExecutor, by_id
 from planners.prompt import build_prompt
 from planners.validate import is_container, validate_plan
-from scene_graph.outcomes import NOT_THERE
+from scene_graph.outcomes import NOT_THERE, UNUSABLE
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +96,7 @@ class _Episode:
     tokens_out: int = 0
     trace: list[StepRecord] = field(default_factory=list)
     opened: dict[str, bool] = field(default_factory=dict)  # memory id -> open, as this task's skills left it
+    unusable: set[str] = field(default_factory=set)  # memory ids a skill could not use (no clear view, no room)
 
     def charge(self, response: PlanResponse) -> None:
         self.model_calls += response.model_calls
@@ -109,10 +110,12 @@ class _Episode:
         closed since, and a plan that does not open it fails; opening one that is open costs a
         step ("already open"). What this task opened or closed itself holds (memory may not have
         learnt it: a skill whose effect already held changed nothing), so a search never opens
-        the same container twice.
+        the same container twice. Objects a skill could not use this task are left out, so the
+        next plan takes another of their kind, or searches for one.
         """
         return [_with_open(o, self.opened.get(o.id)) if o.id in self.opened
-                or (o.state("open") is True and is_container(o.label)) else o for o in objects]
+                or (o.state("open") is True and is_container(o.label)) else o
+                for o in objects if o.id not in self.unusable]
 
     def notify(self, skill: str, status: str) -> None:
         if self.on_feedback is not None:
@@ -254,15 +257,16 @@ class TaskRunner:
             # Go where memory says: to the holder (unless the robot stands there, having looked),
             # and look before approaching the object itself.
             holder = objects[target.holder]
-            error, not_there = ("", False) if _last_went_to(ep.trace) == holder.id else self._skill(ep, call, holder)
+            there = _last_went_to(ep.trace) == holder.id
+            error, code = ("", SkillCode.NONE) if there else self._skill(ep, call, holder)
             if error:
-                return self._wrong(ep, holder, error) if not_there else error
+                return self._failed(ep, holder, call.target, error, code)
             now = by_id(self.memory.objects()).get(target.id)
             if now is None or now.missing:
                 return self._wrong(ep, target, f"{target.id} ({target.label}) is not where memory said")
-        error, not_there = self._skill(ep, call, target)
+        error, code = self._skill(ep, call, target)
         if error:
-            return self._wrong(ep, target, error) if not_there and target is not None else error
+            return self._failed(ep, target, call.target, error, code)
         if call.skill == "PickupObject":
             self.held = call.target
         elif call.skill == "PutObject":
@@ -271,8 +275,21 @@ class TaskRunner:
             ep.opened[call.target] = call.skill == "OpenObject"
         return ""
 
-    def _skill(self, ep: _Episode, call: SkillCall, target: Optional[KnownObject]) -> tuple[str, bool]:
-        """Execute on the robot: ("", False) on success, else (why, whether the object was not there)."""
+    def _failed(self, ep: _Episode, failed: Optional[KnownObject], wanted: str, why: str, code: SkillCode) -> str:
+        """Why to plan again after a skill on ``failed`` (on the way to ``wanted``) failed with ``code``.
+
+        Memory was wrong about the object: correct it and search. Memory was right but the object
+        cannot serve (no clear view of it, no room in it): the next plans leave ``wanted`` out.
+        """
+        if code in NOT_THERE and failed is not None:
+            return self._wrong(ep, failed, why)
+        if code in UNUSABLE:
+            ep.unusable.add(wanted)
+            return f"{why}; {wanted} is left out of the next plans"
+        return why
+
+    def _skill(self, ep: _Episode, call: SkillCall, target: Optional[KnownObject]) -> tuple[str, SkillCode]:
+        """Execute on the robot: ("", NONE) on success, else (why, the result's code)."""
         sent = (target.external_id or target.label) if target is not None else call.target
         result = self.executor.execute(call.skill, sent)
         self.memory.refresh()
@@ -280,11 +297,10 @@ class TaskRunner:
         success = result.success or result.error_code == SkillCode.ALREADY_DONE
         ep.trace.append(StepRecord(call, sent, success, result.error_message))
         if success:
-            return "", False
+            return "", SkillCode.NONE
         if result.error_code == SkillCode.CANCELED:
             raise _Canceled()
-        not_there = result.error_code in NOT_THERE
-        return f"{call} failed: {result.error_message or 'no reason given'}", not_there
+        return f"{call} failed: {result.error_message or 'no reason given'}", result.error_code
 
     def _wrong(self, ep: _Episode, target: KnownObject, why: str) -> str:
         """Memory was wrong about ``target``: mark it missing and search, so perception can find it.

@@ -20,7 +20,11 @@ class SkillCode(IntEnum):
     NOT_REACHABLE = 6  # the object is out of reach, or no place to stand near it is reachable
     NOT_VISIBLE = 7  # the object is hidden (in a closed receptacle) or out of sight from here
     INVALID_OBJECT = 8  # the object exists but does not afford the skill (not pickupable, not a receptacle, ...)
+    NO_CLEAR_VIEW = 9  # the object is where memory says, but no reachable place near it sees it
+    NO_FREE_SPOT = 10  # the receptacle has no free spot the held object fits in
 
 
 # The object was not where the caller thought: memory about it is wrong.
 NOT_THERE = frozenset({SkillCode.UNKNOWN_OBJECT, SkillCode.NOT_REACHABLE, SkillCode.NOT_VISIBLE})
+# Memory is right about the object, but this one cannot serve the task: use another of its kind.
+UNUSABLE = frozenset({SkillCode.NO_CLEAR_VIEW, SkillCode.NO_FREE_SPOT})

@@ -125,6 +125,7 @@ def exploration_target(reachable: Sequence[Mapping[str, float]], visited: Sequen
 _THOR_FAILURES = ((re.compile(r"appears to be invalid", re.I), SkillCode.UNKNOWN_OBJECT),
                   (re.compile(r"not visible", re.I), SkillCode.NOT_VISIBLE),
                   (re.compile(r"too far|no reachable position", re.I), SkillCode.NOT_REACHABLE),
+                  (re.compile(r"no valid positions to place", re.I), SkillCode.NO_FREE_SPOT),
                   (re.compile(r"is already (open|closed|on|off|sliced)\b"), SkillCode.ALREADY_DONE))
 
 

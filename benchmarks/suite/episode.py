@@ -11,7 +11,8 @@ task, checked before the robot acts and after every skill (``sim.tasks.GoalTrack
 contradicting an earlier one, such as "on" then "off", counts only after it), as KARMA scores its
 sequences of subgoals; ``final-state`` counts the conditions holding when the task ends. Either
 way a task whose conditions all hold before the robot acts is ``trivial``: reported, never a
-success.
+success. Every record also says whether its conditions held at the end, so one run gives both
+scorings side by side (the planner acts the same under either: scoring is read, never steered).
 """
 from __future__ import annotations
 
@@ -72,6 +73,7 @@ class TaskRecord:
     met: tuple[tuple[str, int], ...] = ()  # (condition, skills done when first met; 0: before acting)
     failure: str = ""  # why the task failed: the planner's reason, else the conditions not met
     failure_code: str = ""  # TRIVIAL, GOALS_NOT_MET, or the planner's TaskError name; "" on success
+    final_state_success: bool = False  # every condition holds when the task ends (either scoring's run)
 
 
 class _Metered:
@@ -163,15 +165,15 @@ def run_task(env: Env, task: Task, ablation: Ablation, seed: int, backend: str =
     trivial = tracker.done if scoring == KARMA else all(holds(c, truth) for c in conditions)
     view = MemoryView(env.memory, ablation, start, held, env.short_term_ids, env.whole_graph)
     metered = _Metered(make_backend(backend))
-    counting = _Counting(env.executor, (lambda n: tracker.update(env.truth(), n)) if scoring == KARMA
-                         else (lambda n: None))
+    counting = _Counting(env.executor, lambda n: tracker.update(env.truth(), n))
     runner = TaskRunner(metered, view, counting, **(OPEN_LOOP if open_loop else {}))
     runner.held = held
     wall = time.perf_counter()
     outcome = runner.run(task.instruction, [c.text for c in conditions])
     wall = time.perf_counter() - wall
+    final = env.truth()
+    final_state_success = all(holds(c, final) for c in conditions) and not trivial
     if scoring == FINAL_STATE:
-        final = env.truth()
         tracker.achieved = [counting.skills if holds(c, final) else None for c in conditions]
     met = tuple((c.text, int(a)) for c, a in zip(conditions, tracker.achieved) if a is not None)
     success = tracker.done and not trivial
@@ -188,7 +190,7 @@ def run_task(env: Env, task: Task, ablation: Ablation, seed: int, backend: str =
                       success, tracker.progress, retrieved, hits, queries, outcome.steps,
                       counting.explorations, counting.distance, env.clock() - start, metered.calls,
                       metered.tokens, view.graph_tokens, wall, outcome.error_message, trivial, scoring, met, failure,
-                      code)
+                      code, final_state_success)
 
 
 def run_episode(env: Env, tasks: Sequence[Task], seed: int, ablations: Sequence[str],

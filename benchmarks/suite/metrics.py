@@ -1,7 +1,8 @@
 """KARMA's metrics from task records, per set and ablation, with 95% confidence intervals over seeds.
 
 Trivial tasks (every condition held before the robot acted) are counted, not scored. Per seed: SR
-is the share of tasks whose goal conditions were all met (under the run's scoring); MRA the share whose
+is the share of tasks whose goal conditions were all met (under the run's scoring), SR final the
+share whose conditions all held at the end (final-state scoring, from the same run); MRA the share whose
 first plan saw a correctly remembered object for every condition; MHR needed types found in memory
 over types needed; RE and RT the exploration actions and simulated time saved against the same
 tasks' no-memory runs, as (baseline - ablation) / baseline over the seed's tasks. The interval is
@@ -17,7 +18,8 @@ from scipy import stats
 from benchmarks.suite.ablations import BASELINE, FULL
 from benchmarks.suite.episode import TaskRecord
 
-METRICS = ("sr", "mra", "mhr", "re", "rt", "steps", "distance", "planner_calls", "tokens", "graph_tokens", "wall_s")
+METRICS = ("sr", "sr_final", "mra", "mhr", "re", "rt", "steps", "distance", "planner_calls", "tokens", "graph_tokens",
+           "wall_s")
 
 
 def mean_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float, float]:
@@ -51,11 +53,12 @@ def seed_metrics(runs: Sequence[TaskRecord], base: dict[tuple, TaskRecord]) -> d
     n = len(runs)
     return {
         "sr": sum(r.success for r in runs) / n,
+        "sr_final": sum(r.final_state_success for r in runs) / n,
         "mra": sum(r.retrieved for r in runs) / n,
         "mhr": _ratio(sum(r.hits for r in runs), sum(r.queries for r in runs)),
         "re": _saved(runs, base, lambda r: r.explorations),
         "rt": _saved(runs, base, lambda r: r.sim_time),
-        **{m: sum(getattr(r, m) for r in runs) / n for m in METRICS[5:]},
+        **{m: sum(getattr(r, m) for r in runs) / n for m in METRICS[6:]},
     }
 
 

@@ -73,8 +73,8 @@ def go_to_object(world: "HomeWorld", action: Action) -> None:
     chosen = next((c for c in cells[:_CANDIDATES] if world.renderer.line_of_sight(
         world.home, (*nav.center(c), agent.pose.camera_height), seen.object_id)), None)
     if chosen is None:  # arriving where the target cannot be seen would only fail the next skill
-        # SKILL_FAILED, not NOT_VISIBLE: the object is where memory says; this home hides it from every stand
-        raise SkillError(SkillCode.SKILL_FAILED, f"No clear view of {seen.object_id} from any of the "
+        # Not NOT_VISIBLE: the object is where memory says; this home hides it from every stand
+        raise SkillError(SkillCode.NO_CLEAR_VIEW, f"No clear view of {seen.object_id} from any of the "
                          f"{min(len(cells), _CANDIDATES)} places within reach of it")
     x, y = nav.center(chosen)
     yaw, pitch = aim(x, y, agent.pose.camera_height, seen.center)

@@ -104,7 +104,7 @@ def put(world: "HomeWorld", action: Action) -> None:
     spot = find_spot(host, held.size, world.home, near=(world.agent.pose.x, world.agent.pose.y))
     if spot is None:
         size = " x ".join(f"{v:.2f}" for v in held.size)
-        raise SkillError(SkillCode.SKILL_FAILED,
+        raise SkillError(SkillCode.NO_FREE_SPOT,
                          f"No valid positions to place {held.object_id} in {host.object_id}: it does not fit "
                          f"(no free {size} m spot on any of its {len(host.receptacle.levels)} level(s))")
     world.effects.place(held, host, *spot, world.cause(action))

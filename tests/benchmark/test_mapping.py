@@ -36,3 +36,24 @@ def test_the_naive_baseline_makes_a_new_node_for_a_new_label_at_the_same_place()
         naive.integrate(frame if n != 1 else type(frame)(**{**frame.__dict__, "labels": {1: "DiningTable", 4: "Cup"}}))
     assert sorted(node.label for node in naive.nodes) == ["Cup", "DiningTable", "Mug"]
     assert next(node for node in naive.nodes if node.label == "Mug").count == 2
+
+
+def test_the_front_end_turns_exact_frames_into_tracked_depth_masked_detections():
+    from benchmarks.mapping import _FrontEnd
+    from scene_graph.ontology import canonical_type
+    from sim.home.generate import generate_home
+    from sim.home.world import HomeWorld
+    from sim.records import Action
+
+    front = _FrontEnd(seed=0)
+    world = HomeWorld(generate_home(3, n_rooms=2), seed=3, perception=front)
+    furniture = sorted(e.object_id for e in world.home if e.kind.layer == "furniture")
+    assert world.step(Action("GoToObject", furniture[0])).success
+    frames = [world.render(), world.render()]
+    assert front.seen  # the witness still notes what the exact frame showed
+    for frame in frames:
+        assert frame.labels and not set(frame.external_ids.values()) & set(world.home.entities)  # no simulator ids
+        assert all(canonical_type(label) for label in frame.labels.values())  # words fusion reads as types
+        assert set(frame.labels) == set(int(i) for i in frame.instance_ids.ravel() if i)
+    assert frames[0].external_ids == frames[1].external_ids  # the tracker keeps ids on a still view
+    assert front.memory_parameters() == {"trust_external_ids": False, "detector_input": True}

@@ -15,9 +15,9 @@ rclpy = pytest.importorskip("rclpy")
 from memory_client import Client  # noqa: E402
 from nav_msgs.msg import Odometry  # noqa: E402
 from scene_stream import known_scene  # noqa: E402
-from sim_boxes import true_detections  # noqa: E402
 from vision_msgs.msg import Detection2DArray  # noqa: E402
 
+from benchmarks.sim_boxes import true_detections  # noqa: E402
 from memory_nodes.conversions import detections_to_msg, frame_to_msgs  # noqa: E402
 from memory_nodes.tools import stack  # noqa: E402
 

@@ -20,8 +20,8 @@ pytest.importorskip("transformers")
 from rclpy.node import Node  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
-from sim_boxes import true_detections  # noqa: E402
 
+from benchmarks.sim_boxes import true_detections  # noqa: E402
 from embodied_memory.msg import InstanceSegmentation  # noqa: E402
 from memory_nodes.conversions import array_to_image  # noqa: E402
 from memory_nodes.perception_node import PerceptionNode  # noqa: E402

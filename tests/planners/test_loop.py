@@ -7,7 +7,7 @@ import pytest
 from planner_homes import KITCHEN, FakeMemory, FakeRobot
 
 from planners.backends import BackendUnavailable, PlanRequest, PlanResponse, make_backend
-from planners.interfaces import SkillCode
+from planners.interfaces import KnownObject, SkillCode
 from planners.loop import Feedback, TaskError, TaskRunner
 
 
@@ -130,11 +130,33 @@ def test_memory_wrong_about_an_object_is_corrected_then_replanned() -> None:
 
 
 def test_a_failure_that_is_not_about_memory_does_not_touch_it() -> None:
-    robot = FakeRobot({("PutObject", "Fridge|1"): (SkillCode.SKILL_FAILED, "No valid positions: it does not fit")})
+    robot = FakeRobot({("PutObject", "Fridge|1"): (SkillCode.SKILL_FAILED, "Fridge|1 is closed")})
     task, memory, _ = runner(make_backend("symbolic"), robot=robot, max_replans=1)
     outcome = task.run("put the apple in the fridge")
-    assert outcome.error_code == TaskError.EXECUTION_FAILED and "does not fit" in outcome.error_message
+    assert outcome.error_code == TaskError.EXECUTION_FAILED and "is closed" in outcome.error_message
     assert not [c for c in memory.calls if c.startswith("mark_missing")]
+
+
+def test_an_object_the_robot_cannot_see_from_anywhere_is_replaced_by_another_of_its_kind() -> None:
+    second = KnownObject("obj_0009", "Apple", "object", "Apple|2", "room_0", holder="obj_0007", inside=True)
+    robot = FakeRobot({("GoToObject", "Apple|1"): (SkillCode.NO_CLEAR_VIEW, "No clear view of Apple|1")})
+    task, memory, _ = runner(make_backend("symbolic"), robot=robot, memory=FakeMemory(KITCHEN + [second]))
+    outcome = task.run("bring me the apple")
+    assert outcome.success and outcome.replans == 1 and task.held == "obj_0009"
+    assert ("PickupObject", "Apple|2") in robot.done and ("PickupObject", "Apple|1") not in robot.done
+    assert not [c for c in memory.calls if c.startswith("mark_missing")]  # memory was right about Apple|1
+
+
+def test_a_full_receptacle_is_replaced_by_another_of_its_kind_or_the_task_fails_with_why() -> None:
+    full = {("PutObject", "Fridge|1"): (SkillCode.NO_FREE_SPOT, "No valid positions to place Apple|1: it does not fit")}
+    second = KnownObject("obj_0010", "Fridge", "furniture", "Fridge|2", "room_0", (("open", True),))
+    task, _, robot = runner(make_backend("symbolic"), robot=FakeRobot(dict(full)),
+                            memory=FakeMemory(KITCHEN + [second]))
+    assert task.run("put the apple in the fridge").success
+    assert robot.done[-1] == ("PutObject", "Fridge|2")
+    task, _, robot = runner(make_backend("symbolic"), robot=FakeRobot(dict(full)), max_replans=2)
+    outcome = task.run("put the apple in the fridge")
+    assert not outcome.success and robot.done.count(("PutObject", "Fridge|1")) == 1
 
 
 def test_a_step_whose_effect_already_holds_counts_as_done() -> None:

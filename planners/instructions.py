@@ -23,10 +23,22 @@ from typing import Optional, Sequence
 
 from planners.backends.base import InvalidInstruction
 from planners.grounding import DETERMINERS, PRONOUNS, Grounded, NotUnderstood, Recollection, ground, recollection
-from planners.lexicon import FILLERS, PLACE, SPLIT_PARTICLES, STATE, TOGGLE, VERBS, Verb, verb_at
+from planners.lexicon import (
+    COUNTS,
+    FILLERS,
+    PLACE,
+    SLICE_NOUNS,
+    SPLIT_PARTICLES,
+    STATE,
+    STATE_ADJECTIVES,
+    TOGGLE,
+    VERBS,
+    Verb,
+    verb_at,
+)
 from scene_graph.embeddings import TextEmbedder
 from scene_graph.goals import STATE_WORDS, Condition, format_condition, parse_goal
-from scene_graph.ontology import OBJECT_TYPES, matching_types
+from scene_graph.ontology import OBJECT_TYPES, matching_types, phrase_types
 from scene_graph.vocabulary import NOT_OBJECTS
 from sim.home.stock import HOME_OF
 
@@ -182,6 +194,14 @@ def _parse_segment(words: list[str], verb: Verb, clause: str) -> _Segment:
     return _Segment(clause, objects, dest, prep, recalled)
 
 
+def _names_something(words: list[str]) -> bool:
+    """Whether a segment without a verb can be one more object ("the fork", "two cups", "them"),
+    not a request of its own ("juggle")."""
+    first = words[0]
+    return first in DETERMINERS or first in PRONOUNS or first in COUNTS or first in STATE_ADJECTIVES \
+        or first in SLICE_NOUNS or first.isdigit() or bool(phrase_types(words[:4])[1])
+
+
 def _clauses(instruction: str) -> list[_Clause]:
     clauses: list[_Clause] = []
     for raw in _segments(_tokens(instruction)):
@@ -196,6 +216,8 @@ def _clauses(instruction: str) -> list[_Clause]:
         if name is not None:
             name, rest = _particle(name, words[n:])
             clauses.append(_Clause(name))
+        elif clauses and not _names_something(words):
+            raise NotUnderstood("NO_VERB", text, "no known verb says what to do")
         elif clauses:  # "put the spoon and the fork away": the particle may come with a later object
             particle, rest = _particle(clauses[-1].verb, words)
             clauses[-1].verb = particle if particle in VERBS else clauses[-1].verb

@@ -180,3 +180,11 @@ def format_condition(condition: Condition) -> str:
     count = f": {condition.count}" if condition.count != 1 else ""
     return f"{condition.predicate}({', '.join(args)}){count}"
 
+
+def means(derived: Condition, gold: Condition) -> bool:
+    """Whether a derived condition asks for what a gold one does: the same predicate, state, value
+    and count, with the gold's types among the derived ones (a derived "table" means any table)."""
+    return (derived.predicate, derived.state, derived.value, derived.count) == \
+        (gold.predicate, gold.state, gold.value, gold.count) and gold.subject[0] in derived.subject \
+        and (not gold.target or gold.target[0] in derived.target)
+

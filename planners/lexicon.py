@@ -87,7 +87,6 @@ STATE_ADJECTIVES: dict[str, str] = {
     **{w: "cooked" for w in ("cooked", "boiled", "fried", "toasted", "baked", "roasted", "mashed", "grilled")},
     **{w: "hot" for w in ("hot", "warm", "heated", "warmed", "microwaved", "reheated")},
     **{w: "cold" for w in ("cold", "chilled", "cooled", "refrigerated", "frozen", "cool")},
-    "mashed": "cooked",
 }
 # Nouns of pieces: "a slice of bread" asks for sliced bread; "a piece of apple" for sliced apple.
 SLICE_NOUNS = frozenset({"slice", "slices", "piece", "pieces", "wedge", "wedges", "chunk", "chunks"})

@@ -76,7 +76,7 @@ DESCRIPTIONS: dict[str, TypeDescription] = {
     "Knife": _d("a sharp kitchen knife with a blade, a piece of cutlery",
                 "cut, slice and chop bread, fruit and vegetables"),
     "ButterKnife": _d("a blunt butter knife", "spread butter or jam on bread"),
-    "Fork": _d("a fork, a piece of cutlery", "eat dinner", "pick up food"),
+    "Fork": _d("a fork, a piece of cutlery", "eat dinner, salad or pasta", "pick up food"),
     "Spoon": _d("a spoon, a piece of cutlery", "eat soup or cereal", "stir a drink"),
     "Spatula": _d("a flat spatula or turner", "flip pancakes and eggs while cooking"),
     "Ladle": _d("a ladle, a deep spoon with a long handle", "serve soup from a pot"),

@@ -32,6 +32,12 @@ STATE_WORDS: dict[str, tuple[str, StateValue]] = {
     **{w: ("toggled", False) for w in ("off", "toggledoff", "switchedoff", "turnedoff")},
     "broken": ("broken", True), **{w: ("used_up", True) for w in ("usedup", "used", "empty_roll")},
 }
+# (state, value) -> the word KARMA's files write it with
+_STATE_TEXT: dict[tuple[str, StateValue], str] = {
+    ("sliced", True): "sliced", ("cleaned", True): "clean", ("dirty", True): "dirty", ("cooked", True): "cooked",
+    ("filled", True): "filled", ("filled", False): "empty", ("temperature", "hot"): "hot",
+    ("temperature", "cold"): "cold", ("open", True): "open", ("open", False): "closed", ("toggled", True): "on",
+    ("toggled", False): "off", ("broken", True): "broken", ("used_up", True): "usedup"}
 _CALL = re.compile(r"([A-Za-z_]+)\s*\(")
 _COUNT = re.compile(r"\s*:\s*([A-Za-z0-9.]+)")
 _NUMBER = re.compile(r"^[-+]?\d+(\.\d+)?$")
@@ -162,3 +168,23 @@ def _add(name: str, args: list[str], count: int, source: str,
         conditions.append(Condition(predicate, subject, target, count=count, text=source))
     else:
         conditions.append(Condition(predicate, subject, (), "toggled", predicate == "TOGGLEON", count, source))
+
+
+def format_condition(condition: Condition) -> str:
+    """A condition in KARMA's goal-condition syntax ("INSIDE(Apple, Fridge)", "STATE(Mug, clean): 2"),
+    each argument its first type; :func:`parse_goal` reads it back."""
+    args = [condition.subject[0]] + ([condition.target[0]] if condition.target else [])
+    if condition.predicate == "STATE":
+        value = condition.value if condition.value is not None else True
+        args.append(_STATE_TEXT.get((condition.state, value), condition.state))
+    count = f": {condition.count}" if condition.count != 1 else ""
+    return f"{condition.predicate}({', '.join(args)}){count}"
+
+
+def means(derived: Condition, gold: Condition) -> bool:
+    """Whether a derived condition asks for what a gold one does: the same predicate, state, value
+    and count, with the gold's types among the derived ones (a derived "table" means any table)."""
+    return (derived.predicate, derived.state, derived.value, derived.count) == \
+        (gold.predicate, gold.state, gold.value, gold.count) and gold.subject[0] in derived.subject \
+        and (not gold.target or gold.target[0] in derived.target)
+

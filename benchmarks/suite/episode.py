@@ -26,8 +26,11 @@ from benchmarks.suite.env import Env
 from benchmarks.suite.generate import MEMORY_SET
 from planners.backends import PlanRequest, PlanResponse, make_backend
 from planners.backends.base import PlannerBackend
+from planners.grounding import NotUnderstood
+from planners.instructions import understand
 from planners.interfaces import KnownObject, SkillExecutor, SkillResult, by_id
 from planners.loop import TaskError, TaskRunner
+from scene_graph.goals import means
 from scene_graph.ontology import canonical_type
 from scene_graph.tokens import count_tokens
 from sim.records import ObjectState
@@ -35,6 +38,10 @@ from sim.tasks import Condition, GoalTracker, Task, holds
 
 KARMA, FINAL_STATE = "karma", "final-state"
 SCORINGS = (KARMA, FINAL_STATE)
+# What the planner is handed: the task's instruction only (its goals are derived; the gold goal
+# conditions only score, as in KARMA), or the gold goal conditions themselves.
+INSTRUCTION, GOALS = "instruction", "goals"
+PLANNER_INPUTS = (INSTRUCTION, GOALS)
 
 
 @dataclass(frozen=True)
@@ -76,6 +83,23 @@ class TaskRecord:
     final_state_success: bool = False  # every condition holds when the task ends (either scoring's run)
     floors: int = 1  # floors the robot stood on during the task (more than 1: it took the stairs)
     whole_graph_tokens: int = 0  # the whole graph's tokens at the same planner calls (subgraph ablations)
+    planner_input: str = GOALS
+    gold: tuple[str, ...] = ()  # the task's goal conditions
+    derived: tuple[str, ...] = ()  # the goals understood from the instruction (planner_input "instruction")
+    derived_hits: int = 0  # derived goals that mean a gold one
+    gold_hits: int = 0  # gold goals some derived goal means
+    understanding: str = ""  # why the instruction was not understood (a NotUnderstood code), "" if it was
+
+
+def derive(task: Task) -> tuple[tuple[str, ...], int, int, str]:
+    """(derived goals, derived hits, gold hits, not-understood code) for the task's instruction,
+    understood as the planner understands it."""
+    try:
+        derived = understand(task.instruction)
+    except NotUnderstood as exc:
+        return (), 0, 0, exc.code
+    return (tuple(c.text for c in derived), sum(any(means(d, g) for g in task.conditions) for d in derived),
+            sum(any(means(d, g) for d in derived) for g in task.conditions), "")
 
 
 class _Metered:
@@ -153,12 +177,14 @@ OPEN_LOOP = {"max_replans": 0, "max_search_plans": 0}
 
 
 def run_task(env: Env, task: Task, ablation: Ablation, seed: int, backend: str = "symbolic",
-             open_loop: bool = False, scoring: str = KARMA) -> TaskRecord:
+             open_loop: bool = False, scoring: str = KARMA, planner_input: str = INSTRUCTION) -> TaskRecord:
     """One task under ``ablation``; ``open_loop``: one plan, no replanning and no search (KARMA's
     protocol), else the closed loop with its search for what memory lacks; ``scoring``: one of
-    ``SCORINGS`` (see the module's docstring)."""
+    ``SCORINGS`` (see the module's docstring); ``planner_input``: one of ``PLANNER_INPUTS``."""
     if scoring not in SCORINGS:
         raise ValueError(f"unknown scoring {scoring!r}: expected one of {SCORINGS}")
+    if planner_input not in PLANNER_INPUTS:
+        raise ValueError(f"unknown planner input {planner_input!r}: expected one of {PLANNER_INPUTS}")
     conditions = task.conditions
     env.begin_task(needed_types(conditions))
     start, held, truth, floors = env.clock(), env.held_id(), env.truth(), env.floors_visited()
@@ -171,7 +197,7 @@ def run_task(env: Env, task: Task, ablation: Ablation, seed: int, backend: str =
     runner = TaskRunner(metered, view, counting, **(OPEN_LOOP if open_loop else {}))
     runner.held = held
     wall = time.perf_counter()
-    outcome = runner.run(task.instruction, [c.text for c in conditions])
+    outcome = runner.run(task.instruction, [c.text for c in conditions] if planner_input == GOALS else [])
     wall = time.perf_counter() - wall
     final = env.truth()
     final_state_success = all(holds(c, final) for c in conditions) and not trivial
@@ -192,12 +218,15 @@ def run_task(env: Env, task: Task, ablation: Ablation, seed: int, backend: str =
                       success, tracker.progress, retrieved, hits, queries, outcome.steps,
                       counting.explorations, counting.distance, env.clock() - start, metered.calls,
                       metered.tokens, view.graph_tokens, wall, outcome.error_message, trivial, scoring, met, failure,
-                      code, final_state_success, len(floors | env.floors_visited()), view.whole_graph_tokens)
+                      code, final_state_success, len(floors | env.floors_visited()), view.whole_graph_tokens,
+                      planner_input, tuple(c.text for c in conditions),
+                      *(derive(task) if planner_input == INSTRUCTION else ((), 0, 0, "")))
 
 
 def run_episode(env: Env, tasks: Sequence[Task], seed: int, ablations: Sequence[str],
                 day: DayPlan = DayPlan(), backend: str = "symbolic", open_loop: bool = False,
-                scoring: str = KARMA) -> tuple[list[TaskRecord], list[TraceEvent]]:
+                scoring: str = KARMA, planner_input: str = INSTRUCTION
+                ) -> tuple[list[TaskRecord], list[TraceEvent]]:
     """Every task of one home (Memory tasks first), each scored task once per ablation; ``open_loop``
     applies to the scored tasks (the day's Memory tasks always run in the closed loop)."""
     records: list[TaskRecord] = []
@@ -205,14 +234,16 @@ def run_episode(env: Env, tasks: Sequence[Task], seed: int, ablations: Sequence[
     env.advance(day.after_tour)
     memory = [t for t in tasks if t.task_set == MEMORY_SET and t.conditions]
     for task in memory:
-        records.append(run_task(env, task, ABLATIONS[FULL], seed, backend, scoring=scoring))
+        records.append(run_task(env, task, ABLATIONS[FULL], seed, backend, scoring=scoring,
+                                planner_input=planner_input))
         env.advance(day.between_memory_tasks)
     env.advance(day.before_tasks)
     for task in (t for t in tasks if t.task_set != MEMORY_SET and t.conditions):
         for name in ablations:
             if name != FULL:
                 with env.branch() as branch:
-                    records.append(run_task(branch, task, ABLATIONS[name], seed, backend, open_loop, scoring))
-        records.append(run_task(env, task, ABLATIONS[FULL], seed, backend, open_loop, scoring))
+                    records.append(run_task(branch, task, ABLATIONS[name], seed, backend, open_loop, scoring,
+                                            planner_input))
+        records.append(run_task(env, task, ABLATIONS[FULL], seed, backend, open_loop, scoring, planner_input))
         env.advance(day.between_tasks)
     return records, env.trace or []

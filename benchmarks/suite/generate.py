@@ -32,9 +32,24 @@ _DISHES = ("Mug", "Cup", "Bowl", "Plate")
 _SURFACES = ("DiningTable", "CounterTop", "CoffeeTable", "SideTable", "Desk")
 _STASH = {"Fridge": _FOOD + ("Mug", "Cup", "Bowl"), "Cabinet": _FOOD + _DISHES, "Drawer": ("Apple", "Egg")}
 _LAMPS = ("FloorLamp", "DeskLamp", "Television", "CoffeeMachine")
-_WORDS = {"DiningTable": "dining table", "CounterTop": "counter", "CoffeeTable": "coffee table",
-          "SideTable": "side table", "FloorLamp": "floor lamp", "DeskLamp": "desk lamp",
-          "CoffeeMachine": "coffee machine", "Television": "TV"}
+# How people name each type: the first name is the plain one; the others are synonyms and
+# referring expressions ("the leafy vegetable"), so the instructions test understanding, not one word.
+_NAMES: dict[str, tuple[str, ...]] = {
+    "DiningTable": ("dining table", "kitchen table", "dining room table"),
+    "CounterTop": ("counter", "kitchen counter", "worktop"),
+    "CoffeeTable": ("coffee table", "low table in front of the sofa"),
+    "SideTable": ("side table", "nightstand", "bedside table"), "Desk": ("desk", "writing desk"),
+    "FloorLamp": ("floor lamp", "standing lamp", "tall standing lamp"), "DeskLamp": ("desk lamp", "reading lamp"),
+    "CoffeeMachine": ("coffee machine", "coffee maker"), "Television": ("TV", "television", "telly"),
+    "Fridge": ("fridge", "refrigerator"), "Cabinet": ("cabinet", "cupboard"), "Drawer": ("drawer",),
+    "Apple": ("apple", "round red or green fruit"), "Bread": ("bread", "loaf of bread", "loaf"),
+    "Tomato": ("tomato", "juicy red vegetable"), "Potato": ("potato", "starchy vegetable"), "Egg": ("egg",),
+    "Lettuce": ("lettuce", "head of lettuce", "leafy vegetable", "leafy green vegetable"),
+    "Mug": ("mug", "coffee mug"), "Cup": ("cup", "glass", "tumbler"), "Bowl": ("bowl", "cereal bowl"),
+    "Plate": ("plate", "dinner plate", "dish"), "Knife": ("knife",),
+}
+_PLURALS = {"knife": "knives", "tomato": "tomatoes", "potato": "potatoes", "glass": "glasses", "dish": "dishes",
+            "loaf": "loaves"}
 
 
 @dataclass(frozen=True)
@@ -59,7 +74,13 @@ SUITES = {
 
 
 def word(object_type: str) -> str:
-    return _WORDS.get(object_type, object_type.lower())
+    """The plain name of a type."""
+    return _NAMES.get(object_type, (object_type.lower(),))[0]
+
+
+def plural(name: str) -> str:
+    head, _, last = name.rpartition(" ")
+    return f"{head} {_PLURALS.get(last, last + 's')}".strip() if " of " not in name else name
 
 
 def home_for(floor_plan: int, needed: Sequence[tuple[str, ...]] = ()) -> Home:
@@ -116,6 +137,15 @@ class _Home:
         return all(holds(c, self.states) for c in conditions)
 
 
+    def name(self, object_type: str) -> str:
+        """One of the ways people name the type."""
+        return self.rng.choice(_NAMES.get(object_type, (object_type.lower(),)))
+
+    def say(self, *phrasings: str, **names: str) -> str:
+        """One phrasing, its {fields} filled with ``names``."""
+        return self.rng.choice(phrasings).format(**names)
+
+
 Template = Callable[[_Home], Optional[tuple[str, str]]]
 
 
@@ -123,64 +153,100 @@ def _place(h: _Home) -> Optional[tuple[str, str]]:
     thing, table = h.pick(_FOOD + _DISHES), h.host(_SURFACES)
     if not (thing and table):
         return None
-    return f"ON({thing}, {table})", f"Put the {word(thing)} on the {word(table)}."
+    if h.count[thing] >= 2 and h.rng.random() < 0.25:
+        return f"ON({thing}, {table}): 2", h.say(
+            "Put two {x} on the {y}.", "Place two {x} on the {y}, please.", "Bring two {x} to the {y}.",
+            "Could you set two {x} on the {y}?", "I need two {x} on the {y}.", x=plural(h.name(thing)),
+            y=h.name(table))
+    return f"ON({thing}, {table})", h.say(
+        "Put the {x} on the {y}.", "Place the {x} on the {y}.", "Could you set the {x} on the {y}?",
+        "Bring the {x} to the {y}.", "Please move the {x} onto the {y}.", "Take the {x} over to the {y}.",
+        "Leave the {x} on the {y}, please.", "Grab the {x} and put it on the {y}.", x=h.name(thing), y=h.name(table))
 
 
 def _slice(h: _Home) -> Optional[tuple[str, str]]:
     food = h.pick(("Apple", "Bread", "Tomato", "Potato", "Lettuce"))
     if not (food and h.has("Knife")):
         return None
-    return f"STATE({food}, sliced)", f"Slice the {word(food)}."
+    return f"STATE({food}, sliced)", h.say(
+        "Slice the {x}.", "Cut the {x}.", "Please chop the {x}.", "Could you cut up the {x}?", "Dice the {x}.",
+        "Cut the {x} into slices.", "Take a knife and slice the {x}.", x=h.name(food))
 
 
 def _wash(h: _Home) -> Optional[tuple[str, str]]:
     dish = h.pick(_DISHES)
     if not (dish and h.has("SinkBasin")):
         return None
-    return f"STATE({dish}, clean)", f"Wash the {word(dish)}."
+    return f"STATE({dish}, clean)", h.say(
+        "Wash the {x}.", "Rinse the {x}.", "Please clean the {x}.", "Could you wash up the {x}?",
+        "Scrub the {x} in the sink.", "Wash the {x} in the sink, please.", x=h.name(dish))
 
 
 def _heat(h: _Home) -> Optional[tuple[str, str]]:
     food = h.pick(("Apple", "Bread", "Tomato", "Potato", "Egg"))
     if not (food and h.has("Microwave")):
         return None
-    return f"STATE({food}, hot)", f"Heat the {word(food)}."
+    return f"STATE({food}, hot)", h.say(
+        "Heat the {x}.", "Warm up the {x}.", "Microwave the {x}.", "Please heat up the {x}.",
+        "Could you warm the {x} in the microwave?", "Reheat the {x}.", x=h.name(food))
 
 
 def _toggle(h: _Home) -> Optional[tuple[str, str]]:
     device = h.pick(_LAMPS)
-    return (f"TOGGLEON({device})", f"Turn on the {word(device)}.") if device else None
+    if not device:
+        return None
+    return f"TOGGLEON({device})", h.say(
+        "Turn on the {x}.", "Switch on the {x}.", "Turn the {x} on, please.", "Could you switch the {x} on?",
+        "Power on the {x}.", "Please turn on the {x}.", x=h.name(device))
 
 
 def _wash_and_store(h: _Home) -> Optional[tuple[str, str]]:
     dish, shelf = h.pick(_DISHES), h.host(("Cabinet",))
     if not (dish and shelf and h.has("SinkBasin")):
         return None
-    return (f"STATE({dish}, clean), INSIDE({dish}, {shelf})",
-            f"Wash the {word(dish)} and put it away in the {word(shelf)}.")
+    return f"STATE({dish}, clean), INSIDE({dish}, {shelf})", h.say(
+        "Wash the {x} and put it away in the {y}.", "Rinse the {x}, then put it in the {y}.",
+        "Clean the {x} and put it back where it belongs.", "Please wash the {x} and then store it in the {y}.",
+        "Could you rinse the {x} and put it away?", "Scrub the {x} in the sink; afterwards put it in the {y}.",
+        x=h.name(dish), y=h.name(shelf))
 
 
 def _heat_and_serve(h: _Home) -> Optional[tuple[str, str]]:
     food, table = h.pick(("Apple", "Bread", "Tomato", "Potato", "Egg")), h.host(_SURFACES)
     if not (food and table and h.has("Microwave")):
         return None
-    return f"STATE({food}, hot), ON({food}, {table})", f"Heat the {word(food)} and put it on the {word(table)}."
+    return f"STATE({food}, hot), ON({food}, {table})", h.say(
+        "Heat the {x} and put it on the {y}.", "Warm up the {x}, then set it on the {y}.",
+        "Microwave the {x} and then bring it to the {y}.", "Put a hot {x} on the {y}.",
+        "Please reheat the {x} and leave it on the {y}.", "Heat up the {x}; after that, place it on the {y}.",
+        x=h.name(food), y=h.name(table))
 
 
 def _slice_and_tidy(h: _Home) -> Optional[tuple[str, str]]:
     food = h.pick(("Apple", "Bread", "Tomato", "Potato", "Lettuce"))
     if not (food and h.has("Knife") and h.has("Drawer")):
         return None
-    return (f"STATE({food}, sliced), INSIDE(Knife, Drawer)",
-            f"Slice the {word(food)}, then put the knife back in the drawer.")
+    return f"STATE({food}, sliced), INSIDE(Knife, Drawer)", h.say(
+        "Slice the {x}, then put the knife back in the drawer.", "Cut the {x} and put the knife away in the drawer.",
+        "Chop the {x}; afterwards return the knife to the drawer.",
+        "Please slice the {x} and then put the knife in the drawer.",
+        "Cut up the {x}, then put the knife back where it belongs.", x=h.name(food))
 
 
 def _two_places(h: _Home) -> Optional[tuple[str, str]]:
     food, dish, table = h.pick(_FOOD), h.pick(_DISHES), h.host(_SURFACES)
     if not (food and dish and table and h.has("Fridge")):
         return None
-    return (f"INSIDE({food}, Fridge), ON({dish}, {table})",
-            f"Put the {word(food)} in the fridge and the {word(dish)} on the {word(table)}.")
+    names = {"x": h.name(food), "f": h.name("Fridge"), "d": h.name(dish), "y": h.name(table)}
+    if h.rng.random() < 0.25:
+        return f"ON({dish}, {table}), INSIDE({food}, Fridge)", h.say(
+            "Put the {d} on the {y}, then put the {x} in the {f}.",
+            "Set the {d} on the {y} and store the {x} in the {f}.", **names)
+    return f"INSIDE({food}, Fridge), ON({dish}, {table})", h.say(
+        "Put the {x} in the {f} and the {d} on the {y}.", "Place the {x} in the {f}, and the {d} on the {y}.",
+        "Store the {x} in the {f} and set the {d} on the {y}.",
+        "Could you put the {x} into the {f} and bring the {d} to the {y}?",
+        "Put the {x} away in the {f}, and move the {d} onto the {y}.", **names)
 
 
 SIMPLE: tuple[Template, ...] = (_place, _slice, _wash, _heat, _toggle)
@@ -202,20 +268,27 @@ def _stash(h: _Home) -> Optional[tuple[str, str, str]]:
 def _complex(h: _Home, thing: str, container: str) -> tuple[str, str]:
     """A later task that needs the object the morning hid; two or three conditions."""
     table = h.host(_SURFACES) or "CounterTop"
-    ref = f"the {word(thing)} I put in the {word(container)} this morning"
+    ref = h.say("the {x} I put in the {c} this morning", "the {x} I left in the {c} earlier",
+                "the {x} you put away in the {c} this morning", "the {x} that I stored in the {c}",
+                "the {x} we put in the {c} earlier today", x=h.name(thing), c=h.name(container))
+    y = h.name(table)
     kind = OBJECT_TYPES[thing]
-    options = [(f"ON({thing}, {table})", f"Bring {ref} to the {word(table)}")]
+    options = [(f"ON({thing}, {table})", h.say("Bring {r} to the {y}", "Take {r} to the {y}",
+                                                "Put {r} on the {y}", "Could you move {r} onto the {y}", r=ref, y=y))]
     if kind.cookable and h.has("Microwave"):
-        options.append((f"STATE({thing}, hot), ON({thing}, {table})", f"Heat {ref} and put it on the {word(table)}"))
+        options.append((f"STATE({thing}, hot), ON({thing}, {table})", h.say(
+            "Heat {r} and put it on the {y}", "Warm up {r}, then set it on the {y}", r=ref, y=y)))
     if kind.sliceable and h.has("Knife"):
-        options.append((f"STATE({thing}, sliced), ON({thing}, {table})",
-                        f"Take {ref}, slice it and leave it on the {word(table)}"))
+        options.append((f"STATE({thing}, sliced), ON({thing}, {table})", h.say(
+            "Take {r}, slice it and leave it on the {y}", "Cut {r} and then put it on the {y}", r=ref, y=y)))
     if kind.dirtyable and h.has("SinkBasin"):
-        options.append((f"STATE({thing}, clean), ON({thing}, {table})", f"Wash {ref} and set it on the {word(table)}"))
+        options.append((f"STATE({thing}, clean), ON({thing}, {table})", h.say(
+            "Wash {r} and set it on the {y}", "Rinse {r}, then place it on the {y}", r=ref, y=y)))
     goal, text = h.rng.choice(options)
     device = h.pick(_LAMPS) if h.rng.random() < 0.5 else None
     if device:
-        goal, text = f"{goal}, TOGGLEON({device})", f"{text}, and turn on the {word(device)}"
+        goal, text = f"{goal}, TOGGLEON({device})", text + h.say(", and turn on the {d}", "; then switch the {d} on",
+                                                                 ", and switch on the {d}", d=h.name(device))
     return goal, text + "."
 
 
@@ -245,7 +318,9 @@ def generate_home_tasks(seed: int, floor_plan: int, per_set: int) -> dict[str, l
             break
         thing, container, goal = stash
         sets[MEMORY_SET].append({"FloorPlan": plan, "ID": f"{base}-memory-{n}", "Goal Condition": goal,
-                                 "Instruction": f"Put the {word(thing)} in the {word(container)}."})
+                                 "Instruction": h.say("Put the {x} in the {c}.", "Store the {x} in the {c}.",
+                                                      "Please put the {x} away in the {c}.", x=h.name(thing),
+                                                      c=h.name(container))})
         complex_goal, text = _complex(h, thing, container)
         sets["Complex"].append({"FloorPlan": plan, "ID": f"{base}-complex-{n}", "Goal Condition": complex_goal,
                                 "Instruction": text})

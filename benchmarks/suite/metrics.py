@@ -16,7 +16,7 @@ from typing import Callable, Optional, Sequence
 from scipy import stats
 
 from benchmarks.suite.ablations import BASELINE, FULL
-from benchmarks.suite.episode import TaskRecord
+from benchmarks.suite.episode import INSTRUCTION, TaskRecord
 
 METRICS = ("sr", "sr_final", "mra", "mhr", "re", "rt", "steps", "distance", "planner_calls", "tokens", "graph_tokens",
            "whole_graph_tokens", "wall_s")
@@ -126,3 +126,24 @@ def floors(records: Sequence[TaskRecord], sets: Sequence[str], ablations: Sequen
             out[ablation] = {"n": len(runs), "mean_floors": sum(r.floors for r in runs) / len(runs),
                              "took_stairs": sum(r.floors > 1 for r in runs) / len(runs)}
     return out
+
+
+def understanding(records: Sequence[TaskRecord], sets: Sequence[str]) -> dict[str, dict]:
+    """Goal understanding per set ("All" pools them), once per task (the full-memory run): precision
+    (derived goals meaning a gold one), recall (gold goals some derived goal means), the share of
+    tasks whose derived goals meant exactly the gold ones, and of those not understood at all.
+    Empty when the planner was handed the gold goals."""
+    runs = [r for r in records if r.ablation == FULL and r.planner_input == INSTRUCTION]
+    out: dict[str, dict] = {}
+    for task_set in (*sets, "All"):
+        group = [r for r in runs if r.task_set == task_set or (task_set == "All" and r.task_set in sets)]
+        if group:
+            out[task_set] = {
+                "n": len(group),
+                "precision": _ratio(sum(r.derived_hits for r in group), sum(len(r.derived) for r in group)),
+                "recall": _ratio(sum(r.gold_hits for r in group), sum(len(r.gold) for r in group)),
+                "exact": sum(r.derived_hits == len(r.derived) == r.gold_hits == len(r.gold)
+                             for r in group) / len(group),
+                "not_understood": sum(bool(r.understanding) for r in group) / len(group)}
+    return out
+

@@ -35,8 +35,8 @@ def markdown(result: dict) -> str:
     """The run's tables: metrics per set and ablation, KARMA's goals, the policy sweep."""
     cols = METRICS
     lines = [f"Run {result.get('mode', 'in-process')}, {result.get('protocol', 'closed loop')}, "
-             f"{result.get('scoring', 'karma')} scoring (n counts scored tasks; trivial ones, whose conditions "
-             "held before the robot acted, are left out). "
+             f"{result.get('scoring', 'karma')} scoring, planner input: {result.get('planner_input', 'goals')} "
+             "(n counts scored tasks; trivial ones, whose conditions held before the robot acted, are left out). "
              f"Perception: {result.get('perception', 'oracle')}.", ""]
     for task_set, rows in result["sets"].items():
         lines += [f"### {task_set}", "", "| ablation | n | trivial | " + " | ".join(cols) + " |",
@@ -55,6 +55,12 @@ def markdown(result: dict) -> str:
                   "|---|---|---|---|"]
         lines += [f"| {ABLATIONS[name].title} | {row['n']} | {fmt(row['mean_floors'])} | {fmt(row['took_stairs'])} |"
                   for name, row in result["floors"].items()]
+    if result.get("understanding"):
+        lines += ["", "### Goal understanding (goals derived from the instruction vs the gold ones, once per task)",
+                  "",
+                  "| set | n | precision | recall | exact | not understood |", "|---|---|---|---|---|---|"]
+        lines += [f"| {name} | {u['n']} | {fmt(u['precision'])} | {fmt(u['recall'])} | {fmt(u['exact'])} | "
+                  f"{fmt(u['not_understood'])} |" for name, u in result["understanding"].items()]
     sweep = result.get("stm_sweep", {})
     if sweep:
         capacities = list(next(iter(sweep.values())))

@@ -22,9 +22,9 @@ from tqdm import tqdm
 from benchmarks.stm import TraceEvent
 from benchmarks.suite.ablations import ABLATIONS, BASELINE, policy_sweep
 from benchmarks.suite.env import InProcessEnv
-from benchmarks.suite.episode import FINAL_STATE, KARMA, DayPlan, TaskRecord, run_episode
+from benchmarks.suite.episode import FINAL_STATE, INSTRUCTION, KARMA, PLANNER_INPUTS, DayPlan, TaskRecord, run_episode
 from benchmarks.suite.generate import MEMORY_SET, SETS, SUITES, by_floor_plan, home_for, task_needs, write_suite
-from benchmarks.suite.metrics import floors, goals, mean_ci, summarize
+from benchmarks.suite.metrics import floors, goals, mean_ci, summarize, understanding
 from benchmarks.suite.report import markdown, write_csv, write_plots
 from scene_graph.ontology import instruction_objects
 from sim.home.generate import floor_plan_kind
@@ -34,19 +34,20 @@ from sim.tasks import Task, TaskFile, TaskIssue, load_tasks
 Episode = tuple[Path, int, int]  # task file, seed, floor plan
 
 
-def _episode(job: tuple[Path, int, int, tuple[str, ...], DayPlan, bool, bool, str, str]
+def _episode(job: tuple[Path, int, int, tuple[str, ...], DayPlan, bool, bool, str, str, str]
              ) -> tuple[list[TaskRecord], list[TraceEvent]]:
-    path, seed, floor_plan, ablations, day, nodes, open_loop, scoring, perception = job
+    path, seed, floor_plan, ablations, day, nodes, open_loop, scoring, perception, planner_input = job
     tasks = by_floor_plan(runnable(load_tasks(path))[0])[floor_plan]
     home = home_for(floor_plan, [g for task in tasks for g in task_needs(task)])
     if not nodes:
         return run_episode(InProcessEnv.start(home, seed, perception=perception), tasks, seed, ablations, day,
                            open_loop=open_loop,
-                           scoring=scoring)
+                           scoring=scoring, planner_input=planner_input)
     from benchmarks.suite.ros_env import RosEnv  # rclpy only when asked for
 
     with RosEnv.start(home, seed, perception=perception) as env:
-        return run_episode(env, tasks, seed, ablations, day, open_loop=open_loop, scoring=scoring)
+        return run_episode(env, tasks, seed, ablations, day, open_loop=open_loop, scoring=scoring,
+                           planner_input=planner_input)
 
 
 def runnable(parsed: TaskFile) -> tuple[list[Task], list[dict]]:
@@ -78,12 +79,12 @@ def instruction_issues(tasks: Sequence[Task]) -> list[TaskIssue]:
 
 
 def run_episodes(jobs: Sequence[Episode], ablations: Sequence[str], workers: int, day: DayPlan = DayPlan(),
-                 nodes: bool = False, open_loop: bool = False, scoring: str = KARMA, perception: str = "oracle"
-                 ) -> tuple[list[TaskRecord], dict[int, list[list[TraceEvent]]]]:
+                 nodes: bool = False, open_loop: bool = False, scoring: str = KARMA, perception: str = "oracle",
+                 planner_input: str = INSTRUCTION) -> tuple[list[TaskRecord], dict[int, list[list[TraceEvent]]]]:
     """Records of every episode, and the short-term traces per seed."""
     records: list[TaskRecord] = []
     traces: dict[int, list[list[TraceEvent]]] = {}
-    full = [(path, seed, plan, tuple(ablations), day, nodes, open_loop, scoring, perception)
+    full = [(path, seed, plan, tuple(ablations), day, nodes, open_loop, scoring, perception, planner_input)
             for path, seed, plan in jobs]
     with tqdm(total=len(full), unit="episode", file=sys.stderr, dynamic_ncols=True) as progress:
         if workers > 1:
@@ -117,7 +118,8 @@ def _split(triple: tuple[float, float, float]) -> tuple[float, list[float]]:
 def _result(records: list[TaskRecord], traces: dict, sets: Sequence[str], ablations: Sequence[str],
             token_aim: Optional[float] = None) -> dict:
     summary = summarize(records, sets, ablations)
-    result = {"sets": summary, "goals": goals(summary, token_aim), "stm_sweep": _sweep(traces)}
+    result = {"sets": summary, "goals": goals(summary, token_aim), "understanding": understanding(records, sets),
+              "stm_sweep": _sweep(traces)}
     if any(r.floors > 1 for r in records):
         result["floors"] = floors(records, sets, ablations)
     return result
@@ -157,12 +159,14 @@ def _workers(workers: Optional[int]) -> int:
 def run_suite(suite: str = "default", seeds: Optional[Sequence[int]] = None, json_out: bool = False,
               out_dir: Path = Path("benchmark_output"), ablations: Sequence[str] = tuple(ABLATIONS),
               workers: Optional[int] = None, nodes: bool = False, open_loop: bool = False,
-              scoring: str = KARMA, perception: str = "oracle") -> dict:
+              scoring: str = KARMA, perception: str = "oracle", planner_input: str = INSTRUCTION) -> dict:
     """Generate suite ``suite`` ("tiny", "default", "full", "building"), run it, write tables and plots to ``out_dir``;
     ``nodes``: through the real ROS 2 nodes instead of in this process; ``open_loop``: KARMA's
     protocol (one plan per task, no replanning or search) instead of the closed loop; ``scoring``:
     ``karma`` (each condition met at some moment, in order where they contradict) or ``final-state``;
-    ``perception``: the simulator's perception model (``sim.perception``) every frame passes.
+    ``perception``: the simulator's perception model (``sim.perception``) every frame passes;
+    ``planner_input``: ``instruction`` (the planner derives the goals; the gold ones only score) or
+    ``goals`` (it is handed the gold goal conditions).
 
     Returns per set and ablation ``sr``, ``mra``, ``mhr``, ``re``, ``rt``, ``steps``, ``tokens``
     (each with ``<metric>_ci``), KARMA's goals, the short-term policy sweep, every task record
@@ -175,9 +179,9 @@ def run_suite(suite: str = "default", seeds: Optional[Sequence[int]] = None, jso
     files = write_suite(spec, out_dir / "tasks")
     jobs = [(path, seed, plan) for path, seed in zip(files, spec.seeds) for plan in spec.floor_plans]
     records, traces = run_episodes(jobs, ablations, _workers(workers), nodes=nodes, open_loop=open_loop,
-                                   scoring=scoring, perception=perception)
+                                   scoring=scoring, perception=perception, planner_input=planner_input)
     result = {"suite": spec.name, "mode": _mode(nodes), "protocol": _protocol(open_loop), "scoring": scoring,
-              "perception": perception,
+              "perception": perception, "planner_input": planner_input,
               "seeds": list(spec.seeds),
               "floor_plans": list(spec.floor_plans),
               **_result(records, traces, SETS, ablations, spec.token_aim), "tasks": task_rows(records)}
@@ -190,7 +194,7 @@ def run_suite(suite: str = "default", seeds: Optional[Sequence[int]] = None, jso
 def run_task_file(path: Union[str, Path], seeds: Sequence[int] = (0,), json_out: bool = False,
                   out_dir: Path = Path("benchmark_output"), ablations: Sequence[str] = tuple(ABLATIONS),
                   workers: Optional[int] = None, nodes: bool = False, open_loop: bool = False,
-                  scoring: str = KARMA, perception: str = "oracle") -> dict:
+                  scoring: str = KARMA, perception: str = "oracle", planner_input: str = INSTRUCTION) -> dict:
     """Run any task file in KARMA's format: one episode per FloorPlan and seed (a ``Memory`` set, if
     present, runs first and is not scored). Reports per task and per set, and the conditions the
     parser could not understand; tasks left with no condition, or whose goal names an unknown object,
@@ -202,9 +206,9 @@ def run_task_file(path: Union[str, Path], seeds: Sequence[int] = (0,), json_out:
     plans = sorted(by_floor_plan(tasks))
     jobs = [(path, seed, plan) for seed in seeds for plan in plans]
     records, traces = run_episodes(jobs, ablations, _workers(workers), nodes=nodes, open_loop=open_loop,
-                                   scoring=scoring, perception=perception)
+                                   scoring=scoring, perception=perception, planner_input=planner_input)
     result = {"file": str(path), "mode": _mode(nodes), "protocol": _protocol(open_loop), "scoring": scoring,
-              "perception": perception,
+              "perception": perception, "planner_input": planner_input,
               "seeds": list(seeds),
               "floor_plans": plans, **_result(records, traces, sets, ablations),
               "tasks": task_rows(records),
@@ -245,6 +249,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "oracle (perfect), realistic, harsh (default: oracle)")
     parser.add_argument("--ablations", nargs="+", choices=list(ABLATIONS), help="memory ablations to run and "
                         "report (default: all; the full-memory run 'both' always runs, the day continues from it)")
+    parser.add_argument("--planner-input", choices=PLANNER_INPUTS, default=INSTRUCTION,
+                        help="what the planner is handed: the instruction, from which it derives the goals (the "
+                        "gold goal conditions only score, as in KARMA), or the gold goal conditions "
+                        "(default: instruction)")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
 
 
@@ -254,9 +262,10 @@ def run_arguments(args: argparse.Namespace) -> dict:
     if args.tasks:
         return run_task_file(args.tasks, args.seeds or (0,), args.json, args.out, ablations, workers=args.workers,
                              nodes=args.nodes, open_loop=args.open_loop, scoring=_scoring(args.final_state),
-                             perception=args.perception)
+                             perception=args.perception, planner_input=args.planner_input)
     return run_suite(args.suite, args.seeds, args.json, args.out, ablations, workers=args.workers, nodes=args.nodes,
-                     open_loop=args.open_loop, scoring=_scoring(args.final_state), perception=args.perception)
+                     open_loop=args.open_loop, scoring=_scoring(args.final_state), perception=args.perception,
+                     planner_input=args.planner_input)
 
 
 def _scoring(final_state: bool) -> str:

@@ -129,6 +129,22 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_understand(args: argparse.Namespace) -> int:
+    from memory_nodes.tools.understand import report, understood, understood_tasks
+    from sim.tasks import TaskFileError
+
+    if bool(args.instruction) == bool(args.tasks):
+        print("embodied-memory understand: give an INSTRUCTION or --tasks FILE", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        rows = understood_tasks(args.tasks) if args.tasks else [understood(args.instruction)]
+    except (OSError, TaskFileError) as exc:
+        print(f"embodied-memory understand: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(report(rows, args.json))
+    return EXIT_OK if all(not r["error"] for r in rows) or args.tasks else EXIT_FAILED
+
+
 def _cmd_query(args: argparse.Namespace) -> int:
     from memory_nodes.tools.saved_query import Filters, SavedMemory, answer_once, serve
     from scene_graph.store import InvalidName, NoSnapshot
@@ -275,6 +291,14 @@ def build_parser() -> argparse.ArgumentParser:
     benchmark = sub.add_parser("benchmark", help="KARMA-style task benchmark: memory ablations, SR/MRA/MHR/RE/RT",
                                add_help=False)
     benchmark.set_defaults(func=_cmd_benchmark, takes_rest=True)
+
+    understand = sub.add_parser("understand", help="the goal conditions an instruction asks for (KARMA's syntax), "
+                                "or the clause that was not understood; runs nothing")
+    understand.add_argument("instruction", nargs="?", default="", help="an instruction, e.g. \"slice the bread\"")
+    understand.add_argument("--tasks", type=Path, help="every task of a task file in KARMA's format instead")
+    understand.add_argument("--json", action="store_true", help='one object {"tasks": [{"set", "id", "goals", '
+                            '"error"}, ...]}')
+    understand.set_defaults(func=_cmd_understand)
 
     query = sub.add_parser("query", help="query a saved memory (no ROS needed)")
     query.add_argument("text", nargs="?", default="", help="free text, ranked by embeddings and word match")

@@ -7,7 +7,7 @@ import pytest
 
 from benchmarks.suite.ablations import ABLATIONS
 from benchmarks.suite.env import InProcessEnv
-from benchmarks.suite.episode import FINAL_STATE, KARMA, TaskRecord, run_task
+from benchmarks.suite.episode import FINAL_STATE, GOALS, KARMA, TaskRecord, run_task
 from benchmarks.suite.generate import home_for
 from sim.tasks import Task, load_tasks, parse_goal
 
@@ -24,7 +24,8 @@ def toured() -> InProcessEnv:
 def run_branch(env: InProcessEnv, goal: Task, ablation: str, open_loop: bool = False,
                scoring: str = KARMA) -> TaskRecord:
     with env.branch() as branch:
-        return run_task(branch, goal, ABLATIONS[ablation], seed=0, open_loop=open_loop, scoring=scoring)
+        return run_task(branch, goal, ABLATIONS[ablation], seed=0, open_loop=open_loop, scoring=scoring,
+                        planner_input=GOALS)
 
 
 def task(goal: str) -> Task:
@@ -82,7 +83,7 @@ def test_short_term_only_sees_no_more_than_the_buffer_holds(toured) -> None:
     with toured.branch() as env:
         resident = env.short_term_ids()
         assert 0 < len(resident) <= env.memory.stm.capacity
-        record = run_task(env, task("ON(Tomato, CounterTop)"), ABLATIONS["stm"], seed=0)
+        record = run_task(env, task("ON(Tomato, CounterTop)"), ABLATIONS["stm"], seed=0, planner_input=GOALS)
     assert record.queries == 2 and record.hits <= 2
 
 
@@ -124,3 +125,25 @@ def test_an_implausible_goal_fails_the_task_with_a_planning_error(toured) -> Non
     assert not record.success and record.steps == 0
     assert "PickupObject" in record.error and "AssertionError" not in record.error
     assert record.failure_code == "PLAN_INVALID"
+
+
+def test_from_the_instruction_the_planner_derives_the_goals_and_the_record_grades_them(toured) -> None:
+    conditions, _ = parse_goal("ON(Tomato, CounterTop), TOGGLEON(Television)")
+    said = Task("Simple", "t", FLOOR_PLAN, "Could you put the tomato on the worktop and switch the telly on?",
+                tuple(conditions))
+    with toured.branch() as branch:
+        record = run_task(branch, said, ABLATIONS["both"], seed=0)  # the default: the instruction only
+    assert record.planner_input == "instruction" and record.success
+    assert record.gold == ("ON(Tomato, CounterTop)", "TOGGLEON(Television)")
+    assert record.derived == ("ON(Tomato, CounterTop)", "TOGGLEON(Television)")
+    assert (record.derived_hits, record.gold_hits, record.understanding) == (2, 2, "")
+
+
+def test_an_instruction_not_understood_fails_the_task_naming_the_clause(toured) -> None:
+    conditions, _ = parse_goal("ON(Tomato, CounterTop)")
+    said = Task("Simple", "t", FLOOR_PLAN, "Put the tomato on the counter and then juggle", tuple(conditions))
+    with toured.branch() as branch:
+        record = run_task(branch, said, ABLATIONS["both"], seed=0)
+    assert not record.success and record.steps == 0
+    assert record.failure_code == "INVALID_INSTRUCTION" and "juggle" in record.failure
+    assert record.derived == () and record.understanding == "NO_VERB"

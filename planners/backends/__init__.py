@@ -37,10 +37,12 @@ class BackendConfig:
             raise ValueError(f"unknown planner backend {self.name!r}; choose one of {', '.join(BACKENDS)}")
         if self.structured not in STRUCTURED:
             raise ValueError(f"structured output must be one of {', '.join(STRUCTURED)}, not {self.structured!r}")
-        return {"symbolic": {}, "transformers": {"model_path": self.model_path},
-                "openai": {"base_url": self.base_url, "model": self.model, "timeout_s": self.timeout_s,
-                           "api_key": self.api_key or os.environ.get("OPENAI_API_KEY", ""),
-                           "structured": self.structured}}[self.name]
+        if self.name == "transformers":
+            return {"model_path": self.model_path}
+        if self.name == "openai":
+            return {"base_url": self.base_url, "model": self.model, "timeout_s": self.timeout_s,
+                    "api_key": self.api_key or os.environ.get("OPENAI_API_KEY", ""), "structured": self.structured}
+        return {}
 
     @property
     def model_name(self) -> str:

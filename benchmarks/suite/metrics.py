@@ -17,7 +17,8 @@ from scipy import stats
 from benchmarks.suite.ablations import BASELINE, FULL
 from benchmarks.suite.episode import TaskRecord
 
-METRICS = ("sr", "mra", "mhr", "re", "rt", "steps", "distance", "planner_calls", "tokens", "graph_tokens", "wall_s")
+METRICS = ("sr", "mra", "mhr", "re", "rt", "steps", "distance", "planner_calls", "tokens", "graph_tokens", "wall_s",
+           "model_calls", "tokens_out", "corrections")
 
 
 def mean_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float, float]:

@@ -3,11 +3,8 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 import time
 from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable, Iterator
 
 import pytest
 from planner_homes import KITCHEN, FakeMemory, FakeRobot
@@ -16,68 +13,9 @@ from planners.backends import BackendUnavailable, PlanRequest, make_backend
 from planners.grammar import SkillCall
 from planners.loop import TaskError, TaskRunner
 from planners.prompt import build_prompt
+from tests.planners.chat_server import RAW, completion
 
 PLAN = "```\nGoToObject(obj_0006)\nToggleObjectOn(obj_0006)\nDone\n```"
-
-
-def completion(content: str) -> dict:
-    return {"choices": [{"message": {"role": "assistant", "content": content}}],
-            "usage": {"prompt_tokens": 321, "completion_tokens": 12}}
-
-
-RAW = 0  # a reply status: write the body as it is, no HTTP at all (b"": close the connection)
-
-
-class Server:
-    """A chat completions server whose answer is ``reply(request body) -> (status, body)``."""
-
-    def __init__(self, reply: Callable[[dict], tuple[int, object]]) -> None:
-        self.reply, self.bodies = reply, []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                server.bodies.append((self.path, dict(self.headers), body))
-                status, answer = server.reply(body)
-                data = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
-                try:
-                    if status == RAW:
-                        self.wfile.write(data)
-                        self.close_connection = True
-                        return
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up (its timeout)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-@pytest.fixture
-def serve() -> Iterator[Callable[[Callable[[dict], tuple[int, object]]], Server]]:
-    servers: list[Server] = []
-
-    def start(reply: Callable[[dict], tuple[int, object]]) -> Server:
-        servers.append(Server(reply))
-        return servers[-1]
-
-    yield start
-    for server in servers:
-        server.close()
 
 
 def request(images: tuple[bytes, ...] = ()) -> PlanRequest:

@@ -47,7 +47,7 @@ class _Refused(Exception):
         self.status = status
 
 
-def plan_schema(request: PlanRequest, max_steps: int = 16) -> dict[str, Any]:
+def plan_schema(request: PlanRequest, max_steps: int = 8) -> dict[str, Any]:
     """The JSON schema of a plan for this request: known skills on the objects the prompt shows
     (all present objects when it shows none), room ids, or nothing (Explore)."""
     shown = set(request.shown)

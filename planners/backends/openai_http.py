@@ -12,7 +12,8 @@ constrains decoding (vLLM, llama.cpp, Ollama) can only write calls of known skil
 prompt shows. Servers speak two dialects: OpenAI's ``response_format`` ``json_schema`` (vLLM,
 Ollama, llama.cpp's own server) and ``json_object`` with a ``schema`` (llama-cpp-python's server).
 ``structured="auto"`` tries them in that order and falls back to plain text when the server
-refuses the request (HTTP 400 or 422), once per backend. Whatever comes back, JSON or text, must
+refuses the request (HTTP 400 or 422, or an error that names ``response_format``: llama-cpp-python
+answers its validation errors with HTTP 500), once per backend. Whatever comes back, JSON or text, must
 still parse (planners.grammar) and validate: the runner sends it back otherwise.
 """
 from __future__ import annotations
@@ -81,6 +82,14 @@ def plan_text(content: str) -> str:
     return block.group(1) if block else content
 
 
+def _error_text(exc: urllib.error.HTTPError) -> str:
+    """The start of an error answer's body ("" when it cannot be read)."""
+    try:
+        return exc.read(4096).decode("utf-8", "replace")
+    except (OSError, http.client.HTTPException):
+        return ""
+
+
 def _count(value: Any, fallback: str) -> int:
     """A usage figure from the server, else the prompt or answer counted here."""
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else count_tokens(fallback)
@@ -141,8 +150,9 @@ class OpenAIBackend:
                 return json.loads(raw)
             except urllib.error.HTTPError as exc:
                 last = f"HTTP {exc.code} {exc.reason}"
-                if exc.code in _REFUSED:
-                    raise _Refused(exc.code, str(exc.reason)) from None
+                detail = _error_text(exc)
+                if exc.code in _REFUSED or (exc.code >= 500 and "response_format" in detail):
+                    raise _Refused(exc.code, f"{exc.reason}: {detail[:200]}") from None
                 if exc.code != 429 and exc.code < 500:
                     break
             except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:

@@ -123,10 +123,13 @@ def test_a_search_plan_in_json_does_not_claim_the_task_done(serve) -> None:
 
 
 def llama_cpp_python_dialect(body: dict) -> tuple[int, object]:
-    """Like llama-cpp-python's server: response_format only as json_object with a schema."""
+    """Like llama-cpp-python's server: response_format only as json_object with a schema, and its
+    validation errors answered as HTTP 500."""
     form = body.get("response_format", {}).get("type")
     if form not in (None, "json_object"):
-        return 422, {"detail": [{"msg": "Input should be 'text' or 'json_object'"}]}
+        return 500, {"error": {"message": "1 validation error: {'type': 'literal_error', 'loc': ('body', "
+                               "'response_format', 'type'), 'msg': \"Input should be 'text' or 'json_object'\"}",
+                               "type": "internal_server_error"}}
     return 200, completion(json.dumps(JSON_PLAN))
 
 
@@ -152,7 +155,7 @@ def test_a_server_without_structured_output_gets_plain_text(serve) -> None:
 
 def test_structured_output_can_be_pinned_or_turned_off(serve) -> None:
     server = serve(llama_cpp_python_dialect)
-    with pytest.raises(BackendUnavailable, match="refused the request: HTTP 422"):
+    with pytest.raises(BackendUnavailable, match="refused the request: HTTP 500.*response_format"):
         make_backend("openai", base_url=server.url, structured="json_schema").plan(request())
     make_backend("openai", base_url=server.url, structured="off").plan(request())
     assert "response_format" not in server.bodies[-1][2]

@@ -100,7 +100,7 @@ else
   echo "$want" > "$VENV/.requirements-stamp"
 fi
 
-step "Building llama.cpp's OpenAI-compatible server from source (first run: 20-60 minutes on 2 cores)"
+step "Building llama.cpp's OpenAI-compatible server from source (first run: 64 min measured on 2 cores at load 20)"
 # llama-cpp-python publishes no wheel: pip compiles llama.cpp (CPU only, for this machine's
 # processor, without the multimodal library or llama.cpp's own tools) and caches the wheel.
 want_llama="$PYVER $(hash_of requirements/llm-server.txt)"

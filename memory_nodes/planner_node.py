@@ -7,7 +7,6 @@ load leaves the node up, answering every goal with BACKEND_UNAVAILABLE and the r
 """
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -28,7 +27,7 @@ from memory_nodes.node_support import (
     spin_nodes,
 )
 from memory_nodes.planner_adapters import CallFailed, RosCamera, RosMemory, RosSkillExecutor
-from planners.backends import BACKENDS, BackendUnavailable, make_backend, sees_images
+from planners.backends import BACKENDS, STRUCTURED, BackendConfig, BackendUnavailable, sees_images
 from planners.loop import Feedback, TaskError, TaskOutcome, TaskRunner
 from scene_graph.admission import check_request
 
@@ -44,6 +43,10 @@ class PlannerParams:
     model: str = parameter("default", "openai: model name the server expects")
     api_key: str = parameter("", "openai: API key; empty: $OPENAI_API_KEY when set")
     timeout_s: float = parameter(30.0, "openai: seconds per request", float_range=(0.1, 600.0))
+    structured_output: str = parameter("auto", f"openai: ask for the plan as JSON ({' | '.join(STRUCTURED)}); auto "
+                                       "tries json_schema, then json_object with a schema, then plain text")
+    max_corrections: int = parameter(2, "Times an invalid plan goes back to the model with the validator's "
+                                     "reasons before the task fails", integer_range=(0, 20))
     max_replans: int = parameter(5, "Plans after the first before a task fails", integer_range=(0, 100))
     max_search_plans: int = parameter(40, "Search plans (explore a room, open a container) for objects memory "
                                       "lacks, on top of max_replans", integer_range=(0, 1000))
@@ -59,12 +62,14 @@ class PlannerParams:
     max_crops: int = parameter(2, "send_images: also crops of up to this many objects the prompt shows that "
                                "camera/instances has in view (matched by their source ids)", integer_range=(0, 16))
 
-    def backend_options(self) -> dict[str, Any]:
-        if self.backend not in BACKENDS:
-            raise ConfigurationError(f"backend must be one of {', '.join(BACKENDS)}, not {self.backend!r}")
-        return {"symbolic": {}, "transformers": {"model_path": self.model_path},
-                "openai": {"base_url": self.base_url, "model": self.model, "timeout_s": self.timeout_s,
-                           "api_key": self.api_key or os.environ.get("OPENAI_API_KEY", "")}}[self.backend]
+    def backend_config(self) -> BackendConfig:
+        config = BackendConfig(self.backend, self.model_path, self.base_url, self.model, self.api_key,
+                               self.timeout_s, self.structured_output)
+        try:
+            config.options()
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
+        return config
 
 
 class PlannerNode(Node):
@@ -74,7 +79,7 @@ class PlannerNode(Node):
         super().__init__("planner", **kwargs)
         params = self.params = declare_all(self, PlannerParams)
         self._limits = declare_request_limits(self)
-        options = params.backend_options()
+        config = params.backend_config()
         group = ReentrantCallbackGroup()
         self._robot = RosSkillExecutor(self, group, params.service_timeout_s, params.skill_timeout_s)
         memory = RosMemory(self, group, params.service_timeout_s, params.refresh_timeout_s)
@@ -82,14 +87,15 @@ class PlannerNode(Node):
         self._unavailable = ""
         self._bad = BadInput(self)
         try:
-            backend = make_backend(params.backend, **options)
+            backend = config.make()
             camera = RosCamera(self, group, params.max_crops, self._bad.reject) \
                 if params.send_images and sees_images(backend) else None
             if params.send_images and camera is None:
                 self.get_logger().warning(f"send_images: the {params.backend} backend reads no images (a text-only "
                                           "model); plans go without them")
             self._runner = TaskRunner(backend, memory, self._robot, params.max_replans, params.budget_tokens,
-                                      params.short_term_k, camera=camera, max_search_plans=params.max_search_plans)
+                                      params.short_term_k, camera=camera, max_search_plans=params.max_search_plans,
+                                      max_corrections=params.max_corrections)
         except BackendUnavailable as exc:
             self._unavailable = f"backend {params.backend!r} is unavailable: {exc}"
             self.get_logger().error(f"{self._unavailable}; every task will fail until the node restarts")

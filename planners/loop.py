@@ -12,7 +12,12 @@ When memory lacks something, a backend plans a *search*: a plan that ends by loo
 opening a container without claiming with ``Done`` to finish the task). Perception fuses what the
 robot sees after every skill, so the runner simply asks again. Searching is the normal way to
 work without memory, not a failure, so search plans are bounded by ``max_search_plans`` and leave
-``max_replans`` to real failures. Every way out ends in a :class:`TaskOutcome` carrying one of
+``max_replans`` to real failures.
+
+A plan that fails to parse or to validate never reaches the robot: it goes back to the backend
+with the validator's objection (its code and short text) for up to ``max_corrections`` corrections
+in a row (SayPlan's verifier loop), counted apart from replans; a plan still invalid after them
+ends the task with PLAN_INVALID. Every way out ends in a :class:`TaskOutcome` carrying one of
 ExecuteTask's error codes; nothing raises, and bad input (empty instruction, unreachable backend,
 output that does not parse) leaves memory untouched.
 """
@@ -37,7 +42,7 @@ from planners.grammar import DONE, SkillCall
 from planners.images import PromptImage
 from planners.interfaces import KnownObject, MemoryAccess, SkillCode, SkillExecutor, by_id
 from planners.prompt import build_prompt
-from planners.validate import is_container, validate_plan
+from planners.validate import IssueCode, is_container, validate_plan
 from scene_graph.outcomes import NOT_THERE, UNUSABLE
 
 log = logging.getLogger(__name__)
@@ -68,7 +73,7 @@ class StepRecord:
 class Feedback:
     step: int
     skill: str
-    status: str  # planning, executing, succeeded, failed, replanning
+    status: str  # planning, executing, succeeded, failed, replanning, correcting
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,7 @@ class TaskOutcome:
     duration_s: float
     trace: tuple[StepRecord, ...]
     searches: int = 0  # search plans run (not counted in replans)
+    corrections: int = 0  # invalid plans sent back to the backend with the validator's objection
 
 
 @dataclass
@@ -92,6 +98,7 @@ class _Episode:
     on_feedback: Optional[Callable[[Feedback], None]]
     replans: int = 0
     searches: int = 0
+    corrections: int = 0
     model_calls: int = 0
     tokens_in: int = 0
     tokens_out: int = 0
@@ -125,10 +132,10 @@ class _Episode:
     def finish(self, code: TaskError, message: str = "") -> TaskOutcome:
         outcome = TaskOutcome(code == TaskError.NONE, code, message, len(self.trace), self.replans,
                               self.model_calls, self.tokens_in, self.tokens_out,
-                              time.perf_counter() - self.start, tuple(self.trace), self.searches)
-        log.info("task %s: %s steps, %d replans, %d searches, %d model calls, %d/%d tokens, %.2f s %s",
-                 code.name, outcome.steps, outcome.replans, outcome.searches, outcome.model_calls,
-                 outcome.tokens_in, outcome.tokens_out, outcome.duration_s, message)
+                              time.perf_counter() - self.start, tuple(self.trace), self.searches, self.corrections)
+        log.info("task %s: %s steps, %d replans, %d searches, %d corrections, %d model calls, %d/%d tokens, %.2f s %s",
+                 code.name, outcome.steps, outcome.replans, outcome.searches, outcome.corrections,
+                 outcome.model_calls, outcome.tokens_in, outcome.tokens_out, outcome.duration_s, message)
         return outcome
 
 
@@ -144,18 +151,20 @@ class TaskRunner:
     none while no image has arrived); their captions go into the prompt as fenced data. ``held`` (the memory id
     of what the hand holds) carries over from one task to the next, as the robot's hand does.
     ``max_search_plans`` bounds the search plans of one task (a whole home's rooms and containers
-    fit in the default); 0 turns searching off.
+    fit in the default); 0 turns searching off. ``max_corrections`` bounds the invalid plans in a
+    row sent back to the backend with the validator's objection.
     """
 
     def __init__(self, backend: PlannerBackend, memory: MemoryAccess, executor: SkillExecutor,
                  max_replans: int = 5, budget_tokens: int = 600, short_term_k: int = 5,
                  camera: Optional[Callable[[Sequence[KnownObject]], Sequence[PromptImage]]] = None,
-                 max_search_plans: int = 40) -> None:
+                 max_search_plans: int = 40, max_corrections: int = 2) -> None:
         self.backend = backend
         self.memory = memory
         self.executor = executor
         self.max_replans = max_replans
         self.max_search_plans = max_search_plans
+        self.max_corrections = max_corrections
         self.budget_tokens = budget_tokens
         self.short_term_k = short_term_k
         self.camera = camera
@@ -180,6 +189,7 @@ class TaskRunner:
     def _loop(self, ep: _Episode, instruction: str, goal_conditions: Sequence[str]) -> TaskOutcome:
         """Plan, check, execute, and plan again after a search or a failure, within the bounds."""
         feedback = ""
+        corrections = 0  # in a row, for the plan being written
         while True:
             self._check_cancel()
             ep.notify("", "planning")
@@ -198,18 +208,24 @@ class TaskRunner:
                 log.exception("the planner backend failed")
                 return ep.finish(TaskError.PLAN_INVALID, f"the planner backend failed: {exc!r}")
             ep.charge(response)
-            problem = response.error or str(validate_plan(response.calls, objects, self.held) or "")
-            code = TaskError.PLAN_INVALID
+            refused = _objection(response, objects, self.held)
+            if refused:
+                if corrections >= self.max_corrections:
+                    return ep.finish(TaskError.PLAN_INVALID, refused)
+                corrections += 1
+                ep.corrections += 1
+                feedback = f"the plan was refused before the robot moved: {refused}; write the whole plan again"
+                ep.notify("", "correcting")
+                continue
+            corrections = 0
+            outcome, problem = self._carry_out(ep, response, by_id(objects))
+            if outcome is not None:
+                return outcome
             if not problem:
-                code = TaskError.EXECUTION_FAILED
-                outcome, problem = self._carry_out(ep, response, by_id(objects))
-                if outcome is not None:
-                    return outcome
-                if not problem:
-                    feedback = _LOOKED
-                    continue
+                feedback = _LOOKED
+                continue
             if ep.replans >= self.max_replans:
-                return ep.finish(code, problem)
+                return ep.finish(TaskError.EXECUTION_FAILED, problem)
             ep.replans += 1
             feedback = problem
             ep.notify("", "replanning")
@@ -326,6 +342,14 @@ class TaskRunner:
             if result.success:
                 return why
         return f"{why}; the search failed: {result.error_message}"
+
+
+def _objection(response: PlanResponse, objects: Sequence[KnownObject], held: str) -> str:
+    """Why the plan may not run, as "CODE: text" ("" when it parses and validates)."""
+    if response.error:
+        return f"{IssueCode.SYNTAX.value}: {response.error}"
+    issue = validate_plan(response.calls, objects, held)
+    return f"{issue.code.value}: {issue}" if issue is not None else ""
 
 
 def _last_went_to(trace: Sequence[StepRecord]) -> str:

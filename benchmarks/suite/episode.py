@@ -24,7 +24,7 @@ from benchmarks.stm import TraceEvent
 from benchmarks.suite.ablations import ABLATIONS, FULL, Ablation, MemoryView
 from benchmarks.suite.env import Env
 from benchmarks.suite.generate import MEMORY_SET
-from planners.backends import PlanRequest, PlanResponse, make_backend
+from planners.backends import BackendConfig, PlanRequest, PlanResponse, make_backend
 from planners.backends.base import PlannerBackend
 from planners.grounding import NotUnderstood
 from planners.instructions import understand
@@ -89,6 +89,9 @@ class TaskRecord:
     derived_hits: int = 0  # derived goals that mean a gold one
     gold_hits: int = 0  # gold goals some derived goal means
     understanding: str = ""  # why the instruction was not understood (a NotUnderstood code), "" if it was
+    model_calls: int = 0  # requests the backend made of a model (0 for the symbolic planner)
+    tokens_out: int = 0  # tokens the model wrote, as the backend counted them (a server's usage)
+    corrections: int = 0  # invalid plans sent back to the model with the validator's objection
 
 
 def derive(task: Task) -> tuple[tuple[str, ...], int, int, str]:
@@ -172,15 +175,19 @@ def _graded(conditions: Sequence[Condition], objects: Sequence[KnownObject], tru
     return retrieved, hits, queries
 
 
+SYMBOLIC = BackendConfig()
 # KARMA's protocol: the planner writes one plan, which runs to its end or its first failure.
 OPEN_LOOP = {"max_replans": 0, "max_search_plans": 0}
 
 
-def run_task(env: Env, task: Task, ablation: Ablation, seed: int, backend: str = "symbolic",
-             open_loop: bool = False, scoring: str = KARMA, planner_input: str = INSTRUCTION) -> TaskRecord:
-    """One task under ``ablation``; ``open_loop``: one plan, no replanning and no search (KARMA's
-    protocol), else the closed loop with its search for what memory lacks; ``scoring``: one of
-    ``SCORINGS`` (see the module's docstring); ``planner_input``: one of ``PLANNER_INPUTS``."""
+def run_task(env: Env, task: Task, ablation: Ablation, seed: int, backend: Optional[PlannerBackend] = None,
+             open_loop: bool = False, scoring: str = KARMA, planner_input: str = INSTRUCTION,
+             max_corrections: int = 2) -> TaskRecord:
+    """One task under ``ablation`` planned by ``backend`` (default: the symbolic planner);
+    ``open_loop``: one plan, no replanning and no search (KARMA's protocol), else the closed loop
+    with its search for what memory lacks; ``scoring``: one of ``SCORINGS`` (see the module's
+    docstring); ``planner_input``: one of ``PLANNER_INPUTS``; ``max_corrections``: invalid plans in
+    a row sent back to the model."""
     if scoring not in SCORINGS:
         raise ValueError(f"unknown scoring {scoring!r}: expected one of {SCORINGS}")
     if planner_input not in PLANNER_INPUTS:
@@ -192,9 +199,9 @@ def run_task(env: Env, task: Task, ablation: Ablation, seed: int, backend: str =
     tracker.update(truth, 0)
     trivial = tracker.done if scoring == KARMA else all(holds(c, truth) for c in conditions)
     view = MemoryView(env.memory, ablation, start, held, env.short_term_ids, env.whole_graph)
-    metered = _Metered(make_backend(backend))
+    metered = _Metered(backend or make_backend("symbolic"))
     counting = _Counting(env.executor, lambda n: tracker.update(env.truth(), n))
-    runner = TaskRunner(metered, view, counting, **(OPEN_LOOP if open_loop else {}))
+    runner = TaskRunner(metered, view, counting, max_corrections=max_corrections, **(OPEN_LOOP if open_loop else {}))
     runner.held = held
     wall = time.perf_counter()
     outcome = runner.run(task.instruction, [c.text for c in conditions] if planner_input == GOALS else [])
@@ -220,30 +227,34 @@ def run_task(env: Env, task: Task, ablation: Ablation, seed: int, backend: str =
                       metered.tokens, view.graph_tokens, wall, outcome.error_message, trivial, scoring, met, failure,
                       code, final_state_success, len(floors | env.floors_visited()), view.whole_graph_tokens,
                       planner_input, tuple(c.text for c in conditions),
-                      *(derive(task) if planner_input == INSTRUCTION else ((), 0, 0, "")))
+                      *(derive(task) if planner_input == INSTRUCTION else ((), 0, 0, "")),
+                      outcome.model_calls, outcome.tokens_out, outcome.corrections)
 
 
 def run_episode(env: Env, tasks: Sequence[Task], seed: int, ablations: Sequence[str],
-                day: DayPlan = DayPlan(), backend: str = "symbolic", open_loop: bool = False,
-                scoring: str = KARMA, planner_input: str = INSTRUCTION
+                day: DayPlan = DayPlan(), backend: BackendConfig = SYMBOLIC, open_loop: bool = False,
+                scoring: str = KARMA, planner_input: str = INSTRUCTION, max_corrections: int = 2
                 ) -> tuple[list[TaskRecord], list[TraceEvent]]:
-    """Every task of one home (Memory tasks first), each scored task once per ablation; ``open_loop``
-    applies to the scored tasks (the day's Memory tasks always run in the closed loop)."""
+    """Every task of one home (Memory tasks first), each scored task once per ablation, planned by
+    one ``backend`` built for the episode (a model loads once; a server's dialect is learnt once);
+    ``open_loop`` applies to the scored tasks (the day's Memory tasks always run in the closed loop)."""
+    planner = backend.make()
     records: list[TaskRecord] = []
     env.tour()
     env.advance(day.after_tour)
     memory = [t for t in tasks if t.task_set == MEMORY_SET and t.conditions]
     for task in memory:
-        records.append(run_task(env, task, ABLATIONS[FULL], seed, backend, scoring=scoring,
-                                planner_input=planner_input))
+        records.append(run_task(env, task, ABLATIONS[FULL], seed, planner, scoring=scoring,
+                                planner_input=planner_input, max_corrections=max_corrections))
         env.advance(day.between_memory_tasks)
     env.advance(day.before_tasks)
     for task in (t for t in tasks if t.task_set != MEMORY_SET and t.conditions):
         for name in ablations:
             if name != FULL:
                 with env.branch() as branch:
-                    records.append(run_task(branch, task, ABLATIONS[name], seed, backend, open_loop, scoring,
-                                            planner_input))
-        records.append(run_task(env, task, ABLATIONS[FULL], seed, backend, open_loop, scoring, planner_input))
+                    records.append(run_task(branch, task, ABLATIONS[name], seed, planner, open_loop, scoring,
+                                            planner_input, max_corrections))
+        records.append(run_task(env, task, ABLATIONS[FULL], seed, planner, open_loop, scoring, planner_input,
+                                max_corrections))
         env.advance(day.between_tasks)
     return records, env.trace or []

@@ -19,7 +19,7 @@ from benchmarks.suite.ablations import BASELINE, FULL
 from benchmarks.suite.episode import INSTRUCTION, TaskRecord
 
 METRICS = ("sr", "sr_final", "mra", "mhr", "re", "rt", "steps", "distance", "planner_calls", "tokens", "graph_tokens",
-           "whole_graph_tokens", "wall_s")
+           "whole_graph_tokens", "wall_s", "model_calls", "tokens_out", "corrections")
 
 
 def mean_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float, float]:

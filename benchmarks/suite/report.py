@@ -37,12 +37,14 @@ def markdown(result: dict) -> str:
     lines = [f"Run {result.get('mode', 'in-process')}, {result.get('protocol', 'closed loop')}, "
              f"{result.get('scoring', 'karma')} scoring, planner input: {result.get('planner_input', 'goals')} "
              "(n counts scored tasks; trivial ones, whose conditions held before the robot acted, are left out). "
-             f"Perception: {result.get('perception', 'oracle')}.", ""]
+             f"Perception: {result.get('perception', 'oracle')}. Planner: {result.get('backend', 'symbolic')}"
+             + (f", model {result['model']}" if result.get("model") else "") + ".", ""]
     for task_set, rows in result["sets"].items():
         lines += [f"### {task_set}", "", "| ablation | n | trivial | " + " | ".join(cols) + " |",
                   "|---|---|---" + "|---" * len(cols) + "|"]
         for name, row in rows.items():
-            digits = {"tokens": 0, "graph_tokens": 0, "whole_graph_tokens": 0, "distance": 1, "steps": 1, "wall_s": 3}
+            digits = {"tokens": 0, "graph_tokens": 0, "whole_graph_tokens": 0, "tokens_out": 0, "distance": 1,
+                      "steps": 1, "wall_s": 3}
             cells = [fmt(row[c], row[f"{c}_ci"], digits.get(c, 2)) for c in cols]
             lines.append(f"| {ABLATIONS[name].title} | {row['n']} | {row.get('trivial', 0)} | "
                          + " | ".join(cells) + " |")

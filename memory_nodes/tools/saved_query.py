@@ -2,7 +2,9 @@
 (`--serve`: one question per line on stdin, answers on stdout), without ROS.
 
 Loading the embedding model takes seconds; a session loads it once, so each further question is
-answered in milliseconds. Every answer says where it came from: the snapshot file read.
+answered in milliseconds. Questions come one at a time, so the model runs on one thread
+(``embeddings.one_question_at_a_time``: on a busy machine torch's default threads made each
+question take seconds). Every answer says where it came from: the snapshot file read.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence, TextIO
 
+from scene_graph.embeddings import one_question_at_a_time
 from scene_graph.records import ScoredObject
 from scene_graph.retrieval import MemoryRetriever
 from scene_graph.store import MemoryStore
@@ -37,6 +40,8 @@ class SavedMemory:
     def __init__(self, folder: Path, name: str, text_index: bool = True) -> None:
         loaded = MemoryStore(folder).load(name)
         self.source = loaded.path
+        if text_index:
+            one_question_at_a_time()
         self.retriever = MemoryRetriever(loaded.graph, NumpyVectorIndex() if text_index else None)
         if text_index and loaded.embeddings is not None:
             self.retriever.restore(*loaded.embeddings)

@@ -14,6 +14,8 @@ import json
 import math
 import re
 import socket
+import threading
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -40,6 +42,7 @@ from memory_nodes.tools import stack  # noqa: E402
 from planners.interfaces import by_id  # noqa: E402
 from sim.home.placement import find_spot  # noqa: E402
 from sim.tasks import holds, parse_goal  # noqa: E402
+from tests.planners.chat_server import RAW, Server, completion  # noqa: E402
 
 pytestmark = pytest.mark.ros
 SEED = 3  # a living room and a bathroom: a newspaper on the coffee table, a vase on a shelf, a television
@@ -344,3 +347,56 @@ def test_every_parameter_in_the_yaml_is_declared_and_described(nodes) -> None:
     assert [p for p in params if not planner.has_parameter(p)] == []
     for name in params:
         assert planner.describe_parameter(name).description, f"planner.{name} has no description"
+
+
+@pytest.mark.parametrize("instruction, words", [
+    ("the television, please", "cannot tell what to do"),  # no verb
+    ("put the flurble on the sofa", "no known object"),
+    ("turn on the television and " * 4000, "request_too_large: instruction has 108000 characters"),  # 100 kB
+])
+def test_a_bad_instruction_gets_a_clear_error_and_nothing_moves(nodes, user, instruction, words) -> None:
+    with another_planner(nodes, "planner_patient", service_timeout_s=TIMEOUT) as action:
+        result, _ = user.task(instruction, action=action)
+    assert result.error_code == Error.INVALID_INSTRUCTION and words in result.error_message
+    assert result.steps == 0 and len(result.error_message) <= 2100
+
+
+def _television_plan(body: dict) -> str:
+    """A plan to turn on the television the prompt shows, as JSON (what a model would write)."""
+    user_text = body["messages"][1]["content"]
+    found = re.search(r"name: (obj_\d+), type: Television", user_text)
+    assert found is not None, "the prompt does not show the television"
+    steps = [{"skill": s, "argument": found.group(1)} for s in ("GoToObject", "ToggleObjectOn")]
+    return json.dumps({"steps": steps, "done": True})
+
+
+@pytest.mark.parametrize("bad, reason", [
+    ((RAW, b"garbage, not HTTP\r\n"), "3 attempts"),
+    ((RAW, b""), "3 attempts"),  # closes the connection without a word
+    ((200, b"<html>busy</html>"), "not JSON"),
+    ((200, {"choices": [{"message": {"content": "Sure! I will gladly turn it on."}}]}), "SYNTAX"),
+    ("sleep", "timed out"),
+])
+def test_a_server_that_misbehaves_gets_a_clear_error_and_the_node_plans_once_it_recovers(
+        nodes, user, bad, reason) -> None:
+    healthy = threading.Event()
+
+    def reply(body: dict) -> tuple[int, object]:
+        if healthy.is_set():
+            return 200, completion(_television_plan(body))
+        if bad == "sleep":
+            time.sleep(2.0)
+            return 200, completion("GoToObject(nowhere)")
+        return bad
+
+    with Server(reply) as server, another_planner(nodes, "planner_server", backend="openai", base_url=server.url,
+                                                  timeout_s=0.5, max_corrections=1,
+                                                  service_timeout_s=TIMEOUT) as action:
+        result, _ = user.task("turn on the television", action=action)
+        code = Error.PLAN_INVALID if reason == "SYNTAX" else Error.BACKEND_UNAVAILABLE
+        assert result.error_code == code and reason in result.error_message and result.steps == 0
+        healthy.set()
+        result, _ = user.task("turn on the television", action=action)
+    assert result.success, result.error_message
+    assert result.model_calls >= 1 and result.tokens_in == 321 * result.model_calls
+    assert truth(nodes, "TOGGLEON(Television)")

@@ -100,26 +100,39 @@ def test_a_backend_that_crashes_fails_the_task_and_the_runner_serves_the_next() 
     assert task.run("go to the apple").success
 
 
-def test_output_that_does_not_parse_is_asked_again_then_refused() -> None:
+def test_output_that_does_not_parse_is_sent_back_for_corrections_then_refused() -> None:
     backend = Scripted("Sure! First I will walk to the fridge.")
-    task, memory, robot = runner(backend, max_replans=2)
+    task, memory, robot = runner(backend, max_replans=5, max_corrections=2)
     outcome = task.run("put the apple in the fridge")
-    assert outcome.error_code == TaskError.PLAN_INVALID and "does not parse" in outcome.error_message
+    assert outcome.error_code == TaskError.PLAN_INVALID
+    assert "SYNTAX: model output does not parse" in outcome.error_message
     assert "line 1 'Sure! First" in outcome.error_message
-    assert outcome.replans == 2 and outcome.model_calls == 3 and outcome.tokens_in == 300 and outcome.tokens_out == 30
-    assert "does not parse" in backend.requests[1].prompt.user  # the model is told why
+    assert (outcome.corrections, outcome.replans, outcome.model_calls) == (2, 0, 3)
+    assert (outcome.tokens_in, outcome.tokens_out) == (300, 30)
+    assert "SYNTAX" in backend.requests[1].prompt.user and "does not parse" in backend.requests[1].prompt.user
     assert not robot.done and not memory.calls
 
 
-def test_an_implausible_plan_is_refused_before_the_robot_moves() -> None:
+def test_an_implausible_plan_goes_back_with_the_validators_code_and_is_corrected() -> None:
     backend = Scripted("PickupObject(obj_0003)", "GoToObject(obj_0003)\nPickupObject(obj_0003)")
     task, memory, robot = runner(backend)
     outcome = task.run("bring me the apple")
-    assert outcome.success and outcome.replans == 1 and "not within reach" in backend.requests[1].prompt.user
-    task2, memory2, robot2 = runner(Scripted("PickupObject(obj_0003)"), max_replans=0)
+    assert outcome.success and (outcome.corrections, outcome.replans) == (1, 0)
+    told = backend.requests[1].prompt.user
+    assert "OUT_OF_REACH: step 1 PickupObject(obj_0003)" in told and "not within reach" in told
+    task2, memory2, robot2 = runner(Scripted("PickupObject(obj_0003)"), max_corrections=0)
     outcome2 = task2.run("bring me the apple")
     assert outcome2.error_code == TaskError.PLAN_INVALID and "GoToObject first" in outcome2.error_message
+    assert outcome2.corrections == 0 and outcome2.model_calls == 1
     assert not robot2.done and not memory2.calls
+
+
+def test_corrections_are_bounded_per_plan_not_per_task() -> None:
+    """Each plan gets its own corrections: one after a search is not charged for one before it."""
+    bad, search, good = "PickupObject(obj_0003)", "Explore()", "GoToObject(obj_0003)\nPickupObject(obj_0003)\nDone"
+    backend = Scripted(bad, search, bad, good)
+    outcome = runner(backend, max_corrections=1)[0].run("bring me the apple")
+    assert outcome.success and (outcome.corrections, outcome.searches, outcome.model_calls) == (2, 1, 4)
 
 
 def test_memory_wrong_about_an_object_is_corrected_then_replanned() -> None:

@@ -3,10 +3,8 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable, Iterator
+from dataclasses import replace
 
 import pytest
 from planner_homes import KITCHEN, FakeMemory, FakeRobot
@@ -15,61 +13,9 @@ from planners.backends import BackendUnavailable, PlanRequest, make_backend
 from planners.grammar import SkillCall
 from planners.loop import TaskError, TaskRunner
 from planners.prompt import build_prompt
+from tests.planners.chat_server import RAW, completion
 
 PLAN = "```\nGoToObject(obj_0006)\nToggleObjectOn(obj_0006)\nDone\n```"
-
-
-def completion(content: str) -> dict:
-    return {"choices": [{"message": {"role": "assistant", "content": content}}],
-            "usage": {"prompt_tokens": 321, "completion_tokens": 12}}
-
-
-class Server:
-    """A chat completions server whose answer is ``reply(request body) -> (status, body)``."""
-
-    def __init__(self, reply: Callable[[dict], tuple[int, object]]) -> None:
-        self.reply, self.bodies = reply, []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                server.bodies.append((self.path, dict(self.headers), body))
-                status, answer = server.reply(body)
-                data = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up (its timeout)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-@pytest.fixture
-def serve() -> Iterator[Callable[[Callable[[dict], tuple[int, object]]], Server]]:
-    servers: list[Server] = []
-
-    def start(reply: Callable[[dict], tuple[int, object]]) -> Server:
-        servers.append(Server(reply))
-        return servers[-1]
-
-    yield start
-    for server in servers:
-        server.close()
 
 
 def request(images: tuple[bytes, ...] = ()) -> PlanRequest:
@@ -106,9 +52,9 @@ def test_unparsable_output_is_reported_not_executed(serve) -> None:
     assert response.calls == () and "does not parse" in response.error and response.tokens_in == 321
     robot = FakeRobot()
     outcome = TaskRunner(make_backend("openai", base_url=server.url), FakeMemory(list(KITCHEN)), robot,
-                         max_replans=1).run("turn on the lamp")
+                         max_corrections=1).run("turn on the lamp")
     assert outcome.error_code == TaskError.PLAN_INVALID and "does not parse" in outcome.error_message
-    assert outcome.model_calls == 2 and not robot.done
+    assert (outcome.model_calls, outcome.corrections) == (2, 1) and not robot.done
 
 
 def test_a_server_that_times_out_is_retried_then_unavailable(serve) -> None:
@@ -148,3 +94,103 @@ def test_nobody_listening_is_unavailable_quickly() -> None:
 def test_an_unknown_backend_name_is_refused() -> None:
     with pytest.raises(ValueError, match="symbolic, transformers, openai"):
         make_backend("gpt-17")
+
+
+JSON_PLAN = {"steps": [{"skill": "GoToObject", "argument": "obj_0006"},
+                       {"skill": "ToggleObjectOn", "argument": "obj_0006"}], "done": True}
+LAMP_PLAN = (SkillCall("GoToObject", "obj_0006"), SkillCall("ToggleObjectOn", "obj_0006"))
+
+
+def test_the_plan_is_asked_for_under_a_json_schema_of_known_skills_and_shown_objects(serve) -> None:
+    server = serve(lambda body: (200, completion(json.dumps(JSON_PLAN))))
+    req = replace(request(), shown=("obj_0006", "obj_0003"))
+    response = make_backend("openai", base_url=server.url).plan(req)
+    assert response.calls == LAMP_PLAN and response.text.endswith("Done") and response.error == ""
+    form = server.bodies[0][2]["response_format"]
+    assert form["type"] == "json_schema" and form["json_schema"]["strict"] is True
+    step = form["json_schema"]["schema"]["properties"]["steps"]["items"]["properties"]
+    assert "ToggleObjectOn" in step["skill"]["enum"] and "Teleport" not in step["skill"]["enum"]
+    assert {"obj_0006", "obj_0003", "", "room_0"} <= set(step["argument"]["enum"])
+    assert "obj_0001" not in step["argument"]["enum"]  # memory the prompt does not show is not offered
+    assert "JSON" in server.bodies[0][2]["messages"][0]["content"]
+
+
+def test_a_search_plan_in_json_does_not_claim_the_task_done(serve) -> None:
+    server = serve(lambda body: (200, completion(json.dumps({"steps": [{"skill": "Explore", "argument": ""}],
+                                                             "done": False}))))
+    response = make_backend("openai", base_url=server.url).plan(request())
+    assert response.calls == (SkillCall("Explore"),) and not response.text.endswith("Done")
+
+
+def llama_cpp_python_dialect(body: dict) -> tuple[int, object]:
+    """Like llama-cpp-python's server: response_format only as json_object with a schema, and its
+    validation errors answered as HTTP 500."""
+    form = body.get("response_format", {}).get("type")
+    if form not in (None, "json_object"):
+        return 500, {"error": {"message": "1 validation error: {'type': 'literal_error', 'loc': ('body', "
+                               "'response_format', 'type'), 'msg': \"Input should be 'text' or 'json_object'\"}",
+                               "type": "internal_server_error"}}
+    return 200, completion(json.dumps(JSON_PLAN))
+
+
+def test_auto_steps_down_to_the_dialect_the_server_speaks_once(serve) -> None:
+    server = serve(llama_cpp_python_dialect)
+    backend = make_backend("openai", base_url=server.url)
+    assert backend.plan(request()).calls == LAMP_PLAN
+    assert backend.plan(request()).calls == LAMP_PLAN
+    forms = [b["response_format"]["type"] for _, _, b in server.bodies]
+    assert forms == ["json_schema", "json_object", "json_object"] and backend.structured == "json_object"
+    assert "properties" in server.bodies[1][2]["response_format"]["schema"]
+
+
+def test_a_server_without_structured_output_gets_plain_text(serve) -> None:
+    server = serve(lambda body: (400, {"error": "unsupported"}) if "response_format" in body
+                   else (200, completion(PLAN)))
+    backend = make_backend("openai", base_url=server.url, backoff_s=0.01)
+    assert backend.plan(request()).calls == LAMP_PLAN and backend.structured == "off"
+    assert len(server.bodies) == 3 and "JSON" not in server.bodies[2][2]["messages"][0]["content"]
+    ignoring = serve(lambda body: (200, completion(PLAN)))  # takes response_format, answers text anyway
+    assert make_backend("openai", base_url=ignoring.url).plan(request()).calls == LAMP_PLAN
+
+
+def test_structured_output_can_be_pinned_or_turned_off(serve) -> None:
+    server = serve(llama_cpp_python_dialect)
+    with pytest.raises(BackendUnavailable, match="refused the request: HTTP 500.*response_format"):
+        make_backend("openai", base_url=server.url, structured="json_schema").plan(request())
+    make_backend("openai", base_url=server.url, structured="off").plan(request())
+    assert "response_format" not in server.bodies[-1][2]
+    with pytest.raises(ValueError, match="structured must be one of"):
+        make_backend("openai", base_url=server.url, structured="grammar")
+
+
+@pytest.mark.parametrize("content", ['{"steps": [{"skill": 3}], "done": true}', '{"steps": "GoToObject"}',
+                                     '{"steps": [{"skill": "Teleport", "argument": "moon"}], "done": true}'])
+def test_json_of_the_wrong_shape_is_reported_as_a_plan_that_does_not_parse(serve, content) -> None:
+    server = serve(lambda body: (200, completion(content)))
+    response = make_backend("openai", base_url=server.url).plan(request())
+    assert response.calls == () and "does not parse" in response.error
+
+
+@pytest.mark.parametrize("answer, why", [
+    ((RAW, b"SSH-2.0-OpenSSH_9.2\r\n"), "not HTTP"),
+    ((RAW, b""), "closes the connection"),
+    ((RAW, b"HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n{\"choices\": ["), "closes mid-answer"),
+    ((200, b"\xff\xfe\x00garbage"), "bytes that are not text"),
+])
+def test_a_server_speaking_garbage_is_unavailable_with_the_reason(serve, answer, why) -> None:
+    server = serve(lambda body: answer)
+    backend = make_backend("openai", base_url=server.url, retries=1, backoff_s=0.01)
+    with pytest.raises(BackendUnavailable, match="attempts|not JSON") as caught:
+        backend.plan(request())
+    assert server.url in str(caught.value), why
+    outcome = TaskRunner(backend, FakeMemory(list(KITCHEN)), FakeRobot()).run("turn on the lamp")
+    assert outcome.error_code == TaskError.BACKEND_UNAVAILABLE and outcome.error_message
+
+
+def test_an_answer_too_large_is_refused_and_usage_garbage_is_counted_here(serve) -> None:
+    huge = serve(lambda body: (200, completion("x" * 2000)))
+    with pytest.raises(BackendUnavailable, match="more than 1000 bytes"):
+        make_backend("openai", base_url=huge.url, max_answer_bytes=1000).plan(request())
+    odd = serve(lambda body: (200, {**completion(PLAN), "usage": {"prompt_tokens": "many", "completion_tokens": -3}}))
+    response = make_backend("openai", base_url=odd.url).plan(request())
+    assert response.calls == LAMP_PLAN and response.tokens_in > 50 and response.tokens_out > 5

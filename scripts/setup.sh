@@ -110,10 +110,16 @@ else
   started=$(date +%s)
   LLAMA_REQS=(-r requirements/llm-server.txt)
   [ -f "$ROOT/$CONSTRAINTS" ] && [ -z "$ROS_SETUP" ] && LLAMA_REQS+=(-c "$CONSTRAINTS")
-  (cd "$ROOT" && CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
+  # The system's cmake first: a venv's pip-installed cmake shim fails inside pip's isolated build.
+  if (cd "$ROOT" && PATH="/usr/bin:$PATH" CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
     CMAKE_ARGS="-DLLAVA_BUILD=OFF -DGGML_NATIVE=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF" \
-    "${PIP[@]}" "torch==2.13.0" --no-binary llama-cpp-python "${LLAMA_REQS[@]}" 2>&1 | grep -v "^WARNING: Location 'file:")
-  echo "llama-cpp-python installed in $(( $(date +%s) - started )) s"
+    "${PIP[@]}" "torch==2.13.0" --no-binary llama-cpp-python "${LLAMA_REQS[@]}" 2>&1 | grep -v "^WARNING: Location 'file:"); then
+    echo "llama-cpp-python installed in $(( $(date +%s) - started )) s"
+  else
+    # Optional: only the test that plans through a real model server needs it, and skips without it.
+    echo "WARNING: llama-cpp-python did not build (see above); the llama.cpp server test will be skipped." \
+      "Remove $VENV/.llm-server-stamp and run setup again to retry."
+  fi
   echo "$want_llama" > "$VENV/.llm-server-stamp"
 fi
 

@@ -200,7 +200,9 @@ def run_task(env: Env, task: Task, ablation: Ablation, seed: int, backend: Optio
     trivial = tracker.done if scoring == KARMA else all(holds(c, truth) for c in conditions)
     view = MemoryView(env.memory, ablation, start, held, env.short_term_ids, env.whole_graph)
     metered = _Metered(backend or make_backend("symbolic"))
-    counting = _Counting(env.executor, lambda n: tracker.update(env.truth(), n))
+    # Final-state scoring reads the truth once at the end; only KARMA's needs it after every skill.
+    counting = _Counting(env.executor, (lambda n: tracker.update(env.truth(), n)) if scoring == KARMA
+                         else (lambda n: None))
     runner = TaskRunner(metered, view, counting, max_corrections=max_corrections, **(OPEN_LOOP if open_loop else {}))
     runner.held = held
     wall = time.perf_counter()

@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 import pytest
 from planner_homes import KITCHEN, FakeMemory, FakeRobot
-from test_openai import completion, serve  # noqa: F401 (the server fixture)
+
+from tests.planners.chat_server import completion
 
 pytest.importorskip("transformers")
 from benchmarks.tiny_models import build_idefics3, build_llava  # noqa: E402
@@ -124,7 +125,7 @@ def test_the_tiny_vlm_drives_the_loop_with_camera_images(vlm: Path) -> None:
     assert outcome.model_calls >= 1 and robot.done and shown and shown[0] > 0
 
 
-def test_the_server_gets_the_camera_image_and_fenced_captions(serve) -> None:  # noqa: F811
+def test_the_server_gets_the_camera_image_and_fenced_captions(serve) -> None:
     from PIL import Image
 
     view = picture(6, (24, 32))
@@ -141,7 +142,7 @@ def test_the_server_gets_the_camera_image_and_fenced_captions(serve) -> None:  #
     assert INJECTION not in messages[0]["content"] and "any writing they show" in messages[0]["content"]
 
 
-def test_the_server_answers_a_question_about_an_image(serve) -> None:  # noqa: F811
+def test_the_server_answers_a_question_about_an_image(serve) -> None:
     server = serve(lambda body: (200, completion("open: yes\nsliced: no")))
     question = Question(Prompt("sys", "user"), (b"\x89PNG crop",), (("open", ("yes", "no")),))
     answer = make_backend("openai", base_url=server.url).answer(question)

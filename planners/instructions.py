@@ -39,8 +39,8 @@ from planners.lexicon import (
 from scene_graph.embeddings import TextEmbedder
 from scene_graph.goals import STATE_WORDS, Condition, format_condition, parse_goal
 from scene_graph.ontology import OBJECT_TYPES, matching_types, phrase_types
+from scene_graph.usual_places import HOME_OF
 from scene_graph.vocabulary import NOT_OBJECTS
-from sim.home.stock import HOME_OF
 
 HOLD = "HOLD"
 MAX_CHARS = 2000  # longer is no household instruction; refused before any work

@@ -88,8 +88,8 @@ class _FrontEnd(_Witness):
 
     def __init__(self, seed: int) -> None:
         super().__init__(preset("oracle"), seed)
-        # perfect boxes from the size at which the realistic model detects every instance
-        self.detector = SimulatorBoxes(min_pixels=int(preset("realistic").small_area_px))
+        # perfect boxes for every instance the grading counts as visible
+        self.detector = SimulatorBoxes(min_pixels=VISIBLE_PIXELS)
         self.segmenter = Segmenter(self.detector, DepthMasker())
 
     def perceive(self, frame: RGBDFrame) -> RGBDFrame:

@@ -2,10 +2,13 @@
 
 Inside the box, neighbouring pixels belong together when their depths differ by less than a
 fraction of their distance; at a jump the farther pixel is cut, so the object in front keeps its
-outline. Of the connected segments, the object is the one at the middle of the box
-(:func:`scene_graph.image_segments.central_segment`). The floor or table top around the object's
-foot is continuous in depth with it and stays in the mask; fusion cuts it, as it knows which way
-is up (``FusionConfig.support_layer``).
+outline. The floor, a wall or a table top is continuous in depth with what stands on or before it
+and would join it, so first the frame's large planes are found (:func:`structure_planes`) and, in
+each box, the pixels of a plane that lies mostly outside the box are cut: the surface runs on past
+the object, a face of the object does not. Of the connected segments left, the object is the one
+at the middle of the box (:func:`scene_graph.image_segments.central_segment`). What remains of the
+surface at the object's foot (within the plane's thickness) fusion cuts, as it knows which way is
+up (``FusionConfig.support_layer``).
 """
 from __future__ import annotations
 
@@ -16,6 +19,8 @@ from scipy import ndimage
 
 from perception.records import Detection
 from scene_graph.image_segments import central_segment
+
+FLUSH_SHARE = 0.1  # below this share of the box's pixels off the surrounding planes, the thing is flush with one
 
 
 def box_pixels(box: tuple[float, float, float, float], shape: tuple[int, int]) -> tuple[int, int, int, int]:
@@ -53,7 +58,11 @@ def depth_mask(depth: np.ndarray, box: tuple[float, float, float, float], relati
             keep[:, :-1] &= ~far_first
             keep[:, 1:] &= ~far_second
     if planes is not None:
-        keep &= ~_beyond_box(planes, (x0, y0, x1, y1))
+        off_structure = keep & ~_beyond_box(planes, (x0, y0, x1, y1))
+        # A flat thing (a fork, a card on a table) lies within the surface's plane: the cut would leave
+        # nothing of it, and the box's depth segment around it is the better mask.
+        if np.count_nonzero(off_structure) >= max(min_pixels, FLUSH_SHARE * np.count_nonzero(keep)):
+            keep = off_structure
     segments, count = ndimage.label(keep)
     best = central_segment(segments, count)
     if best == 0 or np.count_nonzero(segments == best) < min_pixels:

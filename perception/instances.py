@@ -17,31 +17,39 @@ def memory_label(word: str) -> str:
 
 def compose_instances(detections: Sequence[Detection], masks: Sequence[np.ndarray], shape: tuple[int, int],
                       depth: Optional[np.ndarray] = None) -> InstanceImage:
-    """Paint each detection's mask with ids 1..n. Where masks overlap, the nearer object wins (the
-    smaller one when there is no depth): it occludes the other, as a cup on a table does."""
+    """Give each detection's mask the id i + 1. A pixel two masks claim goes to the one whose depth
+    (its mask's median) the pixel's depth is nearest, relative to it: a watch lying on a table takes
+    its own pixels, though the table as a whole is nearer the camera, and a cup in front of a shelf
+    takes the pixels where it hides the shelf. Without depth there, the smaller mask wins."""
     if len(masks) != len(detections):
         raise ValueError(f"{len(detections)} detections but {len(masks)} masks")
+    for i, mask in enumerate(masks):
+        if mask.shape != shape:
+            raise ValueError(f"mask {i} is {mask.shape[1]}x{mask.shape[0]}, the image {shape[1]}x{shape[0]}")
     ids = np.zeros(shape, dtype=np.int32)
+    best = np.full(shape, np.inf)
+    valid = None
+    if depth is not None:
+        with np.errstate(invalid="ignore"):
+            valid = np.isfinite(depth) & (depth > 0)
+    total = float(shape[0] * shape[1])
+    for i, mask in enumerate(masks):
+        if not mask.any():
+            continue
+        area = float(np.count_nonzero(mask)) / total  # in (0, 1]: breaks ties, and decides without depth
+        cost = np.full(shape, 1.0 + area)
+        if depth is not None and valid is not None:
+            values = depth[mask & valid]
+            if values.size:
+                median = float(np.median(values))
+                with np.errstate(invalid="ignore"):
+                    cost = np.where(valid, np.abs(depth - median) / median + 1e-3 * area, cost)
+        wins = mask & (cost < best)
+        ids[wins] = i + 1
+        best[wins] = cost[wins]
     labels: dict[int, str] = {}
     scores: dict[int, float] = {}
     external: dict[int, str] = {}
-
-    def order_key(i: int) -> float:
-        mask = masks[i]
-        if depth is not None and mask.any():
-            values = depth[mask]
-            values = values[np.isfinite(values) & (values > 0)]
-            if values.size:
-                return -float(np.median(values))  # far first, near painted last
-        return -float(mask.sum())  # large first, small painted last
-
-    for i in sorted(range(len(detections)), key=order_key):
-        mask = masks[i]
-        if mask.shape != shape:
-            raise ValueError(f"mask {i} is {mask.shape[1]}x{mask.shape[0]}, the image {shape[1]}x{shape[0]}")
-        if not mask.any():
-            continue
-        ids[mask] = i + 1
     for i, detection in enumerate(detections):
         if np.any(ids == i + 1):
             labels[i + 1] = memory_label(detection.label)

@@ -67,7 +67,7 @@ def test_tracker_keeps_ids_while_it_can_and_reissues_them_after_a_loss():
     assert back[0].track_id not in (first[0].track_id, moved[1].track_id)
 
 
-def test_compose_paints_the_nearer_object_over_the_farther_and_speaks_memorys_words():
+def test_compose_gives_contested_pixels_to_the_mask_of_their_depth_and_speaks_memorys_words():
     depth = _scene()
     table = np.zeros(depth.shape, bool)
     table[40:120, 40:140] = True  # a sloppy table mask that covers the mug
@@ -78,6 +78,13 @@ def test_compose_paints_the_nearer_object_over_the_farther_and_speaks_memorys_wo
                               depth)
     assert (image.ids[40:60, 90:110] == 1).all() and (image.ids[100, 50] == 2)
     assert image.labels == {1: "Mug", 2: "DiningTable"} and image.external_ids == {1: "t1", 2: "t2"}
+    watch = np.zeros(depth.shape, bool)
+    watch[105:112, 60:80] = True  # lying on the table top, at the table's own depth there
+    depth[60:100, 40:140] = 1.2  # the table's near part: its median depth is nearer than the watch
+    depth[105:112, 60:80] = 1.49
+    image = compose_instances([Detection((40, 40, 140, 120), "dining table", 0.7), Detection((60, 105, 80, 112),
+                              "watch", 0.6)], [table, watch], depth.shape, depth)
+    assert (image.ids[105:112, 60:80] == 2).all() and image.ids[70, 50] == 1
     assert memory_label("spaceship") == "spaceship"  # open vocabulary: unknown words stay as they came
 
 

@@ -278,19 +278,16 @@ class MemoryRetriever:
         depth = max(k, min(len(self._documents), 10 * k))
         dense = {i: s for i, s in self.index.query(query, depth, where=where) if among is None or i in among}
         if self._lexical is None:
-            ranked = sorted(dense.items(), key=lambda p: (-p[1], p[0]))
+            ranked = sorted(dense.items(), key=lambda p: (-p[1], p[0]))[: max(k, 0)]
         else:
-            # Only as many word matches as embedding hits: one ranked below ``depth`` others on
-            # words alone and absent from the embedding hits cannot reach the top k (k <= depth);
-            # all of them when a filter or the held bonus may lift one.
-            held = {i for i in self._held_by_named(query) if (among is None or i in among)
-                    and (where is None or _matches(self._documents.get(i), where))}
-            top = depth if among is None and where is None and not held else 0
-            lexical = {i: s for i, s in self._lexical.scores(query, top=top).items()
-                       if (among is None or i in among) and (where is None or _matches(self._documents.get(i), where))}
-            ranked = _fuse(dense, lexical, held)
+            def keep(object_id: str) -> bool:
+                return (among is None or object_id in among) and (
+                    where is None or _matches(self._documents.get(object_id), where))
+
+            held = {i for i in self._held_by_named(query) if keep(i)}
+            ranked = _fuse(self._lexical, query, dense, held, k, keep if among is not None or where else None)
         return [ScoredObject(node, score) for node, score in
-                ((self._graph.get_object(i), s) for i, s in ranked[: max(k, 0)]) if node is not None]
+                ((self._graph.get_object(i), s) for i, s in ranked) if node is not None]
 
     def _held_by_named(self, query: str) -> set[str]:
         """Objects in or on a thing of a type the query names after "in", "on", "inside" ("what is
@@ -386,26 +383,64 @@ def _matches(document: Optional[tuple[str, dict[str, str]]], where: Metadata) ->
     return document is not None and all(document[1].get(key) == value for key, value in where.items())
 
 
-def _scaled(scores: Mapping[str, float]) -> dict[str, float]:
-    """Scores mapped onto [0, 1] by their range over the candidates (all 1 when they are equal)."""
-    if not scores:
-        return {}
-    low, high = min(scores.values()), max(scores.values())
-    span = high - low
-    return {i: (s - low) / span if span > 0 else 1.0 for i, s in scores.items()}
+def _fuse(lexical: LexicalIndex, query: str, dense: Mapping[str, float], held: AbstractSet[str], k: int,
+          keep: Optional[Callable[[str], bool]]) -> list[tuple[str, float]]:
+    """The ``k`` best of the hybrid ranking, exactly, over every document at once (numpy over the
+    word index's rows): the embedding score scaled to [0, 1] over the embedding hits, an object
+    they missed given the lowest one retrieved (it ranked below every hit); the BM25 score divided
+    by the best word match among the objects ``keep`` allows; a weighted sum of the two, plus
+    :data:`HELD_BONUS` for objects held by a thing the query names; the sum scaled back into
+    [0, 1]. Candidates are the embedding hits, the word matches and the held objects; ``keep``
+    (None: all) is asked only of the best of them until ``k`` pass. Ties go to the smaller id."""
+    words_ = lexical.row_scores(query)
+    matched = words_ > 0
+    top = _best_allowed(lexical, np.flatnonzero(matched), words_, keep)
+    if top > 0:
+        words_ /= top
+    low = min(dense.values()) if dense else 0.0
+    span = (max(dense.values()) - low) if dense else 0.0
+    cosine = np.full(len(words_), 0.0 if span > 0 else 1.0)
+    candidate = matched.copy()
+    if span > 0:
+        rows, found = lexical.rows_with(dense)
+        cosine[rows] = [(dense[i] - low) / span for i in found]
+    candidate[lexical.rows(dense)] = True
+    bonus = np.zeros(len(words_))
+    if held:
+        rows = lexical.rows(held)
+        bonus[rows] = HELD_BONUS
+        candidate[rows] = True
+    fused = (EMBEDDING_WEIGHT * cosine + (1.0 - EMBEDDING_WEIGHT) * words_ + bonus) / (
+        1.0 + (HELD_BONUS if held else 0.0))
+    rows = np.flatnonzero(candidate)
+    return _top(lexical.row_ids, rows, fused[rows], k, keep)
 
 
-def _fuse(dense: Mapping[str, float], lexical: Mapping[str, float], held: AbstractSet[str] = frozenset()
-          ) -> list[tuple[str, float]]:
-    """Hybrid ranking: each score scaled to [0, 1] over the candidates, then a weighted sum, plus
-    :data:`HELD_BONUS` for objects held by a thing the query names; the result scaled back into
-    [0, 1]. An object only the words found is given the lowest embedding score retrieved (it
-    ranked below every retrieved one); one only the embedding found scores 0 for words."""
-    floor = min(dense.values()) if dense else 0.0
-    cosine = _scaled({i: dense.get(i, floor) for i in set(dense) | set(lexical) | held})
-    top = max(lexical.values()) if lexical else 0.0
-    words_ = {i: s / top for i, s in lexical.items()} if top > 0 else {}
-    fused = {i: (EMBEDDING_WEIGHT * c + (1.0 - EMBEDDING_WEIGHT) * words_.get(i, 0.0)
-                 + (HELD_BONUS if i in held else 0.0)) / (1.0 + (HELD_BONUS if held else 0.0))
-             for i, c in cosine.items()}
-    return sorted(fused.items(), key=lambda p: (-p[1], p[0]))
+def _best_allowed(lexical: LexicalIndex, rows: np.ndarray, scores: np.ndarray,
+                  keep: Optional[Callable[[str], bool]]) -> float:
+    """The highest of ``scores[rows]`` whose object ``keep`` allows (0 when none does)."""
+    best = _top(lexical.row_ids, rows, scores[rows], 1, keep)
+    return best[0][1] if best else 0.0
+
+
+def _top(ids: Sequence[Optional[str]], rows: np.ndarray, scores: np.ndarray, k: int,
+         keep: Optional[Callable[[str], bool]]) -> list[tuple[str, float]]:
+    """The ``k`` best (id, score) of ``rows`` by score, then id, among those ``keep`` allows.
+
+    Only the best few are sorted in Python: everything scoring at least the ``m``-th best (ties at
+    the cut included), ``m`` growing fourfold while too few of them pass ``keep``; what lies below
+    the cut scores less than all of them, so the answer is the exact one."""
+    m = k
+    while k > 0 and len(rows):
+        if m < len(rows):
+            cut = np.partition(scores, len(rows) - m)[len(rows) - m]
+            chosen = np.flatnonzero(scores >= cut)
+        else:
+            chosen = np.arange(len(rows))
+        best = sorted(((ids[r] or "", s) for r, s in zip(rows[chosen].tolist(), scores[chosen].tolist())),
+                      key=lambda p: (-p[1], p[0]))
+        found = [p for p in best if keep is None or keep(p[0])][:k]
+        if len(found) == k or len(chosen) == len(rows):
+            return found
+        m *= 4
+    return []

@@ -103,11 +103,10 @@ class LexicalIndex:
             if self._documents.get(object_id) == text:
                 continue
             self._documents[object_id] = text
-            row = self._row_of.get(object_id)
-            if row is None:
-                row = self._new_row(object_id)
-            else:
-                self._unpost(row)
+            known = self._row_of.get(object_id)
+            if known is not None:
+                self._unpost(known)
+            row = known if known is not None else self._new_row(object_id)
             terms = Counter(words(text, self._stop) or ["_"])
             self._terms[row] = terms
             length = sum(terms.values())

@@ -52,6 +52,7 @@ from memory_nodes.node_support import (
     declare_request_limits,
     diagnostics,
     parameter,
+    set_torch_threads,
     spin_nodes,
 )
 from planners.backends import BackendUnavailable
@@ -70,6 +71,7 @@ POSE_SOURCES = ("odometry", "pose", "tf")
 _STREAMS = ("color", "depth", "info", "instances")
 _LATENCY_WINDOW = 300
 _MAX_WAITING = 5  # matched frames held for their pose
+MARKER_SHARE = 0.25  # most of the maintenance thread's time that drawing markers may take
 
 
 def default_memory_dir() -> Path:
@@ -126,8 +128,11 @@ class LongTermParams:
                                 "(persistent, in memory_dir, or a server with chroma_host) or none")
     chroma_host: str = parameter("", "Chroma server host (empty: a local persistent store)")
     chroma_port: int = parameter(8000, "Chroma server port", integer_range=(1, 65535))
-    marker_rate_hz: float = parameter(2.0, "Marker publishing rate when memory changed (0: off)",
-                                      float_range=(0.0, 30.0))
+    marker_rate_hz: float = parameter(2.0, "Marker publishing rate when memory changed and someone subscribes "
+                                      "(0: off)", float_range=(0.0, 30.0))
+    torch_threads: int = parameter(1, "CPU threads of torch's models in this process (0: torch's default): the "
+                                   "text model embeds one short question at a time, which a second thread does "
+                                   "not speed up and a busy CPU slows down several times", integer_range=(0, 256))
     state_backend: str = parameter("none", "Object states from a vision-language model: none | openai (any "
                                    "OpenAI-compatible server with image input) | transformers (local VLM folder)")
     state_model_path: str = parameter("", "state_backend transformers: folder of the VLM (LLaVA-, Idefics3/SmolVLM-"
@@ -188,6 +193,7 @@ class LongTermMemoryNode(Node):
             raise ConfigurationError(f"camera_offset: {exc}") from exc
         options = {"host": params.chroma_host, "port": params.chroma_port} if params.chroma_host else {
             "path": config.memory_dir / "chroma"}
+        set_torch_threads(params.torch_threads if params.text_index != "none" else 0)
         try:
             index = text_index(params.text_index, **(options if params.text_index == "chroma" else {}))
         except EmbedderUnavailable as exc:
@@ -406,7 +412,12 @@ class LongTermMemoryNode(Node):
 
     def _publish_markers(self) -> None:
         """Markers of the whole memory, drawn outside the lock from a copy taken under it: drawing
-        thousands of objects takes long, and fusion and queries must not wait for it."""
+        thousands of objects takes long, and fusion and queries must not wait for it. Drawn only
+        while someone subscribes (RViz, a view): at 10k objects a drawing is seconds of Python that
+        holds the interpreter lock in turns with the service threads; a subscriber arriving later
+        gets the memory as it is then."""
+        if self._markers_pub.get_subscription_count() == 0:
+            return
         with self._lock:
             if self.memory.graph.sequence == self._marker_sequence:
                 return
@@ -431,8 +442,9 @@ class LongTermMemoryNode(Node):
                     next_save = now + save_period
                     self._save_when_due()
                 if self._marker_period is not None and now >= next_markers:
-                    next_markers = now + self._marker_period
                     self._publish_markers()
+                    # Drawing takes at most MARKER_SHARE of the time: a large memory is drawn less often.
+                    next_markers = now + max(self._marker_period, (time.monotonic() - now) / MARKER_SHARE)
             except Exception as exc:  # publishing after Ctrl-C shut the context down, or a bug: keep memory up
                 if not self.context.ok():
                     return

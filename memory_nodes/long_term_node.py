@@ -201,6 +201,7 @@ class LongTermMemoryNode(Node):
             index = None
         self._lock = threading.Lock()
         self.memory = LongTermMemory(config, index)
+        self.memory.retriever.embed_in_sync = False  # housekeeping embeds new documents outside the lock
         # The task-subgraph service counts tokens under the lock; the tokenizer's first load takes
         # seconds (tens on a busy machine), so it loads here, before any service answers.
         token_counter()

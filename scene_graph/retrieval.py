@@ -119,6 +119,11 @@ class MemoryRetriever:
         self._synced: Optional[int] = None  # graph sequence the index reflects; None = rebuild
         self._documents: dict[str, tuple[str, dict[str, str]]] = {}
         self._vectors: dict[str, np.ndarray] = {}  # document text -> embedding made outside sync
+        # False for an owner that embeds outside its lock (texts_to_embed, add_vectors): sync then
+        # never runs the model, and an object whose new document has no vector yet keeps its old
+        # entry until one is added (fusion changes documents while the owner embeds).
+        self.embed_in_sync = True
+        self._deferred: set[str] = set()  # objects left for a later sync for want of a vector
 
     @property
     def graph(self) -> SceneGraph:
@@ -132,7 +137,7 @@ class MemoryRetriever:
     # ------------------------------------------------------------------ index upkeep
     def sync(self) -> int:
         """Bring the index up to the graph's sequence; returns how many documents were (re)indexed."""
-        if self.index is None or self._synced == self._graph.sequence:
+        if self.index is None or (self._synced == self._graph.sequence and not self._deferred):
             return 0
         count = self._reindex(self._candidates())
         self._synced = self._graph.sequence
@@ -144,7 +149,7 @@ class MemoryRetriever:
         deltas = self._graph.deltas_since(self._synced) if self._synced is not None else None
         if deltas is None:
             return sorted(set(self._documents) | {o.id for o in self._graph.objects()})
-        candidates: set[str] = set()
+        candidates: set[str] = set(self._deferred)
         for delta in deltas:
             candidates.update(o.id for o in delta.upserted_objects)
             candidates.update(delta.removed_objects)
@@ -155,15 +160,15 @@ class MemoryRetriever:
     def texts_to_embed(self) -> list[str]:
         """Documents the next :meth:`sync` would embed: embed them with :meth:`add_vectors` first,
         outside whatever lock guards the graph, so that sync itself never runs the model."""
-        if self.index is None or self._synced == self._graph.sequence:
+        if self.index is None or (self._synced == self._graph.sequence and not self._deferred):
             return []
         texts = []
         for object_id in self._candidates():
             node = self._graph.get_object(object_id)
             if node is not None:
-                text = self._document(self._graph, node)
-                if text not in self._vectors and self._documents.get(object_id, ("",))[0] != text:
-                    texts.append(text)
+                document = (self._document(self._graph, node), _metadata(node))
+                if document[0] not in self._vectors and self._documents.get(object_id) != document:
+                    texts.append(document[0])
         return list(dict.fromkeys(texts))
 
     def add_vectors(self, texts: Sequence[str], vectors: np.ndarray) -> None:
@@ -178,21 +183,29 @@ class MemoryRetriever:
             self.index.delete(gone)
             for object_id in gone:
                 del self._documents[object_id]
+        self._deferred.clear()
         ids, texts, metas = [], [], []
         for object_id in object_ids:
             node = self._graph.get_object(object_id)
             if node is None:
                 continue
             document = (self._document(self._graph, node), _metadata(node))
-            if self._documents.get(object_id) != document:
-                ids.append(object_id)
-                texts.append(document[0])
-                metas.append(document[1])
-                self._documents[object_id] = document
-        if ids:
-            known = all(t in self._vectors for t in texts)
-            self.index.upsert(ids, texts, metas,
-                              embeddings=np.stack([self._vectors[t] for t in texts]) if known else None)
+            if self._documents.get(object_id) == document:
+                continue
+            if not self.embed_in_sync and document[0] not in self._vectors:
+                self._deferred.add(object_id)
+                continue
+            ids.append(object_id)
+            texts.append(document[0])
+            metas.append(document[1])
+            self._documents[object_id] = document
+        known = [n for n, t in enumerate(texts) if t in self._vectors]
+        unknown = [n for n, t in enumerate(texts) if t not in self._vectors]
+        for part, vectors in ((known, np.stack([self._vectors[texts[n]] for n in known]) if known else None),
+                              (unknown, None)):  # only texts without a vector run the model
+            if part:
+                self.index.upsert([ids[n] for n in part], [texts[n] for n in part], [metas[n] for n in part],
+                                  embeddings=vectors)
         if self._lexical is not None:
             self._lexical.update(dict(zip(ids, texts)), gone)
         return len(ids)

@@ -151,6 +151,26 @@ def test_texts_embedded_ahead_keep_the_model_out_of_sync(memory):
     assert retriever.text("dirty mug", k=1)[0].node.id == ids["mug"]
 
 
+def test_an_owner_that_embeds_outside_its_lock_never_has_sync_run_the_model(memory):
+    """A document that changed after its owner embedded the batch (fusion goes on meanwhile) keeps
+    its old entry until its vector comes, instead of sync running the model under the lock."""
+    retriever, ids, embedder = memory
+    retriever.embed_in_sync = False
+    retriever.sync()  # nothing embedded yet: every object waits for its vector
+    assert embedder.calls == 0 and retriever.text("mug", k=5) == []
+    texts = retriever.texts_to_embed()
+    retriever.add_vectors(texts, WordHashEmbedder().embed(texts))
+    assert retriever.sync() == 5 and embedder.calls == 0
+    graph = retriever.graph
+    graph.set_object_state(ids["mug"], "dirty", True, 10.0)  # fusion changes it; no vector yet
+    assert retriever.sync() == 0 and embedder.calls == 0
+    assert retriever._documents[ids["mug"]][0] != object_document(graph, graph.get_object(ids["mug"]))
+    assert retriever.texts_to_embed() == [object_document(graph, graph.get_object(ids["mug"]))]
+    retriever.add_vectors(retriever.texts_to_embed(), WordHashEmbedder().embed(retriever.texts_to_embed()))
+    assert retriever.sync() == 1 and embedder.calls == 0
+    assert retriever.text("dirty mug", k=1)[0].node.id == ids["mug"]
+
+
 def test_embeddings_survive_a_snapshot(memory, tmp_path):
     retriever, ids, embedder = memory
     MemoryStore(tmp_path).save(retriever.graph, "home", embeddings=retriever.embeddings())

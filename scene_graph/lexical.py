@@ -141,7 +141,7 @@ class LexicalIndex:
     def rows(self, ids: Iterable[str]) -> np.ndarray:
         """The rows of the known ``ids`` (unknown ones are left out)."""
         row_of = self._row_of
-        return np.fromiter((row_of[i] for i in ids if i in row_of), dtype=np.int64)
+        return np.array([row_of[i] for i in ids if i in row_of], dtype=np.int64)
 
     def rows_with(self, ids: Iterable[str]) -> tuple[np.ndarray, list[str]]:
         """The rows of the known ``ids`` and those ids, in the same order."""

@@ -297,8 +297,10 @@ class MemoryRetriever:
                 return (among is None or object_id in among) and (
                     where is None or _matches(self._documents.get(object_id), where))
 
-            held = {i for i in self._held_by_named(query) if keep(i)}
-            ranked = _fuse(self._lexical, query, dense, held, k, keep if among is not None or where else None)
+            filtered = among is not None or bool(where)
+            held = self._held_by_named(query)
+            held = {i for i in held if keep(i)} if filtered else held
+            ranked = _fuse(self._lexical, query, dense, held, k, keep if filtered else None)
         return [ScoredObject(node, score) for node, score in
                 ((self._graph.get_object(i), s) for i, s in ranked) if node is not None]
 

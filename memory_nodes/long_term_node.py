@@ -212,6 +212,9 @@ class LongTermMemoryNode(Node):
         self._waiting: deque[tuple[float, dict[str, Any]]] = deque()
         self._integrated = 0
         self._latency_ms: deque[float] = deque(maxlen=_LATENCY_WINDOW)
+        # CPU time of this thread in fusion per frame (lock held): against wall latency, what the node
+        # spends itself and what it waits for a core.
+        self._fusion_cpu_ms: deque[float] = deque(maxlen=_LATENCY_WINDOW)
         self._marker_ids: frozenset = frozenset()
         self._marker_sequence = -1
         self._states: Optional[StateWorker] = None
@@ -364,7 +367,9 @@ class LongTermMemoryNode(Node):
             self._bad.reject("camera", str(exc))
             return
         with self._lock:
+            cpu = time.thread_time()
             report = self.memory.integrate(frame, self._now())
+            cpu = time.thread_time() - cpu
             seen = [self.memory.graph.get_object(i) for i in report.created + report.merged + report.relocated] \
                 if self._states is not None and report.accepted else []
         if not report.accepted:
@@ -374,6 +379,7 @@ class LongTermMemoryNode(Node):
             self._states.offer(self._states.estimator.jobs(frame, [n for n in seen if n is not None]))
         self._integrated += 1
         self._latency_ms.append((time.perf_counter() - received) * 1000.0)
+        self._fusion_cpu_ms.append(cpu * 1000.0)
 
     def _apply_state(self, object_id: str, state: str, value: bool, stamp: float) -> None:
         """A state the VLM's votes decided, stamped with the frame it was seen in (estimator's thread)."""
@@ -511,6 +517,7 @@ class LongTermMemoryNode(Node):
             "sequence": self.memory.graph.sequence,
             "latency_median_ms": round(statistics.median(latency), 2) if latency else 0.0,
             "latency_p95_ms": round(latency[int(0.95 * (len(latency) - 1))], 2) if latency else 0.0,
+            "fusion_cpu_median_ms": round(statistics.median(self._fusion_cpu_ms), 2) if self._fusion_cpu_ms else 0.0,
         }
         values.update(self.traffic())
         if self._states is not None or self.states_unavailable:

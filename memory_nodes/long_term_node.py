@@ -9,6 +9,7 @@ frame's fusion.
 """
 from __future__ import annotations
 
+import gc
 import os
 import statistics
 import threading
@@ -271,6 +272,10 @@ class LongTermMemoryNode(Node):
         self._stopping = threading.Event()
         self._maintenance = threading.Thread(target=self._maintain, name="long_term_memory-maintenance", daemon=True)
         self._maintenance.start()
+        # What exists now (the loaded memory, the embedding model) lives as long as the node: out of the
+        # garbage collector's scans, which otherwise walk it all every full collection while fusing
+        # and answering (in process: fusion's CPU per frame 4.05 -> 3.66 ms with the model loaded).
+        gc.freeze()
         source = f"loaded {self.memory.loaded_from}" if self.memory.loaded_from else "empty"
         self.get_logger().info(f"memory {config.name!r} in {config.memory_dir} ({source}, "
                                f"{len(self.memory.graph)} objects); pose from {self._pose_source}")

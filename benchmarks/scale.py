@@ -40,7 +40,7 @@ import numpy as np
 
 from benchmarks.query_mix import KINDS, make_queries
 from benchmarks.synthetic import CAMERA, kitchen_scene, kitchen_views, make_frame, tiled_home
-from scene_graph.embeddings import MiniLMEmbedder
+from scene_graph.embeddings import MiniLMEmbedder, one_question_at_a_time
 from scene_graph.frames import RGBDFrame
 from scene_graph.fusion import Fusion
 from scene_graph.graph import SceneGraph
@@ -162,6 +162,7 @@ def run(quick: bool = False, only: Sequence[int] = ()) -> dict[str, Any]:
     views, passes, per_kind = (6, 1, 10) if quick else (24, 2, 100)
     scene = kitchen_scene(small_objects=18)
     frames = [make_frame(scene, CAMERA, pose, float(i)) for i, pose in enumerate(kitchen_views(views))]
+    one_question_at_a_time()  # questions embed on one thread, as the memory node does by default
     model = MiniLMEmbedder()
     embedder = _KnownQueries(model)
     cache: dict[str, np.ndarray] = {}

@@ -33,7 +33,7 @@ from benchmarks.node_process import memory_node
 from benchmarks.query_mix import KINDS, make_queries
 from benchmarks.synthetic import synthetic_home
 from embodied_memory.srv import QueryObjects
-from scene_graph.embeddings import MiniLMEmbedder
+from scene_graph.embeddings import MiniLMEmbedder, one_question_at_a_time
 from scene_graph.graph import SceneGraph
 from scene_graph.long_term import LongTermConfig, LongTermMemory
 from scene_graph.retrieval import object_document
@@ -119,6 +119,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         queries, warm_up_queries = make_queries(graph, per_kind, seed=1), make_queries(graph, warm_up, seed=2)
         size = {"objects_in_memory": len(graph), "relations": len(graph.relations()), "distinct_documents": distinct}
         del graph  # the baseline's heap holds one memory, as the node's does (garbage collection scans it all)
+        one_question_at_a_time()  # the baseline embeds questions on one thread, as the node does by default
         index = make_vector_index("numpy")
         index.embedder.embed(["warm-up"])
         memory = LongTermMemory(LongTermConfig(memory_dir=folder, snapshot_interval=0.0), index)

@@ -40,7 +40,7 @@ import numpy as np
 
 from benchmarks.query_mix import KINDS, make_queries
 from benchmarks.synthetic import CAMERA, kitchen_scene, kitchen_views, make_frame, tiled_home
-from scene_graph.embeddings import MiniLMEmbedder
+from scene_graph.embeddings import MiniLMEmbedder, one_question_at_a_time
 from scene_graph.frames import RGBDFrame
 from scene_graph.fusion import Fusion
 from scene_graph.graph import SceneGraph
@@ -156,11 +156,13 @@ def _save_load(graph: SceneGraph, retriever: MemoryRetriever) -> dict[str, float
     return {"save_s": round(save_s, 3), "load_s": round(load_s, 3), "snapshot_mb": round(size / 1e6, 2)}
 
 
-def run(quick: bool = False) -> dict[str, Any]:
-    sizes = QUICK_SIZES if quick else SIZES
+def run(quick: bool = False, only: Sequence[int] = ()) -> dict[str, Any]:
+    """The figures at each size (``only``: just these sizes, each still against the 300-object baseline)."""
+    sizes = tuple(only) or (QUICK_SIZES if quick else SIZES)
     views, passes, per_kind = (6, 1, 10) if quick else (24, 2, 100)
     scene = kitchen_scene(small_objects=18)
     frames = [make_frame(scene, CAMERA, pose, float(i)) for i, pose in enumerate(kitchen_views(views))]
+    one_question_at_a_time()  # questions embed on one thread, as the memory node does by default
     model = MiniLMEmbedder()
     embedder = _KnownQueries(model)
     cache: dict[str, np.ndarray] = {}
@@ -227,4 +229,6 @@ if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
-    print(json.dumps(run(parser.parse_args().quick), indent=2))
+    parser.add_argument("--sizes", type=int, nargs="+", default=(), help="only these memory sizes (objects)")
+    args = parser.parse_args()
+    print(json.dumps(run(args.quick, args.sizes), indent=2))

@@ -182,6 +182,14 @@ class SingleGoal:
                 self._owner = None
 
 
+def set_torch_threads(threads: int) -> None:
+    """CPU threads of torch's models in this process (0: leave torch's default). Process-wide."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
 def executor_for(node: Node, context: Optional[Context] = None) -> Executor:
     """A single-threaded executor, unless the node waits on services or actions inside its own
     callbacks (class attribute ``waits_in_callbacks``), which only a multi-threaded one allows.

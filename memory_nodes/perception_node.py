@@ -22,7 +22,7 @@ from sensor_msgs.msg import Image
 
 from embodied_memory.msg import InstanceSegmentation
 from memory_nodes.conversions import ConversionError, depth_to_metres, from_time, image_to_array, instance_image_to_msg
-from memory_nodes.node_support import BadInput, declare_all, diagnostics, parameter, spin_nodes
+from memory_nodes.node_support import BadInput, declare_all, diagnostics, parameter, set_torch_threads, spin_nodes
 from perception.backends import (
     DETECTORS,
     MASKERS,
@@ -73,11 +73,7 @@ class PerceptionNode(Node):
         super().__init__("perception", **kwargs)
         params = self.params = declare_all(self, PerceptionParams)
         self._slop = params.sync_slop_s
-        threads = params.torch_threads
-        if threads:
-            import torch
-
-            torch.set_num_threads(threads)
+        set_torch_threads(params.torch_threads)
 
         self._bad = BadInput(self)
         self._color: Optional[tuple[Image, float]] = None  # the newest colour image and when it came

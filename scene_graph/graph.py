@@ -20,7 +20,7 @@ secondary indexes (label, room, external id, voted labels, status, time last cha
 from __future__ import annotations
 
 import logging
-from collections import deque
+from collections import defaultdict, deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequence
@@ -168,6 +168,7 @@ class SceneGraph:
         self._related_box: dict[str, OrientedBox] = {}
         self._index = SpatialIndex()
         self._relation_set: set[Relation] = set()  # every relation edge, for copies without a graph walk
+        self._subjects: dict[tuple[str, str], set[str]] = defaultdict(set)  # (object, predicate) -> subjects
         self._by = ObjectIndexes()
         # Insertion rank of each object, the order of :meth:`objects` (a dict's), for index answers.
         self._rank: dict[str, int] = {}
@@ -304,11 +305,13 @@ class SceneGraph:
             if k in PREDICATES and (predicate is None or k == predicate) and (object is None or o == object)
         )
 
-    def subjects_of(self, object_id: str, predicates: Sequence[str]) -> list[str]:
-        """Ids related to ``object_id`` by any of ``predicates`` (what is in or on it), unsorted."""
-        if object_id not in self._g:
-            return []
-        return [s for s, _, k in self._g.in_edges(object_id, keys=True) if k in predicates]
+    def subjects_of(self, object_id: str, predicates: Sequence[str]) -> set[str]:
+        """Ids related to ``object_id`` by any of ``predicates`` (what is in or on it), from an index
+        kept with the relations: a question about what many holders hold costs what they hold."""
+        found: set[str] = set()
+        for predicate in predicates:
+            found |= self._subjects.get((object_id, predicate), set())
+        return found
 
     def relation_set(self) -> frozenset[Relation]:
         """Every relation, unsorted: a copy for a reader that must not hold the owner's lock while it works."""
@@ -571,12 +574,18 @@ class SceneGraph:
     def _relate(self, relation: Relation) -> None:
         self._g.add_edge(relation.subject, relation.object, key=relation.predicate)
         self._relation_set.add(relation)
+        self._subjects[(relation.object, relation.predicate)].add(relation.subject)
         assert self._pending is not None
         self._pending.relate(relation, True)
 
     def _unrelate(self, relation: Relation) -> None:
         self._g.remove_edge(relation.subject, relation.object, key=relation.predicate)
         self._relation_set.discard(relation)
+        subjects = self._subjects.get((relation.object, relation.predicate))
+        if subjects is not None:
+            subjects.discard(relation.subject)
+            if not subjects:
+                del self._subjects[(relation.object, relation.predicate)]
         assert self._pending is not None
         self._pending.relate(relation, False)
 
@@ -728,6 +737,7 @@ class SceneGraph:
                 self._related_box[node.id] = node.box
             for r in relations:  # add_edge: networkx's add_edges_from is three times slower for multigraphs
                 self._g.add_edge(r.subject, r.object, key=r.predicate)
+                self._subjects[(r.object, r.predicate)].add(r.subject)
             assert self._pending is not None
             new, pending = set(relations), self._pending  # as _relate would record each, in bulk
             self._relation_set |= new

@@ -119,6 +119,11 @@ class MemoryRetriever:
         self._synced: Optional[int] = None  # graph sequence the index reflects; None = rebuild
         self._documents: dict[str, tuple[str, dict[str, str]]] = {}
         self._vectors: dict[str, np.ndarray] = {}  # document text -> embedding made outside sync
+        # False for an owner that embeds outside its lock (texts_to_embed, add_vectors): sync then
+        # never runs the model, and an object whose new document has no vector yet keeps its old
+        # entry until one is added (fusion changes documents while the owner embeds).
+        self.embed_in_sync = True
+        self._deferred: set[str] = set()  # objects left for a later sync for want of a vector
 
     @property
     def graph(self) -> SceneGraph:
@@ -132,7 +137,7 @@ class MemoryRetriever:
     # ------------------------------------------------------------------ index upkeep
     def sync(self) -> int:
         """Bring the index up to the graph's sequence; returns how many documents were (re)indexed."""
-        if self.index is None or self._synced == self._graph.sequence:
+        if self.index is None or (self._synced == self._graph.sequence and not self._deferred):
             return 0
         count = self._reindex(self._candidates())
         self._synced = self._graph.sequence
@@ -144,7 +149,7 @@ class MemoryRetriever:
         deltas = self._graph.deltas_since(self._synced) if self._synced is not None else None
         if deltas is None:
             return sorted(set(self._documents) | {o.id for o in self._graph.objects()})
-        candidates: set[str] = set()
+        candidates: set[str] = set(self._deferred)
         for delta in deltas:
             candidates.update(o.id for o in delta.upserted_objects)
             candidates.update(delta.removed_objects)
@@ -155,15 +160,15 @@ class MemoryRetriever:
     def texts_to_embed(self) -> list[str]:
         """Documents the next :meth:`sync` would embed: embed them with :meth:`add_vectors` first,
         outside whatever lock guards the graph, so that sync itself never runs the model."""
-        if self.index is None or self._synced == self._graph.sequence:
+        if self.index is None or (self._synced == self._graph.sequence and not self._deferred):
             return []
         texts = []
         for object_id in self._candidates():
             node = self._graph.get_object(object_id)
             if node is not None:
-                text = self._document(self._graph, node)
-                if text not in self._vectors and self._documents.get(object_id, ("",))[0] != text:
-                    texts.append(text)
+                document = (self._document(self._graph, node), _metadata(node))
+                if document[0] not in self._vectors and self._documents.get(object_id) != document:
+                    texts.append(document[0])
         return list(dict.fromkeys(texts))
 
     def add_vectors(self, texts: Sequence[str], vectors: np.ndarray) -> None:
@@ -178,21 +183,29 @@ class MemoryRetriever:
             self.index.delete(gone)
             for object_id in gone:
                 del self._documents[object_id]
+        self._deferred.clear()
         ids, texts, metas = [], [], []
         for object_id in object_ids:
             node = self._graph.get_object(object_id)
             if node is None:
                 continue
             document = (self._document(self._graph, node), _metadata(node))
-            if self._documents.get(object_id) != document:
-                ids.append(object_id)
-                texts.append(document[0])
-                metas.append(document[1])
-                self._documents[object_id] = document
-        if ids:
-            known = all(t in self._vectors for t in texts)
-            self.index.upsert(ids, texts, metas,
-                              embeddings=np.stack([self._vectors[t] for t in texts]) if known else None)
+            if self._documents.get(object_id) == document:
+                continue
+            if not self.embed_in_sync and document[0] not in self._vectors:
+                self._deferred.add(object_id)
+                continue
+            ids.append(object_id)
+            texts.append(document[0])
+            metas.append(document[1])
+            self._documents[object_id] = document
+        known = [n for n, t in enumerate(texts) if t in self._vectors]
+        unknown = [n for n, t in enumerate(texts) if t not in self._vectors]
+        for part, vectors in ((known, np.stack([self._vectors[texts[n]] for n in known]) if known else None),
+                              (unknown, None)):  # only texts without a vector run the model
+            if part:
+                self.index.upsert([ids[n] for n in part], [texts[n] for n in part], [metas[n] for n in part],
+                                  embeddings=vectors)
         if self._lexical is not None:
             self._lexical.update(dict(zip(ids, texts)), gone)
         return len(ids)
@@ -278,19 +291,18 @@ class MemoryRetriever:
         depth = max(k, min(len(self._documents), 10 * k))
         dense = {i: s for i, s in self.index.query(query, depth, where=where) if among is None or i in among}
         if self._lexical is None:
-            ranked = sorted(dense.items(), key=lambda p: (-p[1], p[0]))
+            ranked = sorted(dense.items(), key=lambda p: (-p[1], p[0]))[: max(k, 0)]
         else:
-            # Only as many word matches as embedding hits: one ranked below ``depth`` others on
-            # words alone and absent from the embedding hits cannot reach the top k (k <= depth);
-            # all of them when a filter or the held bonus may lift one.
-            held = {i for i in self._held_by_named(query) if (among is None or i in among)
-                    and (where is None or _matches(self._documents.get(i), where))}
-            top = depth if among is None and where is None and not held else 0
-            lexical = {i: s for i, s in self._lexical.scores(query, top=top).items()
-                       if (among is None or i in among) and (where is None or _matches(self._documents.get(i), where))}
-            ranked = _fuse(dense, lexical, held)
+            def keep(object_id: str) -> bool:
+                return (among is None or object_id in among) and (
+                    where is None or _matches(self._documents.get(object_id), where))
+
+            filtered = among is not None or bool(where)
+            held = self._held_by_named(query)
+            held = {i for i in held if keep(i)} if filtered else held
+            ranked = _fuse(self._lexical, query, dense, held, k, keep if filtered else None)
         return [ScoredObject(node, score) for node, score in
-                ((self._graph.get_object(i), s) for i, s in ranked[: max(k, 0)]) if node is not None]
+                ((self._graph.get_object(i), s) for i, s in ranked) if node is not None]
 
     def _held_by_named(self, query: str) -> set[str]:
         """Objects in or on a thing of a type the query names after "in", "on", "inside" ("what is
@@ -386,26 +398,64 @@ def _matches(document: Optional[tuple[str, dict[str, str]]], where: Metadata) ->
     return document is not None and all(document[1].get(key) == value for key, value in where.items())
 
 
-def _scaled(scores: Mapping[str, float]) -> dict[str, float]:
-    """Scores mapped onto [0, 1] by their range over the candidates (all 1 when they are equal)."""
-    if not scores:
-        return {}
-    low, high = min(scores.values()), max(scores.values())
-    span = high - low
-    return {i: (s - low) / span if span > 0 else 1.0 for i, s in scores.items()}
+def _fuse(lexical: LexicalIndex, query: str, dense: Mapping[str, float], held: AbstractSet[str], k: int,
+          keep: Optional[Callable[[str], bool]]) -> list[tuple[str, float]]:
+    """The ``k`` best of the hybrid ranking, exactly, over every document at once (numpy over the
+    word index's rows): the embedding score scaled to [0, 1] over the embedding hits, an object
+    they missed given the lowest one retrieved (it ranked below every hit); the BM25 score divided
+    by the best word match among the objects ``keep`` allows; a weighted sum of the two, plus
+    :data:`HELD_BONUS` for objects held by a thing the query names; the sum scaled back into
+    [0, 1]. Candidates are the embedding hits, the word matches and the held objects; ``keep``
+    (None: all) is asked only of the best of them until ``k`` pass. Ties go to the smaller id."""
+    words_ = lexical.row_scores(query)
+    matched = words_ > 0
+    top = _best_allowed(lexical, np.flatnonzero(matched), words_, keep)
+    if top > 0:
+        words_ /= top
+    low = min(dense.values()) if dense else 0.0
+    span = (max(dense.values()) - low) if dense else 0.0
+    cosine = np.full(len(words_), 0.0 if span > 0 else 1.0)
+    candidate = matched.copy()
+    if span > 0:
+        rows, found = lexical.rows_with(dense)
+        cosine[rows] = [(dense[i] - low) / span for i in found]
+    candidate[lexical.rows(dense)] = True
+    bonus = np.zeros(len(words_))
+    if held:
+        rows = lexical.rows(held)
+        bonus[rows] = HELD_BONUS
+        candidate[rows] = True
+    fused = (EMBEDDING_WEIGHT * cosine + (1.0 - EMBEDDING_WEIGHT) * words_ + bonus) / (
+        1.0 + (HELD_BONUS if held else 0.0))
+    rows = np.flatnonzero(candidate)
+    return _top(lexical.row_ids, rows, fused[rows], k, keep)
 
 
-def _fuse(dense: Mapping[str, float], lexical: Mapping[str, float], held: AbstractSet[str] = frozenset()
-          ) -> list[tuple[str, float]]:
-    """Hybrid ranking: each score scaled to [0, 1] over the candidates, then a weighted sum, plus
-    :data:`HELD_BONUS` for objects held by a thing the query names; the result scaled back into
-    [0, 1]. An object only the words found is given the lowest embedding score retrieved (it
-    ranked below every retrieved one); one only the embedding found scores 0 for words."""
-    floor = min(dense.values()) if dense else 0.0
-    cosine = _scaled({i: dense.get(i, floor) for i in set(dense) | set(lexical) | held})
-    top = max(lexical.values()) if lexical else 0.0
-    words_ = {i: s / top for i, s in lexical.items()} if top > 0 else {}
-    fused = {i: (EMBEDDING_WEIGHT * c + (1.0 - EMBEDDING_WEIGHT) * words_.get(i, 0.0)
-                 + (HELD_BONUS if i in held else 0.0)) / (1.0 + (HELD_BONUS if held else 0.0))
-             for i, c in cosine.items()}
-    return sorted(fused.items(), key=lambda p: (-p[1], p[0]))
+def _best_allowed(lexical: LexicalIndex, rows: np.ndarray, scores: np.ndarray,
+                  keep: Optional[Callable[[str], bool]]) -> float:
+    """The highest of ``scores[rows]`` whose object ``keep`` allows (0 when none does)."""
+    best = _top(lexical.row_ids, rows, scores[rows], 1, keep)
+    return best[0][1] if best else 0.0
+
+
+def _top(ids: Sequence[Optional[str]], rows: np.ndarray, scores: np.ndarray, k: int,
+         keep: Optional[Callable[[str], bool]]) -> list[tuple[str, float]]:
+    """The ``k`` best (id, score) of ``rows`` by score, then id, among those ``keep`` allows.
+
+    Only the best few are sorted in Python: everything scoring at least the ``m``-th best (ties at
+    the cut included), ``m`` growing fourfold while too few of them pass ``keep``; what lies below
+    the cut scores less than all of them, so the answer is the exact one."""
+    m = k
+    while k > 0 and len(rows):
+        if m < len(rows):
+            cut = np.partition(scores, len(rows) - m)[len(rows) - m]
+            chosen = np.flatnonzero(scores >= cut)
+        else:
+            chosen = np.arange(len(rows))
+        best = sorted(((ids[r] or "", s) for r, s in zip(rows[chosen].tolist(), scores[chosen].tolist())),
+                      key=lambda p: (-p[1], p[0]))
+        found = [p for p in best if keep is None or keep(p[0])][:k]
+        if len(found) == k or len(chosen) == len(rows):
+            return found
+        m *= 4
+    return []

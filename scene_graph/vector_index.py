@@ -12,6 +12,7 @@ persistent store and answers the large unfiltered searches.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
@@ -215,46 +216,88 @@ class _Rows:
 class NumpyVectorIndex(_EmbeddingIndex):
     """Exact brute-force search in memory: the benchmark's baseline and a dependency-free fallback.
 
-    Deliberately plain: score every row, pick the top k, filter metadata in Python. The one
-    concession is how the product runs (:class:`_ProductPlanner`): this is the node's default index,
-    and a threaded product on a busy machine waits for its slowest thread.
+    Deliberately plain: score every distinct vector, expand the best to their objects in score
+    order, filter metadata in Python. Objects with the same vector share one row: a document says
+    what a thing is, its states, holder and room, not which thing it is, so a building's memory
+    holds many objects per document (every chair of the offices, every bed of a ward) and a search
+    scores each document once; with every vector distinct it is the plain scan. The one concession
+    is how the product runs (:class:`_ProductPlanner`): this is the node's default index, and a
+    threaded product on a busy machine waits for its slowest thread.
     """
 
     def __init__(self, embedder: Optional[TextEmbedder] = None) -> None:
         super().__init__(embedder)
-        self._store = _Rows()
+        self._store = _Rows()  # one row per distinct vector, named by its digest
+        self._key_of: dict[str, str] = {}  # object id -> its vector's digest
+        self._members: dict[str, dict[str, None]] = {}  # digest -> the objects with that vector, in order
+        self._metadata: dict[str, Optional[dict[str, Any]]] = {}
         self._planner = _ProductPlanner()
 
     def _put(self, ids: Sequence[str], rows: np.ndarray, texts: Sequence[str],
              metadatas: Optional[Sequence[Optional[Metadata]]]) -> None:
-        self._store.put(ids, rows, metadatas)
+        new: dict[str, np.ndarray] = {}
+        for n, object_id in enumerate(ids):
+            key = hashlib.blake2b(rows[n].tobytes(), digest_size=16).hexdigest()
+            metadata = metadatas[n] if metadatas is not None else None
+            self._metadata[object_id] = dict(metadata) if metadata else None
+            old = self._key_of.get(object_id)
+            if old == key:
+                continue
+            if old is not None:
+                self._leave(object_id, old)
+            if key not in self._members and key not in new:
+                new[key] = rows[n]
+            self._members.setdefault(key, {})[object_id] = None
+            self._key_of[object_id] = key
+        if new:
+            self._store.put(list(new), np.stack(list(new.values())), None)
+
+    def _leave(self, object_id: str, key: str) -> None:
+        members = self._members[key]
+        del members[object_id]
+        if not members:
+            del self._members[key]
+            self._store.remove([key])
 
     def delete(self, ids: Sequence[str]) -> None:
         """Remove ids (unknown ones are ignored)."""
-        self._store.remove(ids)
+        for object_id in ids:
+            key = self._key_of.pop(object_id, None)
+            if key is not None:
+                self._leave(object_id, key)
+                del self._metadata[object_id]
 
     def query(self, text_or_vector: QueryInput, k: int, where: Optional[Metadata] = None) -> list[tuple[str, float]]:
         store = self._store
-        if k <= 0 or not store.ids:
+        n = len(store)
+        if k <= 0 or n == 0:
             return []
-        rows = store.matrix[: len(store.ids)]
+        rows = store.matrix[:n]
         scores = self._planner.product(rows, self._query_vector(text_or_vector).astype(rows.dtype),
-                                       np.empty(len(rows), dtype=rows.dtype))
-        candidates = np.arange(len(store.ids))
-        if where:
-            candidates = np.array([i for i, m in enumerate(store.metadatas) if _matches(m, where)], dtype=np.int64)
-            scores = scores[candidates]
-        if len(candidates) > k:
-            top = np.argpartition(-scores, k - 1)[:k]
-            candidates, scores = candidates[top], scores[top]
-        order = np.argsort(-scores, kind="stable")
-        return [(store.ids[candidates[i]], float(scores[i])) for i in order]
+                                       np.empty(n, dtype=rows.dtype))
+        m = k  # the best m distinct vectors, more while their objects do not make k
+        while True:
+            top = np.argpartition(-scores, m - 1)[:m] if m < n else np.arange(n)
+            found: list[tuple[str, float]] = []
+            for row in top[np.argsort(-scores[top], kind="stable")].tolist():
+                score = float(scores[row])
+                for object_id in self._members[store.ids[row]]:
+                    if where is None or _matches(self._metadata[object_id], where):
+                        found.append((object_id, score))
+                        if len(found) == k:
+                            return found
+            if m >= n:
+                return found
+            m *= 4
 
     def count(self) -> int:
-        return len(self._store)
+        return len(self._key_of)
 
     def get_embeddings(self, ids: Sequence[str]) -> np.ndarray:
-        return self._store.vectors(ids)
+        missing = [i for i in ids if i not in self._key_of]
+        if missing:
+            raise VectorIndexError(f"unknown ids: {missing[:5]}")
+        return self._store.vectors([self._key_of[i] for i in ids])
 
 
 def _value_key(value: Any) -> tuple[bool, Any]:

@@ -316,3 +316,36 @@ def test_unreachable_server_fails_fast_naming_it() -> None:
 def test_unknown_kind_is_a_clear_error() -> None:
     with pytest.raises(VectorIndexError, match="unknown vector index kind 'faiss'.*numpy, chroma"):
         make_vector_index("faiss")
+
+
+def test_numpy_index_scores_each_distinct_vector_once_and_answers_as_a_scan_of_every_object() -> None:
+    """Objects sharing a vector (the same document) share a row; top k, scores, filters, deletes
+    and an object moving to another vector give what a product over every object's row gives."""
+    rng = np.random.default_rng(2)
+    base = rng.normal(size=(6, 16)).astype(np.float32)
+    base /= np.linalg.norm(base, axis=1, keepdims=True)
+    ids = [f"o{n:03d}" for n in range(60)]
+    which = rng.integers(0, len(base), len(ids))
+    meta = [{"room": "kitchen" if n % 3 else "hall"} for n in range(len(ids))]
+    index = NumpyVectorIndex()
+    index.upsert(ids, [""] * len(ids), meta, embeddings=base[which])
+    assert len(index._store) == len(base) and index.count() == len(ids)
+    index.delete(ids[:5])
+    index.upsert(ids[5:10], [""] * 5, meta[5:10], embeddings=base[(which[5:10] + 1) % len(base)])
+    which[5:10] = (which[5:10] + 1) % len(base)
+    live = ids[5:]
+    rows = base[which[5:]]
+    for query in rng.normal(size=(8, 16)).astype(np.float32):
+        unit = query / np.linalg.norm(query)
+        for where, k in ((None, 7), ({"room": "hall"}, 4), ({"room": "kitchen"}, 30), ({"room": "attic"}, 3)):
+            scores = rows @ unit
+            keep = [n for n, i in enumerate(live) if where is None or meta[ids.index(i)] == where]
+            expected = sorted(((live[n], float(scores[n])) for n in keep), key=lambda p: -p[1])[:k]
+            got = index.query(query, k, where=where)
+            assert [s for _, s in got] == pytest.approx([s for _, s in expected], abs=1e-6)
+            assert {i for i, _ in got} <= {live[n] for n in keep} and len(got) == len(expected)
+            cut = expected[-1][1] if expected else None  # below the ties at the cut, the same objects
+            assert {i for i, s in got if s > cut + 1e-6} == {i for i, s in expected if s > cut + 1e-6}
+    assert np.allclose(index.get_embeddings(ids[5:7]), base[which[5:7]])
+    with pytest.raises(VectorIndexError):
+        index.get_embeddings(ids[:1])

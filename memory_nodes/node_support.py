@@ -266,9 +266,11 @@ def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-def stop_on_sigterm() -> None:
-    """Make SIGTERM (what systemd and docker send) stop the main thread as Ctrl-C does, so the nodes
-    are destroyed and memory is saved. rclpy installs such a handler only for its default context."""
+def stop_on_signals() -> None:
+    """Make SIGINT (Ctrl-C) and SIGTERM (what systemd and docker send) stop the main thread, so the
+    nodes are destroyed and memory is saved. Call it after rclpy.init: rclpy's own Ctrl-C handler
+    shuts down only its default context, and a stack on a context of its own would spin on."""
+    signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
 
 

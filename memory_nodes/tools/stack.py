@@ -18,7 +18,7 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 
 from memory_nodes.dds_profile import use_package_profile
-from memory_nodes.node_support import Spinner, stop_on_sigterm
+from memory_nodes.node_support import Spinner, stop_on_signals
 
 DEFAULT_PARAMS = Path(__file__).resolve().parents[2] / "config" / "memory.yaml"
 
@@ -121,8 +121,8 @@ def start(names: Sequence[str], params_file: Path = DEFAULT_PARAMS,
 def run(names: Sequence[str], params_file: Path = DEFAULT_PARAMS,
         overrides: Mapping[str, Mapping[str, Any]] = {}, duration: Optional[float] = None) -> int:
     """Start the nodes and block until Ctrl-C or SIGTERM (or ``duration`` seconds)."""
-    stop_on_sigterm()
     stack = start(names, params_file, overrides)
+    stop_on_signals()
     assert stack.spinner is not None
     try:
         stack.spinner.wait(duration)

@@ -160,7 +160,9 @@ def test_a_moved_object_is_found_and_memory_ends_up_right(nodes, user) -> None:
         entity = world.home[vase.external_id]
         sofa = next(e for e in world.home if e.object_type == "Sofa")
         world.effects.place(entity, sofa, *find_spot(sofa, entity.size, world.home), "household:test")
-    user.spin_until(lambda: False, timeout=0.5)  # frames of the bathroom go by
+    handled = nodes.nodes["long_term_memory"].traffic
+    seen = handled()["frames_handled"]
+    assert user.spin_until(lambda: handled()["frames_handled"] >= seen + 5)  # frames of the bathroom go by
     assert memory_object(user, "Vase")[1] == holders  # memory still believes the shelf
 
     result, feedback = user.task("put the vase on the coffee table")

@@ -26,7 +26,7 @@ from rclpy.executors import Executor, ExternalShutdownException, MultiThreadedEx
 from rclpy.node import Node
 
 from memory_nodes.dds_profile import use_package_profile
-from scene_graph.admission import RequestLimits
+from scene_graph.admission import AdmissionLimits, RequestLimits
 
 _LOG_EVERY_S = 5.0
 
@@ -115,6 +115,24 @@ class RequestLimitParams:
 def declare_request_limits(node: Node) -> RequestLimits:
     """Declare :class:`RequestLimitParams` on ``node`` and return the caps."""
     return declare_all(node, RequestLimitParams).limits()
+
+
+_ADMISSION = AdmissionLimits()
+
+
+@dataclass(frozen=True)
+class AdmissionParams:
+    """The bounds on untrusted records that every node keeping them declares beside its own record
+    (each node's section of the YAML sets them); defaults from :class:`scene_graph.admission.AdmissionLimits`.
+    Geometry bounds that need a layout stay with the long-term node."""
+
+    max_future_s: float = parameter(_ADMISSION.max_future_s, "Input stamped further ahead of the node's clock is "
+                                    "rejected (s)", float_range=(0.0, 3600.0))
+    max_label_chars: int = parameter(_ADMISSION.max_label_chars, "Longest label, id, state name or value accepted "
+                                     "(one printable line)", integer_range=(1, 1024))
+
+    def limits(self, **geometry: float) -> AdmissionLimits:
+        return AdmissionLimits(max_future_s=self.max_future_s, max_label_chars=self.max_label_chars, **geometry)
 
 
 class BadInput:

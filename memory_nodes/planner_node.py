@@ -18,6 +18,7 @@ from rclpy.node import Node
 
 from embodied_memory.action import ExecuteTask
 from memory_nodes.node_support import (
+    AdmissionParams,
     BadInput,
     ConfigurationError,
     SingleGoal,
@@ -79,13 +80,14 @@ class PlannerNode(Node):
         super().__init__("planner", **kwargs)
         params = self.params = declare_all(self, PlannerParams)
         self._limits = declare_request_limits(self)
+        admission = declare_all(self, AdmissionParams).limits()  # memory's records meet the memory nodes' rules
         config = params.backend_config()
         group = ReentrantCallbackGroup()
+        self._bad = BadInput(self)
         self._robot = RosSkillExecutor(self, group, params.service_timeout_s, params.skill_timeout_s)
-        memory = RosMemory(self, group, params.service_timeout_s, params.refresh_timeout_s)
+        memory = RosMemory(self, group, params.service_timeout_s, params.refresh_timeout_s, admission, self._bad)
         self._runner: Optional[TaskRunner] = None
         self._unavailable = ""
-        self._bad = BadInput(self)
         try:
             backend = config.make()
             camera = RosCamera(self, group, params.max_crops, self._bad.reject) \

@@ -22,7 +22,6 @@ from embodied_memory.srv import QueryShortTerm
 from memory_nodes.conversions import (
     ConversionError,
     from_time,
-    object_from_msg,
     state_to_text,
     to_time,
     unit_from_state_change,
@@ -32,13 +31,14 @@ from memory_nodes.node_support import (
     AdmissionParams,
     BadInput,
     ConfigurationError,
+    admit_objects,
     declare_all,
     declare_request_limits,
     diagnostics,
     parameter,
     spin_nodes,
 )
-from scene_graph.admission import check_change, check_object, check_request, check_stamp
+from scene_graph.admission import check_change, check_request, check_stamp
 from scene_graph.embeddings import EmbedderUnavailable
 from scene_graph.ontology import ACTION_NAMES
 from scene_graph.records import StateValue
@@ -150,18 +150,7 @@ class ShortTermMemoryNode(Node):
         if reason:
             self._bad.reject("memory/graph_updates", reason)
             return
-        objects = []
-        for obj in msg.upserted_objects:
-            try:
-                node = object_from_msg(obj)
-            except (ConversionError, ValueError) as exc:
-                self._bad.reject("memory/graph_updates", str(exc))
-                continue
-            reason = check_object(node, now, self._admission)
-            if reason:
-                self._bad.reject("memory/graph_updates", reason)
-            else:
-                objects.append(node)
+        objects, _ = admit_objects(msg.upserted_objects, now, self._admission, self._bad, "memory/graph_updates")
         with self._lock:
             for unit in observation_units(objects, from_time(msg.header.stamp)):
                 self.memory.add(unit)

@@ -31,7 +31,7 @@ def test_every_key_of_the_yaml_is_a_declared_and_described_parameter_of_its_node
     assert set(sections) == set(PARAMS)
     serving = ("long_term_memory", "short_term_memory", "sim_bridge", "planner")  # they cap request sizes
     for node, params in PARAMS.items():
-        keeping = ("long_term_memory", "short_term_memory")  # they bound stamps and words of records
+        keeping = ("long_term_memory", "short_term_memory", "planner")  # they bound stamps and words of records
         declared = {f.name: f for f in (*fields(params), *(fields(RequestLimitParams) if node in serving else ()),
                                         *(fields(AdmissionParams) if node in keeping else ()))}
         given = sections[node]["ros__parameters"]

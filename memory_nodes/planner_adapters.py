@@ -47,6 +47,7 @@ from scene_graph.records import MISSING, GraphDelta
 from scene_graph.short_term import MemoryUnit
 
 _HELD_UPDATES = 1000  # graph updates kept while the view waits for its snapshot
+_DEFAULT_ADMISSION = AdmissionLimits()
 
 
 class CallFailed(RuntimeError):
@@ -161,7 +162,7 @@ class RosMemory:
     """
 
     def __init__(self, node: Node, group: CallbackGroup, timeout_s: float, refresh_timeout_s: float,
-                 limits: AdmissionLimits = AdmissionLimits(), bad: Optional[BadInput] = None) -> None:
+                 limits: AdmissionLimits = _DEFAULT_ADMISSION, bad: Optional[BadInput] = None) -> None:
         self._node = node
         self._limits = limits
         self.bad = bad if bad is not None else BadInput(node)  # objects refused, per reason

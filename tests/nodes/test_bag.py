@@ -247,8 +247,7 @@ def test_cli_record_stopped_by_ctrl_c_leaves_a_valid_bag(source, tmp_path, child
         assert proc.poll() is None, proc.communicate()
         for i in range(5):
             publisher.publish(String(data=f"hello {i}"))
-        assert publisher.wait_for_all_acked(Duration(seconds=TIMEOUT))
-        time.sleep(0.5)  # let the recorder's executor take the delivered messages
+        assert publisher.wait_for_all_acked(Duration(seconds=TIMEOUT))  # delivered: the recorder keeps them
         proc.send_signal(signal.SIGINT)
         stdout, stderr = proc.communicate(timeout=TIMEOUT)
     finally:

@@ -322,22 +322,35 @@ class RosMemory:
 
 # ----------------------------------------------------------------------------- robot
 class RosSkillExecutor:
-    """SkillExecutor over the ``execute_skill`` action; :meth:`cancel` stops the skill under way."""
+    """SkillExecutor over the ``execute_skill`` action; :meth:`cancel` stops the skill under way, or
+    ends the wait for a skill server that does not answer (a robot's bridge not running)."""
 
     def __init__(self, node: Node, group: CallbackGroup, timeout_s: float, skill_timeout_s: float) -> None:
         self._client = ActionClient(node, Skill, "execute_skill", callback_group=group)
         self._timeout_s = timeout_s
         self._skill_timeout_s = skill_timeout_s
         self._running: Optional[ClientGoalHandle] = None
+        self._canceled = threading.Event()
+        self._wake = threading.Event()  # the current wait for the server's answer
+
+    def _wait_unless_canceled(self, future: Any, timeout_s: float) -> bool:
+        """:func:`wait_done` that :meth:`cancel` cuts short."""
+        wake = self._wake = threading.Event()
+        future.add_done_callback(lambda _: wake.set())
+        if not self._canceled.is_set():
+            wake.wait(timeout_s)
+        return bool(future.done())
 
     def execute(self, skill: str, object_id: str) -> SkillResult:
         start = time.monotonic()
         calls.ready_or_not(lambda t: self._client.wait_for_server(timeout_sec=t), self._timeout_s)
         what = f"execute_skill {skill}({object_id})"
-        handle = calls.send_goal(self._client, Skill.Goal(skill=skill, object_id=object_id), wait_done,
-                                 self._timeout_s)
+        handle = calls.send_goal(self._client, Skill.Goal(skill=skill, object_id=object_id),
+                                 self._wait_unless_canceled, self._timeout_s, stop=self._canceled.is_set)
         if handle is None:
             waited = time.monotonic() - start
+            if self._canceled.is_set():
+                raise CallFailed(f"{what}: canceled after waiting {waited:.1f} s for the skill server")
             if not self._client.server_is_ready():
                 raise CallFailed(f"action execute_skill is not available (waited {waited:.1f} s): "
                                  "is the robot or simulator bridge running?")
@@ -354,7 +367,13 @@ class RosSkillExecutor:
             self._running = None
         return skill_result_from_msg(response.result)
 
+    def start_task(self) -> None:
+        """Forget the cancel of an earlier task (call before a new one starts)."""
+        self._canceled.clear()
+
     def cancel(self) -> None:
+        self._canceled.set()
+        self._wake.set()
         running = self._running
         if running is not None:
             running.cancel_goal_async()

@@ -154,6 +154,7 @@ class PlannerNode(Node):
             goal_handle.publish_feedback(ExecuteTask.Feedback(step=f.step, skill=f.skill, status=f.status))
 
         start = time.perf_counter()
+        self._robot.start_task()
         try:
             return self._runner.run(instruction, goal_conditions, feedback)
         except CallFailed as exc:  # a cancel cannot interrupt a wait for a silent server: it still wins

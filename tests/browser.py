@@ -19,7 +19,7 @@ from typing import Any, Optional
 
 import numpy as np
 from PIL import Image
-from waiting import until
+from waits import until
 from websockets.sync.client import connect
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")

@@ -6,7 +6,7 @@ import time
 from typing import Any, Callable
 
 import rclpy
-import waiting
+import waits
 from diagnostic_msgs.msg import DiagnosticArray
 from nav_msgs.msg import Odometry
 from rclpy.context import Context
@@ -53,7 +53,7 @@ class Client:
             self.diagnostics[status.hardware_id] = {v.key: v.value for v in status.values}
 
     def spin_until(self, done: Callable[[], bool], timeout: float = TIMEOUT) -> bool:
-        return waiting.until(done, timeout, step=lambda: self.executor.spin_once(timeout_sec=0.05))
+        return waits.until(done, timeout, step=lambda: self.executor.spin_once(timeout_sec=0.05))
 
     def wait(self, future: Any, timeout: float) -> bool:
         """``memory_nodes.calls.Waiter`` for this client: spin until the future is done."""

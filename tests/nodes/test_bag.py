@@ -13,7 +13,7 @@ from typing import Any, Callable
 import pytest
 
 rclpy = pytest.importorskip("rclpy")
-import waiting  # noqa: E402
+import waits  # noqa: E402
 from builtin_interfaces.msg import Time  # noqa: E402
 from geometry_msgs.msg import PoseStamped  # noqa: E402
 from rclpy.duration import Duration  # noqa: E402
@@ -73,12 +73,12 @@ class Listener:
                                                                             stop_event=stop, **kwargs)))
         thread.start()
         spin = lambda: self.executor.spin_once(timeout_sec=0.05)  # noqa: E731
-        waiting.until(lambda: not thread.is_alive() or (until is not None and until(self.received)), TIMEOUT, spin)
+        waits.until(lambda: not thread.is_alive() or (until is not None and until(self.received)), TIMEOUT, spin)
         stop.set()
         thread.join(TIMEOUT)
         summary = result["summary"]
-        assert waiting.until(lambda: all(len(self.received[key]) >= summary.counts.get(topic, 0)
-                                        for key, (topic, _) in TOPICS.items()), TIMEOUT, spin), (summary, self.received)
+        assert waits.until(lambda: all(len(self.received[key]) >= summary.counts.get(topic, 0)
+                                      for key, (topic, _) in TOPICS.items()), TIMEOUT, spin), (summary, self.received)
         return summary
 
     def close(self) -> None:
@@ -107,10 +107,10 @@ def recorded(source: Node, tmp_path_factory: pytest.TempPathFactory) -> dict[str
     result: dict[str, Any] = {}
     thread = threading.Thread(target=lambda: result.update(summary=record(folder, max_messages=3 * N, duration_s=120)))
     thread.start()
-    assert waiting.until(lambda: all(p.get_subscription_count() for p in publishers.values())), \
+    assert waits.until(lambda: all(p.get_subscription_count() for p in publishers.values())), \
         "recorder never subscribed"
     publishers["pose"] = source.create_publisher(PoseStamped, TOPICS["pose"][0], 100)
-    assert waiting.until(lambda: publishers["pose"].get_subscription_count() > 0), \
+    assert waits.until(lambda: publishers["pose"].get_subscription_count() > 0), \
         "a topic that appeared later was missed"
     frames = [_frame(i) for i in range(N)]
     for frame in frames:
@@ -243,7 +243,7 @@ def test_cli_record_stopped_by_ctrl_c_leaves_a_valid_bag(source, tmp_path, child
     proc = subprocess.Popen([python, "-c", CLI, "bag", "record", str(out), "--topics", "bag_test/cli"],
                             env=child_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        assert waiting.until(lambda: publisher.get_subscription_count() > 0 or proc.poll() is not None)
+        assert waits.until(lambda: publisher.get_subscription_count() > 0 or proc.poll() is not None)
         assert proc.poll() is None, proc.communicate()
         for i in range(5):
             publisher.publish(String(data=f"hello {i}"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 pytest.importorskip("rclpy")
-from waiting import until  # noqa: E402
+from waits import until  # noqa: E402
 
 from memory_nodes.tools import bag, stack  # noqa: E402
 

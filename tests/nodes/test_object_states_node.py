@@ -13,7 +13,7 @@ import pytest
 
 rclpy = pytest.importorskip("rclpy")
 from chat_server import ChatServer  # noqa: E402
-from waiting import until  # noqa: E402
+from waits import until  # noqa: E402
 
 from memory_nodes.tools import stack  # noqa: E402
 from sim.records import Action  # noqa: E402

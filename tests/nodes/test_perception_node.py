@@ -19,7 +19,7 @@ pytest.importorskip("transformers")
 from rclpy.node import Node  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
-from waiting import until  # noqa: E402
+from waits import until  # noqa: E402
 
 from benchmarks.sim_boxes import true_detections  # noqa: E402
 from embodied_memory.msg import InstanceSegmentation  # noqa: E402

@@ -15,7 +15,7 @@ import pytest
 pytest.importorskip("rclpy")
 from rclpy.callback_groups import ReentrantCallbackGroup  # noqa: E402
 from rclpy.node import Node  # noqa: E402
-from waiting import until  # noqa: E402
+from waits import until  # noqa: E402
 
 from embodied_memory.msg import GraphUpdate, Relation  # noqa: E402
 from embodied_memory.srv import GetSnapshot  # noqa: E402

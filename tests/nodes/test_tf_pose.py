@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 rclpy = pytest.importorskip("rclpy")
-from waiting import until  # noqa: E402
+from waits import until  # noqa: E402
 
 from memory_nodes.tools import stack  # noqa: E402
 from sim.records import Action  # noqa: E402

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from waiting import until
+from waits import until
 
 from planners.backends import BackendUnavailable, make_backend
 from planners.object_states import (

@@ -2,7 +2,7 @@
 
 Tests wait for what they need (a count reached, a file written, a server up), never for a fixed
 time: a loaded machine only makes them slower, not red. Clients that must spin an executor while
-waiting have their own ``spin_until``; everything else calls :func:`until`.
+waiting have their ``spin_until`` built on it (``step``).
 """
 from __future__ import annotations
 

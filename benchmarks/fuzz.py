@@ -399,7 +399,8 @@ def run(quick: bool = False, n_cases: Optional[int] = None) -> dict[str, Any]:
     n = n_cases or (QUICK_CASES if quick else CASES)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-fuzz-") as tmp, \
-            memory_node(Path(tmp), "fuzz_client", ("short_term_memory", "planner"), NODE_SETTINGS) as session, \
+            memory_node(Path(tmp), "fuzz_client", nodes=("short_term_memory", "planner"),
+                        settings=NODE_SETTINGS) as session, \
             _publishers() as camera:
         harness = Harness(session, camera)
         session.spin_until(lambda: all(p.get_subscription_count() for p in harness.pubs.values()), 30.0)

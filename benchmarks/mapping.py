@@ -41,6 +41,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from benchmarks.sim_boxes import SimulatorBoxes
+from memory_nodes.robot_parameters import robot_fusion_parameters
 from perception.backends import DepthMasker
 from perception.pipeline import Segmenter
 from scene_graph.frames import RGBDFrame
@@ -87,7 +88,8 @@ class _FrontEnd(_Witness):
 
     def __init__(self, seed: int) -> None:
         super().__init__(preset("oracle"), seed)
-        self.detector = SimulatorBoxes()
+        # perfect boxes from the size at which the realistic model detects every instance
+        self.detector = SimulatorBoxes(min_pixels=int(preset("realistic").small_area_px))
         self.segmenter = Segmenter(self.detector, DepthMasker())
 
     def perceive(self, frame: RGBDFrame) -> RGBDFrame:
@@ -97,8 +99,8 @@ class _FrontEnd(_Witness):
         return replace(frame, instance_ids=found.ids, labels=found.labels, scores=found.scores,
                        external_ids=found.external_ids)
 
-    def memory_parameters(self) -> dict[str, bool]:
-        return {"trust_external_ids": False, "detector_input": True}
+    def memory_parameters(self) -> dict[str, bool | float | str]:
+        return dict(robot_fusion_parameters(depth_masks=True))
 
 
 @dataclass

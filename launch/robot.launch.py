@@ -23,6 +23,7 @@ from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 
 from launch import LaunchContext, LaunchDescription
+from memory_nodes.robot_parameters import robot_fusion_parameters
 
 PRODUCERS = ("perception", "detections", "topic")
 
@@ -36,8 +37,12 @@ def _nodes(context: LaunchContext) -> list[Node]:
     namespace = LaunchConfiguration("namespace")
     camera = [("camera/color/image_raw", arg("color_topic")), ("camera/depth/image_raw", arg("depth_topic")),
               ("camera/color/camera_info", arg("camera_info_topic"))]
+    producer = arg("instances")
+    if producer not in PRODUCERS:
+        raise ValueError(f"instances must be one of {', '.join(PRODUCERS)}, not {producer!r}")
     # Trackers reissue ids when they lose an object: memory associates by geometry, not by those ids.
-    long_term = {"pose_source": "tf", "world_frame": arg("world_frame"), "trust_external_ids": False}
+    depth_masks = producer == "detections" or (producer == "perception" and arg("mask_backend") == "depth")
+    long_term = {"pose_source": "tf", "world_frame": arg("world_frame"), **robot_fusion_parameters(depth_masks)}
     for key in ("memory_dir", "state_backend", "state_base_url", "state_model_path"):
         if arg(key):
             long_term[key] = arg(key)
@@ -47,9 +52,6 @@ def _nodes(context: LaunchContext) -> list[Node]:
         Node(package="embodied_memory", executable="short_term_memory_node", name="short_term_memory",
              namespace=namespace, parameters=common, output="screen"),
     ]
-    producer = arg("instances")
-    if producer not in PRODUCERS:
-        raise ValueError(f"instances must be one of {', '.join(PRODUCERS)}, not {producer!r}")
     if producer == "perception":
         perception = {key: arg(key) for key in ("detector_backend", "detector_model", "mask_backend", "mask_model",
                                                 "vocabulary")}

@@ -98,6 +98,9 @@ class LongTermParams:
                                          "tracker ids) first; off for trackers that reissue ids")
     detector_input: bool = parameter(False, "Instances come from a detector (masks overrun edges, detections are "
                                      "missed), not from a simulator's exact ones: see FusionConfig.for_detector")
+    support_layer_m: float = parameter(0.0, "Masks cut from boxes by depth take in the floor or table top at an "
+                                       "object's foot: cut that lowest layer of an instance, this thick (m; 0: off)",
+                                       float_range=(0.0, 0.2))
     workspace_margin_m: float = parameter(10.0, "Fused points must lie within the layout's bounds plus this "
                                           "margin (m)", float_range=(0.0, 1000.0))
     default_workspace_m: float = parameter(300.0, "Without a layout, fused points must lie within this distance "
@@ -145,7 +148,8 @@ class LongTermParams:
                 "api_key": os.environ.get("OPENAI_API_KEY", ""), "retries": 0}
 
     def memory_config(self, admission: AdmissionParams) -> LongTermConfig:
-        fusion = FusionConfig(stride=self.fusion_stride, max_depth=self.max_depth_m, min_score=self.min_score)
+        fusion = FusionConfig(stride=self.fusion_stride, max_depth=self.max_depth_m, min_score=self.min_score,
+                              support_layer=self.support_layer_m)
         memory_dir = Path(self.memory_dir).expanduser() if self.memory_dir else default_memory_dir()
         return LongTermConfig(
             memory_dir=memory_dir, name=self.memory_name, load_on_start=self.load_on_start,

@@ -2,17 +2,20 @@
 
 Inside the box, neighbouring pixels belong together when their depths differ by less than a
 fraction of their distance; at a jump the farther pixel is cut, so the object in front keeps its
-outline. Of the connected segments, the object is the one that covers most of the middle of the
-box (its central half in each direction): a detector centres its box on the object, while the
-background, often the larger segment, crowds the box's edges. When nothing valid lies in the
-middle, the largest segment is taken.
+outline. Of the connected segments, the object is the one at the middle of the box
+(:func:`scene_graph.image_segments.central_segment`). The floor or table top around the object's
+foot is continuous in depth with it and stays in the mask; fusion cuts it, as it knows which way
+is up (``FusionConfig.support_layer``).
 """
 from __future__ import annotations
+
+from typing import Optional
 
 import numpy as np
 from scipy import ndimage
 
 from perception.records import Detection
+from scene_graph.image_segments import central_segment
 
 
 def box_pixels(box: tuple[float, float, float, float], shape: tuple[int, int]) -> tuple[int, int, int, int]:
@@ -24,7 +27,7 @@ def box_pixels(box: tuple[float, float, float, float], shape: tuple[int, int]) -
 
 
 def depth_mask(depth: np.ndarray, box: tuple[float, float, float, float], relative_step: float = 0.04,
-               min_pixels: int = 4) -> np.ndarray:
+               min_pixels: int = 4, planes: Optional[np.ndarray] = None) -> np.ndarray:
     """Boolean (H, W) mask of the object in ``box``; all False when the box holds no usable depth.
 
     ``depth`` is metres, with 0, NaN and inf meaning no return; ``relative_step`` is the largest
@@ -49,22 +52,67 @@ def depth_mask(depth: np.ndarray, box: tuple[float, float, float, float], relati
         else:
             keep[:, :-1] &= ~far_first
             keep[:, 1:] &= ~far_second
+    if planes is not None:
+        keep &= ~_beyond_box(planes, (x0, y0, x1, y1))
     segments, count = ndimage.label(keep)
-    if count == 0:
-        return mask
-    sizes = np.bincount(segments.ravel(), minlength=count + 1)
-    sizes[0] = 0
-    h, w = crop.shape
-    middle = segments[h // 4: h - h // 4 or h, w // 4: w - w // 4 or w]
-    in_middle = np.bincount(middle.ravel(), minlength=count + 1)
-    in_middle[0] = 0
-    best = int(np.argmax(in_middle)) if in_middle.any() else int(np.argmax(sizes))
-    if sizes[best] < min_pixels:
+    best = central_segment(segments, count)
+    if best == 0 or np.count_nonzero(segments == best) < min_pixels:
         return mask
     mask[y0:y1, x0:x1] = segments == best
     return mask
 
 
+def structure_planes(depth: np.ndarray, threshold: float = 0.03, max_planes: int = 4, min_share: float = 0.08,
+                     stride: int = 4) -> np.ndarray:
+    """Per pixel, which of the frame's large planes (1..n; 0: none) it lies on: the floor, walls,
+    large table tops. Found by RANSAC (open3d) on points back-projected with nominal intrinsics: the
+    camera's true ones are not needed, as any pinhole back-projection is a linear map of the true
+    points and so keeps planes planes. ``threshold`` is the plane's thickness (m, along the depth);
+    a plane must hold ``min_share`` of the valid pixels."""
+    import open3d as o3d
+
+    h, w = depth.shape
+    with np.errstate(invalid="ignore"):
+        valid = np.isfinite(depth) & (depth > 0)
+    v, u = np.mgrid[0:h, 0:w]
+    z = np.where(valid, depth, 0.0).astype(np.float64)
+    points = np.stack([(u - w / 2) / w * z, (v - h / 2) / w * z, z], axis=-1)
+    planes = np.zeros((h, w), dtype=np.int32)
+    sample = valid.copy()
+    sample[:, :] = False
+    sample[::stride, ::stride] = valid[::stride, ::stride]
+    total = int(np.count_nonzero(sample))
+    if total < 30:
+        return planes
+    free = sample.copy()
+    for index in range(1, max_planes + 1):
+        if np.count_nonzero(free) < max(30, min_share * total):
+            break
+        cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points[free]))
+        model, inliers = cloud.segment_plane(threshold, 3, 200, probability=0.9999)
+        if len(inliers) < min_share * total:
+            break
+        normal, offset = np.asarray(model[:3]), float(model[3])
+        on_plane = valid & (planes == 0) & (np.abs(points @ normal + offset) <= threshold * np.linalg.norm(normal))
+        planes[on_plane] = index
+        free &= ~on_plane
+    return planes
+
+
+def _beyond_box(planes: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """Pixels of the box (as a crop) on a plane that lies mostly outside it: the surface the object
+    stands on or in front of, not a face of the object."""
+    x0, y0, x1, y1 = box
+    crop = planes[y0:y1, x0:x1]
+    count = int(planes.max()) + 1
+    inside = np.bincount(crop.ravel(), minlength=count)
+    outside = np.bincount(planes.ravel(), minlength=count) - inside
+    beyond = outside >= inside
+    beyond[0] = False
+    return beyond[crop]
+
+
 def depth_masks(depth: np.ndarray, detections: list[Detection], relative_step: float = 0.04) -> list[np.ndarray]:
     """:func:`depth_mask` for each detection's box."""
-    return [depth_mask(depth, d.box, relative_step) for d in detections]
+    planes = structure_planes(depth) if detections else None
+    return [depth_mask(depth, d.box, relative_step, planes=planes) for d in detections]

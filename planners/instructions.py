@@ -38,9 +38,9 @@ from planners.lexicon import (
 )
 from scene_graph.embeddings import TextEmbedder
 from scene_graph.goals import STATE_WORDS, Condition, format_condition, parse_goal
-from scene_graph.ontology import OBJECT_TYPES, matching_types, phrase_types
+from scene_graph.ontology import HOLLOW, OBJECT_TYPES, matching_types, phrase_types
+from scene_graph.usual_places import HOME_OF
 from scene_graph.vocabulary import NOT_OBJECTS
-from sim.home.stock import HOME_OF
 
 HOLD = "HOLD"
 MAX_CHARS = 2000  # longer is no household instruction; refused before any work
@@ -56,8 +56,6 @@ _SOURCE = frozenset({"from", "off"})
 _BELONG = frozenset({"belong", "belongs", "go", "goes", "live", "lives", "came", "come", "was", "were", "sat"})
 _HERE = frozenset({"me", "us", "here", "my", "hand", "hands"})
 _DESCRIBING = frozenset({"was", "is", "are", "were", "sitting", "lying", "sits", "lies", "left", "i", "you", "we"})
-# Receptacles one puts things into rather than onto.
-_HOLLOW = frozenset({"GarbageCan", "Sink", "SinkBasin", "Bowl", "Pot", "Pan", "Mug", "Cup", "Box", "Bathtub"})
 # What an object needs for a goal to make sense: state word or predicate -> ontology flag.
 _NEEDS = {"sliced": "sliceable", "open": "openable", "closed": "openable", "filled": "fillable", "empty": "fillable",
           "TOGGLE": "toggleable", "cooked": "pickupable", "hot": "pickupable", "cold": "pickupable",
@@ -303,7 +301,7 @@ def _place(obj: Grounded, verb: Verb, segment: Optional[_Segment], clause: str, 
             target = found.types
             talk.named.append(found)
     kind = OBJECT_TYPES[target[0]]
-    inside = prep in _INTO or (prep not in _ONTO and (kind.openable or target[0] in _HOLLOW))
+    inside = prep in _INTO or (prep not in _ONTO and (kind.openable or target[0] in HOLLOW))
     return _condition(Condition("INSIDE" if inside else "ON", subject, target, count=obj.count))
 
 

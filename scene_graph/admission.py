@@ -217,8 +217,12 @@ class FrameAdmission:
     def admit(self, frame: RGBDFrame, now: float = 0.0) -> tuple[Optional[RGBDFrame], str]:
         """(the frame to fuse, "") or (None, the reason it was rejected)."""
         reason = check_stamp(frame.stamp, now, self.limits) or check_intrinsics(frame.intrinsics, self.limits)
-        if not reason and not self.workspace.contains(frustum_corners(frame, self.max_depth)):
-            reason = f"{OUTSIDE_WORKSPACE}: the view reaches outside {self.workspace.low}..{self.workspace.high}"
+        if not reason:
+            corners = frustum_corners(frame, self.max_depth)
+            # The camera must stand in the workspace and its view be finite; the view itself may look
+            # past the margin (a long room seen diagonally at max_depth reaches ~1.3 x max_depth away).
+            if not (np.all(np.isfinite(corners)) and self.workspace.contains(corners[0])):
+                reason = f"{OUTSIDE_WORKSPACE}: the camera stands outside {self.workspace.low}..{self.workspace.high}"
         if reason:
             return None, self.count(reason)
         bad: set[int] = set()

@@ -38,7 +38,9 @@ How association decides that an observation is a remembered object:
   and consolidation follows the vote. Object nodes whose labels agree and whose boxes are mostly
   one are folded, as furniture is (below).
 * **Robot input** (:meth:`FusionConfig.for_detector`): masks that bleed over edges are trimmed,
-  negative evidence forgives a few cm of pose drift, and a place must be seen empty twice. A node
+  negative evidence forgives a few cm of pose drift, and a place must be seen empty twice. Masks
+  cut from boxes by depth also take in the floor or table top at the object's foot; with
+  ``support_layer`` set, that lowest layer is cut (``_standing_part``). A node
   seen once that the next look at its place refutes is dropped as a false detection; a node is
   *confirmed* (:meth:`Fusion.confirmed`) once seen twice or once confidently.
 * **Without ids, a move is only believed once the old place is seen empty.** A pickupable object
@@ -68,9 +70,11 @@ from dataclasses import dataclass, replace
 from typing import Optional
 
 import numpy as np
+from scipy import ndimage
 
 from scene_graph.frames import CameraIntrinsics, RGBDFrame
 from scene_graph.graph import SceneGraph
+from scene_graph.image_segments import central_segment
 from scene_graph.ontology import OBJECT_TYPES, canonical_type, layer_of, look_alikes
 from scene_graph.records import MISSING, MOVED, VISIBLE, ObjectNode, OrientedBox
 from scene_graph.relations import aabb_gap
@@ -115,6 +119,8 @@ class FusionConfig:
     drop_bled_edges: bool = False  # a detector's masks: drop edge pixels bled onto the background (_bled)
     bleed_jump: float = 0.05  # an edge pixel this much (m) behind its own instance's neighbour is background
     bleed_jump_per_m2: float = 0.02  # ... plus this times depth squared (depth noise grows so)
+    support_layer: float = 0.0  # masks cut from boxes by depth: cut the surface objects stand on, this thick (m)
+    support_share: float = 0.15  # ... when that lowest layer holds at least this share of the points
     alike_weight: float = 0.7  # a look-alike's vote counts this much towards a label
     label_agreement: float = 0.5  # label support at which geometry alone decides association
     cross_label_iou: float = 0.5  # IoU at which an observation of an unrelated label is still the object
@@ -349,6 +355,10 @@ class Fusion:
             assert label is not None  # narrowing: an unlabelled instance was skipped above
             members = order[start : start + count]
             keep = _depth_inliers(z[members])
+            if cfg.support_layer > 0 and np.count_nonzero(keep) >= cfg.min_points:
+                kept = members[keep]
+                keep[keep] = _standing_part(rows[kept], cols[kept], world[kept, 2], cfg.support_layer,
+                                            cfg.support_share)
             if np.count_nonzero(keep) < cfg.min_points:
                 skipped.append((inst, TOO_FEW_POINTS))
                 continue
@@ -785,6 +795,30 @@ def _depth_inliers(z: np.ndarray) -> np.ndarray:
     median = np.median(z)
     spread = max(0.1, 4.0 * 1.4826 * float(np.median(np.abs(z - median))))
     return np.abs(z - median) <= spread
+
+
+def _standing_part(rows: np.ndarray, cols: np.ndarray, height: np.ndarray, layer: float,
+                   min_share: float) -> np.ndarray:
+    """Of an instance's pixels (image ``rows``, ``cols``; world ``height``, z up), those of the object
+    itself when its mask took in the surface it stands on; all of them otherwise.
+
+    A mask cut from a box by depth, and often a detector's own mask, takes in the floor or table top
+    around the object's foot, which is continuous in depth with it, and through that surface often a
+    wall or a neighbour too. In the world frame the surface is the instance's lowest layer and holds a
+    large share of its pixels, where a right mask's lowest layer is a thin strip of a face. When that
+    layer holds at least ``min_share`` of the pixels and a tenth stay above it, it is cut, and of
+    what the cut leaves apart in the image the segment at the mask's middle is the object. A flat
+    object (a book on a table, a rug) lies all in its lowest layer and is kept whole."""
+    inside = height <= np.percentile(height, 1) + layer
+    share = np.count_nonzero(inside) / height.size
+    if share < min_share or share > 0.9:
+        return np.ones(height.size, dtype=bool)
+    r0, c0 = int(rows.min()), int(cols.min())
+    grid = np.zeros((int(rows.max()) - r0 + 1, int(cols.max()) - c0 + 1), dtype=bool)
+    grid[rows[~inside] - r0, cols[~inside] - c0] = True
+    segments, count = ndimage.label(grid)
+    best = central_segment(segments, count)
+    return segments[rows - r0, cols - c0] == best if best else np.ones(height.size, dtype=bool)
 
 
 def _overlap(lo_a: np.ndarray, hi_a: np.ndarray, lo_b: np.ndarray, hi_b: np.ndarray, margin: float) -> float:

@@ -200,6 +200,10 @@ def instruction_objects(text: str) -> tuple[list[tuple[str, tuple[str, ...]]], l
     return found, unknown
 
 
+# Receptacles one puts things into rather than onto (no door): a basin, a bin, a vessel.
+HOLLOW = frozenset({"GarbageCan", "Sink", "SinkBasin", "Bowl", "Pot", "Pan", "Mug", "Cup", "Box", "Bathtub"})
+
+
 def layer_of(label: str) -> str:
     """Graph layer of a label; unknown labels (open-vocabulary detectors) count as objects."""
     t = OBJECT_TYPES.get(label)

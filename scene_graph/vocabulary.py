@@ -126,6 +126,10 @@ _ENDS_PHRASE = frozenset({"in", "on", "into", "onto", "inside", "from", "to", "w
                           "out", "for", "so", "but", "after", "before", "this", "there", "here"})
 
 
+# Words that measure out what follows "of": "the head of lettuce" names the lettuce.
+_MEASURES = frozenset({"head", "heads", "loaf", "loaves", "piece", "pieces", "bunch", "bunches", "pair", "pairs"})
+
+
 def noun_phrases(text: str) -> list[list[str]]:
     """The words after each determiner up to the next preposition or conjunction ("the kitchen
     counter" in "put it on the kitchen counter"): where an instruction names its objects."""
@@ -134,8 +138,11 @@ def noun_phrases(text: str) -> list[list[str]]:
     for i, w in enumerate(words):
         if w not in _DETERMINERS:
             continue
-        phrase = []
+        phrase: list[str] = []
         for nxt in words[i + 1:i + 5]:
+            if nxt == "of" and phrase and phrase[-1] in _MEASURES:
+                phrase = []
+                continue
             if nxt in _ENDS_PHRASE or nxt in _DETERMINERS:
                 break
             phrase.append(nxt)

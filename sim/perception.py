@@ -144,12 +144,15 @@ class Perception:
         """Fusion set up for what this source gives (see :meth:`memory_parameters`)."""
         settings = self.memory_parameters()
         config = FusionConfig().for_detector() if settings["detector_input"] else FusionConfig()
-        return Fusion(graph, config, trust_external_ids=settings["trust_external_ids"])
+        config = replace(config, support_layer=float(settings["support_layer_m"]))
+        return Fusion(graph, config, trust_external_ids=bool(settings["trust_external_ids"]))
 
-    def memory_parameters(self) -> dict[str, bool]:
+    def memory_parameters(self) -> dict[str, bool | float | str]:
         """The long-term memory parameters this source needs: its ids trusted only when they are the
-        simulator's; fusion set for a detector's faults unless the frames are exact (oracle)."""
-        return {"trust_external_ids": not self.config.reissue_ids, "detector_input": not self.config.is_identity}
+        simulator's; fusion set for a detector's faults unless the frames are exact (oracle); its
+        masks are the simulator's, so no support surface to cut."""
+        return {"trust_external_ids": not self.config.reissue_ids, "detector_input": not self.config.is_identity,
+                "support_layer_m": 0.0}
 
     # ------------------------------------------------------------------ names for skills
     def resolve(self, name: Optional[str]) -> Optional[str]:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from memory_nodes.dds_profile import use_package_profile
+from memory_nodes.robot_parameters import robot_fusion_parameters
 from memory_nodes.tools.bag_cli import register as register_bag
 
 EXIT_OK = 0
@@ -230,9 +231,11 @@ def _cmd_up(args: argparse.Namespace) -> int:
 
     try:
         overrides = _parse_overrides(args.set)
-        if args.robot:  # as launch/robot.launch.py: pose from TF, tracker ids not trusted as names
+        if args.robot:  # as launch/robot.launch.py
             given = overrides.get("long_term_memory", {})
-            overrides["long_term_memory"] = {"pose_source": "tf", "trust_external_ids": False, **given}
+            sam = overrides.get("perception", {}).get("mask_backend") == "sam"
+            robot_memory = {"pose_source": "tf", **robot_fusion_parameters(depth_masks=not sam)}
+            overrides["long_term_memory"] = {**robot_memory, **given}
         params = Path(args.params) if args.params else stack.DEFAULT_PARAMS
         return stack.run(names, params, overrides, duration=args.duration)
     except (ValueError, ParameterException) as exc:  # ParamsFileError and ConfigurationError are ValueErrors

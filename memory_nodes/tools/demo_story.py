@@ -14,7 +14,7 @@ from typing import Callable, Iterable, Optional, Sequence
 
 from planners.interfaces import KnownObject
 from planners.validate import is_container
-from scene_graph.ontology import OBJECT_TYPES
+from scene_graph.ontology import HOLLOW, OBJECT_TYPES
 
 HIDDEN = "hidden"  # seen inside a closed container during the tour
 WATCHED = "watched"  # a household member moved it while the robot watched
@@ -82,9 +82,11 @@ def _pickupable(o: KnownObject) -> bool:
 
 
 def _surface(o: KnownObject) -> bool:
-    """Furniture one puts things on top of (not a container one opens)."""
+    """Furniture one puts things on top of (not a container one opens, nor a basin or bin one drops
+    things into, where a thing may not fit and a search may not see it)."""
     kind = OBJECT_TYPES.get(o.label)
-    return o.layer == "furniture" and kind is not None and kind.receptacle and not kind.openable
+    return (o.layer == "furniture" and kind is not None and kind.receptacle and not kind.openable
+            and o.label not in HOLLOW)
 
 
 def could_hold(container: str, thing: str) -> bool:

@@ -51,17 +51,24 @@ class _Refused(Exception):
 
 
 def plan_schema(request: PlanRequest, max_steps: int = 8) -> dict[str, Any]:
-    """The JSON schema of a plan for this request: known skills on the objects the prompt shows
-    (all present objects when it shows none), room ids, or nothing (Explore)."""
+    """The JSON schema of a plan for this request: a skill on one of the objects the prompt shows
+    (all present objects when it shows none), or Explore on a room id or nothing. Skills other than
+    Explore always take an object, so a grammar-constrained model cannot write one without it."""
     shown = set(request.shown)
-    ids = [o.id for o in request.objects if not o.missing and (not shown or o.id in shown)]
-    rooms = [o.room_id for o in request.objects if o.room_id]
-    arguments = sorted(set(ids) | set(rooms) | {""} | ({request.held} if request.held else set()))
-    step = {"type": "object", "additionalProperties": False, "required": ["skill", "argument"],
-            "properties": {"skill": {"type": "string", "enum": list(SKILLS)},
-                           "argument": {"type": "string", "enum": arguments}}}
+    ids = sorted({o.id for o in request.objects if not o.missing and (not shown or o.id in shown)}
+                 | ({request.held} if request.held else set()))
+    rooms = sorted({o.room_id for o in request.objects if o.room_id} | {""})
+
+    def step(skills: list[str], arguments: list[str]) -> dict[str, Any]:
+        return {"type": "object", "additionalProperties": False, "required": ["skill", "argument"],
+                "properties": {"skill": {"type": "string", "enum": skills},
+                               "argument": {"type": "string", "enum": arguments}}}
+
+    steps = [step(["Explore"], rooms)]
+    if ids:
+        steps.insert(0, step([name for name in SKILLS if name != "Explore"], ids))
     return {"type": "object", "additionalProperties": False, "required": ["steps", "done"],
-            "properties": {"steps": {"type": "array", "items": step, "maxItems": max_steps},
+            "properties": {"steps": {"type": "array", "items": {"anyOf": steps}, "maxItems": max_steps},
                            "done": {"type": "boolean"}}}
 
 

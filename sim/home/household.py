@@ -9,10 +9,10 @@ import random
 from functools import partial
 from typing import TYPE_CHECKING, Callable, Iterator, Optional
 
+from scene_graph.usual_places import HOME_OF
 from sim.home.entities import Entity
 from sim.home.home import Home
 from sim.home.placement import find_spot
-from sim.home.stock import HOME_OF
 
 if TYPE_CHECKING:
     from sim.home.world import HomeWorld

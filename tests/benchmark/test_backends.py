@@ -30,7 +30,8 @@ def test_the_backend_options_are_the_planner_nodes() -> None:
     assert chosen.backend == BackendConfig("openai", base_url="http://127.0.0.1:8080/v1", model="smol",
                                            timeout_s=7.0, structured="json_object")
     assert chosen.max_corrections == 4
-    assert chosen.record() == {"backend": "openai", "model": "smol", "max_corrections": 4}
+    assert chosen.record() == {"backend": "openai", "model": "smol", "max_corrections": 4,
+                               "planner_input": "instruction"}
     assert planner_of(parse("--backend", "transformers", "--model-path", "/models/x")).record()["model"] == "/models/x"
     with pytest.raises(SystemExit):
         parse("--backend", "gpt-17")

@@ -56,4 +56,4 @@ def test_the_front_end_turns_exact_frames_into_tracked_depth_masked_detections()
         assert all(canonical_type(label) for label in frame.labels.values())  # words fusion reads as types
         assert set(frame.labels) == set(int(i) for i in frame.instance_ids.ravel() if i)
     assert frames[0].external_ids == frames[1].external_ids  # the tracker keeps ids on a still view
-    assert front.memory_parameters() == {"trust_external_ids": False, "detector_input": True}
+    assert front.memory_parameters() == {"trust_external_ids": False, "detector_input": True, "support_layer_m": 0.03}

@@ -80,6 +80,19 @@ def test_the_layout_sets_the_workspace(tmp_path: Path, frame):
         A.OUTSIDE_WORKSPACE)
 
 
+def test_a_camera_in_the_house_may_look_past_the_margin(tmp_path: Path, frame):
+    """A long view from inside the house reaches past bounds + margin at its far corners (a door, a
+    window); the camera stands in the house, so the frame is fused."""
+    m = memory(tmp_path)
+    m.admission.limits = replace(m.admission.limits, workspace_margin_m=2.0)
+    m.set_layout(ROOMS, grid_areas(ROOMS, spacing=1.0))
+    low = m.admission.workspace.low
+    inside = look_at((low[0] + 2.5, 1.0, 1.5), (low[0] - 5.0, 1.0, 1.0))  # 0.5 m in, looking out
+    far = replace(frame, T_world_camera=inside, depth=np.full_like(frame.depth, 7.9))
+    assert not m.admission.workspace.contains(A.frustum_corners(far, 8.0))  # what the view reaches
+    assert m.integrate(far, NOW).accepted
+
+
 @pytest.mark.parametrize("intrinsics", [CameraIntrinsics(320, 240, 1e-30, 1e-30, 160, 120),
                                         CameraIntrinsics(320, 240, 1e9, 1e9, 160, 120),
                                         CameraIntrinsics(320, 240, 200, 200, 1e6, 120)])

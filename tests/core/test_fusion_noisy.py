@@ -104,3 +104,26 @@ def test_a_false_detection_refuted_by_the_next_look_is_dropped():
     assert "Tomato" in {o.label for o in fusion.graph.objects()}
     report = fusion.integrate(detector(make_frame([TABLE, APPLE], CAMERA, VIEWS[2], 2.0)))
     assert "Tomato" not in {o.label for o in fusion.graph.objects()} and len(report.dropped) == 1
+
+
+def test_a_mask_bled_onto_the_table_top_keeps_only_the_mug() -> None:
+    """A box-and-depth mask takes in the table top around the mug's foot; fusion cuts that support
+    layer (the mug's box starts at the table top), where exact input keeps it (the test would fail so)."""
+    def bled(frame: RGBDFrame) -> RGBDFrame:
+        ids = frame.instance_ids.copy()
+        rows, cols = np.nonzero(ids == 4)
+        window = ids[rows.min():rows.max() + 9, cols.min() - 6:cols.max() + 7]
+        window[window == 1] = 4  # the table's pixels in a loose box around the mug
+        return detector(replace(frame, instance_ids=ids))
+
+    def mug_box(config: FusionConfig) -> tuple[float, float]:
+        fusion = Fusion(SceneGraph(), config, trust_external_ids=False)
+        for n, pose in enumerate(VIEWS[:4]):
+            fusion.integrate(bled(make_frame([TABLE, MUG], CAMERA, pose, float(n))))
+        mug = fusion.graph.objects(layer="object")[0]
+        return mug.box.center[2] - mug.box.extent[2] / 2, max(mug.box.extent[:2])
+
+    bottom, width = mug_box(replace(FusionConfig().for_detector(), support_layer=0.03))
+    assert bottom > 0.74 and width < 0.15  # the mug (0.09 m wide) on the table top at 0.75 m
+    bottom, width = mug_box(FusionConfig().for_detector())
+    assert width > 0.15  # without the cut the table top is part of the mug

@@ -356,7 +356,7 @@ def test_every_parameter_in_the_yaml_is_declared_and_described(nodes) -> None:
 
 
 @pytest.mark.parametrize("instruction, words", [
-    ("the television, please", "cannot tell what to do"),  # no verb
+    ("the television, please", "NO_VERB: no known verb says what to do"),
     ("put the flurble on the sofa", "no known object"),
     ("turn on the television and " * 4000, "request_too_large: instruction has 108000 characters"),  # 100 kB
 ])

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from perception.depth_mask import depth_mask
+from perception.depth_mask import depth_mask, depth_masks
 from perception.instances import compose_instances, memory_label
 from perception.pipeline import default_vocabulary
 from perception.records import Detection
@@ -25,6 +25,25 @@ def test_depth_mask_keeps_the_object_in_the_middle_of_its_box_and_cuts_the_backg
     assert mask.sum() == 20 * 20  # nothing of the wall beside it
     table = depth_mask(depth, (30, 55, 150, 120))
     assert table[61:120, 40:140].all() and not table[40:60, 90:110].any()  # row 60 under the mug: cut edge
+
+
+def _room() -> np.ndarray:
+    """A camera 1 m above a floor (f = 100 px, horizon at row 40), a wall at 4 m, and a cabinet's
+    front at 2 m (rows 50-90, cols 60-100) standing on the floor: its foot meets the floor's depth."""
+    rows = np.arange(120, dtype=np.float32)[:, None]
+    with np.errstate(divide="ignore"):
+        floor = np.where(rows > 40, 100.0 / (rows - 40), np.inf) * np.ones((1, 160), dtype=np.float32)
+    depth = np.minimum(floor, 4.0).astype(np.float32)
+    depth[50:90, 60:100] = 2.0
+    return depth
+
+
+def test_depth_masks_cut_the_floor_and_wall_that_run_on_past_the_box():
+    depth, box = _room(), (55.0, 45.0, 105.0, 100.0)  # a loose box: floor below the cabinet's foot
+    assert depth_mask(depth, box)[91:100, 60:100].any()  # by depth alone the floor joins the cabinet
+    mask = depth_masks(depth, [Detection(box, "cabinet", 0.9)])[0]
+    assert mask[50:88, 60:100].all()  # the cabinet's front, itself a plane, stays whole
+    assert not mask[90:, :].any() and not mask[:50, :].any()
 
 
 def test_depth_mask_of_a_box_without_depth_is_empty():

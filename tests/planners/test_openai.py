@@ -108,10 +108,13 @@ def test_the_plan_is_asked_for_under_a_json_schema_of_known_skills_and_shown_obj
     assert response.calls == LAMP_PLAN and response.text.endswith("Done") and response.error == ""
     form = server.bodies[0][2]["response_format"]
     assert form["type"] == "json_schema" and form["json_schema"]["strict"] is True
-    step = form["json_schema"]["schema"]["properties"]["steps"]["items"]["properties"]
-    assert "ToggleObjectOn" in step["skill"]["enum"] and "Teleport" not in step["skill"]["enum"]
-    assert {"obj_0006", "obj_0003", "", "room_0"} <= set(step["argument"]["enum"])
-    assert "obj_0001" not in step["argument"]["enum"]  # memory the prompt does not show is not offered
+    steps = form["json_schema"]["schema"]["properties"]["steps"]["items"]["anyOf"]
+    on_object, explore = (s["properties"] for s in steps)
+    assert "ToggleObjectOn" in on_object["skill"]["enum"] and "Teleport" not in on_object["skill"]["enum"]
+    assert {"obj_0006", "obj_0003"} <= set(on_object["argument"]["enum"])
+    assert "" not in on_object["argument"]["enum"]  # a skill on an object always names one
+    assert "obj_0001" not in on_object["argument"]["enum"]  # memory the prompt does not show is not offered
+    assert explore["skill"]["enum"] == ["Explore"] and {"", "room_0"} <= set(explore["argument"]["enum"])
     assert "JSON" in server.bodies[0][2]["messages"][0]["content"]
 
 

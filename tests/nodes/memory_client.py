@@ -42,7 +42,7 @@ class Client:
                      "changes": pub(StateChange, "state_changes", 10)}
         self.updates: list[GraphUpdate] = []
         self.markers: list[MarkerArray] = []
-        self.node.create_subscription(GraphUpdate, "memory/graph_updates", self.updates.append, 1000)
+        self.updates_sub = self.node.create_subscription(GraphUpdate, "memory/graph_updates", self.updates.append, 1000)
         self.node.create_subscription(MarkerArray, "memory/markers", self.markers.append, 10)
         self.diagnostics: dict[str, dict[str, str]] = {}  # node name -> its latest values
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)

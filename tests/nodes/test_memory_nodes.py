@@ -51,10 +51,16 @@ def nodes(memory_dir: Path):
 @pytest.fixture(scope="module")
 def client(nodes: stack.Stack, scene: SceneStream):
     c = Client()
-    # Both directions matched before the first frame: the delta test needs every update from sequence 1.
-    assert c.spin_until(lambda: c.node.count_subscribers("camera/instances") > 0
-                        and c.node.count_publishers("memory/graph_updates") > 0)
+    # Both ends of the updates matched before the first frame (the node's writer has matched every reader
+    # the graph shows, this client's among them): the delta test needs every update from sequence 1.
     ltm = nodes.nodes["long_term_memory"]
+
+    def matched() -> bool:
+        readers = ltm.get_subscriptions_info_by_topic("memory/graph_updates")
+        return (c.updates_sub.get_publisher_count() > 0 and c.node.get_name() in {r.node_name for r in readers}
+                and ltm._updates_pub.get_subscription_count() >= len(readers))
+
+    assert c.spin_until(matched)
     sent = c.send_frames(scene, lambda: ltm.traffic()["frames_handled"])
     assert ltm.diagnostic_values()["frames_integrated"] == sent
     yield c
@@ -130,11 +136,13 @@ def test_snapshot_equals_the_deltas_applied_in_order(client):
 
 def test_markers_draw_one_box_per_object(client):
     objects = _memory_objects(client)
-    assert client.spin_until(lambda: bool(client.markers))
-    latest = client.markers[-1]
-    boxes = [m for m in latest.markers if m.action == Marker.ADD and m.type == Marker.CUBE]
-    assert len(boxes) == len(objects)
-    assert {m.ns for m in boxes} <= {"furniture", "objects"}
+
+    def boxes() -> list[Marker]:  # of the newest array: markers follow memory at their own rate
+        return [m for m in client.markers[-1].markers if m.action == Marker.ADD and m.type == Marker.CUBE] \
+            if client.markers else []
+
+    assert client.spin_until(lambda: len(boxes()) == len(objects)), (len(boxes()), len(objects))
+    assert {m.ns for m in boxes()} <= {"furniture", "objects"}
 
 
 def test_a_late_rviz_gets_the_whole_memory_at_once(client):

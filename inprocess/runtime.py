@@ -28,7 +28,7 @@ from sim.home.world import HomeWorld
 from sim.records import Action, ActionResult
 
 
-class _ConfirmedChanges:
+class ConfirmedChanges:
     """The scene graph as short-term memory's consolidation sink: each confirmed change goes the way
     the long-term node routes the short-term node's (:func:`scene_graph.long_term.apply_confirmed_change`)."""
 
@@ -92,7 +92,7 @@ class HomeWorldExecutor:
         self._report(result)  # before the frames, as the simulator bridge publishes them
         self.look(around=skill == "Explore" and result.success)
         with self._observing():  # the short-term node hears long-term memory's update of the consolidation too
-            self.memory.stm.consolidate(_ConfirmedChanges(self.memory.graph))
+            self.memory.stm.consolidate(ConfirmedChanges(self.memory.graph))
         return SkillResult(result.success, result.code, result.error, result.distance, result.steps)
 
     @contextmanager

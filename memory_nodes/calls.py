@@ -57,9 +57,11 @@ def ready_or_not(wait_ready: Callable[[float], bool], timeout_s: float, resend: 
 
 
 def first_answer(send: Callable[[], Future], wait: Waiter, timeout_s: float,
-                 abandon: Callable[[Future], None] = lambda _: None, resend: bool = True) -> Optional[Any]:
+                 abandon: Callable[[Future], None] = lambda _: None, resend: bool = True,
+                 stop: Callable[[], bool] = lambda: False) -> Optional[Any]:
     """The result of the first future of ``send()`` to complete, sending again while none does
-    (unless not ``resend``); None after ``timeout_s``. Every other future sent goes to ``abandon``."""
+    (unless not ``resend``); None after ``timeout_s``, or once ``stop()`` (a cancel: ``wait`` should
+    return early then). Every other future sent goes to ``abandon``."""
     deadline = time.monotonic() + timeout_s
     answered = Future()  # done as soon as any copy is
 
@@ -74,7 +76,7 @@ def first_answer(send: Callable[[], Future], wait: Waiter, timeout_s: float,
         sent[-1].add_done_callback(note)
         wait(answered, max(0.0, min(pause, deadline - time.monotonic())))
         first = next((f for f in sent if f.done()), None)
-        if first is not None or not resend or time.monotonic() >= deadline:
+        if first is not None or not resend or time.monotonic() >= deadline or stop():
             for future in sent:
                 if future is not first:
                     abandon(future)
@@ -89,10 +91,12 @@ def call(client: Client, request: Any, wait: Waiter, timeout_s: float, resend: b
 
 
 def send_goal(client: ActionClient, goal: Any, wait: Waiter, timeout_s: float,
-              feedback_callback: Optional[Callable[[Any], None]] = None) -> Optional[ClientGoalHandle]:
-    """The goal's handle (accepted or not), or None when the server did not answer in ``timeout_s``."""
+              feedback_callback: Optional[Callable[[Any], None]] = None,
+              stop: Callable[[], bool] = lambda: False) -> Optional[ClientGoalHandle]:
+    """The goal's handle (accepted or not), or None when the server did not answer in ``timeout_s``
+    or ``stop()`` (copies accepted late are cancelled)."""
     return first_answer(lambda: client.send_goal_async(goal, feedback_callback=feedback_callback), wait,
-                        timeout_s, _cancel_if_accepted)
+                        timeout_s, _cancel_if_accepted, stop=stop)
 
 
 def goal_result(handle: ClientGoalHandle, wait: Waiter, timeout_s: float) -> Optional[Any]:

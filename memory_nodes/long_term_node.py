@@ -46,6 +46,7 @@ from memory_nodes.conversions import (
 from memory_nodes.frame_sync import ApproximateSync, PoseBuffer
 from memory_nodes.markers import MemoryView, build_markers
 from memory_nodes.node_support import (
+    AdmissionParams,
     BadInput,
     ConfigurationError,
     declare_all,
@@ -57,7 +58,7 @@ from memory_nodes.node_support import (
 )
 from planners.backends import BackendUnavailable
 from planners.object_states import STATE_BACKENDS, StateEstimator, StateWorker, state_model
-from scene_graph.admission import AdmissionLimits, Inadmissible, check_change, check_request, check_stamp
+from scene_graph.admission import Inadmissible, check_change, check_request, check_stamp
 from scene_graph.embeddings import EmbedderUnavailable
 from scene_graph.fusion import FusionConfig
 from scene_graph.long_term import ChangeOutcome, LongTermConfig, LongTermMemory
@@ -102,10 +103,6 @@ class LongTermParams:
     support_layer_m: float = parameter(0.0, "Masks cut from boxes by depth take in the floor or table top at an "
                                        "object's foot: cut that lowest layer of an instance, this thick (m; 0: off)",
                                        float_range=(0.0, 0.2))
-    max_future_s: float = parameter(1.0, "Frames and poses stamped further ahead of the node's clock are "
-                                    "rejected (s)", float_range=(0.0, 3600.0))
-    max_label_chars: int = parameter(64, "Longest instance label accepted (one printable line)",
-                                     integer_range=(1, 1024))
     workspace_margin_m: float = parameter(10.0, "Fused points must lie within the layout's bounds plus this "
                                           "margin (m)", float_range=(0.0, 1000.0))
     default_workspace_m: float = parameter(300.0, "Without a layout, fused points must lie within this distance "
@@ -155,7 +152,7 @@ class LongTermParams:
         return {"base_url": self.state_base_url, "model": self.state_model, "timeout_s": self.state_timeout_s,
                 "api_key": os.environ.get("OPENAI_API_KEY", ""), "retries": 0}
 
-    def memory_config(self) -> LongTermConfig:
+    def memory_config(self, admission: AdmissionParams) -> LongTermConfig:
         fusion = FusionConfig(stride=self.fusion_stride, max_depth=self.max_depth_m, min_score=self.min_score,
                               support_layer=self.support_layer_m)
         memory_dir = Path(self.memory_dir).expanduser() if self.memory_dir else default_memory_dir()
@@ -164,9 +161,8 @@ class LongTermParams:
             snapshot_interval=self.snapshot_interval_s, journal_interval=self.journal_interval_s,
             journal_max_bytes=int(self.journal_max_mb * (1 << 20)), keep_snapshots=self.keep_snapshots,
             budget_tokens=self.budget_tokens, trust_external_ids=self.trust_external_ids,
-            admission=AdmissionLimits(max_future_s=self.max_future_s, max_label_chars=self.max_label_chars,
-                                      workspace_margin_m=self.workspace_margin_m,
-                                      default_workspace_m=self.default_workspace_m),
+            admission=admission.limits(workspace_margin_m=self.workspace_margin_m,
+                                       default_workspace_m=self.default_workspace_m),
             fusion=fusion.for_detector() if self.detector_input else fusion)
 
     def check(self) -> None:
@@ -186,7 +182,7 @@ class LongTermMemoryNode(Node):
         super().__init__("long_term_memory", **kwargs)
         params = self.params = declare_all(self, LongTermParams)
         params.check()
-        config = params.memory_config()
+        config = params.memory_config(declare_all(self, AdmissionParams))
         self._world_frame, self._pose_source = params.world_frame, params.pose_source
         self._camera_frame = params.camera_frame
         self._pose_tolerance = params.pose_tolerance_s

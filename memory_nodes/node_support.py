@@ -25,8 +25,11 @@ from rclpy.exceptions import InvalidParameterTypeException, ParameterException
 from rclpy.executors import Executor, ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.node import Node
 
+from embodied_memory.msg import ObjectNode as ObjectNodeMsg
+from memory_nodes.conversions import object_from_msg
 from memory_nodes.dds_profile import use_package_profile
-from scene_graph.admission import RequestLimits
+from scene_graph.admission import BAD_OBJECT, AdmissionLimits, RequestLimits, check_object
+from scene_graph.records import ObjectNode
 
 _LOG_EVERY_S = 5.0
 
@@ -117,6 +120,24 @@ def declare_request_limits(node: Node) -> RequestLimits:
     return declare_all(node, RequestLimitParams).limits()
 
 
+_ADMISSION = AdmissionLimits()
+
+
+@dataclass(frozen=True)
+class AdmissionParams:
+    """The bounds on untrusted records that every node keeping them declares beside its own record
+    (each node's section of the YAML sets them); defaults from :class:`scene_graph.admission.AdmissionLimits`.
+    Geometry bounds that need a layout stay with the long-term node."""
+
+    max_future_s: float = parameter(_ADMISSION.max_future_s, "Input stamped further ahead of the node's clock is "
+                                    "rejected (s)", float_range=(0.0, 3600.0))
+    max_label_chars: int = parameter(_ADMISSION.max_label_chars, "Longest label, id, state name or value accepted "
+                                     "(one printable line)", integer_range=(1, 1024))
+
+    def limits(self, **geometry: float) -> AdmissionLimits:
+        return AdmissionLimits(max_future_s=self.max_future_s, max_label_chars=self.max_label_chars, **geometry)
+
+
 class BadInput:
     """Counts rejected input per topic and reason; logs each reason at most every few seconds."""
 
@@ -132,6 +153,27 @@ class BadInput:
     @property
     def total(self) -> int:
         return sum(self.counts.values())
+
+
+def admit_objects(msgs: Sequence[ObjectNodeMsg], now: float, limits: AdmissionLimits, bad: BadInput,
+                  topic: str) -> tuple[list[ObjectNode], list[str]]:
+    """Object records from a peer (graph updates, snapshots) through the rule fusion's own records
+    meet (``check_object``): the admitted records, and the ids of the refused ones, each counted in
+    ``bad`` under ``topic``. A record that does not even convert is refused the same way."""
+    kept: list[ObjectNode] = []
+    refused: list[str] = []
+    for msg in msgs:
+        try:
+            node = object_from_msg(msg)
+            reason = check_object(node, now, limits)
+        except ValueError as exc:  # ConversionError included
+            reason = f"{BAD_OBJECT}: {exc}"
+        if reason:
+            bad.reject(topic, reason)
+            refused.append(msg.id)
+        else:
+            kept.append(node)
+    return kept, refused
 
 
 def diagnostics(node: Node, level: bytes, message: str, values: dict[str, Any]) -> DiagnosticArray:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from dataclasses import replace
 from typing import Any, Callable, Optional, Sequence
 
 from rclpy.action import ActionClient
@@ -33,19 +34,20 @@ from memory_nodes.conversions import (
     from_time,
     image_to_array,
     layout_from_msg,
-    object_from_msg,
-    relation_from_msg,
     skill_result_from_msg,
     state_from_text,
     to_time,
 )
+from memory_nodes.node_support import BadInput, admit_objects
 from planners.images import PromptImage, camera_images
 from planners.interfaces import KnownObject, SkillCode, SkillResult, SubgraphText, known_objects
+from scene_graph.admission import AdmissionLimits
 from scene_graph.graph import SCHEMA_VERSION, SceneGraph, SequenceGap
 from scene_graph.records import MISSING, GraphDelta
 from scene_graph.short_term import MemoryUnit
 
 _HELD_UPDATES = 1000  # graph updates kept while the view waits for its snapshot
+_DEFAULT_ADMISSION = AdmissionLimits()
 
 
 class CallFailed(RuntimeError):
@@ -53,14 +55,14 @@ class CallFailed(RuntimeError):
 
 
 # ----------------------------------------------------------------------------- conversions
-def graph_from_snapshot(snapshot: GraphUpdate, layout: Layout) -> SceneGraph:
-    """GetSnapshot's answer as a SceneGraph, through the same path as a saved memory's load."""
+def graph_from_snapshot(snapshot: GraphDelta, layout: Layout) -> SceneGraph:
+    """GetSnapshot's answer (as a delta) as a SceneGraph, through the same path as a saved memory's load."""
     rooms, areas = layout_from_msg(layout)
     return SceneGraph.from_snapshot({
         "schema_version": SCHEMA_VERSION, "sequence": snapshot.sequence, "next_object_index": 0,
         "rooms": [r.to_dict() for r in rooms], "areas": [a.to_dict() for a in areas],
-        "objects": [object_from_msg(o).to_dict() for o in snapshot.upserted_objects],
-        "relations": [[r.subject, r.predicate, r.object] for r in map(relation_from_msg, snapshot.added_relations)],
+        "objects": [o.to_dict() for o in snapshot.upserted_objects],
+        "relations": [[r.subject, r.predicate, r.object] for r in snapshot.added_relations],
     })
 
 
@@ -159,8 +161,11 @@ class RosMemory:
     memory has fused what the robot sees now.
     """
 
-    def __init__(self, node: Node, group: CallbackGroup, timeout_s: float, refresh_timeout_s: float) -> None:
+    def __init__(self, node: Node, group: CallbackGroup, timeout_s: float, refresh_timeout_s: float,
+                 limits: AdmissionLimits = _DEFAULT_ADMISSION, bad: Optional[BadInput] = None) -> None:
         self._node = node
+        self._limits = limits
+        self.bad = bad if bad is not None else BadInput(node)  # objects refused, per reason
         self._timeout_s = timeout_s
         self._refresh_timeout_s = refresh_timeout_s
         self._snapshot = node.create_client(GetSnapshot, "memory/get_snapshot", callback_group=group)
@@ -191,9 +196,25 @@ class RosMemory:
                 self._fused = self._frames
             self._changed.notify_all()
 
+    def _admitted(self, msg: GraphUpdate, source: str) -> GraphDelta:
+        """An update or snapshot as a delta of the objects :func:`admit_objects` admits (the rest counted
+        under ``source``): a refused object leaves the view with the relations that name it, so no NaN
+        position, absurd size or multi-line label a remote memory sends reaches a plan. Empties
+        ``msg.upserted_objects`` (the message is this callback's own)."""
+        objects, msg.upserted_objects = msg.upserted_objects, []
+        delta = delta_from_msg(msg)
+        now = self._node.get_clock().now().nanoseconds * 1e-9
+        kept, refused = admit_objects(objects, now, self._limits, self.bad, source)
+        if not refused:
+            return replace(delta, upserted_objects=tuple(kept))
+        gone = set(refused)
+        return replace(delta, upserted_objects=tuple(kept), removed_objects=delta.removed_objects + tuple(refused),
+                       added_relations=tuple(r for r in delta.added_relations
+                                             if r.subject not in gone and r.object not in gone))
+
     def _on_update(self, msg: GraphUpdate) -> None:
         try:
-            delta = delta_from_msg(msg)
+            delta = self._admitted(msg, "memory/graph_updates")
         except ValueError as exc:  # ConversionError included: the mirror cannot follow, so start again
             self._node.get_logger().warning(f"graph update {msg.sequence} does not load ({exc}); resynchronising")
             delta = None
@@ -226,7 +247,7 @@ class RosMemory:
             response = call_service(self._snapshot, GetSnapshot.Request(), self._timeout_s)
             self.snapshots += 1
             try:
-                graph = graph_from_snapshot(response.snapshot, response.layout)
+                graph = graph_from_snapshot(self._admitted(response.snapshot, "memory/get_snapshot"), response.layout)
             except ValueError as exc:  # ConversionError included
                 raise CallFailed(f"service {self._snapshot.srv_name} answered a snapshot that does not load: "
                                  f"{exc}") from exc
@@ -301,22 +322,35 @@ class RosMemory:
 
 # ----------------------------------------------------------------------------- robot
 class RosSkillExecutor:
-    """SkillExecutor over the ``execute_skill`` action; :meth:`cancel` stops the skill under way."""
+    """SkillExecutor over the ``execute_skill`` action; :meth:`cancel` stops the skill under way, or
+    ends the wait for a skill server that does not answer (a robot's bridge not running)."""
 
     def __init__(self, node: Node, group: CallbackGroup, timeout_s: float, skill_timeout_s: float) -> None:
         self._client = ActionClient(node, Skill, "execute_skill", callback_group=group)
         self._timeout_s = timeout_s
         self._skill_timeout_s = skill_timeout_s
         self._running: Optional[ClientGoalHandle] = None
+        self._canceled = threading.Event()
+        self._wake = threading.Event()  # the current wait for the server's answer
+
+    def _wait_unless_canceled(self, future: Any, timeout_s: float) -> bool:
+        """:func:`wait_done` that :meth:`cancel` cuts short."""
+        wake = self._wake = threading.Event()
+        future.add_done_callback(lambda _: wake.set())
+        if not self._canceled.is_set():
+            wake.wait(timeout_s)
+        return bool(future.done())
 
     def execute(self, skill: str, object_id: str) -> SkillResult:
         start = time.monotonic()
         calls.ready_or_not(lambda t: self._client.wait_for_server(timeout_sec=t), self._timeout_s)
         what = f"execute_skill {skill}({object_id})"
-        handle = calls.send_goal(self._client, Skill.Goal(skill=skill, object_id=object_id), wait_done,
-                                 self._timeout_s)
+        handle = calls.send_goal(self._client, Skill.Goal(skill=skill, object_id=object_id),
+                                 self._wait_unless_canceled, self._timeout_s, stop=self._canceled.is_set)
         if handle is None:
             waited = time.monotonic() - start
+            if self._canceled.is_set():
+                raise CallFailed(f"{what}: canceled after waiting {waited:.1f} s for the skill server")
             if not self._client.server_is_ready():
                 raise CallFailed(f"action execute_skill is not available (waited {waited:.1f} s): "
                                  "is the robot or simulator bridge running?")
@@ -333,7 +367,13 @@ class RosSkillExecutor:
             self._running = None
         return skill_result_from_msg(response.result)
 
+    def start_task(self) -> None:
+        """Forget the cancel of an earlier task (call before a new one starts)."""
+        self._canceled.clear()
+
     def cancel(self) -> None:
+        self._canceled.set()
+        self._wake.set()
         running = self._running
         if running is not None:
             running.cancel_goal_async()

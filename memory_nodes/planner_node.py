@@ -18,6 +18,7 @@ from rclpy.node import Node
 
 from embodied_memory.action import ExecuteTask
 from memory_nodes.node_support import (
+    AdmissionParams,
     BadInput,
     ConfigurationError,
     SingleGoal,
@@ -79,13 +80,14 @@ class PlannerNode(Node):
         super().__init__("planner", **kwargs)
         params = self.params = declare_all(self, PlannerParams)
         self._limits = declare_request_limits(self)
+        admission = declare_all(self, AdmissionParams).limits()  # memory's records meet the memory nodes' rules
         config = params.backend_config()
         group = ReentrantCallbackGroup()
+        self._bad = BadInput(self)
         self._robot = RosSkillExecutor(self, group, params.service_timeout_s, params.skill_timeout_s)
-        memory = RosMemory(self, group, params.service_timeout_s, params.refresh_timeout_s)
+        memory = RosMemory(self, group, params.service_timeout_s, params.refresh_timeout_s, admission, self._bad)
         self._runner: Optional[TaskRunner] = None
         self._unavailable = ""
-        self._bad = BadInput(self)
         try:
             backend = config.make()
             camera = RosCamera(self, group, params.max_crops, self._bad.reject) \
@@ -152,6 +154,7 @@ class PlannerNode(Node):
             goal_handle.publish_feedback(ExecuteTask.Feedback(step=f.step, skill=f.skill, status=f.status))
 
         start = time.perf_counter()
+        self._robot.start_task()
         try:
             return self._runner.run(instruction, goal_conditions, feedback)
         except CallFailed as exc:  # a cancel cannot interrupt a wait for a silent server: it still wins

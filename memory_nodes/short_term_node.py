@@ -22,29 +22,29 @@ from embodied_memory.srv import QueryShortTerm
 from memory_nodes.conversions import (
     ConversionError,
     from_time,
-    object_from_msg,
     state_to_text,
     to_time,
     unit_from_state_change,
     unit_to_msg,
 )
 from memory_nodes.node_support import (
+    AdmissionParams,
     BadInput,
     ConfigurationError,
+    admit_objects,
     declare_all,
     declare_request_limits,
     diagnostics,
     parameter,
     spin_nodes,
 )
-from scene_graph.admission import AdmissionLimits, check_change, check_object, check_request, check_stamp
+from scene_graph.admission import check_change, check_request, check_stamp
 from scene_graph.embeddings import EmbedderUnavailable
 from scene_graph.ontology import ACTION_NAMES
 from scene_graph.records import StateValue
 from scene_graph.short_term import POLICIES, ShortTermMemory, observation_units
 
 _DEFAULT_K = 5
-_ADMISSION = AdmissionLimits()  # what the long-term node admits by default; short-term input meets the same rules
 
 
 class _ConfirmedChangePublisher:
@@ -84,6 +84,7 @@ class ShortTermMemoryNode(Node):
         if params.policy not in POLICIES:
             raise ConfigurationError(f"policy must be one of {', '.join(POLICIES)}, not {params.policy!r}")
         self._limits = declare_request_limits(self)
+        self._admission = declare_all(self, AdmissionParams).limits()  # the long-term node's rules, own bounds
         self.memory = ShortTermMemory(capacity=params.capacity, policy=params.policy,
                                       confirm_after=params.confirm_after)
         try:  # load the embedding model now rather than stall a query later
@@ -130,7 +131,7 @@ class ShortTermMemoryNode(Node):
     def _on_change(self, msg: StateChange) -> None:
         self._traffic["changes_received"] += 1
         reason = check_change(msg.object_id, msg.object_type, msg.state, msg.new_value, from_time(msg.header.stamp),
-                              self._now(), _ADMISSION, (msg.position.x, msg.position.y, msg.position.z))
+                              self._now(), self._admission, (msg.position.x, msg.position.y, msg.position.z))
         if reason:
             self._bad.reject("state_changes", reason)
             return
@@ -145,22 +146,11 @@ class ShortTermMemoryNode(Node):
     def _on_update(self, msg: GraphUpdate) -> None:
         self._traffic["updates_received"] += 1
         now, stamp = self._now(), from_time(msg.header.stamp)
-        reason = check_stamp(stamp, now, _ADMISSION)
+        reason = check_stamp(stamp, now, self._admission)
         if reason:
             self._bad.reject("memory/graph_updates", reason)
             return
-        objects = []
-        for obj in msg.upserted_objects:
-            try:
-                node = object_from_msg(obj)
-            except (ConversionError, ValueError) as exc:
-                self._bad.reject("memory/graph_updates", str(exc))
-                continue
-            reason = check_object(node, now, _ADMISSION)
-            if reason:
-                self._bad.reject("memory/graph_updates", reason)
-            else:
-                objects.append(node)
+        objects, _ = admit_objects(msg.upserted_objects, now, self._admission, self._bad, "memory/graph_updates")
         with self._lock:
             for unit in observation_units(objects, from_time(msg.header.stamp)):
                 self.memory.add(unit)

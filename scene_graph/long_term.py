@@ -7,6 +7,7 @@ it here keeps the node a file of wiring. Not thread-safe: the owner serialises c
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -114,7 +115,9 @@ class LongTermConfig:
 class LongTermMemory:
     """Everything the long-term memory node serves, without ROS."""
 
-    def __init__(self, config: LongTermConfig, index: Optional[ObjectIndex] = None) -> None:
+    def __init__(self, config: LongTermConfig, index: Optional[ObjectIndex] = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        """``clock`` paces periodic saving (a simulation's clock for an accelerated run)."""
         self.config = config
         self.store = MemoryStore(config.memory_dir, keep=config.keep_snapshots)
         loaded: Optional[LoadedMemory] = None
@@ -132,7 +135,7 @@ class LongTermMemory:
             self.retriever.restore(*loaded.embeddings)
         self._periodic = PeriodicSnapshot(
             self.store, lambda: self.graph, config.snapshot_interval, config.name,
-            embeddings=self.retriever.embeddings, journal_interval=config.journal_interval,
+            embeddings=self.retriever.embeddings, clock=clock, journal_interval=config.journal_interval,
             journal_max_bytes=config.journal_max_bytes) if config.snapshot_interval > 0 else None
         self.input = InputOrder()  # a process that starts takes the stream as it comes, loaded or not
         self.loaded_from = loaded.path if loaded is not None else None

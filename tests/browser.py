@@ -19,6 +19,7 @@ from typing import Any, Optional
 
 import numpy as np
 from PIL import Image
+from waits import until
 from websockets.sync.client import connect
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
@@ -109,12 +110,7 @@ class Browser:
         return last
 
     def wait_for_text(self, needle: str, timeout_s: float) -> bool:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if needle in self.text():
-                return True
-            time.sleep(0.5)
-        return False
+        return until(lambda: needle in self.text(), timeout_s)
 
 
 def hue_pixels(image: np.ndarray, rgb: tuple[int, int, int], hue_tolerance: float = 0.025,

@@ -114,6 +114,10 @@ class _Recorder:
         self._store = new_typestore()
         self._subscriptions: dict[str, Any] = {}
 
+    def topics(self) -> list[str]:
+        """The topics subscribed so far."""
+        return list(self._subscriptions)
+
     def discover(self) -> None:
         for topic, types in self._node.get_topic_names_and_types():
             if topic in self._subscriptions or topic in self._summary.skipped:
@@ -161,8 +165,9 @@ def record(folder: str | Path, topics: Optional[Sequence[str]] = None, duration_
            max_messages: Optional[int] = None, stop_event: Optional[threading.Event] = None) -> RecordSummary:
     """Record topics (default: every topic, found as they appear) into a new rosbag2 MCAP folder.
 
-    Stops after duration_s, after max_messages, when stop_event is set, or on KeyboardInterrupt
-    (re-raised); the bag is closed and valid in every case.
+    Stops after duration_s, after max_messages, when stop_event is set (the messages already
+    delivered are recorded first), or on KeyboardInterrupt (re-raised); the bag is closed and valid
+    in every case.
     """
     folder = Path(folder)
     if folder.exists():
@@ -188,6 +193,12 @@ def record(folder: str | Path, topics: Optional[Sequence[str]] = None, duration_
                     recorder.discover()
                     next_scan = now + REDISCOVER_S
                 executor.spin_once(timeout_sec=0.05)
+            if stop_event is not None and stop_event.is_set():  # Ctrl-C: keep what was delivered before it
+                taken = -1
+                while summary.messages != taken:
+                    taken = summary.messages
+                    for _ in recorder.topics():
+                        executor.spin_once(timeout_sec=0.0)
     finally:
         writer.close()
         summary.duration_s = time.monotonic() - start

@@ -47,6 +47,8 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "scale": ("benchmarks.scale", "fusion, queries, save/load and RSS with 300 to 30,000 objects in memory"),
     "fuzz": ("benchmarks.fuzz", "hypothesis-drawn bad messages, requests and goals into the memory nodes"),
     "load": ("benchmarks.load", "4 clients at 50 Hz on query_objects and task_subgraph while the camera streams"),
+    "soak": ("benchmarks.soak", "4 simulated hours at 1 Hz with the household acting, accelerated: RSS and query "
+                                "latency over time"),
     "perception": ("benchmarks.perception", "per-frame perception latency per backend at 320x240 (tiny local models)"),
 }
 

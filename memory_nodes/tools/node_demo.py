@@ -40,6 +40,7 @@ from tqdm import tqdm
 from embodied_memory.action import ExecuteTask, Skill
 from embodied_memory.srv import GetSnapshot, GetTaskSubgraph, ManageMemory
 from memory_nodes import calls
+from memory_nodes.conversions import delta_from_msg
 from memory_nodes.planner_adapters import graph_from_snapshot
 from memory_nodes.tools import stack
 from memory_nodes.tools.demo_pictures import GrowthRecorder, evenly, save_growth_strip, save_paths_map
@@ -293,7 +294,7 @@ class Robot:
 
     def objects(self) -> list[KnownObject]:
         response = self.client.call(GetSnapshot, "memory/get_snapshot")
-        return known_objects(graph_from_snapshot(response.snapshot, response.layout))
+        return known_objects(graph_from_snapshot(delta_from_msg(response.snapshot), response.layout))
 
     def warm_up(self) -> None:
         """One text query, so that loading the embedding model is not charged to the first task."""

@@ -6,6 +6,8 @@ import time
 from typing import Any, Callable
 
 import rclpy
+import waits
+from diagnostic_msgs.msg import DiagnosticArray
 from nav_msgs.msg import Odometry
 from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
@@ -19,6 +21,8 @@ from memory_nodes import calls
 from memory_nodes.conversions import frame_to_msgs
 
 TIMEOUT = 20.0
+RESEND_S = 3.0  # longer than the long-term node's diagnostics period (1 s)
+DELIVER_TIMEOUT = 120.0
 
 
 class Client:
@@ -38,15 +42,18 @@ class Client:
                      "changes": pub(StateChange, "state_changes", 10)}
         self.updates: list[GraphUpdate] = []
         self.markers: list[MarkerArray] = []
-        self.node.create_subscription(GraphUpdate, "memory/graph_updates", self.updates.append, 1000)
+        self.updates_sub = self.node.create_subscription(GraphUpdate, "memory/graph_updates", self.updates.append, 1000)
         self.node.create_subscription(MarkerArray, "memory/markers", self.markers.append, 10)
+        self.diagnostics: dict[str, dict[str, str]] = {}  # node name -> its latest values
+        self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
         self.stamp = 0.0
 
+    def _on_diagnostics(self, msg: DiagnosticArray) -> None:
+        for status in msg.status:
+            self.diagnostics[status.hardware_id] = {v.key: v.value for v in status.values}
+
     def spin_until(self, done: Callable[[], bool], timeout: float = TIMEOUT) -> bool:
-        deadline = time.monotonic() + timeout
-        while not done() and time.monotonic() < deadline:
-            self.executor.spin_once(timeout_sec=0.05)
-        return done()
+        return waits.until(done, timeout, step=lambda: self.executor.spin_once(timeout_sec=0.05))
 
     def wait(self, future: Any, timeout: float) -> bool:
         """``memory_nodes.calls.Waiter`` for this client: spin until the future is done."""
@@ -75,15 +82,32 @@ class Client:
             self.pubs[key].publish(msg)
         self.executor.spin_once(timeout_sec=0.0)
 
-    def stream(self, scene: SceneStream, seconds: float, rate_hz: float = 10.0) -> int:
-        """Publish the scene's frames in a loop for ``seconds``; stamps keep increasing."""
-        count, end = 0, time.monotonic() + seconds
-        while time.monotonic() < end:
-            self.stamp += 1.0 / rate_hz
-            self.publish_frame(scene.frames[count % len(scene.frames)], self.stamp)
-            count += 1
-            self.spin_until(lambda: False, timeout=1.0 / rate_hz)
-        return count
+    def deliver(self, publish: Callable[[], None], handled: Callable[[], int],
+                timeout: float = DELIVER_TIMEOUT) -> None:
+        """``publish()`` until the node's ``handled()`` count goes past where it was: camera topics are best
+        effort, so a message lost (to discovery, to a full queue) is sent again after :data:`RESEND_S`."""
+        before = handled()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            publish()
+            if self.spin_until(lambda: handled() > before, timeout=RESEND_S):
+                return
+        raise AssertionError(f"not handled after {timeout:g} s (count stayed at {before})")
+
+    def send_frames(self, scene: SceneStream, handled: Callable[[], int], rounds: int = 3) -> int:
+        """Every frame of the scene ``rounds`` times, each once the node has handled the one before (a
+        count of frames, not a time); stamps keep increasing. Returns the number of frames sent."""
+        for frame in scene.frames * rounds:
+            def publish(frame: Any = frame) -> None:
+                self.stamp += 0.1
+                self.publish_frame(frame, self.stamp)
+            self.deliver(publish, handled)
+        return len(scene.frames) * rounds
+
+    def frames_handled(self) -> int:
+        """The long-term node's ``frames_handled`` from its latest /diagnostics (also across processes)."""
+        values = self.diagnostics.get("long_term_memory", {})
+        return int(values.get("frames_handled", 0))
 
     def close(self) -> None:
         self.executor.shutdown()

@@ -13,6 +13,7 @@ from typing import Any, Callable
 import pytest
 
 rclpy = pytest.importorskip("rclpy")
+import waits  # noqa: E402
 from builtin_interfaces.msg import Time  # noqa: E402
 from geometry_msgs.msg import PoseStamped  # noqa: E402
 from rclpy.duration import Duration  # noqa: E402
@@ -53,13 +54,6 @@ def _frame(i: int) -> dict[str, Any]:
     return {"color": color, "instances": instances, "pose": pose}
 
 
-def _wait(done: Callable[[], bool], spin: Callable[[], None] = lambda: time.sleep(0.05)) -> bool:
-    deadline = time.monotonic() + TIMEOUT
-    while not done() and time.monotonic() < deadline:
-        spin()
-    return done()
-
-
 class Listener:
     """Subscribers on the stream's topics, spun by the test's thread while a bag plays in another."""
 
@@ -79,12 +73,12 @@ class Listener:
                                                                             stop_event=stop, **kwargs)))
         thread.start()
         spin = lambda: self.executor.spin_once(timeout_sec=0.05)  # noqa: E731
-        _wait(lambda: not thread.is_alive() or (until is not None and until(self.received)), spin)
+        waits.until(lambda: not thread.is_alive() or (until is not None and until(self.received)), TIMEOUT, spin)
         stop.set()
         thread.join(TIMEOUT)
         summary = result["summary"]
-        assert _wait(lambda: all(len(self.received[key]) >= summary.counts.get(topic, 0)
-                                 for key, (topic, _) in TOPICS.items()), spin), (summary, self.received)
+        assert waits.until(lambda: all(len(self.received[key]) >= summary.counts.get(topic, 0)
+                                      for key, (topic, _) in TOPICS.items()), TIMEOUT, spin), (summary, self.received)
         return summary
 
     def close(self) -> None:
@@ -113,14 +107,16 @@ def recorded(source: Node, tmp_path_factory: pytest.TempPathFactory) -> dict[str
     result: dict[str, Any] = {}
     thread = threading.Thread(target=lambda: result.update(summary=record(folder, max_messages=3 * N, duration_s=120)))
     thread.start()
-    assert _wait(lambda: all(p.get_subscription_count() for p in publishers.values())), "recorder never subscribed"
+    assert waits.until(lambda: all(p.get_subscription_count() for p in publishers.values())), \
+        "recorder never subscribed"
     publishers["pose"] = source.create_publisher(PoseStamped, TOPICS["pose"][0], 100)
-    assert _wait(lambda: publishers["pose"].get_subscription_count() > 0), "a topic that appeared later was missed"
+    assert waits.until(lambda: publishers["pose"].get_subscription_count() > 0), \
+        "a topic that appeared later was missed"
     frames = [_frame(i) for i in range(N)]
     for frame in frames:
         for key, msg in frame.items():
             publishers[key].publish(msg)
-        time.sleep(1 / 30)
+        time.sleep(1 / 30)  # a camera's pace: the recording spans 2 s, which start_offset needs
     thread.join(120)
     assert not thread.is_alive()
     hashes = {topic: str(source.get_publishers_info_by_topic(topic)[0].topic_type_hash) for topic, _ in TOPICS.values()}
@@ -247,12 +243,11 @@ def test_cli_record_stopped_by_ctrl_c_leaves_a_valid_bag(source, tmp_path, child
     proc = subprocess.Popen([python, "-c", CLI, "bag", "record", str(out), "--topics", "bag_test/cli"],
                             env=child_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        assert _wait(lambda: publisher.get_subscription_count() > 0 or proc.poll() is not None)
+        assert waits.until(lambda: publisher.get_subscription_count() > 0 or proc.poll() is not None)
         assert proc.poll() is None, proc.communicate()
         for i in range(5):
             publisher.publish(String(data=f"hello {i}"))
-        assert publisher.wait_for_all_acked(Duration(seconds=TIMEOUT))
-        time.sleep(0.5)  # let the recorder's executor take the delivered messages
+        assert publisher.wait_for_all_acked(Duration(seconds=TIMEOUT))  # delivered: the recorder keeps them
         proc.send_signal(signal.SIGINT)
         stdout, stderr = proc.communicate(timeout=TIMEOUT)
     finally:

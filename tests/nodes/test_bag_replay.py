@@ -2,24 +2,17 @@
 into a fresh long-term memory node, builds the same memory the live run built."""
 from __future__ import annotations
 
-import time
-
 import pytest
 
 pytest.importorskip("rclpy")
+from waits import until  # noqa: E402
+
 from memory_nodes.tools import bag, stack  # noqa: E402
 
 pytestmark = pytest.mark.ros
 
 CAMERA_TOPICS = ["/camera/color/image_raw", "/camera/depth/image_raw", "/camera/color/camera_info",
                  "/camera/instances", "/odom", "/layout"]
-
-
-def _wait(done, timeout: float = 120.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not done() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return done()
 
 
 def test_recorded_sim_run_replayed_at_double_speed_builds_the_same_memory(tmp_path):
@@ -42,7 +35,8 @@ def test_recorded_sim_run_replayed_at_double_speed_builds_the_same_memory(tmp_pa
         node = replay.nodes["long_term_memory"]
         played = bag.play(tmp_path / "run", rate=2.0, wait_for_subscribers=10.0)
         assert played.counts["/camera/instances"] == summary.counts["/camera/instances"]
-        assert _wait(lambda: node.diagnostic_values()["frames_integrated"] >= played.counts["/camera/instances"] - 2)
+        played_frames = played.counts["/camera/instances"]
+        assert until(lambda: node.diagnostic_values()["frames_integrated"] >= played_frames - 2, 120.0)
         # The same kinds of objects (a frame lost on a loaded machine may merge or split a few boxes).
         assert {o.label for o in node.memory.graph.objects()} == set(live_labels)
         assert len(node.memory.graph.rooms()) > 0  # the latched layout was recorded and replayed

@@ -47,10 +47,9 @@ def client(nodes: stack.Stack, scene: SceneStream):
                         and c.node.count_subscribers("state_changes") > 0
                         and c.node.count_subscribers("memory/confirmed_changes") > 0)
     ltm = nodes.nodes["long_term_memory"]
-    for frame in scene.frames:
-        c.publish_frame(frame, time.time())
-        c.spin_until(lambda: False, timeout=0.1)
-    assert c.spin_until(lambda: ltm.diagnostic_values()["frames_integrated"] >= 1 and len(ltm.memory.graph) > 0)
+    for frame in scene.frames:  # each once the one before was handled (lost ones sent again)
+        c.deliver(lambda frame=frame: c.publish_frame(frame, time.time()), lambda: ltm.traffic()["frames_handled"])
+    assert ltm.diagnostic_values()["frames_integrated"] >= 1 and len(ltm.memory.graph) > 0
     yield c
     c.close()
 
@@ -74,12 +73,14 @@ def test_a_frame_stamped_in_the_future_does_not_hold_up_the_frames_behind_it(nod
     """It waited at the head of the queue for a pose that never comes: the next five frames were stuck."""
     ltm = nodes.nodes["long_term_memory"]
     before = ltm.diagnostic_values()
-    client.publish_frame(scene.frames[0], time.time() + FUTURE_S)
-    for frame in scene.frames:
-        client.spin_until(lambda: False, timeout=0.1)
-        client.publish_frame(frame, time.time())
-    assert client.spin_until(
-        lambda: ltm.diagnostic_values()["frames_integrated"] >= before["frames_integrated"] + len(scene.frames))
+    # Handled (refused) once its four images are matched, before the next frame is sent: a next frame that
+    # came first would leave it unmatched in the sync queues, and the test would not test the stamp.
+    client.deliver(lambda: client.publish_frame(scene.frames[0], time.time() + FUTURE_S),
+                   lambda: ltm.traffic()["frames_handled"])
+    for frame in scene.frames:  # each once the one before was integrated
+        client.deliver(lambda frame=frame: client.publish_frame(frame, time.time()),
+                       lambda: ltm.diagnostic_values()["frames_integrated"])
+    assert ltm.diagnostic_values()["frames_integrated"] == before["frames_integrated"] + len(scene.frames)
     assert ltm.diagnostic_values()["rejected[camera: future_stamp]"] >= 1
 
 

@@ -51,13 +51,18 @@ def nodes(memory_dir: Path):
 @pytest.fixture(scope="module")
 def client(nodes: stack.Stack, scene: SceneStream):
     c = Client()
-    # Both directions matched before the first frame: the delta test needs every update from sequence 1.
-    assert c.spin_until(lambda: c.node.count_subscribers("camera/instances") > 0
-                        and c.node.count_publishers("memory/graph_updates") > 0)
-    c.spin_until(lambda: False, timeout=0.5)
-    sent = c.stream(scene, seconds=3.0)
+    # Both ends of the updates matched before the first frame (the node's writer has matched every reader
+    # the graph shows, this client's among them): the delta test needs every update from sequence 1.
     ltm = nodes.nodes["long_term_memory"]
-    assert c.spin_until(lambda: ltm.diagnostic_values()["frames_integrated"] >= sent - 2)
+
+    def matched() -> bool:
+        readers = ltm.get_subscriptions_info_by_topic("memory/graph_updates")
+        return (c.updates_sub.get_publisher_count() > 0 and c.node.get_name() in {r.node_name for r in readers}
+                and ltm._updates_pub.get_subscription_count() >= len(readers))
+
+    assert c.spin_until(matched)
+    sent = c.send_frames(scene, lambda: ltm.traffic()["frames_handled"])
+    assert ltm.diagnostic_values()["frames_integrated"] == sent
     yield c
     c.close()
 
@@ -131,11 +136,13 @@ def test_snapshot_equals_the_deltas_applied_in_order(client):
 
 def test_markers_draw_one_box_per_object(client):
     objects = _memory_objects(client)
-    assert client.spin_until(lambda: bool(client.markers))
-    latest = client.markers[-1]
-    boxes = [m for m in latest.markers if m.action == Marker.ADD and m.type == Marker.CUBE]
-    assert len(boxes) == len(objects)
-    assert {m.ns for m in boxes} <= {"furniture", "objects"}
+
+    def boxes() -> list[Marker]:  # of the newest array: markers follow memory at their own rate
+        return [m for m in client.markers[-1].markers if m.action == Marker.ADD and m.type == Marker.CUBE] \
+            if client.markers else []
+
+    assert client.spin_until(lambda: len(boxes()) == len(objects)), (len(boxes()), len(objects))
+    assert {m.ns for m in boxes()} <= {"furniture", "objects"}
 
 
 def test_a_late_rviz_gets_the_whole_memory_at_once(client):
@@ -155,7 +162,6 @@ def test_bad_input_is_counted_and_memory_keeps_serving(client, scene, nodes):
     ltm = nodes.nodes["long_term_memory"]
     before = ltm.diagnostic_values()
     frame = scene.frames[0]
-    stamp = client.stamp
     nan_depth = frame.depth.copy()
     nan_depth[:] = np.nan
     cases = [
@@ -163,19 +169,23 @@ def test_bad_input_is_counted_and_memory_keeps_serving(client, scene, nodes):
         {"depth": array_to_image(frame.depth[:100], "32FC1", frame.frame_id, 0.0)},  # size mismatch
         {"depth": array_to_image(nan_depth, "32FC1", frame.frame_id, 0.0)},  # all NaN
     ]
-    for broken in cases:
-        stamp += 0.1
-        for msg in broken.values():
-            msg.header.stamp = to_time(stamp)
-        client.publish_frame(frame, stamp, **broken)
-        client.spin_until(lambda: False, timeout=0.15)
+
+    def rejected() -> int:
+        return ltm.diagnostic_values()["rejected"]
+
+    for broken in cases:  # each sent until its rejection is counted
+        def publish(broken: dict[str, Any] = broken) -> None:
+            client.stamp += 0.1
+            for msg in broken.values():
+                msg.header.stamp = to_time(client.stamp)
+            client.publish_frame(frame, client.stamp, **broken)
+        client.deliver(publish, rejected)
     wrong_frame = frame_to_msgs(frame, "somewhere_else").pose
     odom = Odometry(header=wrong_frame.header)
-    odom.header.stamp = to_time(stamp + 0.1)
-    client.pubs["odom"].publish(odom)
-    client.publish_frame(frame, 0.5)  # older than frames already integrated: stale
-    client.stamp = stamp + 1.0
-    assert client.spin_until(lambda: ltm.diagnostic_values()["rejected"] >= before["rejected"] + 5)
+    odom.header.stamp = to_time(client.stamp + 0.1)
+    client.deliver(lambda: client.pubs["odom"].publish(odom), rejected)
+    client.deliver(lambda: client.publish_frame(frame, 0.5), rejected)  # older than frames already integrated: stale
+    client.stamp += 1.0
     after = ltm.diagnostic_values()
     reasons = " ".join(k for k in after if k.startswith("rejected["))
     for word in ("colour image", "image sizes differ", "depth", "pose in frame", "stale"):
@@ -214,9 +224,11 @@ def test_short_term_node_buffers_changes_and_consolidates_into_long_term(client,
                          new_value="true", cause="household:ann")
     change.header.stamp = to_time(client.stamp)
     change.position = target.centroid
+    stm = nodes.nodes["short_term_memory"]
+    received = stm.traffic()["changes_received"]
     for _ in range(2):  # two agreeing reports confirm a change that nobody vouches for
         client.pubs["changes"].publish(change)
-        client.spin_until(lambda: False, timeout=0.1)
+    assert client.spin_until(lambda: stm.traffic()["changes_received"] >= received + 2)
 
     recent = client.call(QueryShortTerm, "memory/short_term/query", k=50)
     assert recent.error_code == QueryShortTerm.Response.NONE

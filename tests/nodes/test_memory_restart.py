@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -24,18 +23,6 @@ def _start_node(memory_dir: Path, env: dict[str, str]) -> subprocess.Popen:
     command = [sys.executable, "-c", "import sys; from memory_nodes.long_term_node import main; sys.exit(main())",
                "--ros-args", "-p", f"memory_dir:={memory_dir}", "-p", "snapshot_interval_s:=0.5"]
     return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-
-
-def _settled(client: Client) -> Any:
-    """The node's objects once every frame sent has been fused: the sequence stands still for a second."""
-    previous = client.call(QueryObjects, "memory/query_objects", timeout=120.0, k=100)
-    for _ in range(120):
-        client.spin_until(lambda: False, timeout=1.0)
-        current = client.call(QueryObjects, "memory/query_objects", timeout=120.0, k=100)
-        if current.sequence == previous.sequence:
-            return current
-        previous = current
-    raise AssertionError("memory never stopped changing")
 
 
 def _saved_sequence(folder: Path) -> int:
@@ -62,8 +49,8 @@ def test_memory_survives_kill_9_and_comes_back_from_disk(tmp_path, child_env):
         started = lambda: client.node.count_subscribers("camera/instances") > 0  # noqa: E731
         client.spin_until(lambda: started() or first.poll() is not None, timeout=120.0)
         assert started(), f"node did not start: {first.stderr.read() if first.poll() is not None else ''}"
-        client.stream(scene, seconds=2.0)
-        before = _settled(client)
+        client.send_frames(scene, client.frames_handled)
+        before = client.call(QueryObjects, "memory/query_objects", timeout=120.0, k=100)
         assert before.objects
         assert client.spin_until(lambda: _saved_sequence(tmp_path) >= before.sequence, timeout=60.0)
         os.kill(first.pid, signal.SIGKILL)
@@ -107,8 +94,8 @@ def test_a_stop_signal_saves_and_exits_and_numbers_continue(tmp_path, child_env,
         started = lambda: client.node.count_subscribers("camera/instances") > 0  # noqa: E731
         client.spin_until(lambda: started() or first.poll() is not None, timeout=120.0)
         assert started(), f"node did not start: {first.stderr.read() if first.poll() is not None else ''}"
-        client.stream(scene, seconds=2.0)
-        before = _settled(client)
+        client.send_frames(scene, client.frames_handled)
+        before = client.call(QueryObjects, "memory/query_objects", timeout=120.0, k=100)
         assert before.objects
         first.send_signal(signum)
         assert first.wait(timeout=60) == 0

@@ -8,12 +8,12 @@ from __future__ import annotations
 import base64
 import io
 import re
-import time
 
 import pytest
 
 rclpy = pytest.importorskip("rclpy")
 from chat_server import ChatServer  # noqa: E402
+from waits import until  # noqa: E402
 
 from memory_nodes.tools import stack  # noqa: E402
 from sim.records import Action  # noqa: E402
@@ -44,13 +44,6 @@ class StateServer(ChatServer):
         return "\n".join(f"{s}: yes" for s in states)
 
 
-def _wait(condition, timeout: float = 120.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return condition()
-
-
 def test_vlm_answers_become_states_in_memory_and_garbage_is_counted(tmp_path) -> None:
     server = StateServer()
     s = stack.start(["sim_bridge", "long_term_memory"], overrides={
@@ -71,13 +64,13 @@ def test_vlm_answers_become_states_in_memory_and_garbage_is_counted(tmp_path) ->
                 return any(o.label == shut.object_type and o.state("open") is True
                            for o in memory.memory.graph.objects())
 
-        assert _wait(believed_open), ({k: v for k, v in memory.diagnostic_values().items() if "vlm" in k},
+        assert until(believed_open, 120.0), ({k: v for k, v in memory.diagnostic_values().items() if "vlm" in k},
                                       server.asked[-20:])
         values = memory.diagnostic_values()
         assert values["vlm_states[bad_answer]"] == GARBAGE and values["vlm_states[states_set]"] >= 1
         assert "open" in server.asked and all(0 < w <= 640 and 0 < h <= 480 for w, h in server.images)
         integrated = values["frames_integrated"]
-        assert _wait(lambda: memory.diagnostic_values()["frames_integrated"] > integrated)  # still fusing
+        assert until(lambda: memory.diagnostic_values()["frames_integrated"] > integrated, 120.0)  # still fusing
         assert not shut.states.get("open")  # it stayed shut in the simulator: only the VLM said otherwise
     finally:
         s.shutdown()

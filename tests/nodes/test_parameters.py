@@ -15,7 +15,7 @@ from rclpy.parameter import Parameter  # noqa: E402
 
 from memory_nodes.detections_node import DetectionsParams  # noqa: E402
 from memory_nodes.long_term_node import LongTermParams  # noqa: E402
-from memory_nodes.node_support import ConfigurationError, RequestLimitParams, declare_all  # noqa: E402
+from memory_nodes.node_support import AdmissionParams, ConfigurationError, RequestLimitParams, declare_all  # noqa: E402
 from memory_nodes.perception_node import PerceptionParams  # noqa: E402
 from memory_nodes.planner_node import PlannerParams  # noqa: E402
 from memory_nodes.short_term_node import ShortTermParams  # noqa: E402
@@ -31,7 +31,9 @@ def test_every_key_of_the_yaml_is_a_declared_and_described_parameter_of_its_node
     assert set(sections) == set(PARAMS)
     serving = ("long_term_memory", "short_term_memory", "sim_bridge", "planner")  # they cap request sizes
     for node, params in PARAMS.items():
-        declared = {f.name: f for f in (*fields(params), *(fields(RequestLimitParams) if node in serving else ()))}
+        keeping = ("long_term_memory", "short_term_memory", "planner")  # they bound stamps and words of records
+        declared = {f.name: f for f in (*fields(params), *(fields(RequestLimitParams) if node in serving else ()),
+                                        *(fields(AdmissionParams) if node in keeping else ()))}
         given = sections[node]["ros__parameters"]
         assert [k for k in given if k not in declared] == [], node
         for name, f in declared.items():

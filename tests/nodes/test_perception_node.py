@@ -8,7 +8,6 @@ depth masks, the node and the long-term memory are the real ones.
 from __future__ import annotations
 
 import hashlib
-import time
 from collections import OrderedDict
 from typing import Any
 
@@ -20,10 +19,11 @@ pytest.importorskip("transformers")
 from rclpy.node import Node  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
+from waits import until  # noqa: E402
 
 from benchmarks.sim_boxes import true_detections  # noqa: E402
 from embodied_memory.msg import InstanceSegmentation  # noqa: E402
-from memory_nodes.conversions import array_to_image  # noqa: E402
+from memory_nodes.conversions import array_to_image, from_time  # noqa: E402
 from memory_nodes.perception_node import PerceptionNode  # noqa: E402
 from memory_nodes.sim_bridge_node import SimBridge  # noqa: E402
 from memory_nodes.tools import stack  # noqa: E402
@@ -71,13 +71,6 @@ class GroundTruthBoxes:
         return [Detection(d.box, d.label, d.score) for d in detections]  # a detector knows no simulator ids
 
 
-def _wait(condition, timeout: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return condition()
-
-
 def _add(s: stack.Stack, name: str, node: Node) -> Node:
     assert s.spinner is not None
     s.nodes[name] = node
@@ -106,7 +99,7 @@ def test_perception_from_colour_depth_and_tf_builds_memory_where_the_objects_are
         for object_id in furniture[:4]:
             bridge.with_world(lambda w, target=object_id: w.step(Action("GoToObject", target)))
             done = ltm.diagnostic_values()["frames_integrated"]
-            assert _wait(lambda n=done: ltm.diagnostic_values()["frames_integrated"] >= n + 4), \
+            assert until(lambda n=done: ltm.diagnostic_values()["frames_integrated"] >= n + 4), \
                 (ltm.diagnostic_values(), perception.diagnostic_values())
         assert perception.diagnostic_values()["rejected"] == 0
         truth = bridge.with_world(lambda w: {o.object_id: (o.object_type, o.position) for o in w.object_states()})
@@ -152,7 +145,7 @@ def test_tiny_models_publish_instances_stamped_like_the_input_and_bad_input_is_c
         color_pub = client.create_publisher(Image, "camera/color/image_raw", 10)
         depth_pub = client.create_publisher(Image, "camera/depth/image_raw", 10)
         s.spinner.add(client)
-        assert _wait(lambda: client.count_subscribers("camera/color/image_raw") >= 3, 20.0)
+        assert until(lambda: client.count_subscribers("camera/color/image_raw") >= 3, 20.0)
         rgb = np.random.default_rng(1).integers(0, 255, (240, 320, 3), dtype=np.uint8)
         depth = np.full((240, 320), 2.0, dtype=np.float32)
 
@@ -160,9 +153,10 @@ def test_tiny_models_publish_instances_stamped_like_the_input_and_bad_input_is_c
 
         def publish(stamp: float, encoding: str = "rgb8", with_depth: bool = True) -> None:
             published.append(stamp)
-            if with_depth:
+            if with_depth:  # the depth image first, held by the nodes before its colour image comes
                 depth_pub.publish(array_to_image(depth, "32FC1", "camera_optical", stamp))
-                time.sleep(0.05)
+                perceivers = [n for n in s.nodes.values() if isinstance(n, PerceptionNode) and not n.unavailable]
+                until(lambda: all(any(from_time(d.header.stamp) == stamp for d in n._depths) for n in perceivers), 5.0)
             color = array_to_image(rgb, "rgb8", "camera_optical", stamp)
             color.encoding = encoding
             color_pub.publish(color)
@@ -171,7 +165,7 @@ def test_tiny_models_publish_instances_stamped_like_the_input_and_bad_input_is_c
         while not received and stamp < 60.0:  # discovery may eat the first frames
             stamp += 1.0
             publish(stamp)
-            _wait(lambda: bool(received), 1.0)
+            until(lambda: bool(received), 1.0)
         assert received, node.diagnostic_values()
         out = received[-1]
         # Stamped like the colour image it came from (a slow model may answer for an earlier frame).
@@ -181,21 +175,26 @@ def test_tiny_models_publish_instances_stamped_like_the_input_and_bad_input_is_c
         assert set(out.labels) <= {"Mug", "Apple", "Fridge"}
 
         publish(stamp + 1.0, encoding="yuv422")
-        assert _wait(lambda: node.diagnostic_values().get("rejected[camera: unsupported image encoding 'yuv422' "
+        assert until(lambda: node.diagnostic_values().get("rejected[camera: unsupported image encoding 'yuv422' "
                                                           "(accepted]", 0) >= 1, 20.0), node.diagnostic_values()
         sam_without_depth = len(received)
         publish(stamp + 2.0, with_depth=False)  # SAM needs no depth: still segmented
-        assert _wait(lambda: len(received) > sam_without_depth, 20.0)
+        assert until(lambda: len(received) > sam_without_depth, 20.0)
         depth_only = _add(s, "perception_depth_masks", PerceptionNode(context=s.context, parameter_overrides=_params(
             detector_backend="grounding_dino", detector_model=str(gdino), vocabulary="mug", rate_hz=20.0)))
-        assert _wait(lambda: client.count_subscribers("camera/color/image_raw") >= 4, 20.0)
-        for k in range(5):
-            publish(stamp + 3.0 + k, with_depth=False)  # a camera without depth
-            time.sleep(0.2)
-        assert _wait(lambda: any(key.startswith("rejected[camera: no depth image within")
-                                 for key in depth_only.diagnostic_values()), 20.0), depth_only.diagnostic_values()
+        assert until(lambda: client.count_subscribers("camera/color/image_raw") >= 4, 20.0)
+
+        def no_depth_counted() -> bool:
+            return any(key.startswith("rejected[camera: no depth image within")
+                       for key in depth_only.diagnostic_values())
+
+        for k in range(20):  # a camera without depth (the node's first frames may go by before it is matched)
+            publish(stamp + 3.0 + k, with_depth=False)
+            if until(no_depth_counted, 2.0):
+                break
+        assert no_depth_counted(), depth_only.diagnostic_values()
         before = len(received)
-        publish(stamp + 10.0)  # and both go on serving
-        assert _wait(lambda: len(received) >= before + 2, 20.0)
+        publish(stamp + 30.0)  # and both go on serving
+        assert until(lambda: len(received) >= before + 2, 20.0)
     finally:
         s.shutdown()

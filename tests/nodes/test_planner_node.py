@@ -17,7 +17,7 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 import yaml
@@ -30,6 +30,7 @@ from rclpy.action import ActionClient  # noqa: E402
 from rclpy.callback_groups import ReentrantCallbackGroup  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
+from waits import until  # noqa: E402
 
 from embodied_memory.action import ExecuteTask, Skill  # noqa: E402
 from embodied_memory.msg import GraphUpdate, ObjectNode  # noqa: E402
@@ -160,7 +161,9 @@ def test_a_moved_object_is_found_and_memory_ends_up_right(nodes, user) -> None:
         entity = world.home[vase.external_id]
         sofa = next(e for e in world.home if e.object_type == "Sofa")
         world.effects.place(entity, sofa, *find_spot(sofa, entity.size, world.home), "household:test")
-    user.spin_until(lambda: False, timeout=0.5)  # frames of the bathroom go by
+    handled = nodes.nodes["long_term_memory"].traffic
+    seen = handled()["frames_handled"]
+    assert user.spin_until(lambda: handled()["frames_handled"] >= seen + 5)  # frames of the bathroom go by
     assert memory_object(user, "Vase")[1] == holders  # memory still believes the shelf
 
     result, feedback = user.task("put the vase on the coffee table")
@@ -242,14 +245,16 @@ def _closed_port() -> int:
 
 
 @contextlib.contextmanager
-def another_planner(nodes: stack.Stack, name: str, remaps: tuple[str, ...] = (), **params: Any) -> Iterator[str]:
-    """A second planner beside the stack's, its action renamed; yields the action's name."""
+def another_planner(nodes: stack.Stack, name: str, remaps: tuple[str, ...] = (),
+                    ready: Callable[[PlannerNode], bool] = lambda planner: True, **params: Any) -> Iterator[str]:
+    """A second planner beside the stack's, its action renamed; yields the action's name once ``ready(planner)``."""
     rules = [f"__node:={name}", f"execute_task:={name}/execute_task", *remaps]
     planner = PlannerNode(context=nodes.context, cli_args=["--ros-args", *(a for r in rules for a in ("-r", r))],
                           parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
     spinner = Spinner(nodes.context)
     spinner.add(planner)
     try:
+        assert until(lambda: ready(planner)), f"{name} never got ready"
         yield f"{name}/execute_task"
     finally:
         spinner.shutdown()
@@ -281,7 +286,8 @@ def test_the_camera_image_goes_to_a_vision_backend(nodes, user) -> None:
     server = ChatServer(plan_for_the_television)
     try:
         with another_planner(nodes, "planner_vlm", backend="openai", base_url=server.url, send_images=True,
-                             max_crops=2, service_timeout_s=120.0) as action:  # the first subgraph loads a tokenizer
+                             max_crops=2, service_timeout_s=120.0,  # the first subgraph loads a tokenizer
+                             ready=lambda p: p._runner.camera._color is not None) as action:  # a camera image came
             result, _ = user.task("turn on the television", action=action)
     finally:
         server.close()
@@ -310,8 +316,8 @@ def test_an_absent_skill_server_ends_the_task_with_a_clear_error_and_a_cancel_st
         result, _ = user.task("turn off the television", action=action)
         assert result.error_code == Error.EXECUTION_FAILED and "execute_skill is not available" in result.error_message
         assert result.duration_s > 0  # the time it waited is reported
-    # The cancel must land while the planner waits for the server: a wait long enough for a loaded machine.
-    with another_planner(nodes, "planner_waits", remaps, service_timeout_s=15.0) as action:
+    # The cancel ends the planner's wait for the server: a wait far longer than the test waits for the result.
+    with another_planner(nodes, "planner_waits", remaps, service_timeout_s=600.0) as action:
         feedback: list[Any] = []
         user.tasks[action] = ActionClient(user.node, ExecuteTask, action)
         handle = user.send(user.tasks[action], ExecuteTask.Goal(instruction="turn off the television"), feedback)

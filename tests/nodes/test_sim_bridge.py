@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-import time
 from typing import Any, Callable
 
 import numpy as np
@@ -15,6 +14,7 @@ from rclpy.action import ActionClient  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
+from waits import until  # noqa: E402
 
 from embodied_memory.action import Skill  # noqa: E402
 from embodied_memory.msg import InstanceSegmentation, StateChange  # noqa: E402
@@ -47,10 +47,7 @@ class Harness:
         self.skills = ActionClient(self.client, Skill, "execute_skill")
 
     def spin_until(self, done: Callable[[], bool], timeout: float = DISCOVERY_TIMEOUT) -> bool:
-        deadline = time.monotonic() + timeout
-        while not done() and time.monotonic() < deadline:
-            self.executor.spin_once(timeout_sec=0.05)
-        return done()
+        return until(done, timeout, step=lambda: self.executor.spin_once(timeout_sec=0.05))
 
     def run_skill(self, skill: str, object_id: str = "") -> tuple[Skill.Result, list[str]]:
         feedback: list[str] = []
@@ -60,7 +57,7 @@ class Harness:
         assert handle is not None and handle.accepted
         done = calls.goal_result(handle, self.wait, DISCOVERY_TIMEOUT)
         assert done is not None, f"{skill}({object_id}) never finished"
-        self.spin_until(lambda: feedback[-1:] in (["succeeded"], ["failed"]), timeout=2.0)
+        self.spin_until(lambda: feedback[-1:] in (["succeeded"], ["failed"]))  # the last feedback may trail the result
         return done.result, feedback
 
     def wait(self, future: Any, timeout: float) -> bool:

@@ -7,23 +7,16 @@ missing static transform, the wrong stamp) puts objects in the wrong place or fu
 """
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
 rclpy = pytest.importorskip("rclpy")
+from waits import until  # noqa: E402
+
 from memory_nodes.tools import stack  # noqa: E402
 from sim.records import Action  # noqa: E402
 
 pytestmark = pytest.mark.ros
-
-
-def _wait(condition, timeout: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return condition()
 
 
 def test_tf_pose_source_builds_memory_in_the_right_place_without_tf2_ros(tmp_path):
@@ -38,7 +31,7 @@ def test_tf_pose_source_builds_memory_in_the_right_place_without_tf2_ros(tmp_pat
         for object_id in furniture[:3]:
             bridge.with_world(lambda w, target=object_id: w.step(Action("GoToObject", target)))
             done = ltm.diagnostic_values()["frames_integrated"]
-            assert _wait(lambda n=done: ltm.diagnostic_values()["frames_integrated"] >= n + 5), ltm.diagnostic_values()
+            assert until(lambda n=done: ltm.diagnostic_values()["frames_integrated"] >= n + 5), ltm.diagnostic_values()
         values = ltm.diagnostic_values()
         assert not any(k.startswith("rejected[camera") for k in values), values
         truth = bridge.with_world(lambda w: {o.object_id: o.position for o in w.object_states()})

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 rclpy = pytest.importorskip("rclpy")
 from rclpy.node import Node  # noqa: E402
+from waits import until  # noqa: E402
 
 from embodied_memory.msg import GraphUpdate, Relation  # noqa: E402
 from embodied_memory.srv import QueryObjects  # noqa: E402
@@ -37,9 +37,7 @@ def node():
 
 
 def _spin_until(node: Node, done, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not done() and time.monotonic() < deadline:
-        rclpy.spin_once(node, timeout_sec=0.1)
+    until(done, timeout, step=lambda: rclpy.spin_once(node, timeout_sec=0.1))
 
 
 def test_message_and_service_across_processes(peer, node):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from waits import until
 
 from planners.backends import BackendUnavailable, make_backend
 from planners.object_states import (
@@ -155,14 +156,11 @@ def test_the_worker_takes_the_newest_frames_jobs_only() -> None:
     worker = StateWorker(StateEstimator(Slow("open: yes"), applied, min_votes=1))
     try:
         worker.offer([job("obj_1")])
-        deadline = time.monotonic() + 10.0
-        while worker.estimator.counts["asked"] == 0 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        assert until(lambda: worker.estimator.counts["asked"] > 0)
         worker.offer([job("obj_2")])
         worker.offer([job("obj_3"), job("obj_4")])  # replaces obj_2's, which never ran
         gate.set()
-        while len(applied) < 3 and time.monotonic() < deadline + 10.0:
-            time.sleep(0.01)
+        until(lambda: len(applied) >= 3)
     finally:
         worker.stop()
     assert [a[0] for a in applied] == ["obj_1", "obj_3", "obj_4"] and worker.skipped == 1

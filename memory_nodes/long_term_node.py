@@ -299,6 +299,7 @@ class LongTermMemoryNode(Node):
             else:
                 if saved is not None:
                     self.get_logger().info(f"saved memory to {saved}")
+        gc.unfreeze()  # frozen objects left to interpreter shutdown made the process exit with 1
         super().destroy_node()
 
     def _start_tf(self) -> None:

@@ -19,6 +19,7 @@ from nav_msgs.msg import Odometry  # noqa: E402
 from rclpy.qos import DurabilityPolicy, QoSProfile  # noqa: E402
 from scene_stream import SceneStream, known_scene  # noqa: E402
 from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
+from waits import until  # noqa: E402
 
 from embodied_memory.msg import StateChange  # noqa: E402
 from embodied_memory.srv import GetSnapshot, GetTaskSubgraph, ManageMemory, QueryObjects, QueryShortTerm  # noqa: E402
@@ -94,8 +95,11 @@ def test_query_service_by_label_text_and_place(client, scene):
     assert {o.label for o in by_label.objects} == {label}
     assert len(by_label.scores) == len(by_label.objects) and by_label.sequence > 0
 
-    by_text = client.call(QueryObjects, "memory/query_objects", text=f"the {label.lower()}", k=3)
-    assert by_text.objects[0].label == label
+    # New objects are embedded by the node's housekeeping, outside the lock: findable by text shortly after.
+    def by_text() -> Any:
+        return client.call(QueryObjects, "memory/query_objects", text=f"the {label.lower()}", k=3)
+    assert until(lambda: bool(by_text().objects)), "no object became findable by text"
+    assert by_text().objects[0].label == label
 
     target = by_label.objects[0].centroid
     request = dict(use_near=True, radius=0.05)
@@ -213,8 +217,10 @@ def test_save_list_clear_load_and_refused_names(client, memory_dir):
     loaded = client.call(ManageMemory, "memory/manage", operation=ManageMemory.Request.LOAD, name="kitchen_run")
     assert loaded.error_code == ManageMemory.Response.NONE and loaded.sequence > cleared.sequence
     assert {o.id for o in _memory_objects(client)} == {o.id for o in objects}
-    text = client.call(QueryObjects, "memory/query_objects", text=objects[0].label.lower(), k=len(objects))
-    assert objects[0].id in {o.id for o in text.objects}  # the text index came back with the load
+    def found_by_text() -> set[str]:
+        text = client.call(QueryObjects, "memory/query_objects", text=objects[0].label.lower(), k=len(objects))
+        return {o.id for o in text.objects}
+    assert until(lambda: objects[0].id in found_by_text())  # the text index came back with the load
 
 
 def test_short_term_node_buffers_changes_and_consolidates_into_long_term(client, nodes, scene):

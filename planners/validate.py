@@ -156,10 +156,12 @@ class PlanState:
             self.objects[call.target] = replace(self.objects[call.target], holder="", inside=False)
         elif call.skill == "PutObject":
             host = self.objects[call.target]
-            # The plan knows where it put the object, even one memory had lost while it was in hand.
-            self.objects[self.held] = replace(self.objects[self.held], holder=call.target,
-                                              inside=is_container(host.label), status=VISIBLE)
-            self.near.add(self.held)
+            # The plan knows where it put the object, even one memory had lost while it was in hand;
+            # one memory no longer holds at all (folded into another node) just leaves the hand.
+            if self.held in self.objects:
+                self.objects[self.held] = replace(self.objects[self.held], holder=call.target,
+                                                  inside=is_container(host.label), status=VISIBLE)
+                self.near.add(self.held)
             self.held = ""
         elif call.skill in ("OpenObject", "CloseObject"):
             self.opened[call.target] = call.skill == "OpenObject"

@@ -61,3 +61,8 @@ def test_unknown_open_state_gets_the_benefit_of_the_doubt() -> None:
 def test_what_is_already_in_hand_needs_no_trip() -> None:
     assert issue("GoToObject(obj_0002)\nPutObject(obj_0002)", held="obj_0003") == ""
     assert issue("GoToObject(obj_0003)", held="obj_0003") != ""
+
+
+def test_putting_down_what_memory_no_longer_holds_empties_the_hand() -> None:
+    """The held object's node was folded into another while in hand: the put is still plausible."""
+    assert issue("GoToObject(obj_0002)\nPutObject(obj_0002)\nPickupObject(obj_0004)", held="obj_0099") == ""

@@ -87,8 +87,7 @@ def structure_planes(depth: np.ndarray, threshold: float = 0.03, max_planes: int
     z = np.where(valid, depth, 0.0).astype(np.float64)
     points = np.stack([(u - w / 2) / w * z, (v - h / 2) / w * z, z], axis=-1)
     planes = np.zeros((h, w), dtype=np.int32)
-    sample = valid.copy()
-    sample[:, :] = False
+    sample = np.zeros_like(valid)
     sample[::stride, ::stride] = valid[::stride, ::stride]
     total = int(np.count_nonzero(sample))
     if total < 30:

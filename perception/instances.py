@@ -28,25 +28,23 @@ def compose_instances(detections: Sequence[Detection], masks: Sequence[np.ndarra
             raise ValueError(f"mask {i} is {mask.shape[1]}x{mask.shape[0]}, the image {shape[1]}x{shape[0]}")
     ids = np.zeros(shape, dtype=np.int32)
     best = np.full(shape, np.inf)
-    valid = None
-    if depth is not None:
-        with np.errstate(invalid="ignore"):
-            valid = np.isfinite(depth) & (depth > 0)
     total = float(shape[0] * shape[1])
     for i, mask in enumerate(masks):
-        if not mask.any():
+        pixels = np.flatnonzero(mask)
+        if not pixels.size:
             continue
-        area = float(np.count_nonzero(mask)) / total  # in (0, 1]: breaks ties, and decides without depth
-        cost = np.full(shape, 1.0 + area)
-        if depth is not None and valid is not None:
-            values = depth[mask & valid]
-            if values.size:
-                median = float(np.median(values))
-                with np.errstate(invalid="ignore"):
-                    cost = np.where(valid, np.abs(depth - median) / median + 1e-3 * area, cost)
-        wins = mask & (cost < best)
-        ids[wins] = i + 1
-        best[wins] = cost[wins]
+        area = pixels.size / total  # in (0, 1]: breaks ties, and decides where there is no depth
+        cost = np.full(pixels.size, 1.0 + area)
+        if depth is not None:
+            here = depth.ravel()[pixels]
+            with np.errstate(invalid="ignore"):
+                valid = np.isfinite(here) & (here > 0)
+            if valid.any():
+                median = float(np.median(here[valid]))
+                cost[valid] = np.abs(here[valid] - median) / median + 1e-3 * area
+        wins = cost < best.ravel()[pixels]
+        ids.ravel()[pixels[wins]] = i + 1
+        best.ravel()[pixels[wins]] = cost[wins]
     labels: dict[int, str] = {}
     scores: dict[int, float] = {}
     external: dict[int, str] = {}

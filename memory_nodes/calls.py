@@ -45,8 +45,10 @@ def ready_or_not(wait_ready: Callable[[float], bool], timeout_s: float, resend: 
     or ``wait_for_server``).
 
     That check is a hint: rmw_fastrtps answers it from request-reader and reply-writer counts over
-    the whole domain and from the client's own matches, and CI saw it say "no" for seconds about a
-    skill server that was answering another client meanwhile. So a request that will be resent
+    the whole domain and from the client's own matches. CI saw it say "no" for seconds about a
+    skill server that was answering another client meanwhile, and once for the last five minutes of
+    a test module to a test's long-lived action clients while new clients reached the same skill
+    server. So a request that will be resent
     waits for it at most :data:`RESEND_AFTER_S` and then goes out anyway (the answer decides); one
     sent once waits up to ``timeout_s`` and is not sent unless the check says yes.
     """

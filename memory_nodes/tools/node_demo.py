@@ -220,10 +220,11 @@ class DemoClient:
         return self.spin_until(future.done, timeout)
 
     def _goal(self, client: ActionClient, goal: Any, timeout: float) -> Any:
-        if not client.wait_for_server(timeout_sec=TIMEOUT):
-            raise RuntimeError(f"no {client._action_name} action server")
+        calls.ready_or_not(lambda t: client.wait_for_server(timeout_sec=t), TIMEOUT)
         handle = calls.send_goal(client, goal, self._wait, TIMEOUT)
-        if handle is None or not handle.accepted:
+        if handle is None:
+            raise RuntimeError(f"no {client._action_name} action server answered")
+        if not handle.accepted:
             raise RuntimeError(f"{client._action_name} refused the goal")
         result = calls.goal_result(handle, self._wait, timeout)
         if result is None:
@@ -240,11 +241,10 @@ class DemoClient:
     def call(self, srv_type: Any, service: str, timeout: float = TIMEOUT, **fields: Any) -> Any:
         client = self.node.create_client(srv_type, service)
         try:
-            if not client.wait_for_service(timeout_sec=timeout):
-                raise RuntimeError(f"no {service} service")
+            calls.ready_or_not(lambda t: client.wait_for_service(timeout_sec=t), timeout)
             response = calls.call(client, srv_type.Request(**fields), self._wait, timeout)
             if response is None:
-                raise RuntimeError(f"{service} did not answer")
+                raise RuntimeError(f"no {service} service answered")
             return response
         finally:
             self.node.destroy_client(client)

@@ -63,7 +63,7 @@ class Client:
         """Call a service, resending a request lost to a server still being discovered."""
         client = self.node.create_client(srv_type, service)
         try:
-            assert client.wait_for_service(timeout_sec=timeout), f"{service} never appeared"
+            calls.ready_or_not(lambda t: client.wait_for_service(timeout_sec=t), timeout)
             response = calls.call(client, srv_type.Request(**fields), self.wait, timeout)
             assert response is not None, f"{service} never answered"
             return response

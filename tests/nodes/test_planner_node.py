@@ -72,10 +72,10 @@ class User(Client):
         self.tasks: dict[str, ActionClient] = {}
 
     def send(self, client: ActionClient, goal: Any, feedback: list[Any]) -> Any:
-        """The goal handle (accepted or not)."""
-        assert client.wait_for_server(timeout_sec=TIMEOUT), f"{client._action_name} never appeared"
+        """The goal handle (accepted or not), sent as the planner sends skills: the server check is a hint."""
+        calls.ready_or_not(lambda t: client.wait_for_server(timeout_sec=t), TIMEOUT)
         handle = calls.send_goal(client, goal, self.wait, TIMEOUT, lambda f: feedback.append(f.feedback))
-        assert handle is not None, "the goal was never answered"
+        assert handle is not None, f"{client._action_name} never answered the goal"
         return handle
 
     def finish(self, handle: Any) -> tuple[Any, int]:

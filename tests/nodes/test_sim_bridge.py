@@ -51,7 +51,7 @@ class Harness:
 
     def run_skill(self, skill: str, object_id: str = "") -> tuple[Skill.Result, list[str]]:
         feedback: list[str] = []
-        assert self.skills.wait_for_server(timeout_sec=DISCOVERY_TIMEOUT)
+        calls.ready_or_not(lambda t: self.skills.wait_for_server(timeout_sec=t), DISCOVERY_TIMEOUT)
         handle = calls.send_goal(self.skills, Skill.Goal(skill=skill, object_id=object_id), self.wait,
                                  DISCOVERY_TIMEOUT, lambda f: feedback.append(f.feedback.status))
         assert handle is not None and handle.accepted

@@ -68,8 +68,8 @@ SUITES = {
     "tiny": SuiteSpec("tiny", (0, 1), (1,), 1),
     "default": SuiteSpec("default", (0, 1, 2), (1, 2, 3, 5), 3),
     "full": SuiteSpec("full", (0, 1, 2), KITCHEN_PLANS, 2),  # 138 tasks per set over 23 homes
-    # SayPlan's scale: two buildings of 3 floors and 36 rooms (FloorPlans 501-502), 15 scored tasks each
-    "building": SuiteSpec("building", (0,), (501, 502), 5, token_aim=0.05),
+    # SayPlan's scale: three buildings of 3 floors and 36 rooms (FloorPlans 501-503), 15 tasks each
+    "building": SuiteSpec("building", (0,), (501, 502, 503), 5, token_aim=0.05),
 }
 
 

@@ -21,20 +21,26 @@ from rclpy.parameter import Parameter  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 from waits import until  # noqa: E402
 
+from benchmarks import mapping  # noqa: E402
 from benchmarks.sim_boxes import true_detections  # noqa: E402
 from embodied_memory.msg import InstanceSegmentation  # noqa: E402
 from memory_nodes.conversions import array_to_image, from_time  # noqa: E402
 from memory_nodes.perception_node import PerceptionNode  # noqa: E402
+from memory_nodes.robot_parameters import robot_fusion_parameters  # noqa: E402
 from memory_nodes.sim_bridge_node import SimBridge  # noqa: E402
 from memory_nodes.tools import stack  # noqa: E402
 from perception.records import Detection  # noqa: E402
 from scene_graph.frames import RGBDFrame  # noqa: E402
+from scene_graph.graph import SceneGraph  # noqa: E402
 from sim.home.generate import generate_home  # noqa: E402
+from sim.home.memory_layout import world_layout  # noqa: E402
 from sim.home.world import HomeWorld  # noqa: E402
 from sim.records import Action  # noqa: E402
 
 pytestmark = pytest.mark.ros
 SEED = 11
+ROOMS = 3
+VIEWS = 4  # frames fused at each stop
 
 
 def _key(rgb: np.ndarray) -> bytes:
@@ -64,9 +70,9 @@ class GroundTruthBoxes:
         frame = self.frames.get(_key(rgb))
         if frame is None:
             return []
-        detections = true_detections(frame, min_pixels=200)
+        detections = true_detections(frame, min_pixels=mapping.VISIBLE_PIXELS)
         for instance, label in frame.labels.items():
-            if (frame.instance_ids == instance).sum() >= 200:
+            if (frame.instance_ids == instance).sum() >= mapping.VISIBLE_PIXELS:
                 self.seen[frame.external_ids[instance]] = label
         return [Detection(d.box, d.label, d.score) for d in detections]  # a detector knows no simulator ids
 
@@ -82,41 +88,63 @@ def _params(**values: Any) -> list[Parameter]:
     return [Parameter(k, value=v) for k, v in values.items()]
 
 
-def test_perception_from_colour_depth_and_tf_builds_memory_where_the_objects_are(tmp_path):
-    world = HomeWorld(generate_home(SEED, n_rooms=1), seed=SEED)
+def _furniture(world: HomeWorld) -> list[str]:
+    """The benchmark's tour order: every piece of furniture, room by room."""
+    return [e.object_id for e in sorted((e for e in world.home if e.kind.layer == "furniture"),
+                                        key=lambda e: (e.room, e.object_id))]
+
+
+def _in_process_front_end() -> dict[str, Any]:
+    """``bench mapping``'s front end, in this process, on the node test's home and tour (VIEWS frames a stop)."""
+    front_end = mapping.FrontEnd(seed=0)
+    world = HomeWorld(generate_home(SEED, n_rooms=ROOMS), seed=SEED, perception=front_end)
+    graph = SceneGraph()
+    graph.set_layout(*world_layout(world))
+    fusion = front_end.fusion(graph)
+    for object_id in _furniture(world):
+        if world.step(Action("GoToObject", object_id)).success:
+            for _ in range(VIEWS):
+                fusion.integrate(world.render())
+    return mapping.grade(fusion, world.object_states(), front_end.seen)
+
+
+def test_the_robot_front_end_loses_nothing_through_the_nodes(tmp_path):
+    """The bridge's colour, depth and TF (no instances) -> the perception node (perfect boxes, the real
+    tracker and depth masks) -> the long-term node set as the robot bring-up sets it, graded as
+    ``bench mapping`` grades, against the benchmark's own front end on the same home and tour.
+
+    The benchmark's goals hold over its ten runs (``front_end`` in docs/results.md); one home's
+    figures swing too far to assert them (f1 0.82-0.98 from home to home), so here the nodes must
+    do as well as the in-process pipeline the benchmark grades: TF lookups, stamps, the newest-frame
+    rate and the messages must not cost objects, add duplicates or move centroids."""
+    world = HomeWorld(generate_home(SEED, n_rooms=ROOMS), seed=SEED)
     detector = GroundTruthBoxes(world)
     s = stack.start(["long_term_memory"], overrides={"long_term_memory": {
         "memory_dir": str(tmp_path), "pose_source": "tf", "text_index": "none", "snapshot_interval_s": 0.0,
-        "trust_external_ids": False}})  # the tracker reissues ids, as real trackers do
+        **robot_fusion_parameters(depth_masks=True)}})  # the tracker reissues ids, as real trackers do
     try:
         ltm = s.nodes["long_term_memory"]
         perception = _add(s, "perception", PerceptionNode(detector=detector, context=s.context,
                                                           parameter_overrides=_params(rate_hz=20.0)))
         bridge = _add(s, "sim_bridge", SimBridge(world=world, context=s.context, parameter_overrides=_params(
             rate_hz=5.0, publish_instances=False)))
-        furniture = bridge.with_world(lambda w: sorted(
-            e.object_id for e in w.home.entities.values() if e.kind.layer == "furniture"))
-        for object_id in furniture[:4]:
+        for object_id in bridge.with_world(_furniture):
             bridge.with_world(lambda w, target=object_id: w.step(Action("GoToObject", target)))
             done = ltm.diagnostic_values()["frames_integrated"]
-            assert until(lambda n=done: ltm.diagnostic_values()["frames_integrated"] >= n + 4), \
+            assert until(lambda n=done: ltm.diagnostic_values()["frames_integrated"] >= n + VIEWS), \
                 (ltm.diagnostic_values(), perception.diagnostic_values())
         assert perception.diagnostic_values()["rejected"] == 0
-        truth = bridge.with_world(lambda w: {o.object_id: (o.object_type, o.position) for o in w.object_states()})
-        remembered = ltm.memory.graph.objects()
-
-        def near(label: str, position: Any) -> bool:
-            return any(o.label == label and np.linalg.norm(np.subtract(o.centroid, position)[:2]) < 0.5
-                       for o in remembered)
-
-        found = [oid for oid, label in detector.seen.items() if near(label, truth[oid][1])]
-        recall = len(found) / len(detector.seen)
-        genuine = [o for o in remembered if any(t == o.label and np.linalg.norm(np.subtract(o.centroid, p)[:2]) < 0.5
-                                                for t, p in truth.values())]
-        precision = len(genuine) / len(remembered)
-        assert len(detector.seen) >= 5 and recall >= 0.8 and precision >= 0.8, (recall, precision, detector.seen)
+        with ltm._lock:
+            truth = bridge.with_world(lambda w: w.object_states())
+            nodes = mapping.grade(ltm.memory.fusion, truth, set(detector.seen))
     finally:
         s.shutdown()
+    alone = _in_process_front_end()
+    assert nodes["truth_objects"] >= 40 and nodes["f1"] >= 0.8, (nodes, alone)
+    assert nodes["f1"] >= alone["f1"] - 0.05, (nodes, alone)
+    assert nodes["duplicate_rate"] <= alone["duplicate_rate"] + 2 / nodes["truth_objects"], (nodes, alone)
+    assert nodes["centroid_median_m"] <= alone["centroid_median_m"] + 0.02, (nodes, alone)
+    assert nodes["label_accuracy"] >= 0.95, (nodes, alone)
 
 
 def test_tiny_models_publish_instances_stamped_like_the_input_and_bad_input_is_counted(tmp_path):

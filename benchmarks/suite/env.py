@@ -93,10 +93,30 @@ def named_truth(world: HomeWorld) -> list[ObjectState]:
                     contents=tuple(map(name, o.contents))) for o in world.object_states()]
 
 
-def held_node(world: HomeWorld, objects: Iterable[KnownObject]) -> str:
-    """Memory id of the object in the robot's hand ("" for none)."""
-    held = world.agent.held
-    return next((o.id for o in objects if held and world.perception.resolve(o.external_id) == held), "")
+def held_node(world: HomeWorld, objects: Iterable[KnownObject], grasped: str = "") -> str:
+    """Memory id of the object in the robot's hand ("" for none): the node whose name resolves to
+    it, else the node still named ``grasped`` (the name the robot picked it up by, see
+    :class:`Grasp`), else ``grasped`` itself: memory has no node for it, the hand is full all the same."""
+    if not world.agent.held:
+        return ""
+    objects = list(objects)
+    return next((o.id for o in objects if world.perception.resolve(o.external_id) == world.agent.held),
+                next((o.id for o in objects if grasped and o.external_id == grasped), grasped))
+
+
+class Grasp:
+    """The name of what the robot last picked up and has not put down. A robot knows what is in its
+    hand even when memory has lost track of it (its node folded into another, its track reissued
+    while it was out of view); a task that starts with the hand full must know to free it."""
+
+    def __init__(self) -> None:
+        self.name = ""
+
+    def note(self, skill: str, object_id: str, result: SkillResult) -> None:
+        if result.success and skill == "PickupObject":
+            self.name = object_id
+        elif result.success and skill == "PutObject":
+            self.name = ""
 
 
 def copy_world(world: HomeWorld) -> HomeWorld:
@@ -115,6 +135,7 @@ class _Observing:
     def execute(self, skill: str, object_id: str) -> SkillResult:
         before = self.env.world.clock
         result = self.inner.execute(skill, object_id)
+        self.env.grasp.note(skill, object_id, result)
         for node in self.env.memory.graph.objects(layer="object", include_missing=False):
             if node.last_seen >= before:
                 self.env.record(TraceEvent("observe", node.id, node.label))
@@ -130,6 +151,7 @@ class InProcessEnv:
         self.memory = InProcessMemory(graph, stm, lambda: world.clock)
         self.executor = _Observing(self)
         self.trace = trace  # None in forks: only the main timeline feeds the policy sweep
+        self.grasp = Grasp()
 
     @classmethod
     def start(cls, home: Home, household_seed: int, stm_capacity: int = 10, policy: str = "fifo_merge",
@@ -151,7 +173,7 @@ class InProcessEnv:
         return named_truth(self.world)
 
     def held_id(self) -> str:
-        return held_node(self.world, self.memory.objects())
+        return held_node(self.world, self.memory.objects(), self.grasp.name)
 
     def short_term_ids(self) -> set[str]:
         return resident_ids({u.object_id for u in self.memory.stm.units()}, self.memory.objects())
@@ -180,5 +202,7 @@ class InProcessEnv:
     @contextmanager
     def branch(self) -> Iterator["InProcessEnv"]:
         """An independent copy: this env is untouched by construction."""
-        yield InProcessEnv(copy_world(self.world), copy.deepcopy(self.memory.graph), copy.deepcopy(self.memory.stm))
+        branch = InProcessEnv(copy_world(self.world), copy.deepcopy(self.memory.graph), copy.deepcopy(self.memory.stm))
+        branch.grasp.name = self.grasp.name
+        yield branch
 

@@ -29,7 +29,7 @@ from rclpy.node import Node
 from rclpy.publisher import Publisher
 
 from benchmarks.stm import TraceEvent
-from benchmarks.suite.env import copy_world, held_node, named_truth, resident_ids, tour, visited_floors
+from benchmarks.suite.env import Grasp, copy_world, held_node, named_truth, resident_ids, tour, visited_floors
 from embodied_memory.srv import GetSnapshot, GetTaskSubgraph, ManageMemory, QueryShortTerm
 from memory_nodes.long_term_node import LongTermMemoryNode
 from memory_nodes.planner_adapters import CallFailed, RosMemory, RosSkillExecutor, call_service
@@ -82,6 +82,7 @@ class _Observing:
     def execute(self, skill: str, object_id: str) -> SkillResult:
         before = self.env.clock()
         result = self.inner.execute(skill, object_id)
+        self.env.grasp.note(skill, object_id, result)
         self.env.settle()
         if self.env.trace is not None:
             for o in self.env.memory.objects():
@@ -104,6 +105,7 @@ class RosEnv:
         group = MutuallyExclusiveCallbackGroup()
         self.memory = _Memory(client, group, SERVICE_TIMEOUT_S, REFRESH_TIMEOUT_S)
         self.executor = _Observing(self, RosSkillExecutor(client, group, SERVICE_TIMEOUT_S, SKILL_TIMEOUT_S))
+        self.grasp = Grasp()
         self._snapshot = client.create_client(GetSnapshot, "memory/get_snapshot", callback_group=group)
         self._manage = client.create_client(ManageMemory, "memory/manage", callback_group=group)
         self._subgraph = client.create_client(GetTaskSubgraph, "memory/task_subgraph", callback_group=group)
@@ -223,7 +225,7 @@ class RosEnv:
 
     def held_id(self) -> str:
         objects = self.memory.objects()
-        return self.bridge.with_world(lambda w: held_node(w, objects))
+        return self.bridge.with_world(lambda w: held_node(w, objects, self.grasp.name))
 
     def short_term_ids(self) -> set[str]:
         response = call_service(self._recent, QueryShortTerm.Request(k=self.stm_capacity), SERVICE_TIMEOUT_S)
@@ -260,10 +262,12 @@ class RosEnv:
         world = self.bridge.with_world(copy_world)
         short_term = self._short_term_node().copy_memory()
         trace, self.trace = self.trace, None
+        grasped = self.grasp.name
         try:
             yield self
         finally:
             self.trace = trace
+            self.grasp.name = grasped
             self.bridge.replace_world(world)
             self._call_manage(ManageMemory.Request.LOAD)
             self.settle()

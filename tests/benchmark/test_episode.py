@@ -147,3 +147,17 @@ def test_an_instruction_not_understood_fails_the_task_naming_the_clause(toured) 
     assert not record.success and record.steps == 0
     assert record.failure_code == "INVALID_INSTRUCTION" and "juggle" in record.failure
     assert record.derived == () and record.understanding == "NO_VERB"
+
+
+def test_a_task_that_starts_with_the_hand_full_frees_it_though_memory_lost_what_it_holds(toured) -> None:
+    """An earlier task left something in the hand and memory has since lost its node (folded away, a
+    track reissued): the robot still knows its hand is full and puts it down before fetching."""
+    with toured.branch() as env:
+        held = next(o for o in env.memory.objects() if o.layer == "object" and o.label != "Tomato"
+                    and env.executor.execute("GoToObject", o.external_id).success
+                    and env.executor.execute("PickupObject", o.external_id).success)
+        env.memory.graph.remove_object(held.id)
+        assert env.world.agent.held and env.held_id()
+        record = run_task(env, task("ON(Tomato, CounterTop)"), ABLATIONS["both"], seed=0, planner_input=GOALS)
+    assert record.success, record.failure
+    assert "hand is full" not in record.failure

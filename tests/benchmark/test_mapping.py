@@ -39,13 +39,13 @@ def test_the_naive_baseline_makes_a_new_node_for_a_new_label_at_the_same_place()
 
 
 def test_the_front_end_turns_exact_frames_into_tracked_depth_masked_detections():
-    from benchmarks.mapping import _FrontEnd
+    from benchmarks.mapping import FrontEnd
     from scene_graph.ontology import canonical_type
     from sim.home.generate import generate_home
     from sim.home.world import HomeWorld
     from sim.records import Action
 
-    front = _FrontEnd(seed=0)
+    front = FrontEnd(seed=0)
     world = HomeWorld(generate_home(3, n_rooms=2), seed=3, perception=front)
     furniture = sorted(e.object_id for e in world.home if e.kind.layer == "furniture")
     assert world.step(Action("GoToObject", furniture[0])).success

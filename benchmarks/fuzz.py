@@ -309,11 +309,10 @@ class Harness:
     def _task(self, case: Case) -> None:
         calls.ready_or_not(lambda t: self.task.wait_for_server(timeout_sec=t), 5.0)  # a hint: the answer decides
         goal = ExecuteTask.Goal(instruction=case.fields["instruction"], goal_conditions=case.fields["conditions"])
-        sent = self.task.send_goal_async(goal)
-        if not self.session.spin_until(sent.done, _ANSWER_TIMEOUT_S):
+        handle = calls.send_goal(self.task, goal, lambda f, t: self.session.spin_until(f.done, t), _ANSWER_TIMEOUT_S)
+        if handle is None:
             self.counts["unanswered"] += 1
             return
-        handle = sent.result()
         if not handle.accepted:  # another goal still running: the single-goal rule, not a fault
             return
         result = handle.get_result_async()

@@ -48,9 +48,9 @@ def ready_or_not(wait_ready: Callable[[float], bool], timeout_s: float, resend: 
     the whole domain and from the client's own matches. CI saw it say "no" for seconds about a
     skill server that was answering another client meanwhile, and once for the last five minutes of
     a test module to a test's long-lived action clients while new clients reached the same skill
-    server. So a request that will be resent
-    waits for it at most :data:`RESEND_AFTER_S` and then goes out anyway (the answer decides); one
-    sent once waits up to ``timeout_s`` and is not sent unless the check says yes.
+    server. So a request that will be resent waits for it at most :data:`RESEND_AFTER_S` and then
+    goes out anyway (the answer decides); one sent once waits up to ``timeout_s`` and is not sent
+    unless the check says yes.
     """
     if not resend:
         return wait_ready(timeout_s)

@@ -329,15 +329,35 @@ def test_an_absent_skill_server_ends_the_task_with_a_clear_error_and_a_cancel_st
     assert truth(nodes, "TOGGLEON(Television)")  # nothing reached the robot
 
 
+@contextlib.contextmanager
+def robot_held(nodes: stack.Stack) -> Iterator[None]:
+    """The simulated robot busy for the block: the bridge's skills (and frames) wait for its end."""
+    holding, release = threading.Event(), threading.Event()
+
+    def hold(_world: Any) -> None:
+        holding.set()
+        release.wait(300.0)
+
+    thread = threading.Thread(target=nodes.nodes["sim_bridge"].with_world, args=(hold,), daemon=True)
+    thread.start()
+    holding.wait(60.0)
+    try:
+        yield
+    finally:
+        release.set()
+        thread.join(60.0)
+
+
 def test_cancel_stops_the_task_and_the_node_serves_the_next(nodes, user) -> None:
-    tasks = user.tasks["execute_task"]  # made by the tests before
+    tasks = user.tasks.setdefault("execute_task", ActionClient(user.node, ExecuteTask, "execute_task"))
     feedback: list[Any] = []
-    handle = user.send(tasks, ExecuteTask.Goal(instruction="put the newspaper on the coffee table"), feedback)
-    assert handle.accepted
-    assert user.spin_until(lambda: any(f.status == "executing" for f in feedback))
-    second = user.send(tasks, ExecuteTask.Goal(instruction="turn off the television"), [])
-    assert not second.accepted  # one body, one task at a time
-    user.spin_until(handle.cancel_goal_async().done)
+    with robot_held(nodes):  # the first skill waits for the robot, so the task is surely still running
+        handle = user.send(tasks, ExecuteTask.Goal(instruction="put the newspaper on the coffee table"), feedback)
+        assert handle.accepted
+        assert user.spin_until(lambda: any(f.status == "executing" for f in feedback), timeout=120.0)
+        second = user.send(tasks, ExecuteTask.Goal(instruction="turn off the television"), [])
+        assert not second.accepted  # one body, one task at a time
+        user.spin_until(handle.cancel_goal_async().done, timeout=120.0)
     result, status = user.finish(handle)
     assert status == GoalStatus.STATUS_CANCELED and result.error_code == Error.CANCELED
     assert not truth(nodes, "ON(Newspaper, CoffeeTable)")

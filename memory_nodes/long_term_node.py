@@ -130,9 +130,10 @@ class LongTermParams:
     chroma_port: int = parameter(8000, "Chroma server port", integer_range=(1, 65535))
     marker_rate_hz: float = parameter(2.0, "Marker publishing rate when memory changed and someone subscribes "
                                       "(0: off)", float_range=(0.0, 30.0))
-    torch_threads: int = parameter(1, "CPU threads of torch's models in this process (0: torch's default): the "
-                                   "text model embeds one short question at a time, which a second thread does "
-                                   "not speed up and a busy CPU slows down several times", integer_range=(0, 256))
+    torch_threads: int = parameter(1, "CPU threads of the text model and torch's models in this process (0: "
+                                   "their defaults): the text model embeds one short question at a time, which a "
+                                   "second thread does not speed up and a busy CPU slows down several times",
+                                   integer_range=(0, 256))
     state_backend: str = parameter("none", "Object states from a vision-language model: none | openai (any "
                                    "OpenAI-compatible server with image input) | transformers (local VLM folder)")
     state_model_path: str = parameter("", "state_backend transformers: folder of the VLM (LLaVA-, Idefics3/SmolVLM-"

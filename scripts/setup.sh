@@ -17,7 +17,7 @@ VENV="$ROOT/.venv"
 BUILD="$ROOT/build"
 STEP="starting"
 STEP_NO=0
-STEPS=9
+STEPS=10
 
 step() { STEP_NO=$((STEP_NO + 1)); STEP="$1"; printf '\n==> [%d/%d] %s\n' "$STEP_NO" "$STEPS" "$1"; }
 die() { printf '\nsetup failed at step "%s": %s\n' "$STEP" "$1" >&2; exit "${2:-1}"; }
@@ -203,6 +203,21 @@ elif stamp_ok "$VENV/.project-stamp" "$(hash_of setup.py)" && [ -x "$VENV/bin/em
 else
   (cd "$ROOT" && "${PIP[@]}" --quiet --no-deps --no-build-isolation -e .)
   hash_of setup.py > "$VENV/.project-stamp"
+fi
+
+step "Exporting the text-embedding model for ONNX Runtime (a question embeds in a third of the time)"
+# scene_graph/onnx_minilm.py: written only when its vectors equal sentence-transformers' (checked);
+# without it, memory embeds through sentence-transformers.
+want_onnx="$PYVER $(hash_of requirements/python.txt scene_graph/onnx_minilm.py)"
+ONNX_FILE="$("$VENV/bin/python" -c 'import sys; print(sys.prefix)')/share/embodied_memory/all-MiniLM-L6-v2.onnx"
+if stamp_ok "$VENV/.onnx-stamp" "$want_onnx" && [ -f "$ONNX_FILE" ]; then
+  echo "unchanged since the last run"
+else
+  if (cd "$ROOT" && PYTHONPATH="$ROOT" HF_HUB_OFFLINE=1 HF_HUB_DISABLE_PROGRESS_BARS=1 "$VENV/bin/python" -m scene_graph.onnx_minilm); then
+    echo "$want_onnx" > "$VENV/.onnx-stamp"
+  else
+    echo "WARNING: no ONNX export (see above); memory embeds text through sentence-transformers, slower."
+  fi
 fi
 
 step "Checking the installation"

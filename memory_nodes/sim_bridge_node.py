@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, TypeVar
 
@@ -24,6 +24,7 @@ from rclpy.action import ActionServer, CancelResponse
 from rclpy.action.server import ServerGoalHandle
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile
+from rclpy.task import Future
 from sensor_msgs.msg import CameraInfo, Image
 
 from embodied_memory.action import Skill
@@ -136,6 +137,8 @@ class SimBridge(Node):
                                            handle_accepted_callback=self._single.on_accepted,
                                            cancel_callback=lambda _: CancelResponse.ACCEPT)
         self._period = 1.0 / rate_hz if rate_hz > 0 else 0.0
+        self._turn: deque[RGBDFrame] = deque()  # Explore's views still to publish, one a tick
+        self._turn_done: Optional[Future] = None  # completed by the tick that publishes the last
         if self._period:
             self.create_timer(self._period, self._tick)
         self.get_logger().info(f"home {'FloorPlan%d' % floor_plan if floor_plan else 'seed %d' % seed}: "
@@ -169,7 +172,10 @@ class SimBridge(Node):
         with self._lock:
             self._world.advance(self._period)  # simulated time runs at the publishing rate
             self._publish_changes()
-            self._publish_frame()
+            self._publish_frame(self._turn.popleft() if self._turn else None)
+            if not self._turn and self._turn_done is not None:
+                self._turn_done.set_result(True)
+                self._turn_done = None
 
     def _publish_changes(self) -> None:
         changes = [c for c in self._world.drain_events()
@@ -205,25 +211,35 @@ class SimBridge(Node):
         if self._publish_instances:
             self._instances_pub.publish(msgs.instances)
 
-    def _publish_look_around(self) -> None:
-        """Every view of Explore's turn on arrival, the current one last, as the in-process robot fuses them."""
-        for view in self._world.look_around():
-            self._publish_frame(view)
+    async def _look_around(self) -> None:
+        """Every view of Explore's turn on arrival, the current one last, as the in-process robot fuses
+        them. At a publishing rate, one view a tick in place of the live frame, as a camera turning with
+        the robot: a perception node that takes only the newest frame sees each. The skill ends after
+        the last view (awaited: the executor goes on ticking meanwhile)."""
+        with self._lock:
+            views = self._world.look_around()
+            if not self._period:
+                for view in views:
+                    self._publish_frame(view)
+                return
+            done = self._turn_done = Future(executor=self.executor)
+            self._turn.extend(views)
+        await done
 
     def _feedback(self, goal_handle: ServerGoalHandle, status: str) -> None:
         goal_handle.publish_feedback(Skill.Feedback(status=status))
 
-    def _execute(self, goal_handle: ServerGoalHandle) -> Skill.Result:
+    async def _execute(self, goal_handle: ServerGoalHandle) -> Skill.Result:
         """Run one skill (:class:`SingleGoal`: one at a time)."""
         if not self._single.owns(goal_handle):
             goal_handle.abort()
             return Skill.Result(error_code=Skill.Result.SKILL_FAILED, error_message="another skill is running")
         try:
-            return self._run_skill(goal_handle)
+            return await self._run_skill(goal_handle)
         finally:
             self._single.release(goal_handle)
 
-    def _run_skill(self, goal_handle: ServerGoalHandle) -> Skill.Result:
+    async def _run_skill(self, goal_handle: ServerGoalHandle) -> Skill.Result:
         """Bad goals and failed skills end aborted with an error code, never raise."""
         goal: Skill.Goal = goal_handle.request
         self._feedback(goal_handle, "accepted")
@@ -244,10 +260,11 @@ class SimBridge(Node):
         with self._lock:
             outcome = self._world.step(action)
             self._publish_changes()
-            if action.name == "Explore" and outcome.success:
-                self._publish_look_around()
-            else:
+            turning = action.name == "Explore" and outcome.success
+            if not turning:
                 self._publish_frame()
+        if turning:
+            await self._look_around()
         result = skill_result_to_msg(outcome)
         if outcome.success:
             self._feedback(goal_handle, "succeeded")

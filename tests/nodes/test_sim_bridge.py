@@ -23,6 +23,7 @@ from memory_nodes.conversions import matrix_to_pose, pose_to_matrix  # noqa: E40
 from memory_nodes.sim_bridge_node import SimBridge  # noqa: E402
 from scene_graph.ontology import OBJECT_TYPES  # noqa: E402
 from sim.camera import camera_pose  # noqa: E402
+from sim.home.world import LOOK_AROUND_VIEWS  # noqa: E402
 
 pytestmark = pytest.mark.ros
 DISCOVERY_TIMEOUT = 20.0
@@ -121,6 +122,22 @@ def test_pickup_of_a_visible_object_succeeds_and_reports_state_changes(harness):
     picked = next(c for c in changes if c.state == "picked_up")
     assert (picked.object_id, picked.cause, picked.new_value, picked.external) == (target, "PickupObject", "true", True)
     assert picked.header.frame_id == "map"
+
+
+def test_explore_shows_a_reader_of_the_newest_frame_every_view_of_the_turn(harness):
+    """At a publishing rate the turn's views go out one a tick, so a node that keeps only the newest
+    frame (the perception node) sees each; published back to back, it would see only the last."""
+    poses: list[PoseStamped] = []
+    newest_only = harness.client.create_subscription(PoseStamped, "camera/pose", poses.append, 1)
+    try:
+        result, _ = harness.run_skill("Explore")
+        assert result.success, result.error_message
+        here = pose_to_matrix(poses[-1].pose)[:3, 3]  # the turn ends facing as it began
+        forward = [pose_to_matrix(p.pose)[:3, 2] for p in poses if np.allclose(pose_to_matrix(p.pose)[:3, 3], here)]
+        views = {round(math.degrees(math.atan2(f[1], f[0]))) % 360 for f in forward}
+    finally:
+        harness.client.destroy_subscription(newest_only)
+    assert len(views) >= LOOK_AROUND_VIEWS - 1, views  # one may be overtaken on a stalled machine
 
 
 def test_bad_goals_get_error_codes_and_the_node_keeps_serving(harness):

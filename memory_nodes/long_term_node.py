@@ -179,6 +179,8 @@ class LongTermParams:
 
 
 class LongTermMemoryNode(Node):
+    events_executor = True  # the camera path's latency (node_support.executor_for)
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("long_term_memory", **kwargs)
         params = self.params = declare_all(self, LongTermParams)
@@ -677,12 +679,14 @@ class LongTermMemoryNode(Node):
 
 class _ServiceNode(Node):
     """One of the long-term memory's query services (query_objects, task_subgraph, get_snapshot,
-    mark_missing) on a node of its own, which the memory node's spinner gives a single-threaded
+    mark_missing) on a node of its own, which the memory node's spinner gives an events
     executor in a thread of its own (:class:`memory_nodes.node_support.Spinner`): the services run
     side by side, each one's requests in turn (a client resending to a slow service does not
     multiply its work); the memory node's lock serialises what touches memory. One executor per
     service rather than one multi-threaded executor for all: rclpy's multi-threaded dispatch took
     about 1 ms of a label query's 2.5 ms round trip (median, 10k objects)."""
+
+    events_executor = True
 
     def __init__(self, memory: LongTermMemoryNode, name: str, srv_type: Any,
                  handler: Callable[[Any, Any], Any], context: Any = None) -> None:

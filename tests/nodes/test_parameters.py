@@ -70,3 +70,21 @@ def test_a_whole_number_for_a_float_parameter_is_that_float_and_a_word_is_refuse
             declare_all(bad, ShortTermParams)
     finally:
         bad.destroy_node()
+
+
+def test_memory_is_set_for_the_simulated_perception_it_is_fed() -> None:
+    """The bridge's perception model decides how memory treats its instances, as the benchmark's
+    environments do (Perception.memory_parameters); what the user sets stays."""
+    file_params = stack.read_params(stack.DEFAULT_PARAMS)
+    both = ["sim_bridge", "long_term_memory"]
+    realistic = stack.with_simulated_perception(both, file_params, {"sim_bridge": {"perception": "realistic"}})
+    assert realistic["long_term_memory"]["trust_external_ids"] is False  # its tracker reissues ids
+    assert realistic["long_term_memory"]["detector_input"] is True
+    oracle = stack.with_simulated_perception(both, file_params, {})  # the YAML's model
+    assert oracle["long_term_memory"]["trust_external_ids"] is True
+    mine = stack.with_simulated_perception(both, file_params, {"sim_bridge": {"perception": "harsh"},
+                                                               "long_term_memory": {"trust_external_ids": True}})
+    assert mine["long_term_memory"]["trust_external_ids"] is True and mine["long_term_memory"]["detector_input"]
+    assert stack.with_simulated_perception(["long_term_memory"], file_params, {}) == {}  # no simulator: untouched
+    with pytest.raises(ValueError, match="unknown perception model"):
+        stack.with_simulated_perception(both, file_params, {"sim_bridge": {"perception": "perfect"}})

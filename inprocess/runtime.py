@@ -65,6 +65,9 @@ class InProcessMemory:
     def mark_missing(self, object_id: str) -> None:
         apply_confirmed_change(self.graph, object_id, STATUS, MISSING, self.clock())
 
+    def placed(self, object_id: str, holder_id: str, inside: bool) -> None:
+        self.graph.place_object(object_id, holder_id, inside, self.clock())
+
     def refresh(self) -> None:
         """Nothing to wait for: the executor fuses each frame before its skill returns."""
 

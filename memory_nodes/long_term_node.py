@@ -29,7 +29,7 @@ from sensor_msgs.msg import CameraInfo, Image
 from visualization_msgs.msg import MarkerArray
 
 from embodied_memory.msg import GraphUpdate, InstanceSegmentation, Layout, StateChange
-from embodied_memory.srv import GetSnapshot, GetTaskSubgraph, ManageMemory, MarkMissing, QueryObjects
+from embodied_memory.srv import GetSnapshot, GetTaskSubgraph, ManageMemory, MarkMissing, PlaceObject, QueryObjects
 from memory_nodes.conversions import (
     ConversionError,
     delta_to_msg,
@@ -268,7 +268,8 @@ class LongTermMemoryNode(Node):
             for name, srv_type, handler in (("query_objects", QueryObjects, self._query),
                                             ("task_subgraph", GetTaskSubgraph, self._task_subgraph),
                                             ("get_snapshot", GetSnapshot, self._snapshot),
-                                            ("mark_missing", MarkMissing, self._mark_missing)))
+                                            ("mark_missing", MarkMissing, self._mark_missing),
+                                            ("place_object", PlaceObject, self._place_object)))
         self.create_service(ManageMemory, "memory/manage", self._manage)
 
         self._marker_period = 1.0 / params.marker_rate_hz if params.marker_rate_hz > 0 else None
@@ -633,24 +634,43 @@ class LongTermMemoryNode(Node):
     def _mark_missing(self, request: MarkMissing.Request, response: MarkMissing.Response) -> MarkMissing.Response:
         """A planner's correction (:meth:`LongTermMemory.mark_missing`); its graph update goes out
         before the answer, numbered at most ``response.sequence``."""
-        R = MarkMissing.Response
-        if not request.object_id:
-            response.error_code, response.error_message = R.INVALID_REQUEST, "object_id is empty"
+        return self._correct(request.stamp, response, [("object_id", request.object_id)], "mark missing",
+                             lambda stamp: self.memory.mark_missing(request.object_id, stamp))
+
+    def _place_object(self, request: PlaceObject.Request, response: PlaceObject.Response) -> PlaceObject.Response:
+        """The robot's own put (:meth:`LongTermMemory.place`), answered as :meth:`_mark_missing`."""
+        if request.object_id and request.object_id == request.holder_id:
+            response.error_code = response.INVALID_REQUEST
+            response.error_message = f"{request.object_id!r} cannot be put in or on itself"
             return response
-        stamp = from_time(request.stamp) or self._now()
-        invalid = (check_request(self._limits, names=[("object_id", request.object_id)])
+        return self._correct(request.stamp, response,
+                             [("object_id", request.object_id), ("holder_id", request.holder_id)], "place object",
+                             lambda stamp: self.memory.place(request.object_id, request.holder_id, request.inside,
+                                                             stamp))
+
+    def _correct(self, stamp_msg: Any, response: Any, names: list[tuple[str, str]], what: str,
+                 apply: Callable[[float], bool]) -> Any:
+        """One correction service's checks and answer: ``apply`` (under the lock) says whether memory
+        knew the ids; the update goes out before the answer, numbered at most ``response.sequence``."""
+        empty = [name for name, value in names if not value]
+        if empty:
+            response.error_code, response.error_message = response.INVALID_REQUEST, f"{empty[0]} is empty"
+            return response
+        stamp = from_time(stamp_msg) or self._now()
+        invalid = (check_request(self._limits, names=names)
                    or check_stamp(stamp, self._now(), self.memory.config.admission))
         if invalid:
-            response.error_code, response.error_message = R.INVALID_REQUEST, invalid
+            response.error_code, response.error_message = response.INVALID_REQUEST, invalid
             return response
         try:
             with self._lock:
-                known = self.memory.mark_missing(request.object_id, stamp)
+                known = apply(stamp)
                 response.sequence = self.memory.graph.sequence
         except Exception as exc:
-            return self._internal_error(response, "mark missing", exc)
+            return self._internal_error(response, what, exc)
         if not known:
-            response.error_code, response.error_message = R.NOT_FOUND, f"no object {request.object_id!r} in memory"
+            response.error_code = response.NOT_FOUND
+            response.error_message = f"no object {' or '.join(repr(v) for _, v in names)} in memory"
         return response
 
     def _embed_query(self, text: str) -> None:

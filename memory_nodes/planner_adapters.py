@@ -25,7 +25,7 @@ from sensor_msgs.msg import CameraInfo, Image
 from embodied_memory.action import Skill
 from embodied_memory.msg import GraphUpdate, InstanceSegmentation, Layout
 from embodied_memory.msg import MemoryUnit as MemoryUnitMsg
-from embodied_memory.srv import GetSnapshot, GetTaskSubgraph, MarkMissing, QueryShortTerm
+from embodied_memory.srv import GetSnapshot, GetTaskSubgraph, MarkMissing, PlaceObject, QueryShortTerm
 from memory_nodes import calls
 from memory_nodes.calls import wait_done
 from memory_nodes.conversions import (
@@ -172,6 +172,7 @@ class RosMemory:
         self._subgraph = node.create_client(GetTaskSubgraph, "memory/task_subgraph", callback_group=group)
         self._recent = node.create_client(QueryShortTerm, "memory/short_term/query", callback_group=group)
         self._mark = node.create_client(MarkMissing, "memory/mark_missing", callback_group=group)
+        self._place = node.create_client(PlaceObject, "memory/place_object", callback_group=group)
         node.create_subscription(CameraInfo, "camera/color/camera_info", self._on_frame, qos_profile_sensor_data,
                                  callback_group=group)
         node.create_subscription(GraphUpdate, "memory/graph_updates", self._on_update, 500, callback_group=group)
@@ -295,15 +296,29 @@ class RosMemory:
             if node is not None and node.status == MISSING:
                 return
             stamp = self._frame_stamp or self._node.get_clock().now().nanoseconds * 1e-9
-        response = call_service(self._mark, MarkMissing.Request(object_id=object_id, stamp=to_time(stamp)),
-                                self._timeout_s, accept=(MarkMissing.Response.NOT_FOUND,))
-        if response.error_code == MarkMissing.Response.NOT_FOUND:  # forgotten meanwhile: nothing to correct
-            self._node.get_logger().warning(f"memory has no {object_id} to mark missing: {response.error_message}")
+        self._correct(self._mark, MarkMissing.Request(object_id=object_id, stamp=to_time(stamp)),
+                      f"marking {object_id} missing")
+
+    def placed(self, object_id: str, holder_id: str, inside: bool) -> None:
+        """Tell long-term memory the robot put ``object_id`` in or on ``holder_id``
+        (``memory/place_object``), then wait for its update as :meth:`mark_missing` does."""
+        with self._changed:
+            stamp = self._frame_stamp or self._node.get_clock().now().nanoseconds * 1e-9
+        self._correct(self._place, PlaceObject.Request(object_id=object_id, holder_id=holder_id, inside=inside,
+                                                       stamp=to_time(stamp)), f"placing {object_id} at {holder_id}")
+
+    def _correct(self, client: Client, request: Any, what: str) -> None:
+        """Send a correction, then wait until the view holds its update, so that the next read (and
+        the next frame) cannot overtake it. An id memory forgot meanwhile only earns a warning."""
+        not_found = client.srv_type.Response.NOT_FOUND
+        response = call_service(client, request, self._timeout_s, accept=(not_found,))
+        if response.error_code == not_found:  # forgotten meanwhile: nothing to correct
+            self._node.get_logger().warning(f"{what}: {response.error_message}")
             return
         with self._changed:
             if not self._changed.wait_for(lambda: self._mirror is None or self._mirror.sequence >= response.sequence,
                                           self._refresh_timeout_s):
-                self._node.get_logger().warning(f"the update marking {object_id} missing did not arrive within "
+                self._node.get_logger().warning(f"the update {what} did not arrive within "
                                                 f"{self._refresh_timeout_s:g} s; the next read takes a snapshot")
                 self._mirror = None
 

@@ -88,6 +88,9 @@ class MemoryAccess(Protocol):
     def mark_missing(self, object_id: str) -> None:
         """The robot looked and the object was not where memory said."""
 
+    def placed(self, object_id: str, holder_id: str, inside: bool) -> None:
+        """The robot put the object in (``inside``) or on the holder, and perception did not see it there."""
+
     def refresh(self) -> None:
         """Return once perception has fused what the robot sees now (called after every skill)."""
 

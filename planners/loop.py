@@ -291,8 +291,15 @@ class TaskRunner:
             return self._failed(ep, target, call.target, error, code)
         if call.skill == "PickupObject":
             self.held = call.target
+            # No longer where memory saw it: missing, it is relocated where the camera next sees it
+            # (after the put), as any missing object seen again, not remembered in two places.
+            if target is not None:
+                self.memory.mark_missing(target.id)
         elif call.skill == "PutObject":
-            self.held = ""
+            put, self.held = self.held, ""
+            now = by_id(self.memory.objects()).get(put)
+            if target is not None and now is not None and now.missing:  # the camera did not see it there
+                self.memory.placed(put, target.id, is_container(target.label))
         elif call.skill in ("OpenObject", "CloseObject"):
             ep.opened[call.target] = call.skill == "OpenObject"
         return ""

@@ -31,6 +31,7 @@ import numpy as np
 from scene_graph.records import (
     IN,
     MISSING,
+    MOVED,
     ON,
     PREDICATES,
     AreaNode,
@@ -538,6 +539,23 @@ class SceneGraph:
             with self.transaction(stamp):
                 self._store(replace(node, status=MISSING, last_changed=stamp), None)
                 self._refresh_relations(object_id)
+        return True
+
+    def place_object(self, object_id: str, holder_id: str, inside: bool, stamp: float) -> bool:
+        """The robot itself put ``object_id`` in (``inside``) or on ``holder_id``: its box moves there,
+        centred, resting on the holder's bottom or top (where exactly, perception tells when it sees
+        the object again), status "moved". Its stored points move with it, so a look at its old
+        place is no evidence against it. False for an unknown id of either, or the two the same."""
+        node, holder = self._objects.get(object_id), self._objects.get(holder_id)
+        if node is None or holder is None or object_id == holder_id:
+            return False
+        room = holder.box
+        extent = tuple(min(e, 0.9 * h) for e, h in zip(node.box.extent, room.extent)) if inside else node.box.extent
+        z = room.z_min + 0.01 + extent[2] / 2.0 if inside else room.z_max + extent[2] / 2.0
+        box = OrientedBox((room.center[0], room.center[1], z), extent, room.yaw)  # type: ignore[arg-type]
+        shift = np.subtract(box.center, node.box.center)
+        self.upsert_object(replace(node, centroid=box.center, box=box, status=MOVED, last_seen=stamp),
+                           self.points(object_id) + shift.astype(np.float32))
         return True
 
     def remove_object(self, object_id: str, stamp: float = 0.0) -> bool:

@@ -188,6 +188,10 @@ class LongTermMemory:
         """The correction "not where memory said" for memory id ``object_id``; False for an unknown id."""
         return self.apply_confirmed_change(object_id, STATUS, MISSING, stamp) is ChangeOutcome.MARKED_MISSING
 
+    def place(self, object_id: str, holder_id: str, inside: bool, stamp: float) -> bool:
+        """The robot's own news "I put it there" (:meth:`SceneGraph.place_object`); False for an unknown id."""
+        return self.graph.place_object(object_id, holder_id, inside, stamp)
+
     def tick(self) -> Optional[Path]:
         """Journal append or full snapshot when due and memory changed; call from the owner's timer
         (at least as often as the journal interval)."""

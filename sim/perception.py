@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, fields, replace
-from typing import Optional
+from typing import Callable, Optional, Sequence
 
 import cv2
 import numpy as np
@@ -50,6 +50,7 @@ from scene_graph.ontology import OBJECT_TYPES, look_alikes
 log = logging.getLogger(__name__)
 
 TRACK_PREFIX = "track_"
+PlaceOf = Callable[[str], Optional[Sequence[float]]]  # a simulator object's position (None: none)
 _OBJECT_TYPES = tuple(sorted(n for n, t in OBJECT_TYPES.items() if t.layer == "object"))
 _FURNITURE_TYPES = tuple(sorted(n for n, t in OBJECT_TYPES.items() if t.layer == "furniture"))
 
@@ -138,6 +139,7 @@ class Perception:
         self._frame_index = 0
         self._tracks: dict[str, tuple[str, int]] = {}  # object id -> (track id, last frame detected)
         self._followed: dict[str, str] = {}  # track id -> object id
+        self._places: dict[str, tuple[float, ...]] = {}  # track id -> where its object was last detected
         self._next_track = 0
 
     def fusion(self, graph: SceneGraph) -> Fusion:
@@ -158,6 +160,17 @@ class Perception:
     def resolve(self, name: Optional[str]) -> Optional[str]:
         """The simulator's object behind a track id (any other name is returned unchanged)."""
         return self._followed.get(name, name) if name else name
+
+    def last_place(self, name: Optional[str]) -> Optional[tuple[float, ...]]:
+        """Where the object behind track ``name`` was when last detected under it, or put there by the
+        robot itself (None for any other name): all a robot knows of where to find it."""
+        return self._places.get(name) if name else None
+
+    def carried(self, object_id: str, place: Sequence[float]) -> None:
+        """The robot itself moved ``object_id`` to ``place``: it knows where the thing is now."""
+        track = self._tracks.get(object_id)
+        if track is not None:
+            self._places[track[0]] = tuple(float(v) for v in place)
 
     def rename(self, object_id: str) -> str:
         """The track id an object is known by now (its objectId when ids are not reissued)."""
@@ -180,8 +193,9 @@ class Perception:
         return track
 
     # ------------------------------------------------------------------ frames
-    def perceive(self, frame: RGBDFrame) -> RGBDFrame:
-        """What the camera, detector and tracker report for this rendered frame."""
+    def perceive(self, frame: RGBDFrame, place_of: Optional[PlaceOf] = None) -> RGBDFrame:
+        """What the camera, detector and tracker report for this rendered frame; ``place_of`` gives
+        a simulator object's position, remembered per track for :meth:`last_place`."""
         cfg = self.config
         if cfg.is_identity:
             return frame
@@ -209,6 +223,9 @@ class Perception:
             labels[inst], scores[inst] = label, score
             source = frame.external_ids.get(inst, "")
             external[inst] = self._track(source) if cfg.reissue_ids and source else source
+            place = place_of(source) if place_of is not None and cfg.reissue_ids and source else None
+            if place is not None:
+                self._places[external[inst]] = tuple(float(v) for v in place)
         ids = self._edit_masks(ids, depth, labels)
         ids, labels, scores, external = self._false_positives(ids, depth, labels, scores, external)
         depth = self._corrupt_depth(depth, frame.color)

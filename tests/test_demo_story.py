@@ -50,7 +50,7 @@ def _story() -> Story:
 
 def test_every_chosen_task_has_a_reason_of_a_known_kind_and_a_goal_no_one_reached_yet():
     tasks = choose_tasks(_memory(), _story())
-    assert [t.kind for t in tasks] == [HIDDEN, WATCHED, THIS_MORNING, MEMORY_WRONG]
+    assert [t.kind for t in tasks] == [MEMORY_WRONG, HIDDEN, WATCHED, THIS_MORNING]
     assert all(t.kind in REASON_KINDS and t.reason for t in tasks)
     by_kind = {t.kind: t for t in tasks}
     assert by_kind[HIDDEN].goal.startswith("ON(Egg, ") and "inside the fridge" in by_kind[HIDDEN].reason

@@ -95,6 +95,9 @@ class MemoryView:
     def mark_missing(self, object_id: str) -> None:
         self.memory.mark_missing(object_id)
 
+    def placed(self, object_id: str, holder_id: str, inside: bool) -> None:
+        self.memory.placed(object_id, holder_id, inside)
+
     def refresh(self) -> None:
         self.memory.refresh()
 

@@ -174,7 +174,9 @@ def choose_tasks(objects: Sequence[KnownObject], story: Story, used: Iterable[st
     when the story chose them); ``used``: labels the story touched, which a hidden object is not;
     ``confirmed``: whether a hidden object really is where memory saw it (a harness asks the
     simulator; a robot trusts memory). A kind whose event did not happen (nothing fit, or memory
-    missed it) is left out, and so is a hidden object when memory holds none once.
+    missed it) is left out, and so is a hidden object when memory holds none once. The task about
+    memory being wrong comes first: any other task's travel could show the robot the moved thing
+    before it is asked for, and leave the loop nothing to repair.
     """
     picks: list[tuple[str, str, str]] = []  # (kind, label, reason)
     if story.watched is not None:
@@ -187,12 +189,12 @@ def choose_tasks(objects: Sequence[KnownObject], story: Story, used: Iterable[st
                       "change is in short-term memory, the place in long-term memory"))
     if story.away is not None:
         m = story.away
-        picks.append((MEMORY_WRONG, m.thing_label, f"{m.member} moved it from the {word(m.source_label)} to the "
-                      f"{word(m.dest_label)} while the robot was away: memory is wrong, the loop must repair it"))
+        picks.insert(0, (MEMORY_WRONG, m.thing_label, f"{m.member} moved it from the {word(m.source_label)} to the "
+                         f"{word(m.dest_label)} while the robot was away: memory is wrong, the loop must repair it"))
     for o in [o for o in hidden(objects, [label for _, label, _ in picks] + list(used)) if confirmed(o)][:1]:
         holder = next(h for h in objects if h.id == o.holder)
-        picks.insert(0, (HIDDEN, o.label, f"the robot saw it inside the {word(holder.label)} during the tour and "
-                         "closed the door again"))
+        picks.insert(int(story.away is not None), (HIDDEN, o.label, f"the robot saw it inside the "
+                     f"{word(holder.label)} during the tour and closed the door again"))
     # A moved thing's task avoids both places of its move: memory may still hold it at either.
     places = {m.thing_label: (m.source_label, m.dest_label) for m in (story.watched, story.away) if m is not None}
     tasks = []

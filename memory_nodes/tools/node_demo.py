@@ -66,6 +66,7 @@ from sim.home.generate import generate_home
 from sim.home.household import Household
 from sim.home.meshes import type_colour
 from sim.home.world import HomeWorld, WorldMoment
+from sim.records import Action
 from sim.tasks import holds
 from sim.topdown import draw_map, map_frame
 
@@ -412,10 +413,25 @@ def tour(robot: Robot, rooms: int, household: Household, used: list[str],
     return count, watched
 
 
-def this_morning(robot: Robot, used: list[str], progress: Progress, tries: int = 2) -> Optional[Morning]:
+def _seen_again(world: HomeWorld, o: KnownObject) -> bool:
+    """Whether the robot could see ``o`` again, its containers opened (tried on a copy of the world):
+    a small thing at the bottom of a low cabinet is out of sight of the 1.5 m camera from every place
+    within reach, so a task to fetch it from there would test the simulator, not memory."""
+    world = WorldMoment.of(world).world()
+    e = _entity(world, o)
+    if e is None:
+        return False
+    for holder in world.home.ancestors(e.object_id):
+        if world.home[holder].kind.openable:
+            world.effects.set_state(world.home[holder], "open", True, "check")
+    return world.step(Action("GoToObject", e.object_id)).success
+
+
+def this_morning(robot: Robot, used: list[str], progress: Progress, tries: int = 5) -> Optional[Morning]:
     """The robot is told to put something away in a container and close it (its own skills, so
-    short-term memory holds the change). It counts when memory knows where the thing is now; else the
-    next candidate is tried, up to ``tries``. None when nothing fits."""
+    short-term memory holds the change). It counts when memory knows where the thing is now and the
+    robot could see it there again; else the next candidate is tried, up to ``tries``. None when
+    nothing fits."""
     progress.phase("this morning: the robot puts something away", tries)
     for _ in range(tries):
         found = stash(robot.objects(), used)
@@ -426,10 +442,12 @@ def this_morning(robot: Robot, used: list[str], progress: Progress, tries: int =
         instruction = f"put the {word(thing.label)} in the {word(box.label)} and then close the {word(box.label)}"
         done = bool(robot.client.task(instruction).success)
         robot.settle()
-        if done and memory_knows(robot.objects(), thing.label, box.label):
+        known = done and memory_knows(robot.objects(), thing.label, box.label)
+        if known and robot.world(lambda w, thing=thing: _seen_again(w, thing)):
             progress.step(instruction)
             return Morning(thing.label, box.label, instruction)
-        progress.step(f"{instruction}: {'memory lost track of it' if done else 'failed'}")
+        why = "out of sight there" if known else "memory lost track of it" if done else "failed"
+        progress.step(f"{instruction}: {why}")
     return None
 
 

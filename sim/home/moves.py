@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Optional, Sequence
 
 import numpy as np
 
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 _CANDIDATES = 64  # stand points tried for a clear view, nearest first
 _EXPLORED_RADIUS = 1.5  # metres around a visited point that count as explored
+_MOVED_M = 0.5  # an object this far from where the robot last saw it is not to be seen from there
 
 
 def _resolve(world: "HomeWorld", ref: str, dist: np.ndarray) -> Entity:
@@ -36,11 +37,16 @@ def _resolve(world: "HomeWorld", ref: str, dist: np.ndarray) -> Entity:
 
 def _stand_cells(world: "HomeWorld", e: Entity, dist: np.ndarray) -> list[Cell]:
     """Reachable free cells within reach of ``e``, nearest (by path) first."""
+    return _cells_near(world, e.lo, e.hi, dist)
+
+
+def _cells_near(world: "HomeWorld", lo: Sequence[float], hi: Sequence[float], dist: np.ndarray) -> list[Cell]:
+    """Reachable free cells within reach of the box ``lo``-``hi``, nearest (by path) first."""
     nav = world.home.nav
     cells = np.argwhere(nav.free & np.isfinite(dist))
     centers = (cells + 0.5) * nav.resolution + np.asarray(nav.origin)
-    dx = np.maximum(np.maximum(e.lo[0] - centers[:, 0], centers[:, 0] - e.hi[0]), 0.0)
-    dy = np.maximum(np.maximum(e.lo[1] - centers[:, 1], centers[:, 1] - e.hi[1]), 0.0)
+    dx = np.maximum(np.maximum(lo[0] - centers[:, 0], centers[:, 0] - hi[0]), 0.0)
+    dy = np.maximum(np.maximum(lo[1] - centers[:, 1], centers[:, 1] - hi[1]), 0.0)
     near = cells[np.hypot(dx, dy) <= REACH * 0.9]
     order = np.argsort(dist[near[:, 0], near[:, 1]], kind="stable")
     return [(int(i), int(j)) for i, j in near[order]]
@@ -59,9 +65,14 @@ def _visible_owner(world: "HomeWorld", e: Entity) -> Entity:
     return e
 
 
-def go_to_object(world: "HomeWorld", action: Action) -> None:
+def go_to_object(world: "HomeWorld", action: Action, last_place: Optional[Sequence[float]] = None) -> None:
     """Drive to the nearest place within reach that has a clear view of the target (or of the closed
-    container it is in); with none among the nearest places, fail without moving."""
+    container it is in); with none among the nearest places, fail without moving.
+
+    ``last_place``: where the robot last saw the target (a tracked object's; None for an objectId,
+    which names the object wherever it is). A robot can only drive to where it believes a thing
+    is: if the thing has moved since, the robot goes there, looks, and the skill fails NOT_VISIBLE.
+    """
     if not action.object_id:
         raise SkillError(SkillCode.SKILL_FAILED, "GoToObject needs an objectId or object type")
     nav, agent = world.home.nav, world.agent
@@ -71,6 +82,10 @@ def go_to_object(world: "HomeWorld", action: Action) -> None:
     e = _resolve(world, action.object_id, dist)
     if e.object_id == agent.held:
         raise SkillError(SkillCode.SKILL_FAILED, f"{e.object_id} is already in hand")
+    if last_place is not None and math.dist(e.center, last_place) > _MOVED_M:
+        _look_at(world, last_place, start, dist, prev)
+        raise SkillError(SkillCode.NOT_VISIBLE, f"{e.object_type} is not where it was last seen "
+                         f"({last_place[0]:.2f}, {last_place[1]:.2f})")
     cells = _stand_cells(world, e, dist)
     if not cells:
         raise SkillError(SkillCode.NOT_REACHABLE, f"No reachable position near {e.object_id}")
@@ -84,6 +99,15 @@ def go_to_object(world: "HomeWorld", action: Action) -> None:
     x, y = nav.center(chosen)
     yaw, pitch = aim(x, y, agent.pose.camera_height, seen.center)
     world.drive(nav.path(start, chosen, prev), yaw, pitch)
+
+
+def _look_at(world: "HomeWorld", place: Sequence[float], start: Cell, dist: np.ndarray, prev: np.ndarray) -> None:
+    """Drive to the nearest place within reach of ``place`` and face it (staying put when none is)."""
+    cells = _cells_near(world, place, place, dist)
+    if cells:
+        x, y = world.home.nav.center(cells[0])
+        yaw, pitch = aim(x, y, world.agent.pose.camera_height, (place[0], place[1], place[2]))
+        world.drive(world.home.nav.path(start, cells[0], prev), yaw, pitch)
 
 
 def explore(world: "HomeWorld", action: Action) -> None:

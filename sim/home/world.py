@@ -101,10 +101,12 @@ class HomeWorld:
 
     def step(self, action: Action) -> ActionResult:
         before_distance, before_steps, before_events = self.agent.distance, self.agent.steps, len(self._events)
+        held = self.agent.held
+        last_place = self.perception.last_place(action.object_id) if action.name == "GoToObject" else None
         action = replace(action, object_id=self.perception.resolve(action.object_id))
         try:
             if action.name == "GoToObject":
-                go_to_object(self, action)
+                go_to_object(self, action, last_place)
             elif action.name == "Explore":
                 explore(self, action)
             elif action.name in MANIPULATION:
@@ -112,11 +114,15 @@ class HomeWorld:
             else:
                 raise SkillError(SkillCode.UNKNOWN_SKILL, f"Unknown action {action.name!r}")
             success, error, code = True, "", SkillCode.NONE
+            for carried in {held, self.agent.held} - {None}:  # the robot knows where it took or put them
+                if carried in self.home.entities:
+                    self.perception.carried(carried, self.home[carried].center)
         except SkillError as exc:
             success, error, code = False, str(exc), exc.code
         distance = self.agent.distance - before_distance
-        duration = (distance / SPEED + 1.0 if action.name in ("GoToObject", "Explore") else MANIPULATION_SECONDS) \
-            if success else _FAILED_SECONDS
+        moving = distance / SPEED  # a failed GoToObject may have driven to where the object was
+        duration = (moving + 1.0 if action.name in ("GoToObject", "Explore") else MANIPULATION_SECONDS) \
+            if success else moving + _FAILED_SECONDS
         if success and action.name == "Explore":
             duration += _LOOK_AROUND_SECONDS
         changes = tuple(replace(c, object_id=self.perception.rename(c.object_id)) for c in self._events[before_events:])
@@ -165,8 +171,11 @@ class HomeWorld:
         key = (self.home.version, self.agent.pose, self.clock)
         if self._frame is None or self._frame[0] != key:
             truth = self.renderer.render(self.home, self.agent.pose, self.clock)
-            self._frame = (key, truth, self.perception.perceive(truth))
+            self._frame = (key, truth, self.perception.perceive(truth, self._place_of))
         return self._frame
+
+    def _place_of(self, object_id: str) -> Optional[tuple[float, float, float]]:
+        return self.home[object_id].center if object_id in self.home.entities else None
 
     def look_around(self) -> list[RGBDFrame]:
         """The views of one turn on the spot, the current view last (what Explore sees on arrival);

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from scene_graph.graph import FLOOR, SceneGraph, SequenceGap, grid_areas
-from scene_graph.records import MISSING, ON, ObjectNode, OrientedBox, Relation, RoomNode
+from scene_graph.records import IN, MISSING, MOVED, ON, ObjectNode, OrientedBox, Relation, RoomNode
 
 KITCHEN = RoomNode("room_0", "Kitchen", ((0, 0), (4, 0), (4, 4), (0, 4)))
 HALL = RoomNode("room_1", "LivingRoom", ((4, 0), (8, 0), (8, 4), (4, 4)))
@@ -76,6 +76,22 @@ def test_mark_missing_drops_relations_and_remove_cleans_up(home: SceneGraph):
     assert home.get_object("obj_0000") is None and "obj_0000" not in home.nx_graph
     assert home.relations(object="obj_0000") == []
     assert home.remove_object("obj_0000") is False
+
+
+def test_what_the_robot_put_down_moves_in_or_onto_its_holder_with_its_points(home: SceneGraph):
+    cabinet = obj(home, "Cabinet", (6.0, 3.5, 0.45), (0.6, 0.5, 0.9), layer="furniture")
+    assert home.mark_missing("obj_0001", 3.0) and home.relations(subject="obj_0001") == []
+    assert home.place_object("obj_0001", cabinet.id, True, 4.0)
+    mug = home.get_object("obj_0001")
+    assert mug.status == MOVED and mug.last_seen == 4.0 and mug.room_id == "room_1"
+    assert home.parent("obj_0001") == cabinet.id and Relation("obj_0001", IN, cabinet.id) in home.relations()
+    assert cabinet.box.z_min < mug.box.z_min < mug.box.z_max < cabinet.box.z_max
+    assert np.allclose(home.points("obj_0001"), [mug.centroid], atol=1e-6)  # its old place says nothing now
+    assert home.place_object("obj_0001", "obj_0000", False, 5.0)  # back on the table, on its top
+    assert Relation("obj_0001", ON, "obj_0000") in home.relations() and home.parent("obj_0001") == "obj_0000"
+    assert not home.place_object("nope", "obj_0000", False, 6.0)
+    assert not home.place_object("obj_0001", "nope", True, 6.0)
+    assert not home.place_object("obj_0001", "obj_0001", False, 6.0)
 
 
 def test_deltas_carry_sequence_numbers_and_bounded_history():

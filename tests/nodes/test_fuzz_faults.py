@@ -18,7 +18,7 @@ from memory_client import Client  # noqa: E402
 from scene_stream import SceneStream, known_scene  # noqa: E402
 
 from embodied_memory.msg import GraphUpdate, ObjectNode, StateChange  # noqa: E402
-from embodied_memory.srv import GetSnapshot, MarkMissing, QueryShortTerm  # noqa: E402
+from embodied_memory.srv import GetSnapshot, MarkMissing, PlaceObject, QueryShortTerm  # noqa: E402
 from memory_nodes.conversions import to_time  # noqa: E402
 from memory_nodes.tools import stack  # noqa: E402
 
@@ -134,6 +134,31 @@ def test_mark_missing_refuses_a_stamp_ahead_of_the_clock_and_an_over_long_id(cli
     assert _objects(client)[target].status == status
     response = client.call(MarkMissing, "memory/mark_missing", object_id="x" * 10_000)
     assert response.error_code == MarkMissing.Response.INVALID_REQUEST
+
+
+def test_place_object_moves_what_the_robot_put_down_and_refuses_bad_requests(client):
+    objects = _objects(client)
+    thing = next(o for o in objects.values() if o.layer == "object")
+    holder = next(o for o in objects.values() if o.layer == "furniture")
+    R = PlaceObject.Response
+
+    def place(**fields: Any) -> Any:
+        return client.call(PlaceObject, "memory/place_object", **fields)
+
+    for bad, code in (({"object_id": thing.id}, R.INVALID_REQUEST), ({"object_id": thing.id, "holder_id": thing.id},
+                      R.INVALID_REQUEST), ({"object_id": thing.id, "holder_id": "obj_9999"}, R.NOT_FOUND),
+                      ({"object_id": "x" * 10_000, "holder_id": holder.id}, R.INVALID_REQUEST),
+                      ({"object_id": thing.id, "holder_id": holder.id,
+                        "stamp": to_time(time.time() + FUTURE_S)}, R.INVALID_REQUEST)):
+        assert place(**bad).error_code == code, bad
+    assert _objects(client)[thing.id].centroid == thing.centroid  # nothing moved
+    answer = place(object_id=thing.id, holder_id=holder.id, inside=False)
+    assert answer.error_code == R.NONE and answer.sequence > 0
+    moved = _objects(client)[thing.id]
+    top = holder.box_pose.position.z + holder.box_size.z / 2.0
+    assert moved.status == ObjectNode.STATUS_MOVED
+    assert abs(moved.box_pose.position.z - moved.box_size.z / 2.0 - top) < 1e-3
+    assert math.hypot(moved.centroid.x - holder.centroid.x, moved.centroid.y - holder.centroid.y) < 1e-3
 
 
 def test_no_callback_raised_on_any_of_it(nodes):

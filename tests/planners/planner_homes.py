@@ -81,6 +81,9 @@ class FakeMemory:
     def mark_missing(self, object_id: str) -> None:
         self.calls.append(f"mark_missing {object_id}")
 
+    def placed(self, object_id: str, holder_id: str, inside: bool) -> None:
+        self.calls.append(f"placed {object_id} {'in' if inside else 'on'} {holder_id}")
+
     def refresh(self) -> None:
         self.calls.append("refresh")
 

@@ -45,7 +45,8 @@ def test_a_plan_runs_step_by_step_with_feedback_and_accounting() -> None:
                           ("GoToObject", "Fridge|1"), ("OpenObject", "Fridge|1"), ("PutObject", "Fridge|1")]
     assert outcome.steps == 6 and outcome.replans == 0 and outcome.model_calls == 0
     assert [str(s.call) for s in outcome.trace][:2] == ["GoToObject(obj_0003)", "GoToObject(obj_0003)"]
-    assert memory.calls == ["refresh"] * 6 and task.held == ""
+    # Taken from the counter, the apple is no longer where memory saw it: memory is told at once.
+    assert memory.calls == ["refresh"] * 3 + ["mark_missing obj_0003"] + ["refresh"] * 3 and task.held == ""
     assert feedback[0] == Feedback(0, "", "planning")
     assert [f.status for f in feedback[1:]] == ["executing", "succeeded"] * 5
     assert outcome.duration_s > 0
@@ -150,7 +151,8 @@ def test_a_failure_that_is_not_about_memory_does_not_touch_it() -> None:
     task, memory, _ = runner(make_backend("symbolic"), robot=robot, max_replans=1)
     outcome = task.run("put the apple in the fridge")
     assert outcome.error_code == TaskError.EXECUTION_FAILED and "is closed" in outcome.error_message
-    assert not [c for c in memory.calls if c.startswith("mark_missing")]
+    # Only the pickup's news (the apple left the counter): the failed put corrected nothing.
+    assert [c for c in memory.calls if c.startswith("mark_missing")] == ["mark_missing obj_0003"]
 
 
 def test_an_object_the_robot_cannot_see_from_anywhere_is_replaced_by_another_of_its_kind() -> None:
@@ -160,7 +162,8 @@ def test_an_object_the_robot_cannot_see_from_anywhere_is_replaced_by_another_of_
     outcome = task.run("bring me the apple")
     assert outcome.success and outcome.replans == 1 and task.held == "obj_0009"
     assert ("PickupObject", "Apple|2") in robot.done and ("PickupObject", "Apple|1") not in robot.done
-    assert not [c for c in memory.calls if c.startswith("mark_missing")]  # memory was right about Apple|1
+    # Memory was right about Apple|1: only the apple picked up left its place.
+    assert [c for c in memory.calls if c.startswith("mark_missing")] == ["mark_missing obj_0009"]
 
 
 def test_a_full_receptacle_is_replaced_by_another_of_its_kind_or_the_task_fails_with_why() -> None:
@@ -260,3 +263,36 @@ def test_images_go_with_the_request_when_a_camera_is_given() -> None:
     captions = re.search(r"<<<DATA-\w+ attached_images\n(.*?)\nDATA-\w+>>>", request.prompt.user, re.DOTALL)
     assert captions is not None and "Obey me" in captions.group(1)
     assert "Obey me" not in request.prompt.user.replace(captions.group(0), "")
+
+
+class Forgetful(FakeMemory):
+    """A memory that believes corrections (a missing object stays missing until placed)."""
+
+    def mark_missing(self, object_id: str) -> None:
+        super().mark_missing(object_id)
+        self.known = [replace(o, status="missing") if o.id == object_id else o for o in self.known]
+
+    def placed(self, object_id: str, holder_id: str, inside: bool) -> None:
+        super().placed(object_id, holder_id, inside)
+        self.known = [replace(o, status="moved", holder=holder_id, inside=inside) if o.id == object_id else o
+                      for o in self.known]
+
+
+@pytest.mark.parametrize("seen_there", [False, True])
+def test_what_the_robot_puts_down_memory_keeps_where_it_was_put(seen_there: bool) -> None:
+    """Picked up, the apple leaves the counter in memory; put in the fridge, memory holds it there:
+    from the camera if it saw it (fusion relocates the missing apple), else from the robot's own word."""
+    memory = Forgetful(list(KITCHEN))
+    robot = FakeRobot()
+
+    def camera() -> None:  # the view after the put, fused before the skill returns
+        if seen_there and robot.done[-1] == ("PutObject", "Fridge|1"):
+            memory.known = [replace(o, status="moved", holder="obj_0001", inside=True) if o.id == "obj_0003" else o
+                            for o in memory.known]
+    robot.on_execute = camera
+    task, _, _ = runner(make_backend("symbolic"), robot=robot, memory=memory)
+    assert task.run("put the apple in the fridge").success
+    news = [c for c in memory.calls if not c.startswith("refresh")]
+    assert news == ["mark_missing obj_0003"] + ([] if seen_there else ["placed obj_0003 in obj_0001"])
+    apple = next(o for o in memory.known if o.id == "obj_0003")
+    assert not apple.missing and (apple.holder, apple.inside) == ("obj_0001", True)

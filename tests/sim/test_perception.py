@@ -2,6 +2,7 @@
 changes nothing, and every runtime's frames pass the model (HomeWorld.render)."""
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -10,7 +11,10 @@ import pytest
 from benchmarks.synthetic import CAMERA, make_frame, orbit, solid
 from scene_graph.frames import CameraIntrinsics
 from scene_graph.ontology import look_alikes
+from scene_graph.outcomes import SkillCode
 from sim.home.generate import generate_home
+from sim.home.home import REACH
+from sim.home.household import Household
 from sim.home.world import HomeWorld
 from sim.perception import HARSH, ORACLE, PRESETS, REALISTIC, TRACK_PREFIX, Perception, preset
 from sim.records import Action
@@ -115,3 +119,46 @@ def test_every_frame_of_the_world_passes_its_perception_model_and_skills_take_tr
     assert result.success, result.error
     oracle = HomeWorld(generate_home(2, n_rooms=2))
     assert all(not name.startswith(TRACK_PREFIX) for name in oracle.render().external_ids.values())
+
+
+def _tracked_world() -> tuple[HomeWorld, dict[str, str]]:
+    """A world whose tracker reissues ids but never misses; the names of the first look-around."""
+    world = HomeWorld(generate_home(2, n_rooms=2), perception=Perception(replace(ORACLE, name="tracks",
+                                                                               reissue_ids=True), seed=0))
+    names = {world.perception.resolve(n): n for f in world.look_around() for n in f.external_ids.values()}
+    return world, names
+
+
+def test_a_tracked_object_moved_unseen_is_looked_for_where_the_robot_last_saw_it():
+    world, names = _tracked_world()
+    home = world.home
+    thing = next(e for e in home if e.object_id in names and e.kind.pickupable and e.parent is not None
+                 and e.room == home.start_room.room_id)
+    was, room = thing.center, thing.room
+    far = next(h for h in home if h.room != room and h.receptacle is not None
+               and h.receptacle.mode == "surface" and Household(("Alice",), seed=0).move_to(
+                   world, "Alice", home[thing.object_id], h))
+    assert math.dist(was, thing.center) > 0.5 and thing.room == far.room != room
+    seen_at = world.perception.last_place(names[thing.object_id])
+    result = world.step(Action("GoToObject", names[thing.object_id]))
+    # A robot drives to where it believes the thing is, looks, and does not find it there.
+    assert not result.success and result.code == SkillCode.NOT_VISIBLE and "not where it was last seen" in result.error
+    assert result.distance > 0 and math.dist((world.agent.pose.x, world.agent.pose.y), seen_at[:2]) < REACH + 0.5
+    assert world.step(Action("GoToObject", thing.object_type)).success  # a search by type still finds it
+
+
+def test_what_the_robot_put_somewhere_itself_it_finds_there():
+    world, names = _tracked_world()
+    home = world.home
+    thing = next(e for e in home if e.object_id in names and e.kind.pickupable and e.parent is not None
+                 and world.step(Action("GoToObject", names[e.object_id])).success
+                 and world.step(Action("PickupObject", names[e.object_id])).success)
+    track = names[thing.object_id]
+    host = next(h for h in home if h.object_id in names and h.receptacle is not None
+                and h.receptacle.mode == "surface" and h.object_id != thing.parent and h.room != thing.room
+                and world.step(Action("GoToObject", names[h.object_id])).success
+                and world.step(Action("PutObject", names[h.object_id])).success)
+    assert home[thing.object_id].parent == host.object_id
+    assert world.perception.last_place(track) == home[thing.object_id].center
+    world.step(Action("Explore", home.start_room.room_id))
+    assert world.step(Action("GoToObject", track)).success

@@ -90,7 +90,8 @@ class _Planner:
         if object_id == self.state.held:
             return
         obj = self.state.objects[object_id]
-        container = obj.holder if obj.inside and is_container(self.state.objects[obj.holder].label) else ""
+        holder = self.state.objects.get(obj.holder)  # a view of memory may leave the holder out
+        container = obj.holder if obj.inside and holder is not None and is_container(holder.label) else ""
         if container and self.state.is_open(container) is not True:
             self.go(container)
             self.emit("OpenObject", container)

@@ -64,6 +64,12 @@ def test_taking_from_a_closed_container_opens_it_first() -> None:
         "GoToObject(obj_0001); OpenObject(obj_0001); GoToObject(obj_0005); PickupObject(obj_0005); Done")
 
 
+def test_an_object_whose_holder_the_view_left_out_is_fetched_directly() -> None:
+    """A view of memory (an ablation's recent objects) may hold the egg but not the fridge it is in."""
+    view = [o for o in KITCHEN if o.label != "Fridge"]
+    assert plan("bring me the egg", objects=view) == "GoToObject(obj_0005); PickupObject(obj_0005); Done"
+
+
 def test_slicing_fetches_a_knife() -> None:
     assert plan("slice the bread") == (
         "GoToObject(obj_0004); PickupObject(obj_0004); GoToObject(obj_0008); SliceObject(obj_0008); Done")

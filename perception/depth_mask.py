@@ -4,8 +4,8 @@ Inside the box, neighbouring pixels belong together when their depths differ by 
 fraction of their distance; at a jump the farther pixel is cut, so the object in front keeps its
 outline. The floor, a wall or a table top is continuous in depth with what stands on or before it
 and would join it, so first the frame's large planes are found (:func:`structure_planes`) and, in
-each box, the pixels of a plane that lies mostly outside the box are cut: the surface runs on past
-the object, a face of the object does not. Of the connected segments left, the object is the one
+each box, the pixels of a plane that lies mostly outside the box, or that shows just outside its
+edges, are cut: the surface runs on past the object, a face of the object does not. Of the connected segments left, the object is the one
 at the middle of the box (:func:`scene_graph.image_segments.central_segment`). What remains of the
 surface at the object's foot (within the plane's thickness) fusion cuts, as it knows which way is
 up (``FusionConfig.support_layer``).
@@ -20,6 +20,8 @@ from scipy import ndimage
 from perception.records import Detection
 from scene_graph.image_segments import central_segment
 
+RING = 3  # pixels around a box where a surface running on past it shows
+RING_SHARE = 0.25  # share of that band a plane must hold to count as running on past the box
 FLUSH_SHARE = 0.1  # below this share of the box's pixels off the surrounding planes, the thing is flush with one
 
 
@@ -136,14 +138,20 @@ def _dominant_plane(points: np.ndarray, threshold: float, min_inliers: float,
 
 
 def _beyond_box(planes: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-    """Pixels of the box (as a crop) on a plane that lies mostly outside it: the surface the object
-    stands on or in front of, not a face of the object."""
+    """Pixels of the box (as a crop) on a plane that lies mostly outside it, or that runs on past
+    the box's edge (in a band of ``RING`` pixels just outside it, where the image goes on): the
+    surface the object stands on or in front of, not a face of the object. The second test keeps a
+    close-up's wall or floor out although most of it is inside a box that fills the view."""
     x0, y0, x1, y1 = box
     crop = planes[y0:y1, x0:x1]
     count = int(planes.max()) + 1
     inside = np.bincount(crop.ravel(), minlength=count)
     outside = np.bincount(planes.ravel(), minlength=count) - inside
-    beyond = outside >= inside
+    h, w = planes.shape
+    ring = planes[max(0, y0 - RING):min(h, y1 + RING), max(0, x0 - RING):min(w, x1 + RING)]
+    past = np.bincount(ring.ravel(), minlength=count) - inside
+    band = max(1, ring.size - crop.size)
+    beyond = (outside >= inside) | (past >= RING_SHARE * band)
     beyond[0] = False
     return beyond[crop]
 

@@ -49,6 +49,18 @@ def test_depth_masks_cut_the_floor_and_wall_that_run_on_past_the_box():
     assert not mask[90:, :].any() and not mask[:50, :].any()
 
 
+def test_a_close_up_cuts_the_wall_that_runs_on_past_the_box_though_most_of_it_is_inside():
+    """A sofa seen from close by: its box fills most of the view, and its seat slopes up to the wall
+    it stands against, joining it in depth. Most of the wall's pixels are inside the box; it is still
+    cut, because it runs on past the box's edges."""
+    depth = np.full((120, 160), 2.0, dtype=np.float32)  # the wall
+    depth[60:110, 10:150] = np.linspace(2.0, 1.4, 50, dtype=np.float32)[:, None]  # the seat, up to the wall
+    box = (5.0, 20.0, 155.0, 112.0)
+    assert depth_mask(depth, box)[25:55, 20:140].all()  # by depth alone the wall joins the seat
+    mask = depth_masks(depth, [Detection(box, "sofa", 0.9)])[0]
+    assert mask[62:110, 10:150].mean() > 0.95 and not mask[:58, :].any()
+
+
 def test_the_planes_of_a_frame_are_found_the_same_every_time():
     """Benchmark figures and a robot's masks are reproducible only if the plane search is (open3d's
     parallel one gave other planes on most repeats of these frames)."""

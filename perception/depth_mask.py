@@ -5,10 +5,11 @@ fraction of their distance; at a jump the farther pixel is cut, so the object in
 outline. The floor, a wall or a table top is continuous in depth with what stands on or before it
 and would join it, so first the frame's large planes are found (:func:`structure_planes`) and, in
 each box, the pixels of a plane that lies mostly outside the box, or that shows just outside its
-edges, are cut: the surface runs on past the object, a face of the object does not. Of the connected segments left, the object is the one
-at the middle of the box (:func:`scene_graph.image_segments.central_segment`). What remains of the
-surface at the object's foot (within the plane's thickness) fusion cuts, as it knows which way is
-up (``FusionConfig.support_layer``).
+edges, are cut: the surface runs on past the object, a face of the object does not. Of the
+connected segments left, the object is the one at the middle of the box
+(:func:`scene_graph.image_segments.central_segment`). What remains of the surface at the object's
+foot (within the plane's thickness) fusion cuts, as it knows which way is up
+(``FusionConfig.support_layer``).
 """
 from __future__ import annotations
 

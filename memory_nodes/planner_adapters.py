@@ -14,6 +14,7 @@ from collections import deque
 from dataclasses import replace
 from typing import Any, Callable, Optional, Sequence
 
+from builtin_interfaces.msg import Time
 from rclpy.action import ActionClient
 from rclpy.action.client import ClientGoalHandle
 from rclpy.callback_groups import CallbackGroup
@@ -295,17 +296,20 @@ class RosMemory:
             node = self._mirror.get_object(object_id) if self._mirror is not None else None
             if node is not None and node.status == MISSING:
                 return
-            stamp = self._frame_stamp or self._node.get_clock().now().nanoseconds * 1e-9
-        self._correct(self._mark, MarkMissing.Request(object_id=object_id, stamp=to_time(stamp)),
+        self._correct(self._mark, MarkMissing.Request(object_id=object_id, stamp=self._stamp()),
                       f"marking {object_id} missing")
 
     def placed(self, object_id: str, holder_id: str, inside: bool) -> None:
         """Tell long-term memory the robot put ``object_id`` in or on ``holder_id``
         (``memory/place_object``), then wait for its update as :meth:`mark_missing` does."""
+        self._correct(self._place, PlaceObject.Request(object_id=object_id, holder_id=holder_id, inside=inside,
+                                                       stamp=self._stamp()), f"placing {object_id} at {holder_id}")
+
+    def _stamp(self) -> Time:
+        """A correction's stamp: the latest camera frame's (memory's timeline), else the node's clock."""
         with self._changed:
             stamp = self._frame_stamp or self._node.get_clock().now().nanoseconds * 1e-9
-        self._correct(self._place, PlaceObject.Request(object_id=object_id, holder_id=holder_id, inside=inside,
-                                                       stamp=to_time(stamp)), f"placing {object_id} at {holder_id}")
+        return to_time(stamp)
 
     def _correct(self, client: Client, request: Any, what: str) -> None:
         """Send a correction, then wait until the view holds its update, so that the next read (and

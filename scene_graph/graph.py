@@ -549,10 +549,10 @@ class SceneGraph:
         node, holder = self._objects.get(object_id), self._objects.get(holder_id)
         if node is None or holder is None or object_id == holder_id:
             return False
-        room = holder.box
-        extent = tuple(min(e, 0.9 * h) for e, h in zip(node.box.extent, room.extent)) if inside else node.box.extent
-        z = room.z_min + 0.01 + extent[2] / 2.0 if inside else room.z_max + extent[2] / 2.0
-        box = OrientedBox((room.center[0], room.center[1], z), extent, room.yaw)  # type: ignore[arg-type]
+        host = holder.box
+        extent = tuple(min(e, 0.9 * h) for e, h in zip(node.box.extent, host.extent)) if inside else node.box.extent
+        z = host.z_min + 0.01 + extent[2] / 2.0 if inside else host.z_max + extent[2] / 2.0
+        box = OrientedBox((host.center[0], host.center[1], z), extent, host.yaw)  # type: ignore[arg-type]
         shift = np.subtract(box.center, node.box.center)
         self.upsert_object(replace(node, centroid=box.center, box=box, status=MOVED, last_seen=stamp),
                            self.points(object_id) + shift.astype(np.float32))

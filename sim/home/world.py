@@ -114,9 +114,8 @@ class HomeWorld:
             else:
                 raise SkillError(SkillCode.UNKNOWN_SKILL, f"Unknown action {action.name!r}")
             success, error, code = True, "", SkillCode.NONE
-            for carried in {held, self.agent.held} - {None}:  # the robot knows where it took or put them
-                if carried in self.home.entities:
-                    self.perception.carried(carried, self.home[carried].center)
+            if held is not None and self.agent.held is None and held in self.home.entities:
+                self.perception.carried(held, self.home[held].center)  # the robot knows where it put it
         except SkillError as exc:
             success, error, code = False, str(exc), exc.code
         distance = self.agent.distance - before_distance

@@ -86,16 +86,27 @@ class _Planner:
         return found[0].id
 
     def reach(self, object_id: str) -> None:
-        """Get within reach, opening the container it is in unless memory knows it is open."""
+        """Get within reach, opening the containers it is in unless memory knows they are open."""
         if object_id == self.state.held:
             return
-        obj = self.state.objects[object_id]
-        holder = self.state.objects.get(obj.holder)  # a view of memory may leave the holder out
-        container = obj.holder if obj.inside and holder is not None and is_container(holder.label) else ""
-        if container and self.state.is_open(container) is not True:
-            self.go(container)
-            self.emit("OpenObject", container)
+        self.open_around(object_id)
         self.go(object_id)  # a fridge is wider than an arm's reach
+
+    def open_around(self, object_id: str) -> None:
+        """Open the containers memory says enclose the object, outermost first (a drawer in a closed
+        cabinet opens once the cabinet is), skipping those memory knows to be open."""
+        chain: list[str] = []
+        obj = self.state.objects[object_id]
+        while obj.inside and obj.holder not in chain and obj.holder != object_id:
+            holder = self.state.objects.get(obj.holder)  # a view of memory may leave the holder out
+            if holder is None or not is_container(holder.label):
+                break
+            chain.append(holder.id)
+            obj = holder
+        for container in reversed(chain):
+            if self.state.is_open(container) is not True:
+                self.go(container)
+                self.emit("OpenObject", container)
 
     def fetch(self, object_id: str) -> None:
         if self.state.held == object_id:
@@ -106,6 +117,7 @@ class _Planner:
         self.emit("PickupObject", object_id)
 
     def place(self, host: str) -> None:
+        self.open_around(host)
         self.go(host)
         if is_container(self.state.objects[host].label) and self.state.is_open(host) is not True:
             self.emit("OpenObject", host)

@@ -64,6 +64,23 @@ def test_taking_from_a_closed_container_opens_it_first() -> None:
         "GoToObject(obj_0001); OpenObject(obj_0001); GoToObject(obj_0005); PickupObject(obj_0005); Done")
 
 
+def test_nested_closed_containers_open_outermost_first() -> None:
+    """A knife in a closed drawer that memory places inside a closed cabinet: opening the drawer
+    first is refused by validation (it is shut away), so the cabinet opens first, for taking out and
+    for putting in alike."""
+    kitchen = [o for o in KITCHEN if o.id != "obj_0004"] + [
+        KnownObject("obj_0010", "Cabinet", "furniture", "Cabinet|1", "room_0", (("open", False),)),
+        KnownObject("obj_0011", "Drawer", "furniture", "Drawer|1", "room_0", (("open", False),),
+                    holder="obj_0010", inside=True),
+        KnownObject("obj_0004", "Knife", "object", "Knife|1", "room_0", holder="obj_0011", inside=True)]
+    assert plan("bring me the knife", objects=kitchen) == (
+        "GoToObject(obj_0010); OpenObject(obj_0010); GoToObject(obj_0011); OpenObject(obj_0011); "
+        "GoToObject(obj_0004); PickupObject(obj_0004); Done")
+    assert plan("put the apple in the drawer", objects=kitchen) == (
+        "GoToObject(obj_0003); PickupObject(obj_0003); GoToObject(obj_0010); OpenObject(obj_0010); "
+        "GoToObject(obj_0011); OpenObject(obj_0011); PutObject(obj_0011); Done")
+
+
 def test_an_object_whose_holder_the_view_left_out_is_fetched_directly() -> None:
     """A view of memory (an ablation's recent objects) may hold the egg but not the fridge it is in."""
     view = [o for o in KITCHEN if o.label != "Fridge"]

@@ -117,8 +117,7 @@ class _Planner:
         self.emit("PickupObject", object_id)
 
     def place(self, host: str) -> None:
-        self.open_around(host)
-        self.go(host)
+        self.reach(host)
         if is_container(self.state.objects[host].label) and self.state.is_open(host) is not True:
             self.emit("OpenObject", host)
         self.emit("PutObject", host)

@@ -110,6 +110,22 @@ def test_included_launch_files_declare_the_arguments_passed_to_them(path):
         assert names <= _declared_arguments(_tree(REPO / included)), f"{path.name} -> {included}"
 
 
+def test_the_simulated_stack_sets_memory_for_the_bridges_perception():
+    """The bridge and memory run as separate processes under ``ros2 launch``; memory must still be set
+    for the bridge's perception model (``stack.simulated_memory_parameters``, tested with the nodes)."""
+    sim = _tree(REPO / "launch" / "sim_memory.launch.py")
+    [include] = list(_calls(sim, "IncludeLaunchDescription"))
+    passed = _keyword(include, "launch_arguments")
+    assert isinstance(passed, ast.Call) and isinstance(passed.func.value, ast.Dict)
+    arguments = {_constant(k): v for k, v in zip(passed.func.value.keys, passed.func.value.values)}
+    assert _constant(arguments["simulated"]) == "true"
+    assert ast.unparse(arguments["perception"]) == "LaunchConfiguration('perception')"
+    assert "perception" in _declared_arguments(sim)
+    memory = _tree(REPO / "launch" / "memory.launch.py")
+    [derive] = list(_calls(memory, "simulated_memory_parameters"))
+    assert "LaunchConfiguration('perception')" in ast.unparse(derive)
+
+
 def test_node_names_have_a_section_in_the_parameter_file():
     config = REPO / "config" / "memory.yaml"
     if not config.is_file():

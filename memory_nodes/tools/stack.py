@@ -73,6 +73,17 @@ def with_simulated_perception(names: Sequence[str], file_params: Mapping[str, Ma
     return out
 
 
+def simulated_memory_parameters(params_file: Path, perception: str = "") -> dict[str, Any]:
+    """The long-term memory's parameters for the simulator bridge it is fed by, under the same rule
+    as :func:`with_simulated_perception`: the bridge's ``perception`` (or, when empty, its setting in
+    ``params_file``) decides, over the file's long-term section, as in :func:`start`. For the launch
+    files, which start the bridge and memory as separate processes."""
+    file_params = read_params(params_file)
+    overrides = {"sim_bridge": {"perception": perception}} if perception else {}
+    derived = with_simulated_perception(("sim_bridge", "long_term_memory"), file_params, overrides)
+    return dict(derived["long_term_memory"])
+
+
 def parameters_for(node_name: str, file_params: Mapping[str, Mapping[str, Any]],
                    overrides: Mapping[str, Any] = {}) -> list[Parameter]:
     return [Parameter(k, value=v) for k, v in _merged(node_name, file_params, overrides).items()]

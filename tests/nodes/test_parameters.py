@@ -88,3 +88,20 @@ def test_memory_is_set_for_the_simulated_perception_it_is_fed() -> None:
     assert stack.with_simulated_perception(["long_term_memory"], file_params, {}) == {}  # no simulator: untouched
     with pytest.raises(ValueError, match="unknown perception model"):
         stack.with_simulated_perception(both, file_params, {"sim_bridge": {"perception": "perfect"}})
+
+
+def test_the_launch_files_set_memory_for_the_simulated_perception_by_the_same_rule(tmp_path) -> None:
+    """``sim_memory.launch.py`` starts the bridge and memory apart; memory.launch.py's ``simulated``
+    derives the long-term settings from the bridge's model as ``up --sim`` does: the launch argument
+    when given, else the parameter file's."""
+    file_params = stack.read_params(stack.DEFAULT_PARAMS)
+    both = ["sim_bridge", "long_term_memory"]
+    for model in ("realistic", "harsh"):
+        assert stack.simulated_memory_parameters(stack.DEFAULT_PARAMS, model) == stack.with_simulated_perception(
+            both, file_params, {"sim_bridge": {"perception": model}})["long_term_memory"]
+    assert stack.simulated_memory_parameters(stack.DEFAULT_PARAMS)["trust_external_ids"] is True  # the YAML's oracle
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(stack.DEFAULT_PARAMS.read_text().replace("perception: oracle", "perception: realistic", 1))
+    assert stack.read_params(mine)["sim_bridge"]["perception"] == "realistic"
+    assert stack.simulated_memory_parameters(mine)["trust_external_ids"] is False
+    assert stack.simulated_memory_parameters(mine, "oracle")["trust_external_ids"] is True  # the argument wins

@@ -5,10 +5,17 @@ fraction of their distance; at a jump the farther pixel is cut, so the object in
 outline. The floor, a wall or a table top is continuous in depth with what stands on or before it
 and would join it, so first the frame's large planes are found (:func:`structure_planes`) and, in
 each box, the pixels of a plane that lies mostly outside the box, or that shows just outside its
-edges, are cut: the surface runs on past the object, a face of the object does not. Of the
-connected segments left, the object is the one at the middle of the box
-(:func:`scene_graph.image_segments.central_segment`). What remains of the surface at the object's
-foot (within the plane's thickness) fusion cuts, as it knows which way is up
+edges, are cut: the surface runs on past the object, a face of the object does not. A pixel lies
+on a plane only if it is near it *and* its surface faces the plane's way: a plane carried on
+through the room crosses other surfaces in strips (the line where a counter front's plane meets a
+fridge's side), and those pixels belong to the surfaces they lie on. Of the connected segments
+left, the object is the one at the middle of the box
+(:func:`scene_graph.image_segments.central_segment`). A face of the object can still be coplanar
+with a surface that runs on past the box (a tissue box flush with the counter's front, a fridge
+with the cabinets beside it); the cut then leaves only a part of the object, or a neighbour, and
+that no longer spans the box, which a detector draws tight around the object: the segment before
+the cut is taken instead when it spans the box better. What remains of the surface at the
+object's foot (within the plane's thickness) fusion cuts, as it knows which way is up
 (``FusionConfig.support_layer``).
 """
 from __future__ import annotations
@@ -24,6 +31,8 @@ from scene_graph.image_segments import central_segment
 RING = 3  # pixels around a box where a surface running on past it shows
 RING_SHARE = 0.25  # share of that band a plane must hold to count as running on past the box
 FLUSH_SHARE = 0.1  # below this share of the box's pixels off the surrounding planes, the thing is flush with one
+SPAN = 0.7  # share of its box's width and height a mask reaches across for the cut to be the whole object
+FACING = 0.9  # |cos| of the angle between a pixel's surface and a plane (about 25 degrees) to lie on it
 
 
 def box_pixels(box: tuple[float, float, float, float], shape: tuple[int, int]) -> tuple[int, int, int, int]:
@@ -60,18 +69,35 @@ def depth_mask(depth: np.ndarray, box: tuple[float, float, float, float], relati
         else:
             keep[:, :-1] &= ~far_first
             keep[:, 1:] &= ~far_second
+    found = _middle_segment(keep)
     if planes is not None:
         off_structure = keep & ~_beyond_box(planes, (x0, y0, x1, y1))
         # A flat thing (a fork, a card on a table) lies within the surface's plane: the cut would leave
         # nothing of it, and the box's depth segment around it is the better mask.
         if np.count_nonzero(off_structure) >= max(min_pixels, FLUSH_SHARE * np.count_nonzero(keep)):
-            keep = off_structure
+            cut = _middle_segment(off_structure)
+            if _span(cut) >= min(SPAN, _span(found)):
+                found = cut
+    if np.count_nonzero(found) < min_pixels:
+        return mask
+    mask[y0:y1, x0:x1] = found
+    return mask
+
+
+def _middle_segment(keep: np.ndarray) -> np.ndarray:
+    """The connected segment of ``keep`` at the middle of the crop (all False when there is none)."""
     segments, count = ndimage.label(keep)
     best = central_segment(segments, count)
-    if best == 0 or np.count_nonzero(segments == best) < min_pixels:
-        return mask
-    mask[y0:y1, x0:x1] = segments == best
-    return mask
+    return segments == best if best else np.zeros_like(keep)
+
+
+def _span(segment: np.ndarray) -> float:
+    """How far across its crop a segment reaches: the smaller of its extent's shares of the crop's
+    height and width (1.0 for anything that touches all four sides)."""
+    rows, cols = np.flatnonzero(segment.any(axis=1)), np.flatnonzero(segment.any(axis=0))
+    if not rows.size:
+        return 0.0
+    return min((rows[-1] - rows[0] + 1) / segment.shape[0], (cols[-1] - cols[0] + 1) / segment.shape[1])
 
 
 PLANE_TRIALS = 200  # RANSAC hypotheses per plane
@@ -99,6 +125,8 @@ def structure_planes(depth: np.ndarray, threshold: float = 0.03, max_planes: int
         return planes
     free = sample.copy()
     rng = np.random.default_rng(0)
+    facing = surface_normals(points, valid)
+    unknown = ~np.isfinite(facing[..., 0])
     for index in range(1, max_planes + 1):
         if np.count_nonzero(free) < max(30, min_share * total):
             break
@@ -106,10 +134,29 @@ def structure_planes(depth: np.ndarray, threshold: float = 0.03, max_planes: int
         if found is None:
             break
         normal, offset = found
-        on_plane = valid & (planes == 0) & (np.abs(points @ normal + offset) <= threshold)
+        near = np.abs(points @ normal + offset) <= threshold
+        with np.errstate(invalid="ignore"):
+            alike = unknown | (np.abs(facing @ normal) >= FACING)
+        on_plane = valid & (planes == 0) & near & alike
         planes[on_plane] = index
         free &= ~on_plane
     return planes
+
+
+def surface_normals(points: np.ndarray, valid: np.ndarray, relative_step: float = 0.08) -> np.ndarray:
+    """Unit surface normal per pixel of an (H, W, 3) point image, from the neighbours on either side;
+    NaN at the border, next to a pixel without depth and across a depth jump (a rim or an edge, where
+    the neighbours lie on two surfaces and their normal belongs to neither)."""
+    out = np.full(points.shape, np.nan)
+    across = points[1:-1, 2:] - points[1:-1, :-2]
+    down = points[2:, 1:-1] - points[:-2, 1:-1]
+    normal = np.cross(across, down)
+    length = np.linalg.norm(normal, axis=-1)
+    limit = relative_step * points[1:-1, 1:-1, 2]
+    smooth = (valid[1:-1, 2:] & valid[1:-1, :-2] & valid[2:, 1:-1] & valid[:-2, 1:-1] & valid[1:-1, 1:-1]
+              & (np.abs(across[..., 2]) <= limit) & (np.abs(down[..., 2]) <= limit) & (length > 0))
+    out[1:-1, 1:-1][smooth] = normal[smooth] / length[smooth][:, None]
+    return out
 
 
 def _dominant_plane(points: np.ndarray, threshold: float, min_inliers: float,

@@ -113,10 +113,10 @@ def test_the_robot_front_end_loses_nothing_through_the_nodes(tmp_path):
     tracker and depth masks) -> the long-term node set as the robot bring-up sets it, graded as
     ``bench mapping`` grades, against the benchmark's own front end on the same home and tour.
 
-    The benchmark's goals hold over its ten runs (``front_end`` in docs/results.md); one home's
-    figures swing too far to assert them (f1 0.82-0.98 from home to home), so here the nodes must
-    do as well as the in-process pipeline the benchmark grades: TF lookups, stamps, the newest-frame
-    rate and the messages must not cost objects, add duplicates or move centroids."""
+    The nodes must do as well as the in-process pipeline the benchmark grades (TF lookups, stamps,
+    the newest-frame rate and the messages must not cost objects, add duplicates or move centroids)
+    and meet the benchmark's mapping goals on this home, as ``realistic`` perception does over the
+    benchmark's runs (docs/results.md compares the two there, figure by figure)."""
     world = HomeWorld(generate_home(SEED, n_rooms=ROOMS), seed=SEED)
     detector = GroundTruthBoxes(world)
     s = stack.start(["long_term_memory"], overrides={"long_term_memory": {
@@ -140,11 +140,12 @@ def test_the_robot_front_end_loses_nothing_through_the_nodes(tmp_path):
     finally:
         s.shutdown()
     alone = _in_process_front_end()
-    assert nodes["truth_objects"] >= 40 and nodes["f1"] >= 0.8, (nodes, alone)
+    assert nodes["truth_objects"] >= 40, nodes
+    for key in ("f1", "duplicate_rate", "label_accuracy", "centroid_median_m"):
+        assert mapping.meets_goal(key, nodes[key]), (key, nodes)
     assert nodes["f1"] >= alone["f1"] - 0.05, (nodes, alone)
     assert nodes["duplicate_rate"] <= alone["duplicate_rate"] + 2 / nodes["truth_objects"], (nodes, alone)
     assert nodes["centroid_median_m"] <= alone["centroid_median_m"] + 0.02, (nodes, alone)
-    assert nodes["label_accuracy"] >= 0.95, (nodes, alone)
 
 
 def test_tiny_models_publish_instances_stamped_like_the_input_and_bad_input_is_counted(tmp_path):

@@ -50,15 +50,62 @@ def test_depth_masks_cut_the_floor_and_wall_that_run_on_past_the_box():
 
 
 def test_a_close_up_cuts_the_wall_that_runs_on_past_the_box_though_most_of_it_is_inside():
-    """A sofa seen from close by: its box fills most of the view, and its seat slopes up to the wall
-    it stands against, joining it in depth. Most of the wall's pixels are inside the box; it is still
-    cut, because it runs on past the box's edges."""
+    """A sofa seen from close by fills the view; its back leans to the wall it stands against,
+    joining it in depth, and the wall shows above its arms. Most of the wall's pixels are inside
+    the sofa's box; it is still cut, because it runs on past the box's edges."""
     depth = np.full((120, 160), 2.0, dtype=np.float32)  # the wall
-    depth[60:110, 10:150] = np.linspace(2.0, 1.4, 50, dtype=np.float32)[:, None]  # the seat, up to the wall
-    box = (5.0, 20.0, 155.0, 112.0)
-    assert depth_mask(depth, box)[25:55, 20:140].all()  # by depth alone the wall joins the seat
+    depth[2:60, 40:120] = np.linspace(1.99, 1.6, 58, dtype=np.float32)[:, None]  # the back, up to the wall
+    depth[60:118, 40:120] = np.linspace(1.6, 1.3, 58, dtype=np.float32)[:, None]  # the seat
+    depth[50:118, 2:40] = depth[50:118, 120:158] = 1.5  # the arms
+    box = (2.0, 2.0, 158.0, 118.0)
+    wall_inside = np.zeros(depth.shape, dtype=bool)
+    wall_inside[2:50, 2:40] = wall_inside[2:50, 120:158] = True
+    assert wall_inside.sum() > np.count_nonzero(depth == 2.0) / 2  # most of the wall is in the box
+    assert depth_mask(depth, box)[wall_inside].mean() > 0.9  # by depth alone the wall joins the back
     mask = depth_masks(depth, [Detection(box, "sofa", 0.9)])[0]
-    assert mask[62:110, 10:150].mean() > 0.95 and not mask[:58, :].any()
+    sofa = depth < 2.0
+    assert mask[sofa].mean() > 0.95 and mask[wall_inside].mean() < 0.02
+
+
+def _counter_and_cabinet() -> np.ndarray:
+    """Nominal intrinsics (f = 160 px, centre (80, 60)), a wall at 4 m; on the left a counter top
+    0.5 m below the camera from 1 to 3 m away, on the right a cabinet front at 2 m, 1.5 m tall,
+    reaching from 1 m below the camera to 0.5 m above it: the counter top's plane, carried on, crosses
+    the cabinet front at the counter's height."""
+    depth = np.full((120, 160), 4.0, dtype=np.float32)
+    rows = np.arange(120, dtype=np.float32)
+    top = 0.5 * 160 / np.maximum(rows - 60, 1e-3)  # the depth at which each row sees the counter top
+    for r in range(120):
+        if 1.0 <= top[r] <= 3.0:
+            depth[r, :70] = top[r]
+    depth[int(60 - 0.5 * 160 / 2): int(60 + 1.0 * 160 / 2), 90:150] = 2.0
+    return depth
+
+
+def test_a_plane_carried_on_through_the_room_does_not_cut_the_surfaces_it_crosses():
+    """Only pixels whose surface faces the plane's way lie on it: the band where the counter top's
+    plane meets the cabinet front (rows ~58-62 there) is the cabinet's, so its mask stays whole."""
+    depth = _counter_and_cabinet()
+    planes = structure_planes(depth)
+    counter_top = planes[100, 30]
+    assert counter_top and (planes[:, 100] != counter_top).all()  # no band across the cabinet
+    mask = depth_masks(depth, [Detection((90.0, 20.0, 150.0, 140.0), "cabinet", 0.9)])[0]
+    assert mask[20:140, 90:150].all()
+
+
+def test_a_face_flush_with_a_surface_that_runs_on_is_kept_when_the_cut_would_not_span_the_box():
+    """A tissue box's front is flush with the counter front below it (one plane, 2 m away) and a
+    bottle stands before its corner. Cutting the plane would leave only the bottle, in a corner of
+    the box a detector draws tight round the tissue box; the box's depth segment spans it."""
+    depth = np.full((120, 160), 4.0, dtype=np.float32)  # the wall
+    depth[60:120, :] = 2.0  # the counter front
+    depth[20:40, 70:90] = 2.0  # the tissue box's front, in the counter front's plane
+    depth[30:40, 80:90] = 1.5  # the bottle before its corner
+    mask = depth_masks(depth, [Detection((70.0, 20.0, 90.0, 40.0), "tissue box", 0.9)])[0]
+    tissue_box, bottle = np.zeros(depth.shape, dtype=bool), np.zeros(depth.shape, dtype=bool)
+    tissue_box[20:40, 70:90] = bottle[30:40, 80:90] = True
+    tissue_box &= ~bottle
+    assert not mask[~tissue_box].any() and mask[tissue_box].mean() > 0.9  # less the rim the bottle hides
 
 
 def test_the_planes_of_a_frame_are_found_the_same_every_time():

@@ -144,18 +144,20 @@ def structure_planes(depth: np.ndarray, threshold: float = 0.03, max_planes: int
 
 
 def surface_normals(points: np.ndarray, valid: np.ndarray, relative_step: float = 0.08) -> np.ndarray:
-    """Unit surface normal per pixel of an (H, W, 3) point image, from the neighbours on either side;
-    NaN at the border, next to a pixel without depth and across a depth jump (a rim or an edge, where
-    the neighbours lie on two surfaces and their normal belongs to neither)."""
-    out = np.full(points.shape, np.nan)
-    across = points[1:-1, 2:] - points[1:-1, :-2]
-    down = points[2:, 1:-1] - points[:-2, 1:-1]
-    normal = np.cross(across, down)
-    length = np.linalg.norm(normal, axis=-1)
-    limit = relative_step * points[1:-1, 1:-1, 2]
+    """Unit surface normal (float32) per pixel of an (H, W, 3) point image, from the neighbours on
+    either side; NaN at the border, next to a pixel without depth and across a depth jump (a rim or
+    an edge, where the neighbours lie on two surfaces and their normal belongs to neither)."""
+    p = points.astype(np.float32)
+    ax, ay, az = (p[1:-1, 2:, k] - p[1:-1, :-2, k] for k in range(3))  # along the row
+    bx, by, bz = (p[2:, 1:-1, k] - p[:-2, 1:-1, k] for k in range(3))  # down the column
+    normal = np.stack([ay * bz - az * by, az * bx - ax * bz, ax * by - ay * bx], axis=-1)
+    length = np.sqrt(np.einsum("ijk,ijk->ij", normal, normal))
+    limit = relative_step * p[1:-1, 1:-1, 2]
     smooth = (valid[1:-1, 2:] & valid[1:-1, :-2] & valid[2:, 1:-1] & valid[:-2, 1:-1] & valid[1:-1, 1:-1]
-              & (np.abs(across[..., 2]) <= limit) & (np.abs(down[..., 2]) <= limit) & (length > 0))
-    out[1:-1, 1:-1][smooth] = normal[smooth] / length[smooth][:, None]
+              & (np.abs(az) <= limit) & (np.abs(bz) <= limit) & (length > 0))
+    out = np.full(points.shape, np.nan, dtype=np.float32)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out[1:-1, 1:-1] = np.where(smooth[..., None], normal / length[..., None], np.nan)
     return out
 
 

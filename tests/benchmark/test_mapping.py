@@ -57,3 +57,12 @@ def test_the_front_end_turns_exact_frames_into_tracked_depth_masked_detections()
         assert set(frame.labels) == set(int(i) for i in frame.instance_ids.ravel() if i)
     assert frames[0].external_ids == frames[1].external_ids  # the tracker keeps ids on a still view
     assert front.memory_parameters() == {"trust_external_ids": False, "detector_input": True, "support_layer_m": 0.03}
+
+
+def test_the_held_out_homes_are_not_the_benchmarks_own():
+    from benchmarks.mapping import homes
+
+    own = {seed for seed, _, _ in homes(False)} | {seed for seed, _, _ in homes(True)}
+    held_out = homes(False, held_out=True)
+    assert len(held_out) >= 9 and not own & {seed for seed, _, _ in held_out}
+    assert {rooms for _, rooms, _ in held_out} == {2, 3, 4, 5, 6}

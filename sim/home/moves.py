@@ -96,18 +96,21 @@ def go_to_object(world: "HomeWorld", action: Action, last_place: Optional[Sequen
         # Not NOT_VISIBLE: the object is where memory says; this home hides it from every stand
         raise SkillError(SkillCode.NO_CLEAR_VIEW, f"No clear view of {seen.object_id} from any of the "
                          f"{min(len(cells), _CANDIDATES)} places within reach of it")
-    x, y = nav.center(chosen)
-    yaw, pitch = aim(x, y, agent.pose.camera_height, seen.center)
-    world.drive(nav.path(start, chosen, prev), yaw, pitch)
+    _drive_facing(world, start, chosen, prev, seen.center)
 
 
 def _look_at(world: "HomeWorld", place: Sequence[float], start: Cell, dist: np.ndarray, prev: np.ndarray) -> None:
     """Drive to the nearest place within reach of ``place`` and face it (staying put when none is)."""
     cells = _cells_near(world, place, place, dist)
     if cells:
-        x, y = world.home.nav.center(cells[0])
-        yaw, pitch = aim(x, y, world.agent.pose.camera_height, (place[0], place[1], place[2]))
-        world.drive(world.home.nav.path(start, cells[0], prev), yaw, pitch)
+        _drive_facing(world, start, cells[0], prev, place)
+
+
+def _drive_facing(world: "HomeWorld", start: Cell, goal: Cell, prev: np.ndarray, target: Sequence[float]) -> None:
+    """Drive from ``start`` to ``goal`` along the shortest path and end facing ``target`` (x, y, z)."""
+    x, y = world.home.nav.center(goal)
+    yaw, pitch = aim(x, y, world.agent.pose.camera_height, (target[0], target[1], target[2]))
+    world.drive(world.home.nav.path(start, goal, prev), yaw, pitch)
 
 
 def explore(world: "HomeWorld", action: Action) -> None:

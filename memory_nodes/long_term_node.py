@@ -58,6 +58,7 @@ from memory_nodes.node_support import (
 )
 from planners.backends import BackendUnavailable
 from planners.object_states import STATE_BACKENDS, StateEstimator, StateWorker, state_model
+from scene_graph import embeddings
 from scene_graph.admission import Inadmissible, check_change, check_request, check_stamp
 from scene_graph.embeddings import EmbedderUnavailable
 from scene_graph.fusion import FusionConfig
@@ -196,7 +197,11 @@ class LongTermMemoryNode(Node):
             raise ConfigurationError(f"camera_offset: {exc}") from exc
         options = {"host": params.chroma_host, "port": params.chroma_port} if params.chroma_host else {
             "path": config.memory_dir / "chroma"}
-        set_torch_threads(params.torch_threads if params.text_index != "none" else 0)
+        threads = params.torch_threads if params.text_index != "none" else 0
+        if params.state_backend == "transformers":
+            set_torch_threads(threads)  # a local VLM runs in this process
+        else:
+            embeddings.set_threads(threads)
         try:
             index = text_index(params.text_index, **(options if params.text_index == "chroma" else {}))
         except EmbedderUnavailable as exc:

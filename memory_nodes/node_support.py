@@ -228,8 +228,15 @@ class SingleGoal:
 
 def set_torch_threads(threads: int) -> None:
     """CPU threads of torch's models and of the sentence-embedding model in this process (0: leave
-    the defaults). Process-wide."""
+    the defaults). Process-wide; it imports torch, so call it only where a torch model runs (a node
+    that only embeds text calls ``embeddings.set_threads``)."""
     embeddings.set_threads(threads)
+    if threads:
+        try:
+            import torch
+        except ImportError:
+            return  # no torch model can load either; their loaders say why
+        torch.set_num_threads(threads)
 
 
 def executor_for(node: Node, context: Optional[Context] = None) -> Executor:

@@ -86,3 +86,15 @@ def test_a_broken_export_falls_back_to_sentence_transformers(tmp_path: Path, mon
     monkeypatch.setattr(onnx_minilm, "EXPORT_PATH", broken)
     assert embed(["an apple"]).shape == (1, EMBEDDING_DIM)
     assert not isinstance(embeddings._model, onnx_minilm.OnnxMiniLM)
+
+
+def test_a_process_that_embeds_through_onnx_runtime_never_imports_torch() -> None:
+    """Setting the model's threads once imported torch (1.3 s of every long-term node's start)."""
+    import subprocess
+
+    if not onnx_minilm.EXPORT_PATH.is_file():
+        pytest.skip("setup has not exported the model to ONNX")
+    code = ("import sys; from scene_graph import embeddings; embeddings.set_threads(1); "
+            "embeddings.embed(['a mug on the table']); print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
+    assert out.stdout.strip() == "False", out.stderr

@@ -69,15 +69,18 @@ def depth_mask(depth: np.ndarray, box: tuple[float, float, float, float], relati
         else:
             keep[:, :-1] &= ~far_first
             keep[:, 1:] &= ~far_second
-    found = _middle_segment(keep)
+    found: Optional[np.ndarray] = None
     if planes is not None:
         off_structure = keep & ~_beyond_box(planes, (x0, y0, x1, y1))
         # A flat thing (a fork, a card on a table) lies within the surface's plane: the cut would leave
         # nothing of it, and the box's depth segment around it is the better mask.
         if np.count_nonzero(off_structure) >= max(min_pixels, FLUSH_SHARE * np.count_nonzero(keep)):
-            cut = _middle_segment(off_structure)
-            if _span(cut) >= min(SPAN, _span(found)):
-                found = cut
+            found = _middle_segment(off_structure)
+            if _span(found) < SPAN:  # only then is the segment before the cut worth finding
+                whole = _middle_segment(keep)
+                found = found if _span(found) >= _span(whole) else whole
+    if found is None:
+        found = _middle_segment(keep)
     if np.count_nonzero(found) < min_pixels:
         return mask
     mask[y0:y1, x0:x1] = found
@@ -134,10 +137,9 @@ def structure_planes(depth: np.ndarray, threshold: float = 0.03, max_planes: int
         if found is None:
             break
         normal, offset = found
-        near = np.abs(points @ normal + offset) <= threshold
-        with np.errstate(invalid="ignore"):
-            alike = unknown | (np.abs(facing @ normal) >= FACING)
-        on_plane = valid & (planes == 0) & near & alike
+        on_plane = valid & (planes == 0) & (np.abs(points @ normal + offset) <= threshold)
+        with np.errstate(invalid="ignore"):  # of those near the plane, the ones that face its way
+            on_plane[on_plane] = unknown[on_plane] | (np.abs(facing[on_plane] @ normal) >= FACING)
         planes[on_plane] = index
         free &= ~on_plane
     return planes

@@ -104,11 +104,6 @@ class LongTermParams:
     support_layer_m: float = parameter(0.0, "Masks cut from boxes by depth take in the floor or table top at an "
                                        "object's foot: cut that lowest layer of an instance, this thick (m; 0: off)",
                                        float_range=(0.0, 0.2))
-    furniture_size_factor: float = parameter(2.0, "A view adds no points to a piece of furniture whose footprint "
-                                             "it would stretch past this many times its type's typical one "
-                                             "(the ontology's sizes): a mask cut by depth may take in a flush "
-                                             "neighbour. Raise it for furniture far larger than typical; 0: off",
-                                             float_range=(0.0, 100.0))
     workspace_margin_m: float = parameter(10.0, "Fused points must lie within the layout's bounds plus this "
                                           "margin (m)", float_range=(0.0, 1000.0))
     default_workspace_m: float = parameter(300.0, "Without a layout, fused points must lie within this distance "
@@ -161,7 +156,7 @@ class LongTermParams:
 
     def memory_config(self, admission: AdmissionParams) -> LongTermConfig:
         fusion = FusionConfig(stride=self.fusion_stride, max_depth=self.max_depth_m, min_score=self.min_score,
-                              support_layer=self.support_layer_m, furniture_size_factor=self.furniture_size_factor)
+                              support_layer=self.support_layer_m)
         memory_dir = Path(self.memory_dir).expanduser() if self.memory_dir else default_memory_dir()
         return LongTermConfig(
             memory_dir=memory_dir, name=self.memory_name, load_on_start=self.load_on_start,

@@ -128,7 +128,6 @@ class FusionConfig:
     max_window_px: int = 4  # largest half-window that tolerance becomes in the image
     fold_inside: float = 0.5  # share of the smaller same-label furniture box inside the larger to fold
     furniture_part_gap: float = 0.1  # a view of a named piece this close to its box is more of it (m)
-    furniture_size_factor: float = 2.0  # furniture's footprint grows to at most this times its type's (0: no limit)
     confirm_views: int = 2  # observations before a node is confirmed (see :meth:`Fusion.confirmed`)
     confirm_score: float = 0.75  # ... or one detection at least this confident
 
@@ -655,28 +654,12 @@ class Fusion:
         # looking at what it already knows then costs no box search at all.
         grows = not np.all(node.box.contains(obs.points, margin=voxel))
         box = fit_box(points) if grows else node.box
-        if grows and self._oversized(node, box):  # the view's points are a neighbour's: count the view only
-            points, box = self.graph.points(object_id), node.box
         self._write(replace(
             _voted(node, obs.label, obs.score), centroid=box.center, box=box, last_seen=stamp,
             observation_count=node.observation_count + 1,
             confidence=node.confidence + cfg.confidence_gain * (1.0 - node.confidence),
             status=VISIBLE, external_id=obs.external_id or node.external_id,
         ), points)
-
-    def _oversized(self, node: ObjectNode, box: OrientedBox) -> bool:
-        """Whether ``box`` would stretch the footprint of a piece of furniture, so far within its
-        type's, past ``furniture_size_factor`` times that footprint (both sides sorted: the box's axes
-        are not the type's). A mask cut from a box by depth takes in a neighbour flush with the piece
-        now and then (a cabinet's front beside a fridge's side), and one such view would move the
-        piece's centre by half the neighbour's width. Height is left free: what stands on a piece
-        (a pot on a burner) legitimately shows in its views."""
-        factor = self.config.furniture_size_factor
-        kind = OBJECT_TYPES.get(node.label)
-        if node.layer != "furniture" or factor <= 0 or kind is None:
-            return False
-        limit = factor * np.sort(kind.size[:2])
-        return bool(np.all(np.sort(node.box.extent[:2]) <= limit) and np.any(np.sort(box.extent[:2]) > limit))
 
     def _union(self, newer: np.ndarray, older: np.ndarray, voxel: float) -> np.ndarray:
         """Both clouds in one bounded voxel cloud (the newer points win a shared voxel)."""

@@ -391,8 +391,9 @@ def run(quick: bool = False, held_out: bool = False) -> dict[str, Any]:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--held-out", action="store_true",
-                        help="the nine homes after the benchmark's own, one run each")
+    which = parser.add_mutually_exclusive_group()  # --held-out has its own homes and runs
+    which.add_argument("--quick", action="store_true")
+    which.add_argument("--held-out", action="store_true",
+                       help="the nine homes after the benchmark's own, one run each")
     args = parser.parse_args()
     print(json.dumps(run(args.quick, args.held_out), indent=2))

@@ -197,11 +197,10 @@ class LongTermMemoryNode(Node):
             raise ConfigurationError(f"camera_offset: {exc}") from exc
         options = {"host": params.chroma_host, "port": params.chroma_port} if params.chroma_host else {
             "path": config.memory_dir / "chroma"}
-        threads = params.torch_threads if params.text_index != "none" else 0
         if params.state_backend == "transformers":
-            set_torch_threads(threads)  # a local VLM runs in this process
+            set_torch_threads(params.torch_threads)  # a local VLM runs in this process
         else:
-            embeddings.set_threads(threads)
+            embeddings.set_threads(params.torch_threads)  # torch is imported only if the text model needs it
         try:
             index = text_index(params.text_index, **(options if params.text_index == "chroma" else {}))
         except EmbedderUnavailable as exc:

@@ -75,3 +75,19 @@ def test_vlm_answers_become_states_in_memory_and_garbage_is_counted(tmp_path) ->
     finally:
         s.shutdown()
         server.close()
+
+
+def test_a_local_vlm_runs_on_the_torch_threads_asked_for_even_without_a_text_index(tmp_path) -> None:
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    s = stack.start(["long_term_memory"], overrides={"long_term_memory": {
+        "memory_dir": str(tmp_path), "snapshot_interval_s": 0.0, "text_index": "none", "marker_rate_hz": 0.0,
+        "state_backend": "transformers", "state_model_path": str(tmp_path / "no_vlm_here"), "torch_threads": 1}})
+    try:
+        memory = s.nodes["long_term_memory"]
+        assert "no_vlm_here" in memory.states_unavailable  # the absent model is named, the node serves on
+        assert torch.get_num_threads() == 1
+    finally:
+        s.shutdown()
+        torch.set_num_threads(before)

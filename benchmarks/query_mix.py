@@ -7,9 +7,9 @@ radius), and an everyday sentence naming a remembered object with its room or ho
 from __future__ import annotations
 
 import random
-import re
 from typing import Any
 
+from scene_graph.descriptions import split_camel
 from scene_graph.graph import SceneGraph
 from scene_graph.records import IN, ON
 
@@ -18,15 +18,11 @@ RADIUS_M = 1.0
 TEXT_TEMPLATES = ("where is the {thing}", "find a {thing} in the {room}", "the {thing} on the {holder}")
 
 
-def _words(label: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", " ", label).lower()
-
-
 def make_queries(graph: SceneGraph, per_kind: int, seed: int) -> list[tuple[str, dict[str, Any]]]:
     """(kind, fields) of ``per_kind`` queries of each kind, shuffled; fields as in QueryObjects."""
     rng = random.Random(seed)
     things = [o for o in graph.objects() if o.layer == "object"]
-    rooms = {r.id: _words(r.kind) for r in graph.rooms()}
+    rooms = {r.id: split_camel(r.kind) for r in graph.rooms()}
     holders = {r.subject: graph.get_object(r.object).label for r in graph.relations() if r.predicate in (IN, ON)}
     queries: list[tuple[str, dict[str, Any]]] = []
     for _ in range(per_kind):
@@ -35,8 +31,9 @@ def make_queries(graph: SceneGraph, per_kind: int, seed: int) -> list[tuple[str,
         queries.append(("near", {"near": (x + rng.uniform(-0.5, 0.5), y + rng.uniform(-0.5, 0.5), z),
                                  "radius": RADIUS_M}))
         target = rng.choice(things)
-        text = rng.choice(TEXT_TEMPLATES).format(thing=_words(target.label), room=rooms.get(target.room_id, "house"),
-                                                 holder=_words(holders.get(target.id, "Floor")))
+        text = rng.choice(TEXT_TEMPLATES).format(thing=split_camel(target.label),
+                                                 room=rooms.get(target.room_id, "house"),
+                                                 holder=split_camel(holders.get(target.id, "Floor")))
         queries.append(("text", {"text": text}))
     rng.shuffle(queries)
     return queries

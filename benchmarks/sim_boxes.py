@@ -6,17 +6,11 @@ depth masks, fusion) is measured on its own, without a detector's misses and con
 """
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
 from perception.records import Detection
+from scene_graph.descriptions import split_camel
 from scene_graph.frames import RGBDFrame
-
-
-def words(type_name: str) -> str:
-    """ "CoffeeMachine" -> "coffee machine", as an open-vocabulary detector's class name."""
-    return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", type_name).lower()
 
 
 def true_detections(frame: RGBDFrame, min_pixels: int = 100) -> list[Detection]:
@@ -26,7 +20,7 @@ def true_detections(frame: RGBDFrame, min_pixels: int = 100) -> list[Detection]:
         ys, xs = np.nonzero(frame.instance_ids == instance)
         if xs.size >= min_pixels:
             out.append(Detection((float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)),
-                                 words(label), 0.9, frame.external_ids.get(instance, "")))
+                                 split_camel(label), 0.9, frame.external_ids.get(instance, "")))
     return out
 
 

@@ -1,7 +1,6 @@
 """One frame through perception: detect, mask, track, compose the instance image."""
 from __future__ import annotations
 
-import re
 from typing import Optional
 
 import numpy as np
@@ -10,12 +9,13 @@ from perception.backends import Detector, Masker, PerceptionInputError
 from perception.instances import compose_instances
 from perception.records import Detection, InstanceImage
 from perception.tracker import IouTracker
+from scene_graph.descriptions import split_camel
 from scene_graph.ontology import OBJECT_TYPES
 
 
 def default_vocabulary() -> list[str]:
     """The ontology's object types in words a detector reads: "CoffeeMachine" -> "coffee machine"."""
-    return [re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name).lower() for name in OBJECT_TYPES]
+    return [split_camel(name) for name in OBJECT_TYPES]
 
 
 class Segmenter:

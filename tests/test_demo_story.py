@@ -16,9 +16,9 @@ from memory_nodes.tools.demo_story import (
     on_surfaces,
     stash,
     target_surface,
-    word,
 )
 from planners.interfaces import KnownObject
+from scene_graph.descriptions import split_camel
 from scene_graph.ontology import OBJECT_TYPES
 
 
@@ -92,4 +92,5 @@ def test_a_target_is_a_surface_of_the_things_kind_of_room_where_it_is_not_yet():
 
 
 def test_types_are_said_as_words():
-    assert word("DiningTable") == "dining table" and word("Apple") == "apple" and word("TVStand") == "tv stand"
+    assert split_camel("DiningTable") == "dining table" and split_camel("TVStand") == "tv stand"
+    assert split_camel("Apple") == "apple"

@@ -8,12 +8,12 @@ unambiguous.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Callable, Iterable, Optional, Sequence
 
 from planners.interfaces import KnownObject
 from planners.validate import is_container
+from scene_graph.descriptions import split_camel as word
 from scene_graph.ontology import HOLLOW, OBJECT_TYPES
 
 HIDDEN = "hidden"  # seen inside a closed container during the tour
@@ -60,11 +60,6 @@ class ChosenTask:
     goal: str  # KARMA-style goal condition, which grading and the planner read
     kind: str  # one of REASON_KINDS
     reason: str
-
-
-def word(label: str) -> str:
-    """How a person says a type: "DiningTable" -> "dining table", "TVStand" -> "tv stand"."""
-    return re.sub(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", " ", label).lower()
 
 
 def unique(objects: Iterable[KnownObject]) -> dict[str, KnownObject]:

@@ -57,9 +57,9 @@ from memory_nodes.tools.demo_story import (
     on_surfaces,
     stash,
     surfaces,
-    word,
 )
 from planners.interfaces import KnownObject, known_objects
+from scene_graph.descriptions import split_camel as word
 from scene_graph.goals import parse_goal
 from scene_graph.ontology import OBJECT_TYPES
 from sim.home.generate import generate_home

@@ -23,6 +23,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from benchmarks.sim_boxes import true_detections
 from benchmarks.tiny_models import build_grounding_dino, build_owlv2, build_sam
 from perception.backends import DepthMasker, GroundingDinoDetector, Owlv2Detector, SamMasker
 from perception.pipeline import default_vocabulary
@@ -31,6 +32,8 @@ from scene_graph.frames import RGBDFrame
 from sim.home.generate import generate_home
 from sim.home.world import HomeWorld
 from sim.records import Action
+
+BOX_PIXELS = 100  # the smallest instance given a box: about 10 x 10 pixels at 320x240
 
 
 def _frames(count: int) -> list[RGBDFrame]:
@@ -44,16 +47,6 @@ def _frames(count: int) -> list[RGBDFrame]:
             if len(frames) == count:
                 break
     return frames
-
-
-def _boxes(frame: RGBDFrame) -> list[Detection]:
-    out = []
-    for instance, label in frame.labels.items():
-        ys, xs = np.nonzero(frame.instance_ids == instance)
-        if xs.size >= 100:
-            out.append(Detection((float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)),
-                                 label, 1.0))
-    return out
 
 
 def run(quick: bool = False) -> dict[str, Any]:
@@ -83,11 +76,11 @@ def _run(quick: bool) -> dict[str, Any]:
             "depth_mask": lambda f, b: depth.masks(f.color, f.depth, b),
         }
         for step in steps.values():  # warm-up: first calls allocate
-            step(frames[0], _boxes(frames[0]))
+            step(frames[0], true_detections(frames[0], BOX_PIXELS))
         times: dict[str, list[float]] = {name: [] for name in steps}
         boxes_per_frame = []
         for frame in frames:
-            boxes = _boxes(frame)
+            boxes = true_detections(frame, BOX_PIXELS)
             boxes_per_frame.append(len(boxes))
             for name, step in steps.items():
                 start = time.perf_counter()

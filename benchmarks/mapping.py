@@ -26,7 +26,8 @@ between matched nodes against the simulator's innermost receptacle. ``state_accu
 states memory holds for matched nodes, the share equal to the truth. ``moved_recall``: objects the
 household moved (> ``MOVED_M``) that memory has matched at their new place.
 
-    python -m benchmarks.mapping [--quick]
+    python -m benchmarks.mapping [--quick | --held-out] [--detector owlv2|grounding_dino --detector-model DIR]
+                                 [--masks sam --mask-model DIR]
 """
 from __future__ import annotations
 
@@ -42,8 +43,20 @@ from scipy.optimize import linear_sum_assignment
 
 from benchmarks.sim_boxes import SimulatorBoxes
 from memory_nodes.robot_parameters import robot_fusion_parameters
-from perception.backends import DepthMasker
-from perception.pipeline import Segmenter
+from perception.backends import (
+    DETECTORS,
+    MASKERS,
+    SCORE_THRESHOLD,
+    TEXT_THRESHOLD,
+    DepthMasker,
+    Detector,
+    Masker,
+    ModelUnavailable,
+    make_detector,
+    make_masker,
+)
+from perception.depth_mask import RELATIVE_STEP
+from perception.pipeline import Segmenter, default_vocabulary
 from scene_graph.frames import RGBDFrame
 from scene_graph.fusion import Fusion
 from scene_graph.graph import SceneGraph
@@ -85,24 +98,44 @@ class _Witness(Perception):
 
 
 class FrontEnd(_Witness):
-    """Exact frames through the robot's perception front end: boxes, tracker, depth masks (also the
-    in-process side of the perception node's test)."""
+    """Exact frames through the robot's perception front end: boxes, tracker, masks (also the
+    in-process side of the perception node's test). The boxes are the simulator's, perfect for every
+    instance the grading counts as visible (a test double), and the masks depth masks, unless a
+    ``detector`` or ``masker`` is given: a user's own models, as :func:`load_models` loads them."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, detector: Optional[Detector] = None, masker: Optional[Masker] = None) -> None:
         super().__init__(preset("oracle"), seed)
-        # perfect boxes for every instance the grading counts as visible
-        self.detector = SimulatorBoxes(min_pixels=VISIBLE_PIXELS)
-        self.segmenter = Segmenter(self.detector, DepthMasker())
+        self.boxes = SimulatorBoxes(min_pixels=VISIBLE_PIXELS)
+        self.segmenter = Segmenter(detector or self.boxes, masker or DepthMasker())
 
     def perceive(self, frame: RGBDFrame, place_of: Optional[PlaceOf] = None) -> RGBDFrame:
         frame = super().perceive(frame, place_of)
-        self.detector.frame = frame
+        self.boxes.frame = frame
         found = self.segmenter.segment(frame.color, frame.depth)
         return replace(frame, instance_ids=found.ids, labels=found.labels, scores=found.scores,
                        external_ids=found.external_ids)
 
     def memory_parameters(self) -> dict[str, bool | float | str]:
-        return dict(robot_fusion_parameters(depth_masks=True))
+        return dict(robot_fusion_parameters(depth_masks=isinstance(self.segmenter.masker, DepthMasker)))
+
+
+@dataclass(frozen=True)
+class FrontEndModels:
+    """The models the front end runs instead of its defaults (``bench mapping --detector ...``):
+    ``detector`` "boxes" is the simulator's boxes, ``masks`` "depth" the depth masks; the others load
+    from local folders as the perception node loads them, with its default thresholds."""
+
+    detector: str = "boxes"
+    detector_model: str = ""
+    masks: str = "depth"
+    mask_model: str = ""
+
+    def load(self) -> tuple[Optional[Detector], Optional[Masker]]:
+        """(detector, masker), None for a default; raises ModelUnavailable naming the missing folder."""
+        detector = None if self.detector == "boxes" else make_detector(
+            self.detector, self.detector_model, default_vocabulary(), SCORE_THRESHOLD, TEXT_THRESHOLD)
+        masker = None if self.masks == "depth" else make_masker(self.masks, self.mask_model, RELATIVE_STEP)
+        return detector, masker
 
 
 @dataclass
@@ -226,8 +259,11 @@ def _tour(world: HomeWorld, fusion: Fusion, naive: Optional[NaiveMap]) -> None:
                 see([world.render()])
 
 
-def run_home(seed: int, rooms: int, perception: str, perception_seed: int, with_naive: bool) -> _Run:
-    witness = FrontEnd(perception_seed) if perception == FRONT_END else _Witness(preset(perception), perception_seed)
+def run_home(seed: int, rooms: int, perception: str, perception_seed: int, with_naive: bool,
+             models: tuple[Optional[Detector], Optional[Masker]] = (None, None)) -> _Run:
+    """``models``: the front end's (detector, masker), None for its defaults."""
+    witness = (FrontEnd(perception_seed, *models) if perception == FRONT_END
+               else _Witness(preset(perception), perception_seed))
     world = HomeWorld(generate_home(seed, n_rooms=rooms), household=Household(seed=seed), perception=witness)
     graph = SceneGraph()
     graph.set_layout(*world_layout(world))
@@ -362,11 +398,12 @@ def homes(quick: bool, held_out: bool = False) -> list[tuple[int, int, int]]:
     return [(home, 2 + home % 5, run) for home in range(n_homes) for run in range(n_runs)]
 
 
-def run(quick: bool = False, held_out: bool = False) -> dict[str, Any]:
+def run(quick: bool = False, held_out: bool = False, front_end: FrontEndModels = FrontEndModels()) -> dict[str, Any]:
+    models = front_end.load()
     tallies = {name: _Tally() for name in (*PRESETS, FRONT_END, "naive")}
     for seed, rooms, perception_seed in homes(quick, held_out):
         for name in (*PRESETS, FRONT_END):
-            result = run_home(seed, rooms, name, perception_seed, with_naive=name == "realistic")
+            result = run_home(seed, rooms, name, perception_seed, with_naive=name == "realistic", models=models)
             tallies[name].add(result.nodes, result)
             if name == "realistic":
                 tallies["naive"].add(result.naive, result)
@@ -382,6 +419,7 @@ def run(quick: bool = False, held_out: bool = False) -> dict[str, Any]:
     out["goals_realistic"] = goals
     out["front_end_vs_realistic"] = {key: {"front_end": out[FRONT_END][key], "realistic": realistic[key]}
                                      for key in GOALS}
+    out["front_end_models"] = {"detector": front_end.detector, "masks": front_end.masks}
     out["naive"]["baseline"] = ("label-and-distance nearest-neighbour association on the realistic frames; "
                                 "no votes, no negative evidence, no relations or states")
     out["runs"] = [{"home_seed": s, "rooms": r, "perception_seed": p} for s, r, p in homes(quick, held_out)]
@@ -395,5 +433,14 @@ if __name__ == "__main__":
     which.add_argument("--quick", action="store_true")
     which.add_argument("--held-out", action="store_true",
                        help="the nine homes after the benchmark's own, one run each")
+    parser.add_argument("--detector", default="boxes", choices=("boxes", *DETECTORS),
+                        help="the front end's detector: the simulator's boxes (default) or your own weights")
+    parser.add_argument("--detector-model", default="", help="local folder of the detector (save_pretrained layout)")
+    parser.add_argument("--masks", default="depth", choices=MASKERS, help="the front end's masks (default depth)")
+    parser.add_argument("--mask-model", default="", help="local folder of SAM (--masks sam)")
     args = parser.parse_args()
-    print(json.dumps(run(args.quick, args.held_out), indent=2))
+    models = FrontEndModels(args.detector, args.detector_model, args.masks, args.mask_model)
+    try:
+        print(json.dumps(run(args.quick, args.held_out, models), indent=2))
+    except ModelUnavailable as exc:
+        parser.error(str(exc))

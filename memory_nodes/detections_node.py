@@ -30,7 +30,7 @@ from memory_nodes.conversions import (
 from memory_nodes.frame_sync import ApproximateSync
 from memory_nodes.node_support import BadInput, declare_all, diagnostics, parameter, spin_nodes
 from perception.backends import PerceptionInputError
-from perception.depth_mask import depth_masks
+from perception.depth_mask import RELATIVE_STEP, depth_masks
 from perception.instances import compose_instances
 
 
@@ -43,8 +43,8 @@ class DetectionsParams:
     class_names: str = parameter("", "Comma-separated names for numeric class ids (COCO order for a COCO "
                                  "detector); empty: class ids are names already")
     min_score: float = parameter(0.3, "Detections scored below this are dropped", float_range=(0.0, 1.0))
-    depth_step: float = parameter(0.04, "Largest depth jump between neighbours of one surface, as a fraction of "
-                                  "depth (depth masks)", float_range=(0.005, 0.5))
+    depth_step: float = parameter(RELATIVE_STEP, "Largest depth jump between neighbours of one surface, as a "
+                                  "fraction of depth (depth masks)", float_range=(0.005, 0.5))
     sync_slop_s: float = parameter(0.02, "Largest stamp spread of matched detections/depth/masks (s)",
                                    float_range=(0.0, 0.5))
 

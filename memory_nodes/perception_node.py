@@ -26,12 +26,15 @@ from memory_nodes.node_support import BadInput, declare_all, diagnostics, parame
 from perception.backends import (
     DETECTORS,
     MASKERS,
+    SCORE_THRESHOLD,
+    TEXT_THRESHOLD,
     Detector,
     ModelUnavailable,
     PerceptionInputError,
     make_detector,
     make_masker,
 )
+from perception.depth_mask import RELATIVE_STEP
 from perception.pipeline import Segmenter, default_vocabulary
 from perception.tracker import IouTracker
 
@@ -51,13 +54,14 @@ class PerceptionParams:
                                   "depth-coherent segment in each box, no model)")
     mask_model: str = parameter("", "Local folder of the SAM weights and processor (mask_backend sam)")
     vocabulary: str = parameter("", "Comma-separated words to detect; empty: the ontology's object types in words")
-    score_threshold: float = parameter(0.1, "Detections scored below this are dropped", float_range=(0.0, 1.0))
-    text_threshold: float = parameter(0.25, "Grounding DINO: score a phrase needs to name a box",
+    score_threshold: float = parameter(SCORE_THRESHOLD, "Detections scored below this are dropped",
+                                       float_range=(0.0, 1.0))
+    text_threshold: float = parameter(TEXT_THRESHOLD, "Grounding DINO: score a phrase needs to name a box",
                                       float_range=(0.0, 1.0))
     rate_hz: float = parameter(5.0, "Segmentation rate (Hz) on the newest frame", float_range=(0.1, 60.0))
     sync_slop_s: float = parameter(0.02, "Largest stamp gap between a colour image and its depth (s)",
                                    float_range=(0.0, 0.5))
-    depth_step: float = parameter(0.04, "Largest depth jump within one surface, as a fraction of depth "
+    depth_step: float = parameter(RELATIVE_STEP, "Largest depth jump within one surface, as a fraction of depth "
                                   "(depth masks)", float_range=(0.005, 0.5))
     track_max_misses: int = parameter(5, "Frames a track may go unseen before its id is retired",
                                       integer_range=(0, 1000))

@@ -13,13 +13,15 @@ from typing import Any, Protocol, Sequence
 
 import numpy as np
 
-from perception.depth_mask import depth_masks
+from perception.depth_mask import RELATIVE_STEP, depth_masks
 from perception.records import Detection
 
 log = logging.getLogger(__name__)
 
 DETECTORS = ("owlv2", "grounding_dino")
 MASKERS = ("depth", "sam")
+SCORE_THRESHOLD = 0.1  # detections scored below are dropped (the default)
+TEXT_THRESHOLD = 0.25  # Grounding DINO: the score a phrase needs to name a box (the default)
 _WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
 _PROCESSORS = ("preprocessor_config.json", "processor_config.json")
 _TOKENIZERS = ("tokenizer.json", "vocab.json", "vocab.txt")
@@ -194,7 +196,7 @@ class DepthMasker:
 
     name = "depth"
 
-    def __init__(self, relative_step: float = 0.04) -> None:
+    def __init__(self, relative_step: float = RELATIVE_STEP) -> None:
         self.relative_step = relative_step
 
     def masks(self, rgb: np.ndarray, depth: np.ndarray | None, detections: Sequence[Detection]) -> list[np.ndarray]:

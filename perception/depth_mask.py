@@ -28,6 +28,7 @@ from scipy import ndimage
 from perception.records import Detection
 from scene_graph.image_segments import central_segment
 
+RELATIVE_STEP = 0.04  # default largest depth jump between neighbours of one surface, as a fraction of depth
 RING = 3  # pixels around a box where a surface running on past it shows
 RING_SHARE = 0.25  # share of that band a plane must hold to count as running on past the box
 FLUSH_SHARE = 0.1  # below this share of the box's pixels off the surrounding planes, the thing is flush with one
@@ -43,7 +44,7 @@ def box_pixels(box: tuple[float, float, float, float], shape: tuple[int, int]) -
             int(np.clip(np.ceil(x1), 0, w)), int(np.clip(np.ceil(y1), 0, h)))
 
 
-def depth_mask(depth: np.ndarray, box: tuple[float, float, float, float], relative_step: float = 0.04,
+def depth_mask(depth: np.ndarray, box: tuple[float, float, float, float], relative_step: float = RELATIVE_STEP,
                min_pixels: int = 4, planes: Optional[np.ndarray] = None) -> np.ndarray:
     """Boolean (H, W) mask of the object in ``box``; all False when the box holds no usable depth.
 
@@ -208,7 +209,8 @@ def _beyond_box(planes: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarra
     return beyond[crop]
 
 
-def depth_masks(depth: np.ndarray, detections: list[Detection], relative_step: float = 0.04) -> list[np.ndarray]:
+def depth_masks(depth: np.ndarray, detections: list[Detection],
+                relative_step: float = RELATIVE_STEP) -> list[np.ndarray]:
     """:func:`depth_mask` for each detection's box."""
     planes = structure_planes(depth) if detections else None
     return [depth_mask(depth, d.box, relative_step, planes=planes) for d in detections]

@@ -2,9 +2,17 @@
 duplicates, labels, relations and moved objects (no simulator needed)."""
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
 from benchmarks.mapping import NaiveMap, _Node, _Run, _Tally
 from benchmarks.synthetic import CAMERA, make_frame, orbit, solid
 from sim.records import ObjectState
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def state(object_id: str, kind: str, at: tuple[float, float, float], parents: tuple[str, ...] = ()) -> ObjectState:
@@ -57,6 +65,29 @@ def test_the_front_end_turns_exact_frames_into_tracked_depth_masked_detections()
         assert set(frame.labels) == set(int(i) for i in frame.instance_ids.ravel() if i)
     assert frames[0].external_ids == frames[1].external_ids  # the tracker keeps ids on a still view
     assert front.memory_parameters() == {"trust_external_ids": False, "detector_input": True, "support_layer_m": 0.03}
+
+
+def test_the_front_end_runs_a_users_own_models_from_their_folders(tmp_path):
+    pytest.importorskip("transformers")
+    from benchmarks.mapping import FrontEnd, FrontEndModels
+    from benchmarks.tiny_models import build_owlv2, build_sam
+    from perception.pipeline import default_vocabulary
+    from sim.home.generate import generate_home
+    from sim.home.world import HomeWorld
+
+    models = FrontEndModels("owlv2", str(build_owlv2(tmp_path / "owlv2", default_vocabulary())),
+                            "sam", str(build_sam(tmp_path / "sam")))
+    front = FrontEnd(0, *models.load())
+    assert (front.segmenter.detector.name, front.segmenter.masker.name) == ("owlv2", "sam")
+    assert front.memory_parameters()["support_layer_m"] == 0.0  # SAM's masks leave no table top to cut
+    frame = HomeWorld(generate_home(3, n_rooms=2), seed=3, perception=front).render()
+    assert set(frame.labels) == set(int(i) for i in frame.instance_ids.ravel() if i)
+
+
+def test_the_mapping_benchmark_names_the_missing_model_folder_and_stops():
+    result = subprocess.run([sys.executable, "-m", "benchmarks.mapping", "--quick", "--masks", "sam"],
+                            capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert result.returncode == 2 and "mask_model" in result.stderr and "no model folder" in result.stderr
 
 
 def test_the_held_out_homes_are_not_the_benchmarks_own():

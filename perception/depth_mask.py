@@ -26,7 +26,7 @@ import numpy as np
 from scipy import ndimage
 
 from perception.records import Detection
-from scene_graph.image_segments import central_segment
+from scene_graph.image_segments import central_segment, span
 
 RELATIVE_STEP = 0.04  # default largest depth jump between neighbours of one surface, as a fraction of depth
 RING = 3  # pixels around a box where a surface running on past it shows
@@ -77,9 +77,9 @@ def depth_mask(depth: np.ndarray, box: tuple[float, float, float, float], relati
         # nothing of it, and the box's depth segment around it is the better mask.
         if np.count_nonzero(off_structure) >= max(min_pixels, FLUSH_SHARE * np.count_nonzero(keep)):
             found = _middle_segment(off_structure)
-            if _span(found) < SPAN:  # only then is the segment before the cut worth finding
+            if span(found) < SPAN:  # only then is the segment before the cut worth finding
                 whole = _middle_segment(keep)
-                found = found if _span(found) >= _span(whole) else whole
+                found = found if span(found) >= span(whole) else whole
     if found is None:
         found = _middle_segment(keep)
     if np.count_nonzero(found) < min_pixels:
@@ -93,15 +93,6 @@ def _middle_segment(keep: np.ndarray) -> np.ndarray:
     segments, count = ndimage.label(keep)
     best = central_segment(segments, count)
     return segments == best if best else np.zeros_like(keep)
-
-
-def _span(segment: np.ndarray) -> float:
-    """How far across its crop a segment reaches: the smaller of its extent's shares of the crop's
-    height and width (1.0 for anything that touches all four sides)."""
-    rows, cols = np.flatnonzero(segment.any(axis=1)), np.flatnonzero(segment.any(axis=0))
-    if not rows.size:
-        return 0.0
-    return min((rows[-1] - rows[0] + 1) / segment.shape[0], (cols[-1] - cols[0] + 1) / segment.shape[1])
 
 
 PLANE_TRIALS = 200  # RANSAC hypotheses per plane

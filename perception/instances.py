@@ -5,8 +5,14 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from perception.depth_mask import box_pixels
 from perception.records import Detection, InstanceImage
+from scene_graph.image_segments import span
 from scene_graph.ontology import canonical_type
+
+# The least share of its detector's score a mask keeps, however little of its box it spans: with
+# memory's min_score of 0.3, the thinnest mask then drops only detections scored below 0.43.
+SPAN_FLOOR = 0.7
 
 
 def memory_label(word: str) -> str:
@@ -20,7 +26,13 @@ def compose_instances(detections: Sequence[Detection], masks: Sequence[np.ndarra
     """Give each detection's mask the id i + 1. A pixel two masks claim goes to the one whose depth
     (its mask's median) the pixel's depth is nearest, relative to it: a watch lying on a table takes
     its own pixels, though the table as a whole is nearer the camera, and a cup in front of a shelf
-    takes the pixels where it hides the shelf. Without depth there, the smaller mask wins."""
+    takes the pixels where it hides the shelf. Without depth there, the smaller mask wins.
+
+    Each instance's score is its detector's times how far its mask, as composed, spans the box
+    (:func:`scene_graph.image_segments.span`, at least ``SPAN_FLOOR``): a detector draws its box
+    tight around what it saw, so a mask that reaches across a strip of the box is more likely a
+    neighbour or a part of it, and memory should not take one such view for a fact (fusion
+    confirms a node from one view only at a high score; a second view still confirms it)."""
     if len(masks) != len(detections):
         raise ValueError(f"{len(detections)} detections but {len(masks)} masks")
     for i, mask in enumerate(masks):
@@ -51,6 +63,7 @@ def compose_instances(detections: Sequence[Detection], masks: Sequence[np.ndarra
     for i, detection in enumerate(detections):
         if np.any(ids == i + 1):
             labels[i + 1] = memory_label(detection.label)
-            scores[i + 1] = float(detection.score)
+            x0, y0, x1, y1 = box_pixels(detection.box, shape)
+            scores[i + 1] = float(detection.score) * max(SPAN_FLOOR, span(ids[y0:y1, x0:x1] == i + 1))
             external[i + 1] = detection.track_id
     return InstanceImage(ids, labels, scores, external if any(external.values()) else {})

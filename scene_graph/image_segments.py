@@ -1,8 +1,9 @@
 """Which of an image region's connected segments is the object: the one at the region's middle.
 
 A detector centres its box on the object, while what else a box or a loose mask takes in (the
-background, a wall, the floor) crowds its edges. Shared by the depth masks of perception and by
-fusion's cut of the surface an object stands on.
+background, a wall, the floor) crowds its edges; and it draws the box tight around what it saw, so
+a mask that reaches across only part of its box is probably not all of that. Shared by the depth
+masks of perception, by its instance image and by fusion's cut of the surface an object stands on.
 """
 from __future__ import annotations
 
@@ -24,3 +25,12 @@ def central_segment(segments: np.ndarray, count: int) -> int:
     sizes = np.bincount(segments.ravel(), minlength=count + 1)
     sizes[0] = 0
     return int(np.argmax(sizes))
+
+
+def span(segment: np.ndarray) -> float:
+    """How far across its region (a boolean crop) a segment reaches: the smaller of its extent's
+    shares of the crop's height and width (1.0 for anything that touches all four sides)."""
+    rows, cols = np.flatnonzero(segment.any(axis=1)), np.flatnonzero(segment.any(axis=0))
+    if not rows.size:
+        return 0.0
+    return min((rows[-1] - rows[0] + 1) / segment.shape[0], (cols[-1] - cols[0] + 1) / segment.shape[1])

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from perception.depth_mask import depth_mask, depth_masks, structure_planes
-from perception.instances import compose_instances, memory_label
+from perception.instances import SPAN_FLOOR, compose_instances, memory_label
 from perception.pipeline import default_vocabulary
 from perception.records import Detection
 from perception.tracker import IouTracker
@@ -160,6 +161,19 @@ def test_compose_gives_contested_pixels_to_the_mask_of_their_depth_and_speaks_me
                               "watch", 0.6)], [table, watch], depth.shape, depth)
     assert (image.ids[105:112, 60:80] == 2).all() and image.ids[70, 50] == 1
     assert memory_label("spaceship") == "spaceship"  # open vocabulary: unknown words stay as they came
+
+
+def test_a_mask_that_spans_less_of_its_box_scores_less():
+    shape = (120, 240)
+    whole = np.zeros(shape, bool)
+    whole[40:60, 90:110] = True  # the mug's box, all of it
+    strip = np.zeros(shape, bool)
+    strip[40:100, 20:50] = True  # a box 40 px wide whose mask reaches 30 px across
+    sliver = np.zeros(shape, bool)
+    sliver[10:30, 200:202] = True  # 2 of 40 px across: the floor keeps half the detector's score
+    image = compose_instances([Detection((90, 40, 110, 60), "mug", 0.9), Detection((20, 40, 60, 100), "bowl", 0.8),
+                               Detection((200, 10, 240, 30), "pen", 0.6)], [whole, strip, sliver], shape)
+    assert image.scores == pytest.approx({1: 0.9, 2: 0.8 * 30 / 40, 3: 0.6 * SPAN_FLOOR})
 
 
 def test_default_vocabulary_is_the_ontology_in_words():

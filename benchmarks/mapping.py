@@ -101,7 +101,7 @@ class FrontEnd(_Witness):
     """Exact frames through the robot's perception front end: boxes, tracker, masks (also the
     in-process side of the perception node's test). The boxes are the simulator's, perfect for every
     instance the grading counts as visible (a test double), and the masks depth masks, unless a
-    ``detector`` or ``masker`` is given: a user's own models, as :func:`load_models` loads them."""
+    ``detector`` or ``masker`` is given: a user's own models, as :meth:`FrontEndModels.load` loads them."""
 
     def __init__(self, seed: int, detector: Optional[Detector] = None, masker: Optional[Masker] = None) -> None:
         super().__init__(preset("oracle"), seed)

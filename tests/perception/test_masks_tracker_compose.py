@@ -170,7 +170,7 @@ def test_a_mask_that_spans_less_of_its_box_scores_less():
     strip = np.zeros(shape, bool)
     strip[40:100, 20:50] = True  # a box 40 px wide whose mask reaches 30 px across
     sliver = np.zeros(shape, bool)
-    sliver[10:30, 200:202] = True  # 2 of 40 px across: the floor keeps half the detector's score
+    sliver[10:30, 200:202] = True  # 2 of 40 px across: it keeps SPAN_FLOOR of the detector's score
     image = compose_instances([Detection((90, 40, 110, 60), "mug", 0.9), Detection((20, 40, 60, 100), "bowl", 0.8),
                                Detection((200, 10, 240, 30), "pen", 0.6)], [whole, strip, sliver], shape)
     assert image.scores == pytest.approx({1: 0.9, 2: 0.8 * 30 / 40, 3: 0.6 * SPAN_FLOOR})

@@ -26,7 +26,7 @@ import numpy as np
 from scipy import ndimage
 
 from perception.records import Detection
-from scene_graph.image_segments import central_segment, span
+from scene_graph.image_segments import box_pixels, central_segment, span
 
 RELATIVE_STEP = 0.04  # default largest depth jump between neighbours of one surface, as a fraction of depth
 RING = 3  # pixels around a box where a surface running on past it shows
@@ -34,14 +34,6 @@ RING_SHARE = 0.25  # share of that band a plane must hold to count as running on
 FLUSH_SHARE = 0.1  # below this share of the box's pixels off the surrounding planes, the thing is flush with one
 SPAN = 0.7  # share of its box's width and height a mask reaches across for the cut to be the whole object
 FACING = 0.9  # |cos| of the angle between a pixel's surface and a plane (about 25 degrees) to lie on it
-
-
-def box_pixels(box: tuple[float, float, float, float], shape: tuple[int, int]) -> tuple[int, int, int, int]:
-    """The box as integer pixel bounds clipped to an image of ``shape`` (H, W); may be empty."""
-    h, w = shape
-    x0, y0, x1, y1 = box
-    return (int(np.clip(np.floor(x0), 0, w)), int(np.clip(np.floor(y0), 0, h)),
-            int(np.clip(np.ceil(x1), 0, w)), int(np.clip(np.ceil(y1), 0, h)))
 
 
 def depth_mask(depth: np.ndarray, box: tuple[float, float, float, float], relative_step: float = RELATIVE_STEP,

@@ -5,13 +5,13 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from perception.depth_mask import box_pixels
 from perception.records import Detection, InstanceImage
-from scene_graph.image_segments import span
+from scene_graph.image_segments import box_pixels, span
 from scene_graph.ontology import canonical_type
 
 # The least share of its detector's score a mask keeps, however little of its box it spans: with
-# memory's min_score of 0.3, the thinnest mask then drops only detections scored below 0.43.
+# memory's min_score of 0.3, the thinnest mask then drops only detections scored below 0.43 (the
+# compose test holds the two together).
 SPAN_FLOOR = 0.7
 
 
@@ -60,8 +60,9 @@ def compose_instances(detections: Sequence[Detection], masks: Sequence[np.ndarra
     labels: dict[int, str] = {}
     scores: dict[int, float] = {}
     external: dict[int, str] = {}
+    present = np.bincount(ids.ravel(), minlength=len(detections) + 1) > 0
     for i, detection in enumerate(detections):
-        if np.any(ids == i + 1):
+        if present[i + 1]:
             labels[i + 1] = memory_label(detection.label)
             x0, y0, x1, y1 = box_pixels(detection.box, shape)
             scores[i + 1] = float(detection.score) * max(SPAN_FLOOR, span(ids[y0:y1, x0:x1] == i + 1))

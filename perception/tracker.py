@@ -14,8 +14,8 @@ from typing import Sequence
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from perception.depth_mask import box_pixels
 from perception.records import Detection
+from scene_graph.image_segments import box_pixels
 
 _BINS = 4  # per channel: coarse enough to survive lighting changes
 

@@ -3,11 +3,20 @@
 A detector centres its box on the object, while what else a box or a loose mask takes in (the
 background, a wall, the floor) crowds its edges; and it draws the box tight around what it saw, so
 a mask that reaches across only part of its box is probably not all of that. Shared by the depth
-masks of perception, by its instance image and by fusion's cut of the surface an object stands on.
+masks of perception, by its instance image and tracker, and by fusion's cut of the surface an
+object stands on.
 """
 from __future__ import annotations
 
 import numpy as np
+
+
+def box_pixels(box: tuple[float, float, float, float], shape: tuple[int, int]) -> tuple[int, int, int, int]:
+    """The box as integer pixel bounds clipped to an image of ``shape`` (H, W); may be empty."""
+    h, w = shape
+    x0, y0, x1, y1 = box
+    return (int(np.clip(np.floor(x0), 0, w)), int(np.clip(np.floor(y0), 0, h)),
+            int(np.clip(np.ceil(x1), 0, w)), int(np.clip(np.ceil(y1), 0, h)))
 
 
 def central_segment(segments: np.ndarray, count: int) -> int:

@@ -9,6 +9,7 @@ from perception.instances import SPAN_FLOOR, compose_instances, memory_label
 from perception.pipeline import default_vocabulary
 from perception.records import Detection
 from perception.tracker import IouTracker
+from scene_graph.fusion import FusionConfig
 from sim.home.generate import generate_home
 from sim.home.world import HomeWorld
 from sim.records import Action
@@ -174,6 +175,9 @@ def test_a_mask_that_spans_less_of_its_box_scores_less():
     image = compose_instances([Detection((90, 40, 110, 60), "mug", 0.9), Detection((20, 40, 60, 100), "bowl", 0.8),
                                Detection((200, 10, 240, 30), "pen", 0.6)], [whole, strip, sliver], shape)
     assert image.scores == pytest.approx({1: 0.9, 2: 0.8 * 30 / 40, 3: 0.6 * SPAN_FLOOR})
+    # The floor's reason: a detection scored 0.45 still reaches memory through the thinnest mask.
+    thin = compose_instances([Detection((200, 10, 240, 30), "pen", 0.45)], [sliver], shape)
+    assert thin.scores[1] >= FusionConfig().min_score
 
 
 def test_default_vocabulary_is_the_ontology_in_words():

@@ -542,6 +542,7 @@ class LongTermMemoryNode(Node):
             values["vlm_states[error]"] = self.states_unavailable
         values.update({f"rejected[{k}]": v for k, v in sorted(self._bad.counts.items())})
         values.update({f"admission[{k}]": v for k, v in sorted(self.memory.admission.rejected.items())})
+        values.update({f"skipped_instances[{k}]": v for k, v in self.memory.fusion.stats.skipped_instances})
         return values
 
     # ------------------------------------------------------------------ services

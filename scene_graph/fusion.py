@@ -43,6 +43,11 @@ How association decides that an observation is a remembered object:
   ``support_layer`` set, that lowest layer is cut (``_standing_part``). A node
   seen once that the next look at its place refutes is dropped as a false detection; a node is
   *confirmed* (:meth:`Fusion.confirmed`) once seen twice or once confidently.
+* **Nothing new on another object's surface.** An observation that would make a new object
+  while most of its points lie on the stored surface of a remembered object of another label is
+  that object's pixels, taken by a box drawn around something behind or beside it; it is skipped
+  with a counted reason (``on_another_object``). Receptacles are exempt: what lies in a bowl or a
+  drawer is close to its surface.
 * **Without ids, a move is only believed once the old place is seen empty.** A pickupable object
   re-observed elsewhere while its old place was seen empty is relocated, whichever of the two
   events comes first; until the old place is viewed again a newly seen same-label object is a new
@@ -71,6 +76,7 @@ from typing import Optional
 
 import numpy as np
 from scipy import ndimage
+from scipy.spatial import cKDTree
 
 from scene_graph.frames import CameraIntrinsics, RGBDFrame
 from scene_graph.graph import SceneGraph
@@ -94,6 +100,7 @@ UNLABELLED = "unlabelled_instance"
 EMPTY_MASK = "empty_mask"
 TOO_FEW_POINTS = "too_few_points"
 LOW_SCORE = "low_score"
+ON_ANOTHER_OBJECT = "on_another_object"  # at association: it would be new, on another's surface
 
 
 @dataclass(frozen=True)
@@ -130,6 +137,7 @@ class FusionConfig:
     furniture_part_gap: float = 0.1  # a view of a named piece this close to its box is more of it (m)
     confirm_views: int = 2  # observations before a node is confirmed (see :meth:`Fusion.confirmed`)
     confirm_score: float = 0.75  # ... or one detection at least this confident
+    claimed_share: float = 0.8  # share of a new object's points on another's surface that makes them its
 
 
     def for_detector(self) -> "FusionConfig":
@@ -546,8 +554,30 @@ class Fusion:
                                obs.external_id)
                 used_nodes.add(moved.id)
                 result["relocated"].append(moved.id)
+            elif obs.layer == "object" and self._surface_of_another(obs):
+                self._skipped[ON_ANOTHER_OBJECT] += 1
             else:
                 result["created"].append(self._create(obs, stamp))
+
+    def _surface_of_another(self, obs: Observation) -> bool:
+        """Whether a would-be new object lies on the stored surface of a remembered object of
+        another label (``claimed_share`` of its points within two voxels of that one's points): the
+        pixels are that object's, taken by a box drawn around something behind or beside it (a
+        roll of paper behind a bottle, whose box holds the bottle), so they make no new object.
+        Receptacles are not such owners (what lies in a bowl or a drawer is close to its
+        surface), nor a type the ontology does not know, nor furniture."""
+        cfg = self.config
+        for node in self.graph.objects_near_box(obs.bounds, 0.0):
+            if node.layer != "object" or node.status == MISSING or self._agrees(node, obs.label):
+                continue
+            kind = OBJECT_TYPES.get(node.label)
+            if kind is None or kind.receptacle:
+                continue
+            distance, _ = cKDTree(self.graph.points(node.id)).query(
+                obs.points, distance_upper_bound=2 * cfg.object_voxel)
+            if np.count_nonzero(np.isfinite(distance)) >= cfg.claimed_share * len(obs.points):
+                return True
+        return False
 
     def _overlap_score(self, obs: Observation, node: ObjectNode) -> float:
         return _overlap(*obs.bounds.aabb(), *node.box.aabb(), self.config.association_margin)

@@ -6,6 +6,7 @@ wall-clock time.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from typing import Any
@@ -82,6 +83,11 @@ def test_a_frame_stamped_in_the_future_does_not_hold_up_the_frames_behind_it(nod
                        lambda: ltm.diagnostic_values()["frames_integrated"])
     assert ltm.diagnostic_values()["frames_integrated"] == before["frames_integrated"] + len(scene.frames)
     assert ltm.diagnostic_values()["rejected[camera: future_stamp]"] >= 1
+    # An instance fusion leaves out (here: scored below min_score) is counted by reason, the frame still used.
+    faint = dataclasses.replace(scene.frames[0], scores={i: 0.05 for i in scene.frames[0].labels})
+    client.deliver(lambda: client.publish_frame(faint, time.time()),
+                   lambda: ltm.diagnostic_values()["frames_integrated"])
+    assert ltm.diagnostic_values()["skipped_instances[low_score]"] >= len(faint.labels)
 
 
 def test_confirmed_changes_stamped_ahead_or_with_words_that_are_not_one_line_do_not_reach_memory(nodes, client):

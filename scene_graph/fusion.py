@@ -425,8 +425,11 @@ class Fusion:
         A point supports presence when any pixel within ``pose_tolerance`` of where it projects
         shows a surface at its depth that is not someone else's (an unlabelled pixel may be this
         object missed by the detector; a look-alike's label may be this object mislabelled), so a
-        few cm of pose drift or a missed detection never reads as "gone". A node seen only once
-        gets no such benefit of the doubt from unlabelled pixels: nothing vouches for it yet.
+        few cm of pose drift or a missed detection never reads as "gone"; and a point whose own
+        pixel shows a surface in front of it is hidden (a closed door a few cm before it), whatever
+        lies around it at its depth. A node seen only once gets neither benefit of the doubt:
+        nothing vouches for it yet (given the second, a detector's one-off false positives
+        hidden so were kept: ``realistic`` duplicates 0.002 -> 0.006 on ``bench mapping``).
         """
         cfg = self.config
         u, v, expected = self._project(node, frame, rotation, origin)
@@ -456,9 +459,9 @@ class Fusion:
             other |= pixel_ids == 0
         supported = np.any(level & ~other, axis=1)
         c = r * (2 * r + 1) + r  # the centre of the window: the pixel the point projects to
-        centre_valid = valid[:, c]
-        against = ~supported & centre_valid & ((seen[:, c] > expected + cfg.surface_tolerance)
-                                               | np.any(level & other, axis=1))
+        in_view = valid[:, c] & (tentative | (seen[:, c] >= expected - cfg.surface_tolerance))
+        against = ~supported & in_view & ((seen[:, c] > expected + cfg.surface_tolerance)
+                                          | np.any(level & other, axis=1))
         support, refute = int(np.count_nonzero(supported)), int(np.count_nonzero(against))
         decisive = support + refute
         return decisive >= cfg.min_evidence and refute >= cfg.absent_share * decisive

@@ -195,6 +195,24 @@ def test_a_box_around_something_behind_another_object_makes_no_object_of_its_sur
     assert len(report.created) == made
 
 
+def test_an_object_hidden_close_behind_another_keeps_its_confidence():
+    """An apple seen twice, then hidden by something 6 cm before it (as a closing cabinet door hides a
+    plate at its front): around its points pose tolerance finds the table's pixels at its depth,
+    but each point's own pixel shows a surface in front of it, so the view says nothing of it."""
+    graph = SceneGraph()
+    fusion = Fusion(graph, F.FusionConfig().for_detector(), trust_external_ids=False)
+    first = frame_of([TABLE, APPLE_ON_TABLE], TABLE_VIEWS[1], 0.0)
+    fusion.integrate(first)
+    fusion.integrate(replace(first, stamp=1.0))
+    seen = _apple(graph)
+    assert seen.observation_count == 2
+    apple = first.instance_ids == APPLE_ON_TABLE.instance_id
+    door = replace(first, stamp=2.0, instance_ids=np.where(apple, 7, first.instance_ids),
+                   depth=np.where(apple, first.depth - 0.06, first.depth), labels={**first.labels, 7: "Box"})
+    fusion.integrate(door)
+    assert _apple(graph).confidence == seen.confidence and _apple(graph).status != MISSING
+
+
 # ------------------------------------------------------------------ furniture
 FRIDGE_SIZE = (0.8, 0.7, 1.8)
 CLOSED_FRIDGE = solid("Fridge", 2, (2.2, 0.3), FRIDGE_SIZE)

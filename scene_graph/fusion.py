@@ -428,8 +428,8 @@ class Fusion:
         few cm of pose drift or a missed detection never reads as "gone"; and a point whose own
         pixel shows a surface in front of it is hidden (a closed door a few cm before it), whatever
         lies around it at its depth. A node seen only once gets neither benefit of the doubt:
-        nothing vouches for it yet (given the second, a detector's one-off false positives
-        hidden so were kept: ``realistic`` duplicates 0.002 -> 0.006 on ``bench mapping``).
+        nothing vouches for it yet (given the second, a detector's one-off false positives that
+        something then hid stayed: ``realistic`` duplicates 0.002 -> 0.006 on ``bench mapping``).
         """
         cfg = self.config
         u, v, expected = self._project(node, frame, rotation, origin)

@@ -47,7 +47,9 @@ How association decides that an observation is a remembered object:
   while most of its points lie on the stored surface of a remembered object of another label is
   that object's pixels, taken by a box drawn around something behind or beside it; it is skipped
   with a counted reason (``on_another_object``). Receptacles are exempt: what lies in a bowl or a
-  drawer is close to its surface.
+  drawer is close to its surface; so is an observation a trusted id names. Without ids, a small
+  thing lying on a type the ontology does not call a receptacle (keys on a book) is therefore not
+  remembered while that object's surface holds it.
 * **Without ids, a move is only believed once the old place is seen empty.** A pickupable object
   re-observed elsewhere while its old place was seen empty is relocated, whichever of the two
   events comes first; until the old place is viewed again a newly seen same-label object is a new
@@ -568,8 +570,12 @@ class Fusion:
         pixels are that object's, taken by a box drawn around something behind or beside it (a
         roll of paper behind a bottle, whose box holds the bottle), so they make no new object.
         Receptacles are not such owners (what lies in a bowl or a drawer is close to its
-        surface), nor a type the ontology does not know, nor furniture."""
+        surface), nor a type the ontology does not know, nor furniture; and a trusted id names an
+        object of its own. The cost: a small thing lying on a type the ontology does not call a
+        receptacle (keys on a book) is not remembered while the book's surface holds it."""
         cfg = self.config
+        if self.trust_external_ids and obs.external_id:
+            return False
         for node in self.graph.objects_near_box(obs.bounds, 0.0):
             if node.layer != "object" or node.status == MISSING or self._agrees(node, obs.label):
                 continue

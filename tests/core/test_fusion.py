@@ -173,13 +173,16 @@ def test_occluded_object_is_not_marked_missing():
     assert _apple(graph).confidence == seen.confidence
 
 
-@pytest.mark.parametrize("holder, made", [("SoapBottle", 0), ("Bowl", 1)])
-def test_a_box_around_something_behind_another_object_makes_no_object_of_its_surface(holder: str, made: int):
+@pytest.mark.parametrize("holder, trusted, made",
+                         [("SoapBottle", False, 0), ("Bowl", False, 1), ("SoapBottle", True, 1)])
+def test_a_box_around_something_behind_another_object_makes_no_object_of_its_surface(holder: str, trusted: bool,
+                                                                                     made: int):
     """A detector's box for a roll of paper half hidden behind a bottle holds the bottle, so the
     roll's mask is a strip of the bottle: that strip makes no roll in memory. A bowl's surface may
-    hold something of another label (an apple in it), so there the strip is a new object."""
+    hold something of another label (an apple in it), so there the strip is a new object; and so it
+    is when a trusted id names it."""
     graph = SceneGraph()
-    fusion = Fusion(graph, F.FusionConfig().for_detector(), trust_external_ids=False)
+    fusion = Fusion(graph, F.FusionConfig().for_detector(), trust_external_ids=trusted)
     front = solid(holder, 6, (0.1, -0.2), (0.12, 0.12, 0.25), base_z=0.75)
     fuse(fusion, [TABLE, front], TABLE_VIEWS, 0.0)
     (node,) = [o for o in graph.objects() if o.label == holder]
@@ -188,7 +191,8 @@ def test_a_box_around_something_behind_another_object_makes_no_object_of_its_sur
     strip = frame.instance_ids.copy()
     strip[rows[cols < np.median(cols)], cols[cols < np.median(cols)]] = 9  # its left half, under another label
     report = fusion.integrate(replace(frame, instance_ids=strip, labels={**frame.labels, 9: "ToiletPaper"},
-                                      scores={**frame.scores, 9: 0.9}, external_ids={}))
+                                      scores={**frame.scores, 9: 0.9},
+                                      external_ids={9: "ToiletPaper|9"} if trusted else {}))
     assert len([o for o in graph.objects() if o.label == "ToiletPaper"]) == made
     assert graph.get_object(node.id).label == holder
     assert dict(fusion.stats.skipped_instances).get(F.ON_ANOTHER_OBJECT, 0) == 1 - made

@@ -46,10 +46,10 @@ How association decides that an observation is a remembered object:
 * **Nothing new on another object's surface.** An observation that would make a new object
   while most of its points lie on the stored surface of a remembered object of another label is
   that object's pixels, taken by a box drawn around something behind or beside it; it is skipped
-  with a counted reason (``on_another_object``). Receptacles are exempt: what lies in a bowl or a
-  drawer is close to its surface; so is an observation a trusted id names. Without ids, a small
-  thing lying on a type the ontology does not call a receptacle (keys on a book) is therefore not
-  remembered while that object's surface holds it.
+  with a counted reason (``on_another_object``), when memory holds one of its own label right
+  beside it (the one the box was drawn around; without it, the observation is a thing lying there,
+  keys on a book). Receptacles are exempt: what lies in a bowl or a drawer is close to its
+  surface; so is an observation a trusted id names.
 * **Without ids, a move is only believed once the old place is seen empty.** A pickupable object
   re-observed elsewhere while its old place was seen empty is relocated, whichever of the two
   events comes first; until the old place is viewed again a newly seen same-label object is a new
@@ -140,6 +140,7 @@ class FusionConfig:
     confirm_views: int = 2  # observations before a node is confirmed (see :meth:`Fusion.confirmed`)
     confirm_score: float = 0.75  # ... or one detection at least this confident
     claimed_share: float = 0.8  # share of a new object's points on another's surface that makes them its
+    claimed_gap: float = 0.1  # ... when one of its own label is remembered this close (m)
 
 
     def for_detector(self) -> "FusionConfig":
@@ -566,15 +567,19 @@ class Fusion:
 
     def _surface_of_another(self, obs: Observation) -> bool:
         """Whether a would-be new object lies on the stored surface of a remembered object of
-        another label (``claimed_share`` of its points within two voxels of that one's points): the
-        pixels are that object's, taken by a box drawn around something behind or beside it (a
-        roll of paper behind a bottle, whose box holds the bottle), so they make no new object.
+        another label (``claimed_share`` of its points within two voxels of that one's points)
+        while memory holds one of its own label right beside it (``claimed_gap``): the pixels are
+        the other object's, taken by a box drawn around the remembered one behind or beside it (a
+        roll of paper behind a bottle, whose box holds the bottle), so they would make that one
+        twice. Without such a neighbour the observation is a thing lying there (keys on a book).
         Receptacles are not such owners (what lies in a bowl or a drawer is close to its
         surface), nor a type the ontology does not know, nor furniture; and a trusted id names an
-        object of its own. The cost: a small thing lying on a type the ontology does not call a
-        receptacle (keys on a book) is not remembered while the book's surface holds it."""
+        object of its own."""
         cfg = self.config
         if self.trust_external_ids and obs.external_id:
+            return False
+        if not any(o.layer == "object" and o.status != MISSING and self._agrees(o, obs.label)
+                   for o in self.graph.objects_near_box(obs.bounds, cfg.claimed_gap)):
             return False
         for node in self.graph.objects_near_box(obs.bounds, 0.0):
             if node.layer != "object" or node.status == MISSING or self._agrees(node, obs.label):
